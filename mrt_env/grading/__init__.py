@@ -1,0 +1,32 @@
+"""Answer grading: extract the committed answer, compare it with sympy, never hang.
+
+>>> from mrt_env.grading import grade
+>>> grade(r"<think>...</think> The answer is \\boxed{070}.", "70").correct
+True
+
+Public API: :func:`extract_answer`, :func:`answers_match`, :func:`grade`,
+:func:`grade_many`, and :class:`~mrt_env.types.GradeResult`.
+"""
+
+from mrt_env.grading.extract import extract_answer
+from mrt_env.grading.grader import DEFAULT_TIMEOUT, answers_match, grade, grade_many
+from mrt_env.grading.normalize import normalize_answer
+from mrt_env.grading.pool import get_pool, shutdown_pool
+from mrt_env.types import GradeResult
+
+__all__ = [
+    "DEFAULT_TIMEOUT",
+    "GradeResult",
+    "answers_match",
+    "extract_answer",
+    "grade",
+    "grade_many",
+    "normalize_answer",
+    "shutdown_pool",
+    "warmup",
+]
+
+
+def warmup(workers: int = 2) -> None:
+    """Start the grading worker processes now, so the first symbolic comparison is fast."""
+    get_pool(workers).warmup(workers)

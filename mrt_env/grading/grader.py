@@ -1,0 +1,138 @@
+"""The grading API: ``grade``, ``answers_match``, ``grade_many``.
+
+Two phases, as in Math-Verify: the response is reduced to the answer it committed to
+(:func:`~mrt_env.grading.extract.extract_answer`), both answers are normalised, and then
+compared: exactly in this thread when both are plain numbers, choice letters or words
+(most AIME-style answers), otherwise symbolically with sympy in a worker process under a
+deadline (:mod:`mrt_env.grading.pool`).
+
+None of these functions raises, whatever the input: a failure is a ``correct=False``
+verdict whose ``reason`` says what happened.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+
+from mrt_env.errors import GradingError
+from mrt_env.grading.extract import THINK_CLOSE, extract_answer
+from mrt_env.grading.normalize import fast_verdict, normalize_answer
+from mrt_env.grading.pool import Outcome, get_pool
+from mrt_env.types import GradeResult
+
+__all__ = ["DEFAULT_TIMEOUT", "answers_match", "grade", "grade_many"]
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_TIMEOUT = 5.0
+"""Seconds a symbolic comparison may take before it counts as wrong (``timed_out``)."""
+
+# A response without a box is taken as a bare answer only when it is this short.
+_BARE_ANSWER_MAX_CHARS = 200
+# Longer "answers" are not answers: they are compared as strings only, never parsed.
+_MAX_SYMBOLIC_CHARS = 2000
+
+
+def _check_timeout(timeout: float) -> float:
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0:
+        raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
+    return float(timeout)
+
+
+def _compare(pred: str, gold: str, timeout: float) -> Outcome:
+    if not isinstance(pred, str) or not isinstance(gold, str):
+        kinds = f"{type(pred).__name__} and {type(gold).__name__}"
+        return Outcome(False, f"expected two str answers, got {kinds}")
+    pred_norm, gold_norm = normalize_answer(pred), normalize_answer(gold)
+    fast = fast_verdict(pred_norm, gold_norm)
+    if fast is not None:
+        return Outcome(*fast)
+    if not gold_norm:
+        return Outcome(False, "empty gold answer")
+    if len(pred_norm) > _MAX_SYMBOLIC_CHARS or len(gold_norm) > _MAX_SYMBOLIC_CHARS:
+        return Outcome(False, f"answer longer than {_MAX_SYMBOLIC_CHARS} characters: not parsed")
+    try:
+        return get_pool().compare(pred_norm, gold_norm, timeout=timeout)
+    except GradingError as exc:
+        logger.warning("grading pool unavailable: %s", exc)
+        return Outcome(False, f"grading pool unavailable: {exc}")
+
+
+def answers_match(pred: str, gold: str, *, timeout: float = DEFAULT_TIMEOUT) -> bool:
+    """Is the answer ``pred`` mathematically equivalent to the reference ``gold``?
+
+    Both are answer strings (not whole responses). Asymmetric: ``gold`` decides the kind
+    of comparison (a gold choice letter accepts ``(C)``/``\\text{(C)}``; a gold integer
+    accepts only that exact value). Keyword-only ``timeout`` bounds the sympy work.
+    """
+    return _compare(pred, gold, _check_timeout(timeout)).correct
+
+
+def _committed_answer(response: str) -> str | None:
+    extracted = extract_answer(response)
+    if extracted is not None:
+        return extracted
+    bare = response.strip()
+    if (
+        bare
+        and len(bare) <= _BARE_ANSWER_MAX_CHARS
+        and "\\boxed" not in bare
+        and "\\fbox" not in bare
+        and THINK_CLOSE not in bare
+    ):
+        return bare  # a bare answer string such as "\frac{3}{4}" or "070"
+    return None
+
+
+def grade(response: str, gold: str, *, timeout: float = DEFAULT_TIMEOUT) -> GradeResult:
+    """Grade a model ``response`` against the reference answer ``gold``.
+
+    The answer is what :func:`extract_answer` finds; a short response with no box and no
+    ``</think>`` is taken as a bare answer. Never raises and never blocks for longer than
+    ``timeout`` (plus, on the very first symbolic comparison of a process, the one-time
+    start of the worker pool). Thread-safe.
+    """
+    timeout = _check_timeout(timeout)
+    try:
+        if not isinstance(response, str):
+            kind = type(response).__name__
+            return GradeResult(False, None, False, f"response is {kind}, not str")
+        extracted = _committed_answer(response)
+        if extracted is None:
+            return GradeResult(False, None, False, "no final answer found")
+        outcome = _compare(extracted, gold, timeout)
+        return GradeResult(outcome.correct, extracted, outcome.timed_out, outcome.reason)
+    # The grading boundary: an unexpected bug must cost one verdict, not a training run.
+    except Exception as exc:
+        logger.exception("grade() failed on an input; counted as incorrect")
+        return GradeResult(False, None, False, f"internal error: {type(exc).__name__}: {exc}")
+
+
+def grade_many(
+    pairs: Iterable[tuple[str, str]],
+    *,
+    timeout: float = DEFAULT_TIMEOUT,
+    workers: int | None = None,
+) -> list[GradeResult]:
+    """Grade many ``(response, gold)`` pairs; same verdicts as :func:`grade`, in order.
+
+    Plain answers are settled in this thread; the symbolic ones run on ``workers`` worker
+    processes at once (default: the number of CPUs, at most 8).
+    """
+    timeout = _check_timeout(timeout)
+    pairs = list(pairs)
+    if workers is None:
+        workers = min(8, os.cpu_count() or 1)
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise ValueError(f"workers must be a positive int, got {workers!r}")
+    for i, pair in enumerate(pairs):
+        if not (isinstance(pair, tuple | list) and len(pair) == 2):
+            raise TypeError(f"pairs[{i}] must be a (response, gold) pair, got {pair!r:.80}")
+    if len(pairs) > 1 and workers > 1:
+        get_pool(workers)
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="mrt-grade") as ex:
+            return list(ex.map(lambda p: grade(p[0], p[1], timeout=timeout), pairs))
+    return [grade(response, gold, timeout=timeout) for response, gold in pairs]

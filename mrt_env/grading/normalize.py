@@ -1,0 +1,260 @@
+"""Text normalisation of answers, and the exact comparisons that need no sympy.
+
+Models and datasets write the same answer many ways: ``070``, ``1{,}000``, ``\\$32,348``,
+``30^\\circ``, ``\\text{(C)}``, ``x = 7``, ``\\dfrac12``. :func:`normalize_answer` maps
+all of them to one canonical LaTeX string; :func:`fast_verdict` then settles the common
+cases (numbers, choice letters, words, identical strings) exactly and in microseconds, so
+that only genuinely symbolic answers pay for a sympy parse in a worker process.
+
+Everything here is plain string work, bounded and linear in the input: it is safe to run
+in the caller's thread on any input.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from fractions import Fraction
+
+__all__ = [
+    "FastValue",
+    "fast_value",
+    "fast_verdict",
+    "normalize_answer",
+    "split_top_level",
+    "strip_outer_braces",
+]
+
+_UNICODE = {
+    "\u2212": "-",  # minus sign
+    "\u2013": "-",
+    "\u00d7": r"\times ",
+    "\u00b7": r"\cdot ",
+    "\u00f7": r"\div ",
+    "\u00b0": "",  # degree sign
+    "\u221a": r"\sqrt",
+    "\u03c0": r"\pi ",
+    "\u221e": r"\infty ",
+    "\u2264": r"\le ",
+    "\u2265": r"\ge ",
+    "\u222a": r"\cup ",
+    "\u00a0": " ",
+    "\u2009": " ",
+    "\u202f": " ",
+}
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+# Commands whose argument is plain text to keep (the command itself means nothing here).
+_TEXT_CMD = re.compile(
+    r"\\(?:text|textbf|textit|textrm|textsf|texttt|textnormal|mathrm|mathbf|mathit|mathsf"
+    r"|mathtt|mbox|hbox|boldsymbol|bm|emph|operatorname)\s*\{([^{}]*)\}"
+)
+_SIZING = re.compile(r"\\(?:left|right|[bB]ig{1,2}[lr]?)(?![a-zA-Z])")
+_NULL_DELIM = re.compile(r"(?:\\left|\\right)\s*\.")
+_DISPLAY = re.compile(r"\\(?:displaystyle|textstyle|scriptstyle|limits|nolimits)(?![a-zA-Z])")
+_DEGREES = re.compile(r"\^\s*\{\s*\\circ\s*\}|\^\s*\\circ|\\circ|\\degree|\^\s*\{\s*\}")
+_THOUSANDS_CMD = re.compile(r"(?<=\d)(?:\{,\}|(?<!\\)\\[,! ]|~| )(?=\d{3}(?!\d))")
+# Spacing commands; a row break ``\\`` (two backslashes) is not one.
+_SPACES = re.compile(r"(?<!\\)\\[,;:! ]|\\q?quad(?![a-zA-Z])|~")
+_FRAC_ALIASES = re.compile(r"\\[dt]frac(?![a-zA-Z])")
+_FRAC_SHORT = re.compile(r"\\frac\s*(\d)\s*(\d)")
+_FRAC_HALF_SHORT_NUM = re.compile(r"\\frac\s*(\{[^{}]*\})\s*(\d)")
+_FRAC_HALF_SHORT_DEN = re.compile(r"\\frac\s*(\d)\s*(\{[^{}]*\})")
+_SQRT_SHORT = re.compile(r"\\sqrt\s*([0-9a-zA-Z])")
+_WS = re.compile(r"\s+")
+_UNITS = (
+    "units?|square|sq|cubic|cm|mm|km|meters?|metres?|centimeters?|kilometers?|inch(?:es)?|in"
+    "|feet|foot|ft|yards?|yd|miles?|mi|mph|kg|grams?|pounds?|lbs?|ounces?|oz|degrees?|deg"
+    "|radians?|rad|cents?|dollars?|seconds?|sec|minutes?|min|hours?|hrs?|days?|weeks?"
+    "|months?|years?|people|persons?|students?|ways?|times|points?|liters?|litres?|gallons?"
+)
+# One-letter units (m, g, s, h) only after a space: "2m" may be 2 times a variable m.
+_UNIT = rf"(?:\s*(?:{_UNITS})|\s+[mgsh])(?![a-zA-Z])(?:\s*\^\s*\{{?[23]\}}?)?"
+_TRAILING_UNITS = re.compile(rf"(?<=[\d}}])(?:{_UNIT})+\s*$")
+_ASSIGNMENT = re.compile(r"^\s*[a-zA-Z](?:_\{?[a-zA-Z0-9]+\}?)?\s*(?:=|\\in)(?!=)\s*")
+_THOUSANDS_COMMA = re.compile(r"^[+-]?\d{1,3}(?:,\d{3})+(?:\.\d+)?$")
+_CHOICE = re.compile(r"^\(?\s*([A-Ea-e])\s*\)?(?:\s.*)?$", re.DOTALL)
+_GOLD_CHOICE = re.compile(r"^(?:\(\s*([A-Ea-e])\s*\)|([A-E]))$")
+_NUMBER = re.compile(r"^([+-]?)(\d*)(?:\.(\d*))?$")
+_FRACTION = re.compile(r"^([+-]?)\\frac\{([+-]?\d+)\}\{([+-]?\d+)\}$|^([+-]?\d+)\s*/\s*([+-]?\d+)$")
+_WORD = re.compile(r"^[A-Za-z][A-Za-z' -]*$")
+# Words that are mathematics, not prose: left to sympy.
+_MATH_WORDS = frozenset({"pi", "e", "i", "infty", "inf", "infinity", "oo", "sqrt", "ln", "log"})
+# Above this many digits we compare digit strings instead of converting to int.
+_MAX_EXACT_DIGITS = 4000
+
+
+def strip_outer_braces(s: str) -> str:
+    """``{{x}}`` -> ``x`` when the braces enclose the whole string."""
+    while len(s) >= 2 and s[0] == "{" and s[-1] == "}":
+        depth = 0
+        for i, ch in enumerate(s):
+            depth += ch == "{"
+            depth -= ch == "}"
+            if depth == 0 and i < len(s) - 1:
+                return s
+        s = s[1:-1].strip()
+    return s
+
+
+def split_top_level(s: str, sep: str = ",") -> list[str]:
+    """Split on ``sep`` outside any (), [], {} (mismatched pairs like ``[0,1)`` count too)."""
+    parts, depth, start, i = [], 0, 0, 0
+    while i < len(s):
+        ch = s[i]
+        if ch == "\\" and i + 1 < len(s) and s[i + 1] in "{}":
+            depth += 1 if s[i + 1] == "{" else -1
+            i += 2
+            continue
+        if ch in "([{":
+            depth += 1
+        elif ch in ")]}":
+            depth -= 1
+        elif ch == sep and depth == 0:
+            parts.append(s[start:i])
+            start = i + 1
+        i += 1
+    parts.append(s[start:])
+    return [p.strip() for p in parts]
+
+
+def _unwrap_text_commands(s: str) -> str:
+    # Innermost first; a bounded number of rounds keeps pathological nesting linear-ish.
+    for _ in range(8):
+        new = _TEXT_CMD.sub(r"\1", s)
+        if new == s:
+            break
+        s = new
+    return s
+
+
+def normalize_answer(answer: str) -> str:
+    """Canonical form of one answer string (not a whole response).
+
+    Removes presentation that does not change the value (math delimiters, ``\\left``,
+    spacing commands, ``\\text{}``-like wrappers, degrees, percent and dollar signs,
+    trailing units, thousands separators, a leading ``x =``), and rewrites aliases
+    (``\\dfrac`` -> ``\\frac``, ``\\frac12`` -> ``\\frac{1}{2}``, ``\\sqrt2`` -> ``\\sqrt{2}``).
+    The percent sign is dropped, not divided out: datasets store ``50`` for "50%".
+    """
+    s = answer
+    for bad, good in _UNICODE.items():
+        if bad in s:
+            s = s.replace(bad, good)
+    s = _CONTROL.sub("", s)
+    s = s.replace(r"\$", "").replace("$", "")
+    s = s.replace(r"\(", "").replace(r"\)", "").replace(r"\[", "").replace(r"\]", "")
+    s = _NULL_DELIM.sub("", s)
+    s = _SIZING.sub("", s)
+    s = _DISPLAY.sub("", s)
+    s = _unwrap_text_commands(s)
+    s = s.replace(r"\%", "").replace("%", "")
+    s = _DEGREES.sub("", s)
+    s = _THOUSANDS_CMD.sub("", s)
+    s = s.replace("{,}", ",")
+    s = _SPACES.sub(" ", s)
+    s = _FRAC_ALIASES.sub(r"\\frac", s)
+    s = _FRAC_SHORT.sub(r"\\frac{\1}{\2}", s)
+    s = _FRAC_HALF_SHORT_NUM.sub(r"\\frac\1{\2}", s)
+    s = _FRAC_HALF_SHORT_DEN.sub(r"\\frac{\1}\2", s)
+    s = _SQRT_SHORT.sub(r"\\sqrt{\1}", s)
+    s = _WS.sub(" ", s).strip().rstrip(".").strip()
+    s = _TRAILING_UNITS.sub("", s).strip()
+    s = strip_outer_braces(s)
+    if _THOUSANDS_COMMA.match(s):
+        s = s.replace(",", "")
+    if "," in s and "=" in s:
+        s = ",".join(_ASSIGNMENT.sub("", part) for part in split_top_level(s))
+    else:
+        s = _ASSIGNMENT.sub("", s)
+    return strip_outer_braces(s.strip())
+
+
+@dataclass(frozen=True)
+class FastValue:
+    """What a normalised answer is, when it can be told without sympy.
+
+    kind: ``"number"`` (``value`` a Fraction, or ``digits`` for numbers too long to
+    convert), ``"choice"`` (``text`` the upper-case letter), ``"word"`` (``text``
+    case-folded), or ``"other"`` (leave it to sympy).
+    """
+
+    kind: str
+    value: Fraction | None = None
+    digits: str | None = None
+    text: str | None = None
+
+
+_OTHER = FastValue("other")
+
+
+def _number(s: str) -> FastValue | None:
+    s = s.replace(" ", "")
+    m = _NUMBER.match(s)
+    if m and (m.group(2) or m.group(3)):
+        sign, whole, frac = m.group(1), m.group(2) or "0", (m.group(3) or "").rstrip("0")
+        whole = whole.lstrip("0") or "0"
+        if len(whole) + len(frac) > _MAX_EXACT_DIGITS:
+            negative = sign == "-" and not (whole == "0" and not frac)
+            return FastValue("number", digits=("-" if negative else "") + whole + "." + frac)
+        value = Fraction(int(whole + frac), 10 ** len(frac))
+        return FastValue("number", value=-value if sign == "-" else value)
+    m = _FRACTION.match(s)
+    if m:
+        if m.group(2):
+            sign, num, den = m.group(1), m.group(2), m.group(3)
+        else:
+            sign, num, den = "", m.group(4), m.group(5)
+        if len(num) + len(den) > _MAX_EXACT_DIGITS or int(den) == 0:
+            return None
+        value = Fraction(int(num), int(den))
+        return FastValue("number", value=-value if sign == "-" else value)
+    return None
+
+
+def fast_value(norm: str, *, as_gold: bool = False) -> FastValue:
+    """Classify a normalised answer for :func:`fast_verdict`.
+
+    A lone letter A-E is a multiple-choice answer only on the gold side (in parentheses,
+    or upper case): on its own a ``c`` or ``e`` in a prediction may be a constant.
+    """
+    number = _number(norm)
+    if number is not None:
+        return number
+    if as_gold:
+        m = _GOLD_CHOICE.match(norm)
+        if m:
+            return FastValue("choice", text=(m.group(1) or m.group(2)).upper())
+    if _WORD.match(norm):
+        folded = _WS.sub(" ", norm.casefold().strip())
+        if len(folded) >= 2 and folded not in _MATH_WORDS:
+            return FastValue("word", text=folded)
+    return _OTHER
+
+
+def _choice_letter(norm: str) -> str | None:
+    m = _CHOICE.match(norm)
+    return m.group(1).upper() if m else None
+
+
+def fast_verdict(pred_norm: str, gold_norm: str) -> tuple[bool, str] | None:
+    """(verdict, reason) when the answers can be judged without sympy, else None."""
+    if pred_norm == gold_norm:
+        return (bool(gold_norm), "identical after normalisation" if gold_norm else "empty")
+    if not pred_norm:
+        return (False, "empty answer")
+    gold = fast_value(gold_norm, as_gold=True)
+    if gold.kind == "choice":
+        letter = _choice_letter(pred_norm)
+        return (letter == gold.text, f"choice {letter} vs {gold.text}")
+    if gold.kind == "other":
+        return None
+    pred = fast_value(pred_norm)
+    if gold.kind == "number" and pred.kind == "number":
+        if gold.value is not None and pred.value is not None:
+            return (gold.value == pred.value, "exact number comparison")
+        return (gold.digits is not None and gold.digits == pred.digits, "long number comparison")
+    if gold.kind == "word" and pred.kind == "word":
+        return (gold.text == pred.text, "word comparison (case-insensitive)")
+    if gold.kind == "number" and pred.kind == "word":
+        return (False, "word against a number")
+    return None

@@ -1,0 +1,265 @@
+"""Worker processes that run sympy comparisons under a hard deadline.
+
+sympy has no way to interrupt itself, and signal-based timeouts only work in the main
+thread, so the symbolic work runs in child processes (``python -m mrt_env.grading.worker``):
+the caller waits for the answer line for at most the deadline, and a worker that overruns
+is killed and replaced in the background. The deadline therefore holds from any thread, and
+a pathological input costs one worker, never the caller.
+
+Workers are plain subprocesses, not ``multiprocessing`` children, so a user's script is
+never re-imported in them. The pool is created on first use, shared by every caller in the
+process, reused between calls, grows on demand up to ``max_workers``, and is shut down at
+interpreter exit. Starting a worker (importing sympy) takes about a second; it is not
+counted against any call's deadline, and :func:`mrt_env.grading.warmup` does it early.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import json
+import os
+import queue
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from mrt_env.errors import GradingError
+
+__all__ = ["Outcome", "WorkerPool", "get_pool", "shutdown_pool"]
+
+_READY = "ready"
+_EOF = object()  # what a reader thread queues when the worker's stdout closes
+# Make the worker importable even when mrt_env is used from a source tree, not installed.
+_PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What one comparison came to."""
+
+    correct: bool
+    reason: str
+    timed_out: bool = False
+
+
+@dataclass
+class _Worker:
+    process: subprocess.Popen
+    lines: queue.Queue = field(default_factory=queue.Queue)
+
+    @classmethod
+    def start(cls) -> _Worker:
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [_PACKAGE_ROOT, env.get("PYTHONPATH")]))
+        process = subprocess.Popen(
+            [sys.executable, "-m", "mrt_env.grading.worker"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            env=env,
+            text=True,
+            encoding="utf-8",
+            bufsize=1,
+        )
+        worker = cls(process)
+        threading.Thread(target=worker._read, name="mrt-grading-reader", daemon=True).start()
+        return worker
+
+    def _read(self) -> None:
+        # One reader thread per worker: a portable way to wait for a line with a timeout.
+        try:
+            for line in self.process.stdout:
+                self.lines.put(json.loads(line))
+        except (OSError, ValueError):
+            pass  # a killed worker can leave half a line; EOF is signalled below either way
+        self.lines.put(_EOF)
+
+    def receive(self, timeout: float) -> object:
+        """The next message, ``_EOF`` if the worker died; raises queue.Empty on timeout."""
+        return self.lines.get(timeout=timeout)
+
+    def send(self, pred: str, gold: str) -> None:
+        self.process.stdin.write(json.dumps([pred, gold]) + "\n")
+        self.process.stdin.flush()
+
+    def kill(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+        self.process.wait(timeout=10)
+        for stream in (self.process.stdin, self.process.stdout):
+            with contextlib.suppress(OSError):  # a broken pipe has nothing left to release
+                stream.close()
+
+
+class WorkerPool:
+    """A pool of grading workers with per-call deadlines. Thread-safe.
+
+    Args:
+        max_workers: how many workers may exist at once (more concurrent callers wait).
+        startup_timeout: how long to wait for a new worker to be ready (import sympy).
+            Starting is not counted against a call's deadline; :meth:`warmup` does it early.
+    """
+
+    def __init__(self, max_workers: int = 2, *, startup_timeout: float = 120.0) -> None:
+        if max_workers < 1:
+            raise ValueError(f"max_workers must be >= 1, got {max_workers}")
+        self.max_workers = max_workers
+        self.startup_timeout = startup_timeout
+        self._cond = threading.Condition()
+        self._idle: list[_Worker] = []
+        self._count = 0  # workers alive or starting
+        self._closed = False
+        self._pid = os.getpid()
+
+    # -- lifecycle ---------------------------------------------------------------------
+
+    def _start_worker(self) -> _Worker:
+        worker = _Worker.start()
+        try:
+            ready = worker.receive(self.startup_timeout) == _READY
+        except queue.Empty:
+            ready = False
+        if not ready:
+            worker.kill()
+            raise GradingError(
+                f"a grading worker ({sys.executable} -m mrt_env.grading.worker) did not start "
+                f"within {self.startup_timeout:.0f} s (exit code {worker.process.returncode})"
+            )
+        return worker
+
+    def warmup(self, n: int | None = None) -> None:
+        """Start ``n`` workers now (default: ``max_workers``) so later calls find them ready."""
+        n = self.max_workers if n is None else min(n, self.max_workers)
+        with self._cond:
+            missing = max(0, n - self._count)
+            self._count += missing
+        started = []
+        try:
+            for _ in range(missing):
+                started.append(self._start_worker())
+        finally:
+            with self._cond:
+                self._count -= missing - len(started)
+                self._idle.extend(started)
+                self._cond.notify_all()
+
+    def resize(self, max_workers: int) -> None:
+        """Allow at least ``max_workers`` workers (never shrinks a running pool)."""
+        with self._cond:
+            self.max_workers = max(self.max_workers, max_workers)
+            self._cond.notify_all()
+
+    def close(self) -> None:
+        """Stop every worker; calls made afterwards fail with a clear reason."""
+        with self._cond:
+            self._closed = True
+            idle, self._idle = self._idle, []
+            self._cond.notify_all()
+        for worker in idle:
+            worker.kill()
+
+    # -- use ---------------------------------------------------------------------------
+
+    def _acquire(self, deadline: float) -> _Worker | None:
+        with self._cond:
+            while True:
+                if self._closed:
+                    raise GradingError("the grading pool is closed")
+                if self._idle:
+                    return self._idle.pop()
+                if self._count < self.max_workers:
+                    self._count += 1
+                    break
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return None
+                self._cond.wait(remaining)
+        try:
+            return self._start_worker()
+        except BaseException:
+            with self._cond:
+                self._count -= 1
+                self._cond.notify()
+            raise
+
+    def _release(self, worker: _Worker) -> None:
+        with self._cond:
+            if self._closed:
+                worker.kill()
+                self._count -= 1
+                return
+            self._idle.append(worker)
+            self._cond.notify()
+
+    def _replace(self, worker: _Worker) -> None:
+        """Kill ``worker`` and start its successor, both off the caller's thread."""
+
+        def run() -> None:
+            worker.kill()
+            try:
+                successor = self._start_worker()
+            except GradingError:
+                with self._cond:
+                    self._count -= 1
+                    self._cond.notify()
+                return
+            self._release(successor)
+
+        if worker.process.poll() is None:
+            worker.process.kill()  # stop the runaway computation right now
+        threading.Thread(target=run, name="mrt-grading-respawn", daemon=True).start()
+
+    def compare(self, pred: str, gold: str, *, timeout: float) -> Outcome:
+        """Compare two normalised answers in a worker, within ``timeout`` seconds."""
+        deadline = time.monotonic() + timeout
+        worker = self._acquire(deadline)
+        if worker is None:
+            return Outcome(False, f"no grading worker free within {timeout:g} s", timed_out=True)
+        # A worker that was just started may have taken longer than the deadline; the
+        # computation itself still gets the full budget (start-up is not the answer's fault).
+        budget = max(deadline - time.monotonic(), 0.0) or timeout
+        try:
+            worker.send(pred, gold)
+            message = worker.receive(budget)
+        except queue.Empty:
+            self._replace(worker)
+            return Outcome(False, f"sympy comparison exceeded {timeout:g} s", timed_out=True)
+        except OSError:  # broken pipe: the worker had died
+            message = _EOF
+        if message is _EOF:  # e.g. a C stack overflow in the parser
+            self._replace(worker)
+            return Outcome(False, "grading worker crashed on this input")
+        verdict, reason = message
+        self._release(worker)
+        return Outcome(bool(verdict), str(reason))
+
+
+_pool: WorkerPool | None = None
+_pool_lock = threading.Lock()
+
+
+def get_pool(min_workers: int = 1) -> WorkerPool:
+    """The process-wide pool (created on first use; recreated after ``os.fork``)."""
+    global _pool
+    with _pool_lock:
+        if _pool is None or _pool._pid != os.getpid() or _pool._closed:
+            _pool = WorkerPool(max(2, min_workers))
+        elif min_workers > _pool.max_workers:
+            _pool.resize(min_workers)
+        return _pool
+
+
+def shutdown_pool() -> None:
+    """Stop the process-wide pool's workers (also runs at interpreter exit)."""
+    global _pool
+    with _pool_lock:
+        pool, _pool = _pool, None
+    if pool is not None and pool._pid == os.getpid():
+        pool.close()
+
+
+atexit.register(shutdown_pool)
