@@ -19,7 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from mrt_env.errors import GradingError
 from mrt_env.grading.extract import THINK_CLOSE, extract_answer
-from mrt_env.grading.normalize import fast_verdict, normalize_answer
+from mrt_env.grading.normalize import fast_verdict, implausible, normalize_answer
 from mrt_env.grading.pool import Outcome, get_pool
 from mrt_env.types import GradeResult
 
@@ -32,8 +32,6 @@ DEFAULT_TIMEOUT = 5.0
 
 # A response without a box is taken as a bare answer only when it is this short.
 _BARE_ANSWER_MAX_CHARS = 200
-# Longer "answers" are not answers: they are compared as strings only, never parsed.
-_MAX_SYMBOLIC_CHARS = 2000
 
 
 def _check_timeout(timeout: float) -> float:
@@ -42,7 +40,7 @@ def _check_timeout(timeout: float) -> float:
     return float(timeout)
 
 
-def _compare(pred: str, gold: str, timeout: float) -> Outcome:
+def _compare(pred: str, gold: str, timeout: float, wait: float | None = None) -> Outcome:
     if not isinstance(pred, str) or not isinstance(gold, str):
         kinds = f"{type(pred).__name__} and {type(gold).__name__}"
         return Outcome(False, f"expected two str answers, got {kinds}")
@@ -52,10 +50,11 @@ def _compare(pred: str, gold: str, timeout: float) -> Outcome:
         return Outcome(*fast)
     if not gold_norm:
         return Outcome(False, "empty gold answer")
-    if len(pred_norm) > _MAX_SYMBOLIC_CHARS or len(gold_norm) > _MAX_SYMBOLIC_CHARS:
-        return Outcome(False, f"answer longer than {_MAX_SYMBOLIC_CHARS} characters: not parsed")
+    refusal = implausible(pred_norm) or implausible(gold_norm)
+    if refusal is not None:
+        return Outcome(False, refusal)
     try:
-        return get_pool().compare(pred_norm, gold_norm, timeout=timeout)
+        return get_pool().compare(pred_norm, gold_norm, timeout=timeout, wait=wait)
     except GradingError as exc:
         logger.warning("grading pool unavailable: %s", exc)
         return Outcome(False, f"grading pool unavailable: {exc}")
@@ -95,7 +94,10 @@ def grade(response: str, gold: str, *, timeout: float = DEFAULT_TIMEOUT) -> Grad
     ``timeout`` (plus, on the very first symbolic comparison of a process, the one-time
     start of the worker pool). Thread-safe.
     """
-    timeout = _check_timeout(timeout)
+    return _grade(response, gold, _check_timeout(timeout))
+
+
+def _grade(response: str, gold: str, timeout: float, wait: float | None = None) -> GradeResult:
     try:
         if not isinstance(response, str):
             kind = type(response).__name__
@@ -103,7 +105,7 @@ def grade(response: str, gold: str, *, timeout: float = DEFAULT_TIMEOUT) -> Grad
         extracted = _committed_answer(response)
         if extracted is None:
             return GradeResult(False, None, False, "no final answer found")
-        outcome = _compare(extracted, gold, timeout)
+        outcome = _compare(extracted, gold, timeout, wait)
         return GradeResult(outcome.correct, extracted, outcome.timed_out, outcome.reason)
     # The grading boundary: an unexpected bug must cost one verdict, not a training run.
     except Exception as exc:
@@ -120,7 +122,8 @@ def grade_many(
     """Grade many ``(response, gold)`` pairs; same verdicts as :func:`grade`, in order.
 
     Plain answers are settled in this thread; the symbolic ones run on ``workers`` worker
-    processes at once (default: the number of CPUs, at most 8).
+    processes at once (default: the number of CPUs, at most 8). Each item's comparison is
+    bounded by ``timeout``; items wait for a free worker rather than time out in the queue.
     """
     timeout = _check_timeout(timeout)
     pairs = list(pairs)
@@ -131,8 +134,14 @@ def grade_many(
     for i, pair in enumerate(pairs):
         if not (isinstance(pair, tuple | list) and len(pair) == 2):
             raise TypeError(f"pairs[{i}] must be a (response, gold) pair, got {pair!r:.80}")
+    # Items queue for a free worker (a timed-out worker is replaced in about a second);
+    # each item's own comparison is still bounded by ``timeout``.
+    wait = get_pool(workers).startup_timeout + timeout
+
+    def one(pair: tuple[str, str]) -> GradeResult:
+        return _grade(pair[0], pair[1], timeout, wait)
+
     if len(pairs) > 1 and workers > 1:
-        get_pool(workers)
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="mrt-grade") as ex:
-            return list(ex.map(lambda p: grade(p[0], p[1], timeout=timeout), pairs))
-    return [grade(response, gold, timeout=timeout) for response, gold in pairs]
+            return list(ex.map(one, pairs))
+    return [one(pair) for pair in pairs]

@@ -20,6 +20,7 @@ __all__ = [
     "FastValue",
     "fast_value",
     "fast_verdict",
+    "implausible",
     "normalize_answer",
     "split_top_level",
     "strip_outer_braces",
@@ -42,7 +43,8 @@ _UNICODE = {
     "\u2009": " ",
     "\u202f": " ",
 }
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+# Control characters, and invisible format characters (zero-width, bidi overrides, BOM).
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff]")
 # Commands whose argument is plain text to keep (the command itself means nothing here).
 _TEXT_CMD = re.compile(
     r"\\(?:text|textbf|textit|textrm|textsf|texttt|textnormal|mathrm|mathbf|mathit|mathsf"
@@ -81,6 +83,12 @@ _WORD = re.compile(r"^[A-Za-z][A-Za-z' -]*$")
 _MATH_WORDS = frozenset({"pi", "e", "i", "infty", "inf", "infinity", "oo", "sqrt", "ln", "log"})
 # Above this many digits we compare digit strings instead of converting to int.
 _MAX_EXACT_DIGITS = 4000
+# Shapes no real answer has, that only make a parser or sympy slow (checked before parsing).
+MAX_ANSWER_CHARS = 2000
+_MAX_DEPTH = 20
+_MAX_POWERS = 20
+_LONG_BANG = re.compile(r"!{7,}")
+_HUGE_COMBINATORICS = re.compile(r"\d{7,}\s*!|\\binom\s*\{\s*\d{7,}")
 
 
 def strip_outer_braces(s: str) -> str:
@@ -167,6 +175,31 @@ def normalize_answer(answer: str) -> str:
     else:
         s = _ASSIGNMENT.sub("", s)
     return strip_outer_braces(s.strip())
+
+
+def implausible(norm: str) -> str | None:
+    """Why ``norm`` cannot be a real answer and is not worth parsing, or None.
+
+    These shapes (1000-level nesting, towers of powers, 100000000!) only ever come from
+    degenerate generations; refusing them here keeps a worker from spending its whole
+    deadline on them.
+    """
+    if len(norm) > MAX_ANSWER_CHARS:
+        return f"answer longer than {MAX_ANSWER_CHARS} characters: not parsed"
+    depth = deepest = 0
+    for ch in norm:
+        if ch in "([{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif ch in ")]}":
+            depth -= 1
+    if deepest > _MAX_DEPTH:
+        return f"brackets nested {deepest} deep (more than {_MAX_DEPTH}): not parsed"
+    if norm.count("^") > _MAX_POWERS:
+        return f"more than {_MAX_POWERS} powers: not parsed"
+    if _LONG_BANG.search(norm) or _HUGE_COMBINATORICS.search(norm):
+        return "factorial or binomial of a huge number: not evaluated"
+    return None
 
 
 @dataclass(frozen=True)

@@ -162,6 +162,11 @@ class WorkerPool:
         for worker in idle:
             worker.kill()
 
+    def worker_pids(self) -> list[int]:
+        """Process ids of the idle, live workers (for diagnostics and tests)."""
+        with self._cond:
+            return [w.process.pid for w in self._idle if w.process.poll() is None]
+
     # -- use ---------------------------------------------------------------------------
 
     def _acquire(self, deadline: float) -> _Worker | None:
@@ -169,8 +174,12 @@ class WorkerPool:
             while True:
                 if self._closed:
                     raise GradingError("the grading pool is closed")
-                if self._idle:
-                    return self._idle.pop()
+                while self._idle:
+                    worker = self._idle.pop()
+                    if worker.process.poll() is None:
+                        return worker
+                    self._count -= 1  # died while idle (killed from outside): drop it
+                    worker.kill()
                 if self._count < self.max_workers:
                     self._count += 1
                     break
@@ -213,15 +222,25 @@ class WorkerPool:
             worker.process.kill()  # stop the runaway computation right now
         threading.Thread(target=run, name="mrt-grading-respawn", daemon=True).start()
 
-    def compare(self, pred: str, gold: str, *, timeout: float) -> Outcome:
-        """Compare two normalised answers in a worker, within ``timeout`` seconds."""
-        deadline = time.monotonic() + timeout
-        worker = self._acquire(deadline)
+    def compare(
+        self, pred: str, gold: str, *, timeout: float, wait: float | None = None
+    ) -> Outcome:
+        """Compare two normalised answers in a worker, within ``timeout`` seconds.
+
+        ``wait`` bounds the wait for a free worker. By default it shares the deadline, so
+        the whole call takes at most ``timeout``; a batch passes a longer ``wait`` so that
+        its items queue for workers (each item's computation still gets ``timeout``).
+        """
+        start = time.monotonic()
+        worker = self._acquire(start + (timeout if wait is None else wait))
         if worker is None:
             return Outcome(False, f"no grading worker free within {timeout:g} s", timed_out=True)
-        # A worker that was just started may have taken longer than the deadline; the
-        # computation itself still gets the full budget (start-up is not the answer's fault).
-        budget = max(deadline - time.monotonic(), 0.0) or timeout
+        if wait is None:
+            # A worker that had to be started may have used up the deadline; the
+            # computation still gets the full budget (start-up is not the answer's fault).
+            budget = max(start + timeout - time.monotonic(), 0.0) or timeout
+        else:
+            budget = timeout
         try:
             worker.send(pred, gold)
             message = worker.receive(budget)

@@ -270,8 +270,8 @@ def _numeric_close(a: Any, b: Any) -> bool:
     if a.is_Rational and b.is_Rational:
         return a == b
     da, db = a.evalf(40), b.evalf(40)
-    if not (da.is_number and db.is_number) or da.has(sympy.nan, sympy.zoo, sympy.oo, -sympy.oo):
-        return False
+    if not all(v.is_number and v.is_finite for v in (da, db)):
+        return False  # nan, zoo (1/0) and infinities are never "close" to anything
     diff, scale = abs(da - db), max(abs(da), abs(db))
     if scale == 0:
         return True
