@@ -62,6 +62,8 @@ _FRAC_SHORT = re.compile(r"\\frac\s*(\d)\s*(\d)")
 _FRAC_HALF_SHORT_NUM = re.compile(r"\\frac\s*(\{[^{}]*\})\s*(\d)")
 _FRAC_HALF_SHORT_DEN = re.compile(r"\\frac\s*(\d)\s*(\{[^{}]*\})")
 _SQRT_SHORT = re.compile(r"\\sqrt\s*([0-9a-zA-Z])")
+# x^2 -> x^{2}, a_1 -> a_{1}: one spelling of one-character scripts.
+_SHORT_SCRIPT = re.compile(r"([\^_])\s*([0-9a-zA-Z])")
 _WS = re.compile(r"\s+")
 _UNITS = (
     "units?|square|sq|cubic|cm|mm|km|meters?|metres?|centimeters?|kilometers?|inch(?:es)?|in"
@@ -165,6 +167,7 @@ def normalize_answer(answer: str) -> str:
     s = _FRAC_HALF_SHORT_NUM.sub(r"\\frac\1{\2}", s)
     s = _FRAC_HALF_SHORT_DEN.sub(r"\\frac{\1}\2", s)
     s = _SQRT_SHORT.sub(r"\\sqrt{\1}", s)
+    s = _SHORT_SCRIPT.sub(r"\1{\2}", s)
     s = _WS.sub(" ", s).strip().rstrip(".").strip()
     s = _TRAILING_UNITS.sub("", s).strip()
     s = strip_outer_braces(s)

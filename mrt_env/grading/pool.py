@@ -118,7 +118,9 @@ class WorkerPool:
     # -- lifecycle ---------------------------------------------------------------------
 
     def _start_worker(self) -> _Worker:
-        worker = _Worker.start()
+        return self._await_ready(_Worker.start())
+
+    def _await_ready(self, worker: _Worker) -> _Worker:
         try:
             ready = worker.receive(self.startup_timeout) == _READY
         except queue.Empty:
@@ -132,19 +134,25 @@ class WorkerPool:
         return worker
 
     def warmup(self, n: int | None = None) -> None:
-        """Start ``n`` workers now (default: ``max_workers``) so later calls find them ready."""
+        """Start ``n`` workers now (default: ``max_workers``) so later calls find them ready.
+
+        The workers start in parallel; this returns when all of them are ready.
+        """
         n = self.max_workers if n is None else min(n, self.max_workers)
         with self._cond:
             missing = max(0, n - self._count)
             self._count += missing
-        started = []
+        spawned = [_Worker.start() for _ in range(missing)]
+        ready: list[_Worker] = []
         try:
-            for _ in range(missing):
-                started.append(self._start_worker())
+            for worker in spawned:
+                ready.append(self._await_ready(worker))
         finally:
+            for worker in spawned[len(ready) + 1 :]:  # not awaited because one failed
+                worker.kill()
             with self._cond:
-                self._count -= missing - len(started)
-                self._idle.extend(started)
+                self._count -= missing - len(ready)
+                self._idle.extend(ready)
                 self._cond.notify_all()
 
     def resize(self, max_workers: int) -> None:

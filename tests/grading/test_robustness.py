@@ -19,8 +19,8 @@ from mrt_env.grading.pool import get_pool
 TIMEOUT = 1.0
 # Time allowed beyond the deadline: waking up, killing a worker, scheduling on 2 busy cores.
 SLACK = 1.5
-# sympy needs several seconds for this (it expands a degree-600 polynomial).
-SLOW_PRED, SLOW_GOLD = r"(x+1)^{600}", r"(1+x)^{599}(x+2)"
+# sympy needs minutes for this (it adds 100000 huge powers exactly); only a deadline stops it.
+SLOW_PRED, SLOW_GOLD = r"\sum_{k=1}^{100000} k^{k}", "1"
 
 
 def _timed_grade(response, gold, timeout=TIMEOUT):
