@@ -4,8 +4,8 @@
     printf '%s\\n' "\\frac{1}{2}" "0.5" "0.33" | mrt-grade --gold "1/2" -
 
 Prints one line per response (verdict, extracted answer, how it was decided), or JSON
-lines with ``--json``. Exits 0 when every response is correct, 1 otherwise, so that it can
-be used in shell scripts.
+lines with ``--json``. With ``--check`` it exits 1 unless every response is correct, for
+use in shell scripts.
 """
 
 from __future__ import annotations
@@ -31,6 +31,8 @@ class GradeCommand:
     """Seconds the symbolic comparison of one response may take."""
     json: bool = False
     """Print one JSON object per response instead of a table."""
+    check: bool = False
+    """Exit with status 1 unless every response is correct."""
 
     def __post_init__(self) -> None:
         if not self.timeout > 0:
@@ -61,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
         else:
             verdict = "correct" if result.correct else "timeout" if result.timed_out else "wrong"
             print(f"{verdict:<8} extracted={result.extracted!r:<24} ({result.reason})")
-    return 0 if all(r.correct for r in results) else 1
+    return 1 if cmd.check and not all(r.correct for r in results) else 0
 
 
 if __name__ == "__main__":
