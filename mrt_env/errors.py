@@ -9,6 +9,11 @@ wrong call, for example). Grading never raises: it converts failures into a
 from __future__ import annotations
 
 __all__ = [
+    "BackendError",
+    "BackendTimeout",
+    "BackendUnavailable",
+    "ContextLengthExceeded",
+    "DataFormatError",
     "DataNotFound",
     "DependencyNotInstalled",
     "GradingError",
@@ -43,3 +48,23 @@ class GradingError(MrtError):
 
 class DataNotFound(MrtError, FileNotFoundError):
     """A problem set could not be found in any of the places that were tried."""
+
+
+class DataFormatError(MrtError, ValueError):
+    """A data file or row does not have the expected shape; the message names the file and row."""
+
+
+class BackendError(MrtError):
+    """A language-model backend failed; the message says what to change."""
+
+
+class ContextLengthExceeded(BackendError, ValueError):
+    """A prompt plus the tokens to generate do not fit the model's context window."""
+
+
+class BackendUnavailable(BackendError, ConnectionError):
+    """A model server could not be reached (after retries)."""
+
+
+class BackendTimeout(BackendError, TimeoutError):
+    """A model server did not answer within the timeout (after retries)."""
