@@ -13,7 +13,7 @@ from mrt_env.types import GradeResult, Problem
 
 def test_import_mrt_env_does_not_import_heavy_dependencies():
     code = (
-        "import sys, mrt_env, mrt_env.grading\n"
+        "import sys, mrt_env, mrt_env.grading, mrt_env.data, mrt_env.lm\n"
         "names = ('torch', 'transformers', 'vllm', 'datasets', 'trl')\n"
         "heavy = [m for m in names if m in sys.modules]\n"
         "print(','.join(heavy))"

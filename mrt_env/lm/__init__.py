@@ -1,0 +1,27 @@
+"""Language-model backends behind one batched protocol (see :mod:`mrt_env.lm.base`).
+
+============================  =========  ==============================================
+backend                       extra      runs
+============================  =========  ==============================================
+:class:`TransformersLM`       ``hf``     any causal LM, CPU or GPU, in this process
+:class:`VLLMLM`               ``vllm``   vLLM's offline engine, GPU, prefix caching on
+:class:`OpenAICompatibleLM`   (none)     any OpenAI-compatible completions server
+============================  =========  ==============================================
+
+Importing this package imports none of torch, transformers or vllm; each backend imports
+what it needs when it is built, and a missing dependency names the extra to install.
+"""
+
+from mrt_env.lm.base import Completion, LanguageModel, TokenLogprobs
+from mrt_env.lm.openai_lm import OpenAICompatibleLM
+from mrt_env.lm.transformers_lm import TransformersLM
+from mrt_env.lm.vllm_lm import VLLMLM
+
+__all__ = [
+    "VLLMLM",
+    "Completion",
+    "LanguageModel",
+    "OpenAICompatibleLM",
+    "TokenLogprobs",
+    "TransformersLM",
+]

@@ -1,0 +1,258 @@
+"""The language-model protocol every backend implements, and the pieces they share.
+
+Agents (which write reasoning blocks) and the meta-prover μ (which forces answers and scores
+them) both talk to a model through :class:`LanguageModel`: batched ``generate`` with stop
+strings, ``score`` (log-probability of a continuation), ``count_tokens`` and the chat
+template. Backends: :class:`~mrt_env.lm.transformers_lm.TransformersLM` (CPU/GPU),
+:class:`~mrt_env.lm.vllm_lm.VLLMLM` (GPU), :class:`~mrt_env.lm.openai_lm.OpenAICompatibleLM`
+(any server that speaks the OpenAI completions API).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol, runtime_checkable
+
+from mrt_env.errors import BackendError, ContextLengthExceeded
+
+__all__ = [
+    "Completion",
+    "HFTokenizerMixin",
+    "LanguageModel",
+    "Messages",
+    "TokenLogprobs",
+    "check_context",
+    "check_generate_args",
+    "check_score_args",
+    "continuation_logprob",
+    "cut_at_stop",
+    "to_messages",
+]
+
+FinishReason = Literal["stop", "length"]
+Messages = list[dict[str, str]]
+
+
+@dataclass(frozen=True)
+class Completion:
+    """One sampled continuation of a prompt.
+
+    Attributes:
+        text: the generated text, cut *before* the stop string that ended it (if any).
+        num_tokens: tokens the model generated for it, including the one that ended it
+            (the end-of-sequence token, or the token that completed the stop string).
+        finish_reason: ``"stop"`` (a stop string or end-of-sequence) or ``"length"``
+            (``max_tokens`` reached).
+        stop: the stop string that fired; None when none did.
+        token_ids: the generated token ids where the backend exposes them, else ``()``.
+    """
+
+    text: str
+    num_tokens: int
+    finish_reason: FinishReason
+    stop: str | None = None
+    token_ids: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class TokenLogprobs:
+    """Per-token log-probabilities of a text, with each token's character span.
+
+    ``logprobs[i]`` is log p(token i | tokens before it); None for a token with no context
+    (the first one). ``starts``/``ends`` are character offsets into the text; special
+    tokens such as BOS have an empty span.
+    """
+
+    starts: tuple[int, ...]
+    ends: tuple[int, ...]
+    logprobs: tuple[float | None, ...]
+
+
+@runtime_checkable
+class LanguageModel(Protocol):
+    """What agents and meta-provers need from a model. Every method is batched."""
+
+    name: str
+
+    def generate(
+        self,
+        prompts: Sequence[str],
+        *,
+        max_tokens: int,
+        stop: Sequence[str] | None = None,
+        n: int = 1,
+        temperature: float = 1.0,
+        top_p: float = 1.0,
+        seed: int | None = None,
+    ) -> list[list[Completion]]:
+        """For each prompt, ``n`` completions. Same seed and inputs -> same texts."""
+        ...
+
+    def score(self, prompts: Sequence[str], continuations: Sequence[str]) -> list[float]:
+        """Summed log p(continuation | prompt) for each pair (natural log)."""
+        ...
+
+    def count_tokens(self, text: str) -> int:
+        """Tokens in ``text`` (no special tokens added)."""
+        ...
+
+    def chat_prompt(self, messages: str | Messages) -> str | None:
+        """``messages`` in the model's chat template, ready to continue; None if it has none."""
+        ...
+
+
+# ---------------------------------------------------------------------------------------
+# Argument checks shared by every backend (same inputs, same errors).
+
+
+def _check_prompts(prompts: Sequence[str], what: str = "prompts") -> list[str]:
+    if isinstance(prompts, str):
+        raise TypeError(
+            f"{what} must be a sequence of str, got a single str; wrap it: [{what[:-1]}]"
+        )
+    out = list(prompts)
+    for i, p in enumerate(out):
+        if not isinstance(p, str):
+            raise TypeError(f"{what}[{i}] must be a str, got {type(p).__name__}")
+    return out
+
+
+def check_generate_args(
+    prompts: Sequence[str],
+    *,
+    max_tokens: int,
+    stop: Sequence[str] | None,
+    n: int,
+    temperature: float,
+    top_p: float,
+    seed: int | None,
+) -> tuple[list[str], tuple[str, ...]]:
+    """Validate ``generate`` arguments; returns (prompts as a list, stop strings as a tuple)."""
+    prompts = _check_prompts(prompts)
+    for name, value in (("max_tokens", max_tokens), ("n", n)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"{name} must be a positive int, got {value!r}")
+    if not (
+        isinstance(temperature, int | float) and math.isfinite(temperature) and temperature >= 0
+    ):
+        raise ValueError(f"temperature must be a finite number >= 0, got {temperature!r}")
+    if not (isinstance(top_p, int | float) and 0 < top_p <= 1):
+        raise ValueError(f"top_p must be in (0, 1], got {top_p!r}")
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or seed < 0):
+        raise ValueError(f"seed must be a non-negative int or None, got {seed!r}")
+    if stop is None:
+        stops: tuple[str, ...] = ()
+    elif isinstance(stop, str):
+        stops = (stop,)
+    else:
+        stops = tuple(stop)
+    for s in stops:
+        if not isinstance(s, str) or not s:
+            raise ValueError(f"stop strings must be non-empty str, got {s!r}")
+    return prompts, stops
+
+
+def check_score_args(prompts: Sequence[str], continuations: Sequence[str]) -> list[tuple[str, str]]:
+    """Validate ``score`` arguments; returns the (prompt, continuation) pairs."""
+    prompts = _check_prompts(prompts)
+    continuations = _check_prompts(continuations, "continuations")
+    if len(prompts) != len(continuations):
+        raise ValueError(
+            f"score needs one continuation per prompt, got {len(prompts)} prompts and "
+            f"{len(continuations)} continuations"
+        )
+    for i, c in enumerate(continuations):
+        if not c:
+            raise ValueError(f"continuations[{i}] is empty; there is nothing to score")
+    return list(zip(prompts, continuations, strict=True))
+
+
+def check_context(prompt_tokens: int, max_tokens: int, context: int | None, *, where: str) -> None:
+    """Raise :class:`ContextLengthExceeded` when the prompt and the output cannot fit."""
+    if context is not None and prompt_tokens + max_tokens > context:
+        raise ContextLengthExceeded(
+            f"{where}: a prompt of {prompt_tokens} tokens plus max_tokens={max_tokens} exceeds "
+            f"the model's context of {context} tokens; shorten the prompt, lower max_tokens "
+            f"(or the env's token budget), or use a model with a longer context"
+        )
+
+
+def to_messages(messages: str | Messages) -> Messages:
+    """A bare string is one user message."""
+    if isinstance(messages, str):
+        return [{"role": "user", "content": messages}]
+    return list(messages)
+
+
+# ---------------------------------------------------------------------------------------
+# Output post-processing shared by every backend.
+
+
+def cut_at_stop(text: str, stops: Sequence[str]) -> tuple[str, str | None]:
+    """Cut ``text`` before the earliest stop string; (text, the stop that fired or None).
+
+    When two stop strings start at the same place the longer one is reported.
+    """
+    best, fired = len(text), None
+    for s in stops:
+        i = text.find(s)
+        if i != -1 and (i < best or (i == best and fired is not None and len(s) > len(fired))):
+            best, fired = i, s
+    return text[:best], fired
+
+
+def continuation_logprob(tokens: TokenLogprobs, boundary: int, *, where: str) -> float:
+    """Sum the log-probabilities of the tokens that cover text at or after ``boundary``.
+
+    ``boundary`` is ``len(prompt)`` in ``prompt + continuation``. The full text is
+    tokenized as one string (as a server does with ``echo``), so a token that straddles the
+    boundary is counted with the continuation. Every backend uses this same rule, which is
+    what makes their scores comparable.
+    """
+    total, counted = 0.0, 0
+    for start, end, lp in zip(tokens.starts, tokens.ends, tokens.logprobs, strict=True):
+        if end <= boundary or end == start:
+            continue
+        if lp is None:
+            raise BackendError(
+                f"{where}: the continuation starts at the first token, which has no context "
+                "to be scored against; give a non-empty prompt (or a model that adds BOS)"
+            )
+        total += lp
+        counted += 1
+    if counted == 0:
+        raise BackendError(f"{where}: the continuation produced no tokens to score")
+    return total
+
+
+class HFTokenizerMixin:
+    """``count_tokens``, ``chat_prompt`` and ``score`` for backends with a HF tokenizer.
+
+    The backend provides ``self.tokenizer``, ``self.name`` and ``token_logprobs(texts)``.
+    """
+
+    tokenizer: Any
+    name: str
+
+    def token_logprobs(self, texts: Sequence[str]) -> list[TokenLogprobs]:
+        raise NotImplementedError
+
+    def count_tokens(self, text: str) -> int:
+        return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+
+    def chat_prompt(self, messages: str | Messages) -> str | None:
+        if not getattr(self.tokenizer, "chat_template", None):
+            return None
+        return self.tokenizer.apply_chat_template(
+            to_messages(messages), tokenize=False, add_generation_prompt=True
+        )
+
+    def score(self, prompts: Sequence[str], continuations: Sequence[str]) -> list[float]:
+        pairs = check_score_args(prompts, continuations)
+        tokens = self.token_logprobs([p + c for p, c in pairs])
+        return [
+            continuation_logprob(t, len(p), where=f"{self.name} score[{i}]")
+            for i, (t, (p, _)) in enumerate(zip(tokens, pairs, strict=True))
+        ]

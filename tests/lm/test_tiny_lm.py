@@ -1,0 +1,32 @@
+"""The tiny local model: built and saved, then loaded through the real from_pretrained path."""
+
+import torch
+
+from mrt_env.lm import TransformersLM
+from mrt_env.lm.testing import CHAR_VOCAB, tiny_lm
+
+
+def test_tiny_lm_weights_are_a_function_of_the_seed(tmp_path):
+    a = TransformersLM.from_pretrained(tiny_lm(tmp_path / "a", seed=1))
+    b = TransformersLM.from_pretrained(tiny_lm(tmp_path / "b", seed=1))
+    c = TransformersLM.from_pretrained(tiny_lm(tmp_path / "c", seed=2))
+    sa, sb, sc = (m.model.state_dict() for m in (a, b, c))
+    assert all(torch.equal(sa[k], sb[k]) for k in sa)
+    assert not all(torch.equal(sa[k], sc[k]) for k in sa)
+
+
+def test_tiny_tokenizer_is_character_level_and_round_trips(hf_lm):
+    tok = hf_lm.tokenizer
+    text = "Wait, 2+2=4.\n\nAlternatively: (x^2)"
+    ids = tok(text, add_special_tokens=False)["input_ids"]
+    assert len(ids) == len(text)
+    assert tok.decode(ids) == text
+    assert tok.vocab_size == len(CHAR_VOCAB)
+    assert tok(text)["input_ids"][0] == tok.bos_token_id
+
+
+def test_from_pretrained_validates_dtype(tiny_model_dir):
+    import pytest
+
+    with pytest.raises(ValueError, match="dtype must be one of"):
+        TransformersLM.from_pretrained(tiny_model_dir, dtype="float8")

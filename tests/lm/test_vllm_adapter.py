@@ -1,0 +1,127 @@
+"""VLLMLM maps our protocol onto vLLM's API. vLLM cannot run here (no GPU), so these tests
+use a FAKE vLLM engine and a FAKE SamplingParams class that record the calls; they check the
+arguments we send and how we map vLLM's output objects back, not the model's results."""
+
+from types import SimpleNamespace
+
+import pytest
+
+from mrt_env.errors import DependencyNotInstalled
+from mrt_env.lm import VLLMLM
+from mrt_env.lm.testing import tiny_tokenizer
+
+
+class FakeSamplingParams:
+    """Stands in for vllm.SamplingParams: keeps the keyword arguments."""
+
+    def __init__(self, **kwargs):
+        self.kwargs = kwargs
+
+
+class FakeEngine:
+    """Stands in for vllm.LLM: records generate() calls and returns canned RequestOutputs."""
+
+    def __init__(self, outputs):
+        self.calls = []
+        self._outputs = outputs
+        self._tokenizer = tiny_tokenizer()
+        self.llm_engine = SimpleNamespace(model_config=SimpleNamespace(max_model_len=64))
+
+    def get_tokenizer(self):
+        return self._tokenizer
+
+    def generate(self, prompts, params, use_tqdm=True):
+        self.calls.append((prompts, params, use_tqdm))
+        return self._outputs(prompts, params)
+
+
+def _out(index, text, n_tokens, finish, stop_reason=None):
+    return SimpleNamespace(
+        index=index,
+        text=text,
+        token_ids=list(range(n_tokens)),
+        finish_reason=finish,
+        stop_reason=stop_reason,
+    )
+
+
+def test_vllm_adapter_with_fake_engine_sends_sampling_params_and_maps_outputs():
+    def outputs(prompts, params):
+        return [
+            SimpleNamespace(
+                outputs=[_out(1, "b text", 5, "length"), _out(0, "a", 2, "stop", "\n\n")]
+            ),
+            SimpleNamespace(outputs=[_out(0, "c", 1, "stop", None), _out(1, "d", 3, "stop", 2)]),
+        ]
+
+    engine = FakeEngine(outputs)
+    lm = VLLMLM(engine=engine, sampling_params_cls=FakeSamplingParams)
+    result = lm.generate(
+        ["p1", "p2"], max_tokens=7, stop=["\n\n", "Wait"], n=2, temperature=0.6, top_p=0.95, seed=3
+    )
+
+    prompts, params, use_tqdm = engine.calls[0]
+    assert prompts == ["p1", "p2"] and use_tqdm is False
+    assert params.kwargs == {
+        "n": 2,
+        "temperature": 0.6,
+        "top_p": 0.95,
+        "max_tokens": 7,
+        "stop": ["\n\n", "Wait"],
+        "seed": 3,
+        "include_stop_str_in_output": False,
+    }
+    # Outputs are put back in index order; stop_reason (a str) names the stop that fired;
+    # an int stop_reason (a stop token id) or None is no stop string.
+    first, second = result
+    assert [(c.text, c.num_tokens, c.finish_reason, c.stop) for c in first] == [
+        ("a", 2, "stop", "\n\n"),
+        ("b text", 5, "length", None),
+    ]
+    assert [(c.text, c.stop) for c in second] == [("c", None), ("d", None)]
+    assert first[0].token_ids == (0, 1)
+
+
+def test_vllm_adapter_with_fake_engine_scores_from_prompt_logprobs():
+    tok = tiny_tokenizer()
+
+    def outputs(requests, params):
+        assert params.kwargs == {"max_tokens": 1, "temperature": 0.0, "prompt_logprobs": 0}
+        res = []
+        for req in requests:
+            ids = req["prompt_token_ids"]
+            # vLLM: None for the first token, then {token_id: Logprob} for each position.
+            entries = [None] + [
+                {t: SimpleNamespace(logprob=-0.5 * (k + 1))} for k, t in enumerate(ids[1:])
+            ]
+            res.append(SimpleNamespace(prompt_logprobs=entries))
+        return res
+
+    engine = FakeEngine(outputs)
+    lm = VLLMLM(engine=engine, sampling_params_cls=FakeSamplingParams)
+    [score] = lm.score(["ab"], ["cd"])
+    sent = engine.calls[0][0][0]["prompt_token_ids"]
+    assert sent == tok("abcd")["input_ids"]  # token ids, with BOS: <s> a b c d
+    # Positions 1..4 have logprobs -0.5, -1.0, -1.5, -2.0; the continuation is c, d.
+    assert score == pytest.approx(-1.5 + -2.0)
+
+
+def test_vllm_adapter_with_fake_engine_checks_the_context_window():
+    lm = VLLMLM(engine=FakeEngine(lambda p, s: []), sampling_params_cls=FakeSamplingParams)
+    with pytest.raises(ValueError, match="context of 64 tokens"):
+        lm.generate(["x" * 60], max_tokens=10)
+
+
+def test_vllm_missing_names_the_extra(monkeypatch):
+    import builtins
+
+    real_import = builtins.__import__
+
+    def no_vllm(name, *args, **kwargs):
+        if name == "vllm" or name.startswith("vllm."):
+            raise ModuleNotFoundError("No module named 'vllm'", name="vllm")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_vllm)
+    with pytest.raises(DependencyNotInstalled, match=r"pip install 'mrt-env\[vllm\]'"):
+        VLLMLM("some/model")
