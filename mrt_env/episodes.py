@@ -1,0 +1,263 @@
+"""Split a reasoning stream into episodes (the paper's "blocks" z_0, z_1, ..., z_{k-1}).
+
+MRT (Qu et al., "Optimizing Test-Time Compute via Meta Reinforcement Fine-Tuning", ICML 2025)
+views one long chain of thought as a sequence of episodes and measures, after each one, how
+likely a meta-prover is to answer correctly if forced to stop there. Progress and regret are
+therefore only as meaningful as the episode boundaries, so the rules below are the paper's,
+implemented exactly (see DESIGN.md §2):
+
+* **Open-ended setting** (``rule="markers"``). An R1-style model changes course in a new
+  paragraph that opens with a discourse marker ("Wait", "Alternatively", ...), so the text is
+  split on blank lines (``"\\n\\n"``) into paragraphs and a new episode starts at a paragraph
+  that begins with one of :data:`EPISODE_MARKERS`. Models say "Wait" very often, sometimes in
+  consecutive paragraphs; a marker is ignored when the previous boundary is fewer than
+  ``min_paragraphs`` (3) paragraphs back, so that every episode (the first one too) holds at
+  least three paragraphs of work rather than one hesitation. After ``max_steps`` boundaries the
+  rest of the stream is one final episode, and ``group_size`` merges consecutive episodes into
+  coarser ones (the authors used ``max_steps=49, group_size=5`` for their R1 analysis).
+* **Backtracking setting** (``rule="backtrack"``). An episode is one attempt; a new attempt
+  starts at a line ``Backtrack to Line <n>`` or ``Backtrack to beginning``.
+* **Token chunks** (``rule="tokens"``): fixed windows of ``chunk_tokens`` tokens, a
+  model-agnostic baseline segmentation.
+
+Every rule only *cuts* the text: ``"".join(split_episodes(text, ...)) == text`` always holds.
+The blank line in front of a new episode stays at the end of the previous episode, so every
+new episode begins with the paragraph (or line) that opened it, and ``text[:b]`` for a boundary
+``b`` is exactly the context c_j the meta-prover is scored on.
+
+Where the authors' notebook (``break_into_meta_steps``) and this module differ, the
+difference is deliberate and only affects edge cases: a marker must be a whole word ("Waiting"
+does not open an episode, "Wait," does) and may be preceded by whitespace; and episodes are not
+``rstrip``-ed, so that they join back to the original text.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Any
+
+__all__ = [
+    "EPISODE_MARKERS",
+    "MARKER_STOP_STRINGS",
+    "RULES",
+    "episode_boundaries",
+    "prefixes",
+    "split_episodes",
+]
+
+EPISODE_MARKERS: tuple[str, ...] = (
+    "Wait",
+    "But wait",
+    "Alternatively",
+    "Is there another way to think about this?",
+    "But let me double-check",
+    "But hold on",
+)
+"""The paper's six paragraph openers that start a new episode in the open-ended setting."""
+
+MARKER_STOP_STRINGS: tuple[str, ...] = tuple("\n\n" + m for m in EPISODE_MARKERS)
+"""Stop strings that end a generated block right before the next episode would start.
+
+They are a superset of the rule (``"\\n\\nWaiting"`` also matches ``"\\n\\nWait"``, and the
+3-paragraph rule is not applied), so an agent that stops on them should re-check the continuation
+with :func:`split_episodes` if it needs the exact boundaries.
+"""
+
+RULES: tuple[str, ...] = ("markers", "backtrack", "tokens")
+"""The segmentation rules :func:`split_episodes` accepts."""
+
+_PARAGRAPH_SEP = "\n\n"
+
+# Line starts only; optional indentation is tolerated because models sometimes indent it.
+_BACKTRACK_RE = re.compile(r"^[ \t]*(?:Backtrack to Line \d+|Backtrack to beginning)", re.M)
+
+
+def _check_int(name: str, value: Any, minimum: int) -> None:
+    # bool is an int subclass; True as a step count is always a mistake.
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise TypeError(f"{name} must be an int, got {type(value).__name__}: {value!r:.80}")
+    if value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value}")
+
+
+def _starts_with_marker(paragraph: str) -> bool:
+    """Whether a paragraph opens with a marker as a whole word (after optional whitespace)."""
+    stripped = paragraph.lstrip()
+    for marker in EPISODE_MARKERS:
+        # "Wait," "Wait..." "Wait " and a bare "Wait" count; "Waiting" does not.
+        if stripped.startswith(marker) and not stripped[len(marker) : len(marker) + 1].isalpha():
+            return True
+    return False
+
+
+def _marker_boundaries(text: str, min_paragraphs: int) -> list[int]:
+    # str.split gives the leftmost, non-overlapping blank lines, as in the authors' code; the
+    # offsets are rebuilt from the pieces so that a boundary is the first char of a paragraph.
+    boundaries = [0]
+    last_start_index = 0  # paragraph index of the latest boundary
+    start = 0
+    for index, paragraph in enumerate(text.split(_PARAGRAPH_SEP)):
+        if index - last_start_index >= min_paragraphs and _starts_with_marker(paragraph):
+            boundaries.append(start)
+            last_start_index = index
+        start += len(paragraph) + len(_PARAGRAPH_SEP)
+    return boundaries
+
+
+def _backtrack_boundaries(text: str) -> list[int]:
+    boundaries = [0]
+    for match in _BACKTRACK_RE.finditer(text):
+        if match.start() > 0:  # a backtrack on the very first line does not make an empty attempt
+            boundaries.append(match.start())
+    return boundaries
+
+
+def _token_boundaries(text: str, tokenizer: Any, chunk_tokens: int) -> list[int]:
+    try:
+        encoding = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
+    except NotImplementedError as exc:  # HF slow tokenizers cannot give offsets
+        raise ValueError(
+            "rule='tokens' needs a tokenizer that returns offsets (a fast HF tokenizer); "
+            f"{type(tokenizer).__name__} does not: {exc}"
+        ) from exc
+    offsets: Sequence[Sequence[int]] = encoding["offset_mapping"]
+    boundaries = [0]
+    for i in range(chunk_tokens, len(offsets), chunk_tokens):
+        cut = int(offsets[i][0])
+        # Byte-level tokens of one character share an offset; never cut twice at one place, and
+        # never outside the text, so that the pieces stay exact, non-empty substrings.
+        if boundaries[-1] < cut < len(text):
+            boundaries.append(cut)
+    return boundaries
+
+
+def episode_boundaries(
+    text: str,
+    *,
+    rule: str = "markers",
+    max_steps: int | None = None,
+    group_size: int = 1,
+    min_paragraphs: int = 3,
+    tokenizer: Any = None,
+    chunk_tokens: int | None = None,
+) -> list[int]:
+    """Character offsets where the episodes of ``text`` start: ``[0, b_1, ..., b_{k-1}]``.
+
+    ``text[b_j:b_{j+1}]`` is episode j and ``text[:b_j]`` the stream before it. Empty text has
+    no episodes and gives ``[]``. The arguments are those of :func:`split_episodes`.
+    """
+    if not isinstance(text, str):
+        raise TypeError(f"text must be a str, got {type(text).__name__}")
+    if rule not in RULES:
+        raise ValueError(f"unknown rule {rule!r}; expected one of {', '.join(map(repr, RULES))}")
+    if max_steps is not None:
+        _check_int("max_steps", max_steps, 0)
+    _check_int("group_size", group_size, 1)
+    _check_int("min_paragraphs", min_paragraphs, 1)
+    if chunk_tokens is not None:
+        _check_int("chunk_tokens", chunk_tokens, 1)
+    if rule == "tokens" and (tokenizer is None or chunk_tokens is None):
+        raise ValueError(
+            "rule='tokens' needs both tokenizer= (HF-style, with offsets) and chunk_tokens=; "
+            f"got tokenizer={type(tokenizer).__name__}, chunk_tokens={chunk_tokens!r}"
+        )
+
+    if not text:
+        return []
+    if rule == "markers":
+        boundaries = _marker_boundaries(text, min_paragraphs)
+    elif rule == "backtrack":
+        boundaries = _backtrack_boundaries(text)
+    else:
+        assert chunk_tokens is not None  # checked above; narrows the type
+        boundaries = _token_boundaries(text, tokenizer, chunk_tokens)
+
+    # Boundaries are found in order and none depends on a later one, so keeping the first
+    # max_steps of them is the authors' "stop after max_steps, the rest is one episode".
+    if max_steps is not None:
+        boundaries = boundaries[: max_steps + 1]
+    # Merging every group_size consecutive episodes keeps the start of each group's first one.
+    return boundaries[::group_size]
+
+
+def split_episodes(
+    text: str,
+    *,
+    rule: str = "markers",
+    max_steps: int | None = None,
+    group_size: int = 1,
+    min_paragraphs: int = 3,
+    tokenizer: Any = None,
+    chunk_tokens: int | None = None,
+) -> list[str]:
+    """Split a reasoning stream into episodes; ``"".join(result) == text`` always.
+
+    Args:
+        text: the model's thinking text (the stream z, without the prompt).
+        rule: ``"markers"`` (open-ended setting: blank-line paragraphs, a new episode at a
+            paragraph opening with one of :data:`EPISODE_MARKERS`), ``"backtrack"``
+            (backtracking setting: a new episode at each ``Backtrack to ...`` line) or
+            ``"tokens"`` (chunks of ``chunk_tokens`` tokens).
+        max_steps: place at most this many boundaries; the rest of the text is one final
+            episode, so there are at most ``max_steps + 1`` episodes before grouping.
+            ``None``: no limit.
+        group_size: merge every ``group_size`` consecutive episodes into one (the last group
+            may be smaller); applied after ``max_steps``.
+        min_paragraphs: ``"markers"`` only: a marker is ignored when the previous boundary
+            (or the start of the text) is fewer than this many paragraphs back, so every
+            episode but the last has at least this many paragraphs.
+        tokenizer: ``"tokens"`` only: an HF-style tokenizer that supports
+            ``tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)``.
+        chunk_tokens: ``"tokens"`` only: tokens per episode; a cut falls at the start of a
+            token, and text between tokens stays with the earlier chunk.
+
+    Returns:
+        The episodes, in order, each non-empty; ``[]`` for empty text.
+
+    Raises:
+        TypeError: ``text`` is not a str, or a count is not an int.
+        ValueError: unknown ``rule``, a count out of range, or ``"tokens"`` without a
+            tokenizer or ``chunk_tokens``.
+    """
+    boundaries = episode_boundaries(
+        text,
+        rule=rule,
+        max_steps=max_steps,
+        group_size=group_size,
+        min_paragraphs=min_paragraphs,
+        tokenizer=tokenizer,
+        chunk_tokens=chunk_tokens,
+    )
+    if not boundaries:
+        return []
+    ends = [*boundaries[1:], len(text)]
+    return [text[start:end] for start, end in zip(boundaries, ends, strict=True)]
+
+
+def prefixes(
+    text: str,
+    *,
+    rule: str = "markers",
+    max_steps: int | None = None,
+    group_size: int = 1,
+    min_paragraphs: int = 3,
+    tokenizer: Any = None,
+    chunk_tokens: int | None = None,
+) -> list[str]:
+    """The stream cut at every episode end: ``["", z_0, z_0 + z_1, ..., text]``.
+
+    These are the contexts the meta-prover is scored on (the empty prefix, j = 0, included):
+    k + 1 strings for k episodes, so ``[""]`` for empty text. Arguments as in
+    :func:`split_episodes`.
+    """
+    boundaries = episode_boundaries(
+        text,
+        rule=rule,
+        max_steps=max_steps,
+        group_size=group_size,
+        min_paragraphs=min_paragraphs,
+        tokenizer=tokenizer,
+        chunk_tokens=chunk_tokens,
+    )
+    return ["", *(text[:b] for b in boundaries[1:]), text] if boundaries else [""]

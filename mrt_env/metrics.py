@@ -1,0 +1,411 @@
+"""Metrics of how a model spends test-time compute (MRT, Qu et al., ICML 2025).
+
+Notation (DESIGN.md §2): a stream of k episodes z_0 … z_{k-1}; c_j = x + z_0 … z_{j-1} is the
+prefix before episode j (c_0 = x, the empty prefix). ``J_j = J(μ(·|c_j))`` is the success
+probability of the meta-prover μ (budget forcing) after prefix j, for j = 0 … k, so a stream
+of k episodes gives k + 1 values ``success_probs = [J_0, J_1, …, J_k]``.
+
+* **Progress** (the dense reward, "information gain"), one term per episode::
+
+      r_prg(z_j; c_j) = J(μ(·|c_j + z_j)) − J(μ(·|c_j)) = J_{j+1} − J_j,   j = 0 … k−1
+
+  → :func:`progress`.
+
+* **Cumulative regret over episodes**, against the oracle comparator J* = 1 unless a
+  comparator policy is given::
+
+      Δ_k = Σ_{j=0}^{k-1} (J* − J(μ(·|c_{j+1}))) = Σ_{j=0}^{k-1} (J* − J_{j+1})
+
+  → :func:`episode_regret` (per-episode terms, running sums Δ_1 … Δ_k, and Δ_k).
+
+* **Normalized (token) regret**, the quantity in the authors' plots: the piecewise-linear
+  curve of μ's pass@1 against tokens used, from (0, 0) through (tokens_j, J_j), held flat at
+  J_k after the stream ends; for a budget C0::
+
+      normalized regret(C0) = 1 − (1/C0) · ∫_0^{C0} curve(t) dt
+
+  → :func:`token_regret`.
+
+Also the usual sampling metrics: :func:`pass_at_k` (the unbiased estimator of Chen et al.,
+2021), :func:`maj_at_k` (majority vote) and :func:`accuracy_at_budget`.
+
+Everything here is numpy only and validates its inputs: wrong types raise ``TypeError``,
+wrong values (J outside [0, 1], mismatched lengths, decreasing token counts, non-positive
+budgets, empty inputs) raise ``ValueError``; both say what was expected and what came.
+"""
+
+from __future__ import annotations
+
+import math
+import operator
+from collections.abc import Hashable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+__all__ = [
+    "EpisodeRegret",
+    "accuracy_at_budget",
+    "episode_regret",
+    "maj_at_k",
+    "pass_at_k",
+    "progress",
+    "token_regret",
+]
+
+
+# --------------------------------------------------------------------------------------------
+# Validation helpers
+
+
+def _as_1d_floats(values: ArrayLike, name: str, *, allow_empty: bool = False) -> np.ndarray:
+    """``values`` as a fresh 1-D float64 array, or a TypeError/ValueError naming ``name``."""
+    if isinstance(values, (str, bytes)) or np.ndim(values) == 0:
+        # A bare number or a string is never a sequence of numbers here; np.asarray would
+        # turn a number into a 0-d array and a string into a character array.
+        raise TypeError(
+            f"{name} must be a 1-D sequence of numbers, got {type(values).__name__}: {values!r:.80}"
+        )
+    try:
+        array = np.array(values, dtype=np.float64)  # a copy: callers' arrays stay untouched
+    except (TypeError, ValueError) as exc:
+        raise TypeError(
+            f"{name} must be a 1-D sequence of numbers, got {type(values).__name__}: "
+            f"{values!r:.80} ({exc})"
+        ) from None
+    if array.ndim != 1:
+        raise ValueError(f"{name} must be 1-D, got an array of shape {array.shape}")
+    if array.size == 0 and not allow_empty:
+        raise ValueError(f"{name} must not be empty")
+    if not np.all(np.isfinite(array)):
+        bad = int(np.flatnonzero(~np.isfinite(array))[0])
+        raise ValueError(f"{name} must be finite, got {float(array[bad])!r} at index {bad}")
+    return array
+
+
+def _check_probabilities(array: np.ndarray, name: str) -> None:
+    outside = np.flatnonzero((array < 0.0) | (array > 1.0))
+    if outside.size:
+        i = int(outside[0])
+        raise ValueError(
+            f"{name} must be probabilities in [0, 1], got {float(array[i])!r} at index {i}"
+        )
+
+
+def _success_probs(success_probs: ArrayLike) -> np.ndarray:
+    array = _as_1d_floats(success_probs, "success_probs")
+    _check_probabilities(array, "success_probs")
+    return array
+
+
+def _readonly(array: np.ndarray) -> np.ndarray:
+    array.flags.writeable = False
+    return array
+
+
+def _as_int(value: object, name: str) -> int:
+    # bool is an int subclass, but pass_at_k(n=True, ...) is a bug, not a count.
+    if isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be an int, got bool: {value!r}")
+    try:
+        return operator.index(value)  # accepts int and numpy integers, rejects 2.0 and "2"
+    except TypeError:
+        raise TypeError(
+            f"{name} must be an int, got {type(value).__name__}: {value!r:.80}"
+        ) from None
+
+
+def _as_bools(values: Sequence[bool], name: str) -> list[bool]:
+    if isinstance(values, (str, bytes)) or np.ndim(values) != 1:
+        raise TypeError(f"{name} must be a 1-D sequence of bools, got {type(values).__name__}")
+    out = []
+    for i, value in enumerate(values):
+        # Only real booleans: truthiness of arbitrary objects ("False" is truthy) hides bugs.
+        if not isinstance(value, (bool, np.bool_)):
+            raise TypeError(
+                f"{name}[{i}] must be a bool, got {type(value).__name__}: {value!r:.80}"
+            )
+        out.append(bool(value))
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# Progress and cumulative regret over episodes
+
+
+def progress(success_probs: ArrayLike) -> np.ndarray:
+    """The progress terms r_prg(z_j; c_j) = J_{j+1} − J_j for j = 0 … k−1.
+
+    Args:
+        success_probs: ``[J_0, …, J_k]``, μ's success probability after each prefix
+            (J_0: the empty prefix), each in [0, 1]; at least one value.
+
+    Returns:
+        A float64 array of length k (empty when the stream has no episode). Its sum
+        telescopes to J_k − J_0.
+    """
+    return np.diff(_success_probs(success_probs))
+
+
+@dataclass(frozen=True, eq=False)  # eq=False: the generated __eq__ cannot compare arrays
+class EpisodeRegret:
+    """Cumulative regret over the episodes of one stream (DESIGN.md §2).
+
+    Attributes:
+        terms: per-episode regret, ``J*_j − J_{j+1}`` for j = 0 … k−1 (J*_j = J* for the
+            oracle comparator). Read-only float64 array of length k.
+        cumulative: running sums Δ_1 … Δ_k of ``terms``. Read-only float64 array, length k.
+        total: Δ_k, the cumulative regret of the whole stream (0.0 when k = 0).
+    """
+
+    terms: np.ndarray
+    cumulative: np.ndarray
+    total: float
+
+
+def episode_regret(
+    success_probs: ArrayLike, *, comparator: float | ArrayLike = 1.0
+) -> EpisodeRegret:
+    """Cumulative regret Δ_k = Σ_{j=0}^{k-1} (J* − J(μ(·|c_{j+1}))) of one stream.
+
+    Args:
+        success_probs: ``[J_0, …, J_k]`` in [0, 1]. J_0 (the empty prefix) enters no term:
+            episode j is charged for the prefix c_{j+1} it leaves behind.
+        comparator: either one number J* in [0, 1] (default 1.0, the oracle that is always
+            right), or a sequence of length k with a comparator policy's J for each episode
+            j = 0 … k−1; then term j is ``comparator[j] − J_{j+1}``. Against a comparator
+            policy a term may be negative (the stream beat the comparator there).
+
+    Returns:
+        :class:`EpisodeRegret` with ``terms``, ``cumulative`` and ``total``.
+    """
+    after = _success_probs(success_probs)[1:]  # J_1 … J_k
+    k = after.size
+    if isinstance(comparator, (str, bytes)):
+        raise TypeError(f"comparator must be a number or a sequence of numbers, got {comparator!r}")
+    if np.ndim(comparator) == 0:
+        try:
+            j_star = float(comparator)  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            raise TypeError(
+                "comparator must be a number or a sequence of numbers, got "
+                f"{type(comparator).__name__}: {comparator!r:.80}"
+            ) from None
+        if not 0.0 <= j_star <= 1.0:  # also rejects NaN
+            raise ValueError(f"comparator J* must be a probability in [0, 1], got {j_star!r}")
+        reference = np.full(k, j_star)
+    else:
+        reference = _as_1d_floats(comparator, "comparator", allow_empty=True)
+        _check_probabilities(reference, "comparator")
+        if reference.size != k:
+            raise ValueError(
+                f"comparator must give one J per episode: expected length k = {k} "
+                f"(len(success_probs) - 1), got length {reference.size}"
+            )
+    terms = reference - after
+    cumulative = np.cumsum(terms)
+    total = float(cumulative[-1]) if k else 0.0
+    return EpisodeRegret(terms=_readonly(terms), cumulative=_readonly(cumulative), total=total)
+
+
+# --------------------------------------------------------------------------------------------
+# Normalized token regret
+
+
+def token_regret(
+    tokens: ArrayLike,
+    success_probs: ArrayLike,
+    budgets: ArrayLike,
+    *,
+    include_j0: bool = False,
+) -> np.ndarray:
+    """The authors' normalized regret at each token budget C0.
+
+    The curve of μ's pass@1 against tokens is piecewise linear through the points
+    ``(tokens_j, y_j)`` for j = 0 … k, and flat at ``y_k`` after ``tokens_k``, where
+    ``y_j = J_j`` for j ≥ 1 and
+
+    * ``include_j0=False`` (default, the authors' plots): ``y_0 = 0``. The curve starts at
+      the origin (0, 0) even when J_0 > 0; since ``tokens_0 = 0`` the point (0, J_0) would
+      sit at the same x as the origin, so J_0 is simply not used for the area. The first
+      segment rises linearly from (0, 0) to (tokens_1, J_1).
+    * ``include_j0=True``: ``y_0 = J_0``; the curve starts at (0, J_0), crediting what μ
+      knows before any thinking.
+
+    For each budget C0 > 0 the result is ``1 − (1/C0) · ∫_0^{C0} curve(t) dt``. A budget
+    inside the stream integrates only up to C0 (the curve is interpolated at C0); a budget
+    past the end adds the flat tail ``(C0 − tokens_k) · y_k``. The integral is computed with
+    trapezoids, which is exact for a piecewise-linear curve. Repeated token counts (an
+    episode of zero tokens) make a vertical step that adds no area.
+
+    Args:
+        tokens: cumulative token counts at each prefix, ``[0, tokens_1, …, tokens_k]``:
+            length k + 1 (aligned with ``success_probs``), ``tokens[0] == 0`` (the empty
+            prefix), non-decreasing, finite.
+        success_probs: ``[J_0, …, J_k]`` in [0, 1].
+        budgets: one or more budgets C0 (a 1-D sequence; finite, > 0). A bare number is
+            rejected: pass ``[C0]``.
+        include_j0: start the curve at (0, J_0) instead of (0, 0); see above.
+
+    Returns:
+        A float64 array aligned with ``budgets``: ``result[i]`` is the normalized regret at
+        ``budgets[i]``, in [0, 1].
+
+    With k = 0 (no episode) the curve is the constant ``y_0``: 0 by default (regret 1), J_0
+    with ``include_j0=True``.
+    """
+    x = _as_1d_floats(tokens, "tokens")
+    y = _success_probs(success_probs)
+    c0 = _as_1d_floats(budgets, "budgets")
+    if x.size != y.size:
+        raise ValueError(
+            "tokens and success_probs must be aligned (one token count per prefix, "
+            f"length k + 1): got len(tokens) = {x.size}, len(success_probs) = {y.size}"
+        )
+    if x[0] != 0.0:
+        raise ValueError(f"tokens[0] must be 0 (the empty prefix), got {float(x[0])!r}")
+    steps = np.diff(x)
+    if np.any(steps < 0):
+        i = int(np.flatnonzero(steps < 0)[0])
+        raise ValueError(
+            "tokens must be non-decreasing (cumulative counts), got "
+            f"tokens[{i}] = {float(x[i])!r} > tokens[{i + 1}] = {float(x[i + 1])!r}"
+        )
+    if np.any(c0 <= 0):
+        i = int(np.flatnonzero(c0 <= 0)[0])
+        raise ValueError(f"budgets must be > 0, got {float(c0[i])!r} at index {i}")
+
+    if not include_j0:
+        y[0] = 0.0  # the authors' curve starts at the origin (y is our own copy)
+
+    # Area under the curve from 0 to each knot: exact trapezoids (zero-width ones add 0).
+    area_at_knot = np.concatenate(([0.0], np.cumsum(steps * (y[:-1] + y[1:]) / 2.0)))
+
+    # Knot i with x_i <= C0 < x_{i+1}; side="right" skips repeated x so the segment that
+    # follows has positive width. x_0 = 0 < C0, so i >= 0.
+    i = np.searchsorted(x, c0, side="right") - 1
+    inside = i < x.size - 1
+    area = np.empty_like(c0)
+    # Past the end: everything up to x_k plus the flat tail at y_k.
+    tail = ~inside
+    area[tail] = area_at_knot[-1] + (c0[tail] - x[-1]) * y[-1]
+    # Within the stream: area to knot i plus the trapezoid from x_i to C0, with the curve's
+    # value at C0 interpolated on segment i.
+    ii = i[inside]
+    x_a, x_b, y_a, y_b = x[ii], x[ii + 1], y[ii], y[ii + 1]
+    width = c0[inside] - x_a
+    y_c0 = y_a + (y_b - y_a) * (width / (x_b - x_a))
+    area[inside] = area_at_knot[ii] + width * (y_a + y_c0) / 2.0
+
+    # Mathematically 0 <= area <= C0; clip only the last-bit rounding of the division.
+    return np.clip(1.0 - area / c0, 0.0, 1.0)
+
+
+# --------------------------------------------------------------------------------------------
+# Sampling metrics
+
+
+def pass_at_k(n: int, c: int, k: int) -> float:
+    """The unbiased pass@k estimator 1 − C(n−c, k) / C(n, k) (Chen et al., 2021).
+
+    The probability that at least one of k samples drawn without replacement from n samples,
+    c of them correct, is correct. Computed in product form,
+    ``C(n−c, k) / C(n, k) = Π_{i=n−c+1}^{n} (1 − k/i)``, which never forms the huge binomials.
+
+    Args:
+        n: number of samples, n >= 1.
+        c: number of correct samples, 0 <= c <= n.
+        k: the k of pass@k, 1 <= k <= n.
+    """
+    n, c, k = _as_int(n, "n"), _as_int(c, "c"), _as_int(k, "k")
+    if n < 1:
+        raise ValueError(f"n must be >= 1, got n = {n}")
+    if not 0 <= c <= n:
+        raise ValueError(f"c must satisfy 0 <= c <= n = {n}, got c = {c}")
+    if not 1 <= k <= n:
+        raise ValueError(f"k must satisfy 1 <= k <= n = {n}, got k = {k}")
+    if n - c < k:
+        return 1.0  # every k-subset contains a correct sample
+    return 1.0 - math.prod(1.0 - k / i for i in range(n - c + 1, n + 1))
+
+
+def maj_at_k(
+    answers: Sequence[Hashable | None], correct: Sequence[bool], k: int | None = None
+) -> float:
+    """Majority vote over the first k answers: 1.0 if the winning answer is correct, else 0.0.
+
+    Args:
+        answers: one answer key per sample (hashable; e.g. normalised answer strings), or
+            ``None`` for a sample that gave no answer.
+        correct: a parallel sequence of bools: ``correct[i]`` says whether ``answers[i]`` is
+            right. Same length as ``answers``.
+        k: vote over ``answers[:k]``; ``None`` votes over all. 1 <= k <= len(answers).
+
+    Rules: the most frequent non-``None`` answer wins; ties go to the answer that occurs
+    first. ``None`` never wins; if all k answers are ``None`` there is no answer and the
+    result is 0.0. The verdict is ``correct`` at the winner's first occurrence (equal keys
+    are expected to grade alike).
+    """
+    if isinstance(answers, (str, bytes)):
+        raise TypeError(f"answers must be a sequence of answer keys, got a string: {answers!r:.80}")
+    answers = list(answers)
+    flags = _as_bools(correct, "correct")
+    if not answers:
+        raise ValueError("answers must not be empty")
+    if len(flags) != len(answers):
+        raise ValueError(
+            "correct must be parallel to answers: got "
+            f"len(answers) = {len(answers)}, len(correct) = {len(flags)}"
+        )
+    if k is None:
+        k = len(answers)
+    k = _as_int(k, "k")
+    if not 1 <= k <= len(answers):
+        raise ValueError(f"k must satisfy 1 <= k <= len(answers) = {len(answers)}, got k = {k}")
+
+    counts: dict[Hashable, int] = {}
+    first: dict[Hashable, int] = {}
+    for i, answer in enumerate(answers[:k]):
+        if answer is None:
+            continue
+        try:
+            counts[answer] = counts.get(answer, 0) + 1
+        except TypeError:
+            raise TypeError(
+                f"answers[{i}] must be hashable, got {type(answer).__name__}: {answer!r:.80}"
+            ) from None
+        first.setdefault(answer, i)
+    if not counts:
+        return 0.0
+    # max() keeps the first maximum it meets, and dicts iterate in first-occurrence order.
+    winner = max(counts, key=counts.__getitem__)
+    return 1.0 if flags[first[winner]] else 0.0
+
+
+def accuracy_at_budget(tokens_used: ArrayLike, correct: Sequence[bool], budget: float) -> float:
+    """Fraction of runs that are correct and used at most ``budget`` tokens.
+
+    An answer produced after the budget counts as wrong: under a hard cap of ``budget``
+    tokens the run would have been cut before it answered.
+
+    Args:
+        tokens_used: tokens each run used until its answer (finite, >= 0).
+        correct: a parallel sequence of bools, whether each run's answer is right.
+        budget: the token budget, > 0 (``math.inf`` gives plain accuracy).
+    """
+    used = _as_1d_floats(tokens_used, "tokens_used")
+    flags = np.array(_as_bools(correct, "correct"), dtype=bool)
+    if flags.size != used.size:
+        raise ValueError(
+            "correct must be parallel to tokens_used: got "
+            f"len(tokens_used) = {used.size}, len(correct) = {flags.size}"
+        )
+    if np.any(used < 0):
+        i = int(np.flatnonzero(used < 0)[0])
+        raise ValueError(f"tokens_used must be >= 0, got {float(used[i])!r} at index {i}")
+    if isinstance(budget, (bool, np.bool_)) or not isinstance(budget, (int, float, np.number)):
+        raise TypeError(f"budget must be a number, got {type(budget).__name__}: {budget!r:.80}")
+    if not budget > 0:  # also rejects NaN
+        raise ValueError(f"budget must be > 0, got {budget!r}")
+    return float(np.mean(flags & (used <= budget)))
