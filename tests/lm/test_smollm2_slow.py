@@ -53,3 +53,43 @@ def test_real_scores_prefer_the_right_answer_and_agree_over_http(smol):
         remote = OpenAICompatibleLM(url, "smol", max_retries=0).score([prompt] * 2, conts)
     local = smol.score([prompt] * 2, conts)
     assert max(abs(a - b) for a, b in zip(local, remote, strict=True)) < 1e-3
+
+
+def test_real_fast_prefix_scoring_equals_a_full_forward_per_cut(smol):
+    """score_at_cuts on a real BPE tokenizer, cuts at blank lines and inside a word, against
+    a plain forward pass per cut over the same tokens (no cache, no shared batch)."""
+    import torch
+
+    tok = smol.tokenizer
+    text = smol.chat_prompt("What is 12 * 13?") + (
+        "First, 12 * 13 = 12 * 10 + 12 * 3.\n\nThat is 120 + 36 = 156.\n\n"
+        "Wait, let me double-check: 13 * 12 = 130 + 26 = 156.\n\n"
+    )
+    cuts = [len(text) - 120, text.index("120 +") + 2, text.rindex("\n\n"), len(text)]
+    forcing, answer = "\n\nThe final answer is $\\boxed{", "156}$"
+    fast = smol.score_at_cuts(text, cuts, forcing, answer)
+
+    enc = tok(text, return_offsets_mapping=True)
+    ends = [e for _, e in enc["offset_mapping"]]
+    reference = []
+    for c in cuts:
+        # The stream's own tokens up to the cut; the rest is tokenized with the suffix,
+        # as when a model's generated tokens are followed by an appended forcing text.
+        keep = sum(1 for e in ends if e <= c)
+        head = enc["input_ids"][:keep]
+        sfx = tok(text[ends[keep - 1] : c] + forcing, add_special_tokens=False)["input_ids"]
+        ans = tok(
+            text[ends[keep - 1] : c] + forcing + answer,
+            add_special_tokens=False,
+            return_offsets_mapping=True,
+        )
+        n_ans = sum(
+            1 for _, e in ans["offset_mapping"] if e > len(text[ends[keep - 1] : c] + forcing)
+        )
+        ids = head + ans["input_ids"]
+        with torch.inference_mode():
+            logits = smol.model(input_ids=torch.tensor([ids])).logits[0].float()
+        logp = logits.log_softmax(-1)
+        reference.append(sum(float(logp[t - 1, ids[t]]) for t in range(len(ids) - n_ans, len(ids))))
+        assert len(sfx) >= 1
+    assert fast == pytest.approx(reference, abs=2e-3)

@@ -1,0 +1,98 @@
+"""Scoring every prefix of a reasoning stream: naive vs the shared-prefix fast path.
+
+    python benchmarks/progress_bench.py          # needs the [hf] extra
+
+The likelihood meta-prover scores log p(answer | c_j + forcing text) at every episode
+boundary j of one stream. Naively that re-reads the stream once per prefix (about k*L/2
+tokens for k blocks of a stream of L tokens). ``TransformersLM.score_at_cuts`` reads it
+once and runs all forced suffixes in one batched pass over the shared key/value cache.
+For a stream of about --stream-tokens tokens on the tiny model, this prints, per k, the
+wall time of one forward pass over the stream, of naive scoring and of the fast path, with
+the ratios naive/fast and fast/forward measured in the same run (medians of --repeats).
+"""
+
+from __future__ import annotations
+
+import statistics
+import tempfile
+import time
+from dataclasses import dataclass
+
+import tyro
+
+
+@dataclass(frozen=True)
+class BenchConfig:
+    """Naive per-prefix scoring vs the shared-prefix fast path."""
+
+    stream_tokens: int = 2000
+    """Length of the reasoning stream (characters = tokens for the tiny char tokenizer)."""
+    blocks: tuple[int, ...] = (8, 16, 32)
+    """Numbers of episodes k the stream is cut into."""
+    repeats: int = 3
+    """Timed runs per cell; the median is reported."""
+
+
+def _median(fn, repeats: int) -> float:
+    fn()  # warm-up
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def main(cfg: BenchConfig) -> None:
+    import torch
+
+    from mrt_env.lm import TransformersLM
+    from mrt_env.lm.testing import tiny_lm
+    from mrt_env.progress import LIKELIHOOD_FORCING_TEXT
+
+    lm = TransformersLM.from_pretrained(
+        tiny_lm(tempfile.mkdtemp(), max_positions=cfg.stream_tokens + 1024)
+    )
+    paragraph = "We check the next case and compare it with the target value.\n\n"
+    stream = (paragraph * (cfg.stream_tokens // len(paragraph) + 1))[: cfg.stream_tokens]
+    prompt = "Problem: find the smallest n.\n\nSolution:\n"
+    text = prompt + stream
+    answer = "42}$"
+    # The paper's forcing text is ~45 BPE tokens on a real model but ~190 one-character
+    # tokens here; the short one has the length the real text has in BPE tokens.
+    forcings = {
+        "short (49 tok)": "\n\nTime is up.\n</think>\n\nThe final answer is $\\boxed{",
+        "paper (190 tok)": LIKELIHOOD_FORCING_TEXT,
+    }
+    ids = torch.tensor([lm.tokenizer(text)["input_ids"]])
+
+    def forward():
+        with torch.inference_mode():
+            lm.model(input_ids=ids)
+
+    t_forward = _median(forward, cfg.repeats)
+    print(f"stream: {ids.shape[1]} tokens; one forward pass over it: {t_forward * 1e3:.0f} ms")
+    print()
+    print("| forcing text | k blocks | naive (s) | fast path (s) | naive / fast | fast / forward |")
+    print("|---|---|---|---|---|---|")
+    for label, forcing in forcings.items():
+        for k in cfg.blocks:
+            cuts = [len(prompt) + round(j * len(stream) / k) for j in range(k + 1)]  # j = 0..k
+
+            def naive(cuts=cuts, forcing=forcing):
+                lm.score([text[:c] + forcing for c in cuts], [answer] * len(cuts))
+
+            def fast(cuts=cuts, forcing=forcing):
+                lm.score_at_cuts(text, cuts, forcing, answer)
+
+            t_naive, t_fast = _median(naive, cfg.repeats), _median(fast, cfg.repeats)
+            print(
+                f"| {label} | {k} | {t_naive:.3f} | {t_fast:.3f} | {t_naive / t_fast:.1f}x "
+                f"| {t_fast / t_forward:.2f}x |"
+            )
+    print()
+    print("targets: naive / fast >= k/4, and fast / forward <= 1.5")
+
+
+if __name__ == "__main__":
+    main(tyro.cli(BenchConfig))

@@ -1,0 +1,286 @@
+"""The meta-prover μ: how likely the model is to answer correctly if forced to stop now.
+
+MRT (Qu et al., ICML 2025) measures test-time compute with a *meta-prover* μ: cut the
+reasoning stream after episode j (context c_j = x + z_0 ... z_{j-1}), append a *forcing text*
+that ends the thinking and asks for the answer ("budget forcing"), and estimate the success
+probability J(μ(·|c_j)). Its increase over an episode is that episode's *progress*
+(information gain), r_prg(z_j; c_j) = J(μ(·|c_j + z_j)) - J(μ(·|c_j)), and the shortfall from
+the best possible is the *cumulative regret* (see :mod:`mrt_env.metrics`).
+
+Two estimators of J, both with the same interface (:class:`MetaProver`):
+
+* :class:`ForcedAnswerProver`: the paper's estimator. Sample k answers after the forcing
+  text and grade them against the gold answer; J = fraction correct (an unbiased estimate
+  of the forced pass@1). The authors use k = 8, temperature 0.6, top_p 0.95.
+* :class:`LikelihoodProver`: a deterministic proxy, one scoring call. J = the probability
+  the model gives to the gold answer string right after the forcing text.
+
+Both take all prefixes of a stream at once (j = 0 ... k, the empty prefix included), keep a
+cache keyed by (problem, prompt, prefix, settings) so that asking again costs nothing, and
+are reproducible under a seed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import threading
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from typing import Any, Protocol
+
+from mrt_env.grading import grade_many
+from mrt_env.lm.base import LanguageModel
+from mrt_env.types import Problem
+
+__all__ = [
+    "LIKELIHOOD_FORCING_TEXT",
+    "PAPER_FORCING_TEXT",
+    "ForcedAnswerProver",
+    "LikelihoodProver",
+    "MetaProver",
+    "ProverEstimate",
+    "default_prompt",
+]
+
+PAPER_FORCING_TEXT = (
+    "\n\nTime is up.\n\nGiven the time I've spent and the approaches I've tried, I should stop "
+    "thinking and formulate a final answer based on what I already have.\n</think>\n\n"
+    "**Step-by-Step Explanation and Answer:**\n\n1. **"
+)
+"""The budget-forcing text the MRT authors append for R1-style models, byte-exact."""
+
+LIKELIHOOD_FORCING_TEXT = (
+    "\n\nTime is up.\n\nGiven the time I've spent and the approaches I've tried, I should stop "
+    "thinking and formulate a final answer based on what I already have.\n</think>\n\n"
+    "The final answer is $\\boxed{"
+)
+"""The paper's forcing text, ending where the answer itself starts (for scoring it)."""
+
+
+def default_prompt(lm: LanguageModel, problem: Problem) -> str:
+    """The text the reasoning stream continues: the model's chat template, or a plain one."""
+    chat = lm.chat_prompt(problem.question)
+    return chat if chat is not None else f"Problem: {problem.question}\n\nSolution:\n"
+
+
+@dataclass(frozen=True)
+class ProverEstimate:
+    """μ's estimate at one prefix: J, and for sampling provers the graded answers."""
+
+    success_prob: float
+    answers: tuple[str | None, ...] = ()
+    correct: tuple[bool, ...] = ()
+
+
+class MetaProver(Protocol):
+    """Estimates J(μ(·|c_j)) for every prefix c_j of a reasoning stream."""
+
+    def estimate(
+        self, problem: Problem, prefixes: Sequence[str], *, prompt: str | None = None
+    ) -> list[ProverEstimate]: ...
+
+    def success_probs(
+        self, problem: Problem, prefixes: Sequence[str], *, prompt: str | None = None
+    ) -> list[float]: ...
+
+
+class _CachedProver:
+    """The cache and the batching shared by both provers."""
+
+    def __init__(self, lm: LanguageModel, cache_size: int):
+        if cache_size < 0:
+            raise ValueError(f"cache_size must be >= 0, got {cache_size}")
+        self.lm = lm
+        self.cache_size = cache_size
+        self._cache: OrderedDict[tuple, ProverEstimate] = OrderedDict()
+        self._lock = threading.Lock()
+        self.hits = 0
+        self.misses = 0
+
+    def _settings(self) -> tuple:
+        raise NotImplementedError
+
+    def _compute(self, problem: Problem, prompt: str, prefixes: list[str]) -> list[ProverEstimate]:
+        raise NotImplementedError
+
+    def _key(self, problem: Problem, prompt: str, prefix: str) -> tuple:
+        # Hash the long strings: keys stay small however long the streams are.
+        digest = hashlib.sha256("\0".join((prompt, prefix)).encode()).hexdigest()
+        return (problem.id, problem.answer, digest, self._settings())
+
+    def estimate(
+        self, problem: Problem, prefixes: Sequence[str], *, prompt: str | None = None
+    ) -> list[ProverEstimate]:
+        """μ's estimate at each prefix (cached; only unseen prefixes reach the model)."""
+        if isinstance(prefixes, str):
+            raise TypeError("prefixes must be a sequence of str (the stream's prefixes), got a str")
+        prefixes = list(prefixes)
+        prompt = default_prompt(self.lm, problem) if prompt is None else prompt
+        keys = [self._key(problem, prompt, p) for p in prefixes]
+        with self._lock:
+            found = {k: self._cache[k] for k in keys if k in self._cache}
+            for k in found:
+                self._cache.move_to_end(k)
+        missing: dict[tuple, int] = {}  # key -> first prefix index that needs it
+        for i, k in enumerate(keys):
+            if k not in found and k not in missing:
+                missing[k] = i
+        if missing:
+            fresh = self._compute(problem, prompt, [prefixes[i] for i in missing.values()])
+            found.update(zip(missing, fresh, strict=True))
+            with self._lock:
+                for k in missing:
+                    self._cache[k] = found[k]
+                while len(self._cache) > self.cache_size:
+                    self._cache.popitem(last=False)
+        with self._lock:
+            self.hits += len(prefixes) - len(missing)
+            self.misses += len(missing)
+        return [found[k] for k in keys]
+
+    def success_probs(
+        self, problem: Problem, prefixes: Sequence[str], *, prompt: str | None = None
+    ) -> list[float]:
+        """J at each prefix, in [0, 1]."""
+        return [e.success_prob for e in self.estimate(problem, prefixes, prompt=prompt)]
+
+    def clear_cache(self) -> None:
+        with self._lock:
+            self._cache.clear()
+
+
+@dataclass(frozen=True)
+class ForcedAnswerConfig:
+    """Settings of :class:`ForcedAnswerProver` (defaults: the authors' regret runs)."""
+
+    k: int = 8
+    """Answers sampled per prefix."""
+    temperature: float = 0.6
+    top_p: float = 0.95
+    forcing_text: str = PAPER_FORCING_TEXT
+    """Appended after the prefix to end the thinking and ask for the answer."""
+    max_answer_tokens: int = 256
+    """Tokens each forced answer may use (it must reach its \\boxed{} within them)."""
+    seed: int = 0
+    grading_timeout: float = 5.0
+
+    def __post_init__(self) -> None:
+        if self.k < 1 or self.max_answer_tokens < 1:
+            raise ValueError(
+                f"k and max_answer_tokens must be >= 1, got {self.k}, {self.max_answer_tokens}"
+            )
+        if not self.temperature >= 0 or not 0 < self.top_p <= 1:
+            raise ValueError(
+                f"need temperature >= 0 and 0 < top_p <= 1, got {self.temperature}, {self.top_p}"
+            )
+
+
+class ForcedAnswerProver(_CachedProver):
+    """The paper's μ: force an answer after the prefix, sample k, grade, J = mean correct.
+
+    Args:
+        lm: any :class:`~mrt_env.lm.base.LanguageModel` (the same object may drive an agent).
+        cache_size: estimates kept (least recently used are dropped).
+        **settings: fields of :class:`ForcedAnswerConfig` (k, temperature, top_p,
+            forcing_text, max_answer_tokens, seed, grading_timeout).
+
+    All prefixes of a call are sent to the backend as one batch. Under a seed, a prefix's
+    answers are a pure function of (seed, context), so J is reproducible and independent
+    of the other prefixes in the batch.
+    """
+
+    def __init__(self, lm: LanguageModel, *, cache_size: int = 100_000, **settings: Any):
+        super().__init__(lm, cache_size)
+        self.config = ForcedAnswerConfig(**settings)
+
+    def _settings(self) -> tuple:
+        return ("forced", *asdict(self.config).values())
+
+    def _compute(self, problem: Problem, prompt: str, prefixes: list[str]) -> list[ProverEstimate]:
+        cfg = self.config
+        contexts = [prompt + p + cfg.forcing_text for p in prefixes]
+        outs = self.lm.generate(
+            contexts, max_tokens=cfg.max_answer_tokens, n=cfg.k, temperature=cfg.temperature,
+            top_p=cfg.top_p, seed=cfg.seed,
+        )  # fmt: skip
+        # The forcing text may open the answer (the paper's ends in "1. **"): grade it
+        # together with the completion, so an answer split across the two is found.
+        tail = cfg.forcing_text.rpartition("</think>")[2]
+        pairs = [(tail + c.text, problem.answer) for per in outs for c in per]
+        results = grade_many(pairs, timeout=cfg.grading_timeout)
+        estimates = []
+        for j in range(len(prefixes)):
+            graded = results[j * cfg.k : (j + 1) * cfg.k]
+            correct = tuple(r.correct for r in graded)
+            estimates.append(
+                ProverEstimate(sum(correct) / cfg.k, tuple(r.extracted for r in graded), correct)
+            )
+        return estimates
+
+
+@dataclass(frozen=True)
+class LikelihoodConfig:
+    """Settings of :class:`LikelihoodProver`."""
+
+    forcing_text: str = LIKELIHOOD_FORCING_TEXT
+    """Appended after the prefix; should end where the answer starts."""
+    answer_template: str = "{answer}}}$"
+    """The scored continuation; ``{answer}`` is the gold answer (default closes the box)."""
+    normalize: str = "sequence"
+    """``sequence``: J = p(answer string). ``per_token``: J = geometric mean token prob."""
+
+    def __post_init__(self) -> None:
+        if self.normalize not in ("sequence", "per_token"):
+            raise ValueError(f"normalize must be 'sequence' or 'per_token', got {self.normalize!r}")
+        if "{answer}" not in self.answer_template:
+            raise ValueError(
+                f"answer_template must contain {{answer}}, got {self.answer_template!r}"
+            )
+
+
+class LikelihoodProver(_CachedProver):
+    """A deterministic proxy for μ: the probability of the gold answer after forcing.
+
+    J = p(answer_template(gold) | prompt + prefix + forcing_text), from one scoring call.
+    With ``normalize="sequence"`` (default) this is the probability of emitting exactly that
+    answer string, a lower bound on the forced pass@1 of a model that answers in that
+    format. ``per_token`` takes the geometric mean per token instead, which does not shrink
+    with the answer's length but is no longer a probability of success.
+
+    A poor proxy when: the gold answer has many equivalent forms (``1/2`` vs ``0.5``; only
+    the template's spelling is counted); the model answers in another format than the
+    template; or the answer is long (sequence probabilities become tiny). Use
+    :class:`ForcedAnswerProver` for the paper's numbers.
+
+    On :class:`~mrt_env.lm.transformers_lm.TransformersLM` all prefixes of a stream are
+    scored in one pass over the stream (``score_at_cuts``): the cost of reading the
+    stream once, not once per prefix.
+    """
+
+    def __init__(self, lm: LanguageModel, *, cache_size: int = 100_000, **settings: Any):
+        super().__init__(lm, cache_size)
+        self.config = LikelihoodConfig(**settings)
+
+    def _settings(self) -> tuple:
+        return ("likelihood", *asdict(self.config).values())
+
+    def _compute(self, problem: Problem, prompt: str, prefixes: list[str]) -> list[ProverEstimate]:
+        cfg = self.config
+        answer = cfg.answer_template.format(answer=problem.answer)
+        logps = self._logprobs(prompt, prefixes, cfg.forcing_text, answer)
+        if cfg.normalize == "per_token":
+            n = max(1, self.lm.count_tokens(answer))
+            logps = [lp / n for lp in logps]
+        return [ProverEstimate(min(1.0, math.exp(lp))) for lp in logps]
+
+    def _logprobs(self, prompt: str, prefixes: list[str], forcing: str, answer: str) -> list[float]:
+        fast = getattr(self.lm, "score_at_cuts", None)
+        longest = max(prefixes, key=len)
+        if fast is not None and all(longest.startswith(p) for p in prefixes):
+            # Prefixes of one stream: read it once.
+            stream = prompt + longest
+            return fast(stream, [len(prompt) + len(p) for p in prefixes], forcing, answer)
+        contexts = [prompt + p + forcing for p in prefixes]
+        return self.lm.score(contexts, [answer] * len(contexts))

@@ -1,0 +1,193 @@
+"""The meta-prover μ: forced-answer and likelihood estimates of J, the cache, the fast path."""
+
+import math
+import re
+
+import pytest
+
+from mrt_env.lm.base import Completion
+from mrt_env.progress import (
+    LIKELIHOOD_FORCING_TEXT,
+    PAPER_FORCING_TEXT,
+    ForcedAnswerProver,
+    LikelihoodProver,
+    default_prompt,
+)
+from mrt_env.types import Problem
+
+PROBLEM = Problem("toy/1", "What is 2+2?", "4")
+STREAM = (
+    "We need 2+2.\n\nCounting: 1, 2, then 3, 4.\n\nSo the sum is \\boxed{4}.\n\n"
+    "Wait, let me double-check: 2+2 = 4. Yes.\n\n"
+)
+PREFIXES = [STREAM[:i] for i in (0, 14, 42, 70, len(STREAM))]
+
+
+def test_paper_forcing_text_is_byte_exact():
+    assert PAPER_FORCING_TEXT == (
+        "\n\nTime is up.\n\nGiven the time I've spent and the approaches I've tried, I should "
+        "stop thinking and formulate a final answer based on what I already have.\n</think>\n\n"
+        "**Step-by-Step Explanation and Answer:**\n\n1. **"
+    )
+    assert LIKELIHOOD_FORCING_TEXT.startswith(PAPER_FORCING_TEXT.split("**Step")[0])
+
+
+# ---------------------------------------------------------------------------------------
+# A SCRIPTED FAKE backend: it answers with the last \boxed{...} of its context (or "0").
+# A random tiny model cannot show that J rises once the prefix holds the answer; this
+# stand-in isolates the prover's logic (forcing, batching, grading, averaging) from the
+# model's skill.
+
+
+class CopyLastBoxedFakeLM:
+    name = "copy-last-boxed-fake"
+
+    def __init__(self):
+        self.generate_calls = []
+        self.score_calls = []
+
+    def _last_boxed(self, text):
+        found = re.findall(r"\\boxed\{([^{}]*)\}", text)
+        return found[-1] if found else "0"
+
+    def generate(
+        self, prompts, *, max_tokens, stop=None, n=1, temperature=1.0, top_p=1.0, seed=None
+    ):
+        self.generate_calls.append(list(prompts))
+        return [
+            [Completion(f"The answer is \\boxed{{{self._last_boxed(p)}}}.", 8, "stop")] * n
+            for p in prompts
+        ]
+
+    def score(self, prompts, continuations):
+        self.score_calls.append(list(prompts))
+        return [
+            math.log(0.9) if c.startswith(self._last_boxed(p)) else math.log(0.01)
+            for p, c in zip(prompts, continuations, strict=True)
+        ]
+
+    def count_tokens(self, text):
+        return len(text)
+
+    def chat_prompt(self, messages):
+        return None
+
+
+def test_forced_prover_j_rises_once_the_prefix_holds_the_boxed_answer():
+    lm = CopyLastBoxedFakeLM()
+    prover = ForcedAnswerProver(lm, k=4)
+    estimates = prover.estimate(PROBLEM, PREFIXES)
+    assert [e.success_prob for e in estimates] == [0.0, 0.0, 0.0, 1.0, 1.0]
+    assert estimates[3].answers == ("4",) * 4 and estimates[3].correct == (True,) * 4
+    # One batched call for all prefixes; each context is prompt + prefix + forcing text.
+    [contexts] = lm.generate_calls
+    prompt = default_prompt(lm, PROBLEM)
+    assert contexts == [prompt + p + PAPER_FORCING_TEXT for p in PREFIXES]
+
+
+def test_likelihood_prover_j_rises_once_the_prefix_holds_the_boxed_answer():
+    lm = CopyLastBoxedFakeLM()
+    js = LikelihoodProver(lm).success_probs(PROBLEM, PREFIXES)
+    assert js[:3] == pytest.approx([0.01] * 3) and js[3:] == pytest.approx([0.9] * 2)
+
+
+def test_cache_answers_repeated_prefixes_without_the_model():
+    lm = CopyLastBoxedFakeLM()
+    prover = ForcedAnswerProver(lm, k=2)
+    first = prover.success_probs(PROBLEM, PREFIXES)
+    again = prover.success_probs(PROBLEM, PREFIXES[::-1] + PREFIXES[:1])
+    assert again == first[::-1] + first[:1]
+    assert len(lm.generate_calls) == 1
+    assert (prover.hits, prover.misses) == (6, 5)
+    # Only the unseen prefix reaches the model.
+    prover.success_probs(PROBLEM, [*PREFIXES, STREAM + "More."])
+    assert lm.generate_calls[-1] == [
+        default_prompt(lm, PROBLEM) + STREAM + "More." + PAPER_FORCING_TEXT
+    ]
+    # Another gold answer or other settings are other keys.
+    other = Problem("toy/1", "What is 2+2?", "5")
+    assert prover.success_probs(other, PREFIXES[-1:]) == [0.0]
+
+
+def test_cache_size_bounds_the_cache():
+    prover = ForcedAnswerProver(CopyLastBoxedFakeLM(), k=1, cache_size=2)
+    prover.success_probs(PROBLEM, PREFIXES)
+    assert len(prover._cache) == 2
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"k": 0}, "k and max_answer_tokens"),
+        ({"top_p": 0}, "top_p"),
+        ({"temperature": -1}, "temperature"),
+    ],
+)
+def test_forced_prover_validates_its_settings(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        ForcedAnswerProver(CopyLastBoxedFakeLM(), **kwargs)
+
+
+def test_likelihood_prover_validates_its_settings():
+    with pytest.raises(ValueError, match="normalize must be"):
+        LikelihoodProver(CopyLastBoxedFakeLM(), normalize="mean")
+    with pytest.raises(ValueError, match="must contain"):
+        LikelihoodProver(CopyLastBoxedFakeLM(), answer_template="no placeholder")
+    with pytest.raises(TypeError, match="got a str"):
+        LikelihoodProver(CopyLastBoxedFakeLM()).success_probs(PROBLEM, STREAM)
+
+
+# ---------------------------------------------------------------------------------------
+# The real (tiny, random) model: ranges, reproducibility, the fast path.
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    pytest.importorskip("transformers")
+    from mrt_env.lm import TransformersLM
+    from mrt_env.lm.testing import tiny_lm
+
+    return TransformersLM.from_pretrained(tiny_lm(tmp_path_factory.mktemp("m"), max_positions=2048))
+
+
+def test_forced_prover_on_the_tiny_model_is_a_probability_and_reproducible(tiny):
+    settings = {"k": 4, "max_answer_tokens": 6, "forcing_text": "\n</think>\\boxed{"}
+    a = ForcedAnswerProver(tiny, seed=3, **settings).estimate(PROBLEM, PREFIXES)
+    b = ForcedAnswerProver(tiny, seed=3, **settings).estimate(PROBLEM, PREFIXES)
+    assert a == b
+    assert all(0.0 <= e.success_prob <= 1.0 and len(e.answers) == 4 for e in a)
+
+
+def test_likelihood_prover_on_the_tiny_model(tiny):
+    js = LikelihoodProver(tiny).success_probs(PROBLEM, PREFIXES)
+    assert len(js) == len(PREFIXES) and all(0.0 < j <= 1.0 for j in js)
+    per_token = LikelihoodProver(tiny, normalize="per_token").success_probs(PROBLEM, PREFIXES)
+    # The per-token geometric mean is never below the whole-sequence probability.
+    assert all(p >= s for p, s in zip(per_token, js, strict=True))
+
+
+def test_fast_path_equals_naive_scoring(tiny):
+    prompt = default_prompt(tiny, PROBLEM)
+    forcing, answer = LIKELIHOOD_FORCING_TEXT, "4}$"
+    fast = tiny.score_at_cuts(
+        prompt + STREAM, [len(prompt) + len(p) for p in PREFIXES], forcing, answer
+    )
+    naive = tiny.score([prompt + p + forcing for p in PREFIXES], [answer] * len(PREFIXES))
+    assert fast == pytest.approx(naive, abs=1e-4)
+    # The prover takes the fast path for prefixes of one stream ...
+    prover = LikelihoodProver(tiny)
+    assert prover.success_probs(PROBLEM, PREFIXES) == pytest.approx(
+        [math.exp(x) for x in naive], rel=1e-4
+    )
+    # ... and the naive one for unrelated contexts, with the same results.
+    mixed = [PREFIXES[2], "Something else entirely."]
+    expected = tiny.score([prompt + p + forcing for p in mixed], [answer] * 2)
+    assert LikelihoodProver(tiny).success_probs(PROBLEM, mixed) == pytest.approx(
+        [math.exp(x) for x in expected], rel=1e-4
+    )
+
+
+def test_score_at_cuts_validates_cuts(tiny):
+    with pytest.raises(ValueError, match="cuts must lie in"):
+        tiny.score_at_cuts("abc", [5], "x", "y")
+    assert tiny.score_at_cuts("abc", [], "x", "y") == []
