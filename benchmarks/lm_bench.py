@@ -12,12 +12,11 @@ on sampled lengths. Ratios are against batch 1, measured in the same run. Median
 
 from __future__ import annotations
 
-import statistics
 import tempfile
-import time
 from dataclasses import dataclass
 
 import tyro
+from _timing import median_seconds
 
 
 @dataclass(frozen=True)
@@ -34,16 +33,6 @@ class BenchConfig:
     """Timed runs per cell; the median is reported."""
     threads: int | None = None
     """torch.set_num_threads (default: torch's choice)."""
-
-
-def _median_seconds(fn, repeats: int) -> float:
-    fn()  # warm-up
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def main(cfg: BenchConfig) -> None:
@@ -96,9 +85,9 @@ def main(cfg: BenchConfig) -> None:
         def score(texts=texts):
             lm.score([t[:8] for t in texts], [t[8:] for t in texts])
 
-        t_gen = _median_seconds(gen, cfg.repeats)
-        t_hf = _median_seconds(hf_gen, cfg.repeats)
-        t_score = _median_seconds(score, cfg.repeats)
+        t_gen = median_seconds(gen, cfg.repeats)
+        t_hf = median_seconds(hf_gen, cfg.repeats)
+        t_score = median_seconds(score, cfg.repeats)
         gen_rate, hf_rate = tokens["gen"] / t_gen, tokens["hf"] / t_hf
         score_rate = bs * cfg.score_chars / t_score
         base_gen = base_gen or gen_rate

@@ -13,12 +13,11 @@ the ratios naive/fast and fast/forward measured in the same run (medians of --re
 
 from __future__ import annotations
 
-import statistics
 import tempfile
-import time
 from dataclasses import dataclass
 
 import tyro
+from _timing import median_seconds
 
 
 @dataclass(frozen=True)
@@ -31,16 +30,6 @@ class BenchConfig:
     """Numbers of episodes k the stream is cut into."""
     repeats: int = 3
     """Timed runs per cell; the median is reported."""
-
-
-def _median(fn, repeats: int) -> float:
-    fn()  # warm-up
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def main(cfg: BenchConfig) -> None:
@@ -70,7 +59,7 @@ def main(cfg: BenchConfig) -> None:
         with torch.inference_mode():
             lm.model(input_ids=ids)
 
-    t_forward = _median(forward, cfg.repeats)
+    t_forward = median_seconds(forward, cfg.repeats)
     print(f"stream: {ids.shape[1]} tokens; one forward pass over it: {t_forward * 1e3:.0f} ms")
     print()
     print("| forcing text | k blocks | naive (s) | fast path (s) | naive / fast | fast / forward |")
@@ -85,7 +74,7 @@ def main(cfg: BenchConfig) -> None:
             def fast(cuts=cuts, forcing=forcing):
                 lm.score_at_cuts(text, cuts, forcing, answer)
 
-            t_naive, t_fast = _median(naive, cfg.repeats), _median(fast, cfg.repeats)
+            t_naive, t_fast = median_seconds(naive, cfg.repeats), median_seconds(fast, cfg.repeats)
             print(
                 f"| {label} | {k} | {t_naive:.3f} | {t_fast:.3f} | {t_naive / t_fast:.1f}x "
                 f"| {t_fast / t_forward:.2f}x |"
