@@ -34,6 +34,8 @@ from mrt_env.lm.base import (
 __all__ = ["TransformersLM"]
 
 _DTYPES = ("auto", "float32", "bfloat16", "float16")
+# score_at_cuts runs its forced suffixes in about this many groups (see there).
+_CUT_GROUPS = 4
 # Upper bound on the logits a scoring micro-batch materialises (batch * length * vocab).
 _SCORE_LOGIT_BUDGET = 64 * 1024 * 1024
 
@@ -74,6 +76,7 @@ class TransformersLM(HFTokenizerMixin):
         # transformers renamed forward's `past_key_values` to `cache`; use what this one takes.
         params = inspect.signature(self.model.forward).parameters
         self._cache_kwarg = "cache" if "cache" in params else "past_key_values"
+        self._keeps_logits = "logits_to_keep" in params
 
     @classmethod
     def from_pretrained(
@@ -249,24 +252,39 @@ class TransformersLM(HFTokenizerMixin):
         with self._lock, torch.inference_mode():
             stream = torch.tensor([ids[: max(keep)]], device=self.device)  # [1, L]
             check_context(stream.shape[1], 0, self.max_context, where=f"{self.name} score_at_cuts")
-            first = self.model(input_ids=stream, use_cache=True)
-            for start in range(0, len(cuts), self.max_batch_size):
-                rows = list(range(start, min(start + self.max_batch_size, len(cuts))))
-                for j, value in zip(
-                    rows,
-                    self._score_suffixes(
-                        first,
-                        [keep[j] for j in rows],
-                        [tails[j] + suffix for j in rows],
-                        continuation,
-                    ),
-                    strict=True,
-                ):
+            # Only the logits that predict a suffix's first token are needed ([L, V] for a
+            # real vocabulary would be gigabytes): keep the rows at each cut.
+            needed = sorted({n - 1 for n in keep})
+            kwargs = {}
+            if self._keeps_logits:
+                kwargs["logits_to_keep"] = torch.tensor(needed, device=self.device)
+            first = self.model(input_ids=stream, use_cache=True, **kwargs)
+            row_of = {pos: (i if self._keeps_logits else pos) for i, pos in enumerate(needed)}
+            # Rows sorted by prefix length and run in a few groups, each against the cache
+            # cropped to its longest prefix: short prefixes do not attend over (masked)
+            # keys they cannot see.
+            order = sorted(range(len(cuts)), key=keep.__getitem__)
+            size = min(self.max_batch_size, max(1, -(-len(order) // _CUT_GROUPS)))
+            for start in range(0, len(order), size):
+                rows = order[start : start + size]
+                values = self._score_suffixes(
+                    first,
+                    row_of,
+                    [keep[j] for j in rows],
+                    [tails[j] + suffix for j in rows],
+                    continuation,
+                )
+                for j, value in zip(rows, values, strict=True):
                     results[j] = value
         return results
 
     def _score_suffixes(
-        self, first: Any, keep: list[int], suffixes: list[str], continuation: str
+        self,
+        first: Any,
+        row_of: dict[int, int],
+        keep: list[int],
+        suffixes: list[str],
+        continuation: str,
     ) -> list[float]:
         torch = _torch()
         tok = self.tokenizer
@@ -277,7 +295,7 @@ class TransformersLM(HFTokenizerMixin):
             e = tok(sfx + continuation, add_special_tokens=False, return_offsets_mapping=True)
             rows.append((list(e["input_ids"]), [end > len(sfx) for _, end in e["offset_mapping"]]))
         width = max(len(r[0]) for r in rows)
-        length = first.logits.shape[1]  # L: tokens in the shared cache
+        length = max(keep)  # L: cache positions any row of this group can see
         batch = len(rows)
         input_ids = torch.full((batch, width), tok.pad_token_id, dtype=torch.long)  # [B, S]
         mask = torch.zeros((batch, length + width), dtype=torch.long)  # [B, L + S]
@@ -288,6 +306,9 @@ class TransformersLM(HFTokenizerMixin):
             mask[b, length : length + len(ids)] = 1  # ... and its own suffix
             positions[b] = n + torch.arange(width)  # as if the suffix followed the prefix
         cache = copy.deepcopy(_cache_of(first))
+        surplus = cache.get_seq_length() - length
+        if surplus > 0:
+            cache.crop(-surplus)  # (this transformers takes the number of tokens to drop)
         cache.batch_repeat_interleave(batch)
         dev = self.device
         out = self.model(
@@ -299,7 +320,7 @@ class TransformersLM(HFTokenizerMixin):
         )
         logits = out.logits.float()  # [B, S, V]
         lse = torch.logsumexp(logits, dim=-1)  # [B, S]
-        prefix_logits = first.logits[0].float()  # [L, V]: position t predicts token t + 1
+        prefix_logits = first.logits[0].float()  # [cuts or L, V]: row_of[t] predicts t + 1
         scores = []
         for b, ((ids, is_answer), n) in enumerate(zip(rows, keep, strict=True)):
             total = 0.0
@@ -309,7 +330,7 @@ class TransformersLM(HFTokenizerMixin):
                 # Token t of the suffix is predicted by suffix position t-1, or (t = 0) by
                 # the last kept prefix token.
                 if t == 0:
-                    row = prefix_logits[n - 1]
+                    row = prefix_logits[row_of[n - 1]]
                     total += float(row[tid] - torch.logsumexp(row, dim=-1))
                 else:
                     total += float(logits[b, t - 1, tid] - lse[b, t - 1])
