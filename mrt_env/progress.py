@@ -37,11 +37,14 @@ from mrt_env.types import Problem
 __all__ = [
     "LIKELIHOOD_FORCING_TEXT",
     "PAPER_FORCING_TEXT",
+    "PROVER_KINDS",
     "ForcedAnswerProver",
     "LikelihoodProver",
     "MetaProver",
     "ProverEstimate",
+    "ProverRequest",
     "default_prompt",
+    "make_prover",
 ]
 
 PAPER_FORCING_TEXT = (
@@ -74,8 +77,21 @@ class ProverEstimate:
     correct: tuple[bool, ...] = ()
 
 
+@dataclass(frozen=True)
+class ProverRequest:
+    """One question to μ: the problem, the prompt the stream continues, and the prefix c_j."""
+
+    problem: Problem
+    prompt: str
+    prefix: str
+
+
 class MetaProver(Protocol):
     """Estimates J(μ(·|c_j)) for every prefix c_j of a reasoning stream."""
+
+    lm: LanguageModel
+
+    def estimate_batch(self, requests: Sequence[ProverRequest]) -> list[ProverEstimate]: ...
 
     def estimate(
         self, problem: Problem, prefixes: Sequence[str], *, prompt: str | None = None
@@ -102,13 +118,13 @@ class _CachedProver:
     def _settings(self) -> tuple:
         raise NotImplementedError
 
-    def _compute(self, problem: Problem, prompt: str, prefixes: list[str]) -> list[ProverEstimate]:
+    def _compute(self, requests: list[ProverRequest]) -> list[ProverEstimate]:
         raise NotImplementedError
 
-    def _key(self, problem: Problem, prompt: str, prefix: str) -> tuple:
+    def _key(self, request: ProverRequest) -> tuple:
         # Hash the long strings: keys stay small however long the streams are.
-        digest = hashlib.sha256("\0".join((prompt, prefix)).encode()).hexdigest()
-        return (problem.id, problem.answer, digest, self._settings())
+        digest = hashlib.sha256("\0".join((request.prompt, request.prefix)).encode()).hexdigest()
+        return (request.problem.id, request.problem.answer, digest, self._settings())
 
     def estimate(
         self, problem: Problem, prefixes: Sequence[str], *, prompt: str | None = None
@@ -116,19 +132,30 @@ class _CachedProver:
         """μ's estimate at each prefix (cached; only unseen prefixes reach the model)."""
         if isinstance(prefixes, str):
             raise TypeError("prefixes must be a sequence of str (the stream's prefixes), got a str")
-        prefixes = list(prefixes)
         prompt = default_prompt(self.lm, problem) if prompt is None else prompt
-        keys = [self._key(problem, prompt, p) for p in prefixes]
+        return self.estimate_batch([ProverRequest(problem, prompt, p) for p in prefixes])
+
+    def estimate_batch(self, requests: Sequence[ProverRequest]) -> list[ProverEstimate]:
+        """μ's estimate for many (problem, prompt, prefix) requests in one backend call.
+
+        This is what a vector env uses: the prefixes of all its sub-envs, of different
+        problems, go to the model together. Cached like :meth:`estimate`.
+        """
+        requests = list(requests)
+        for r in requests:
+            if not isinstance(r, ProverRequest):
+                raise TypeError(f"requests must be ProverRequest objects, got {type(r).__name__}")
+        keys = [self._key(r) for r in requests]
         with self._lock:
             found = {k: self._cache[k] for k in keys if k in self._cache}
             for k in found:
                 self._cache.move_to_end(k)
-        missing: dict[tuple, int] = {}  # key -> first prefix index that needs it
+        missing: dict[tuple, int] = {}  # key -> first request that needs it
         for i, k in enumerate(keys):
             if k not in found and k not in missing:
                 missing[k] = i
         if missing:
-            fresh = self._compute(problem, prompt, [prefixes[i] for i in missing.values()])
+            fresh = self._compute([requests[i] for i in missing.values()])
             found.update(zip(missing, fresh, strict=True))
             with self._lock:
                 for k in missing:
@@ -136,7 +163,7 @@ class _CachedProver:
                 while len(self._cache) > self.cache_size:
                     self._cache.popitem(last=False)
         with self._lock:
-            self.hits += len(prefixes) - len(missing)
+            self.hits += len(requests) - len(missing)
             self.misses += len(missing)
         return [found[k] for k in keys]
 
@@ -198,9 +225,9 @@ class ForcedAnswerProver(_CachedProver):
     def _settings(self) -> tuple:
         return ("forced", *asdict(self.config).values())
 
-    def _compute(self, problem: Problem, prompt: str, prefixes: list[str]) -> list[ProverEstimate]:
+    def _compute(self, requests: list[ProverRequest]) -> list[ProverEstimate]:
         cfg = self.config
-        contexts = [prompt + p + cfg.forcing_text for p in prefixes]
+        contexts = [r.prompt + r.prefix + cfg.forcing_text for r in requests]
         outs = self.lm.generate(
             contexts, max_tokens=cfg.max_answer_tokens, n=cfg.k, temperature=cfg.temperature,
             top_p=cfg.top_p, seed=cfg.seed,
@@ -208,10 +235,14 @@ class ForcedAnswerProver(_CachedProver):
         # The forcing text may open the answer (the paper's ends in "1. **"): grade it
         # together with the completion, so an answer split across the two is found.
         tail = cfg.forcing_text.rpartition("</think>")[2]
-        pairs = [(tail + c.text, problem.answer) for per in outs for c in per]
+        pairs = [
+            (tail + c.text, r.problem.answer)
+            for r, per in zip(requests, outs, strict=True)
+            for c in per
+        ]
         results = grade_many(pairs, timeout=cfg.grading_timeout)
         estimates = []
-        for j in range(len(prefixes)):
+        for j in range(len(requests)):
             graded = results[j * cfg.k : (j + 1) * cfg.k]
             correct = tuple(r.correct for r in graded)
             estimates.append(
@@ -266,13 +297,25 @@ class LikelihoodProver(_CachedProver):
     def _settings(self) -> tuple:
         return ("likelihood", *asdict(self.config).values())
 
-    def _compute(self, problem: Problem, prompt: str, prefixes: list[str]) -> list[ProverEstimate]:
+    def _compute(self, requests: list[ProverRequest]) -> list[ProverEstimate]:
         cfg = self.config
-        answer = cfg.answer_template.format(answer=problem.answer)
-        logps = self._logprobs(prompt, prefixes, cfg.forcing_text, answer)
-        if cfg.normalize == "per_token":
-            n = max(1, self.lm.count_tokens(answer))
-            logps = [lp / n for lp in logps]
+        # Requests on one stream (same problem and prompt) are scored together, so that
+        # prefixes of one stream take the one-pass fast path.
+        streams: dict[tuple[str, str, str], list[int]] = {}
+        for i, r in enumerate(requests):
+            streams.setdefault((r.problem.id, r.problem.answer, r.prompt), []).append(i)
+        logps = [0.0] * len(requests)
+        for rows in streams.values():
+            first = requests[rows[0]]
+            answer = cfg.answer_template.format(answer=first.problem.answer)
+            values = self._logprobs(
+                first.prompt, [requests[i].prefix for i in rows], cfg.forcing_text, answer
+            )
+            if cfg.normalize == "per_token":
+                n = max(1, self.lm.count_tokens(answer))
+                values = [v / n for v in values]
+            for i, v in zip(rows, values, strict=True):
+                logps[i] = v
         return [ProverEstimate(min(1.0, math.exp(lp))) for lp in logps]
 
     def _logprobs(self, prompt: str, prefixes: list[str], forcing: str, answer: str) -> list[float]:
@@ -284,3 +327,25 @@ class LikelihoodProver(_CachedProver):
             return fast(stream, [len(prompt) + len(p) for p in prefixes], forcing, answer)
         contexts = [prompt + p + forcing for p in prefixes]
         return self.lm.score(contexts, [answer] * len(contexts))
+
+
+PROVER_KINDS: tuple[str, ...] = ("forced", "likelihood")
+
+
+def make_prover(lm: LanguageModel, kind: str = "forced", **settings: Any) -> MetaProver:
+    """μ of the given kind on ``lm``: ``forced`` (the paper's) or ``likelihood``.
+
+    ``settings`` are the fields of :class:`ForcedAnswerConfig` or :class:`LikelihoodConfig`
+    (``cache_size`` too); ``forcing_text=None`` means the kind's default.
+    """
+    if kind not in PROVER_KINDS:
+        raise ValueError(f"prover kind must be one of {PROVER_KINDS}, got {kind!r}")
+    if settings.get("forcing_text", "") is None:
+        del settings["forcing_text"]
+    cls = ForcedAnswerProver if kind == "forced" else LikelihoodProver
+    try:
+        return cls(lm, **settings)
+    except TypeError as exc:  # an unknown setting: say which ones exist
+        config = ForcedAnswerConfig if kind == "forced" else LikelihoodConfig
+        names = sorted([*config.__dataclass_fields__, "cache_size"])
+        raise TypeError(f"{kind} prover settings are {names}; got {sorted(settings)}") from exc

@@ -69,9 +69,8 @@ from mrt_env.metrics import episode_regret, progress, token_regret
 from mrt_env.progress import (
     LIKELIHOOD_FORCING_TEXT,
     PAPER_FORCING_TEXT,
-    ForcedAnswerProver,
-    LikelihoodProver,
     MetaProver,
+    make_prover,
 )
 from mrt_env.types import Problem
 
@@ -571,35 +570,31 @@ def write_plots(rows: Sequence[Mapping[str, Any]], out: str | Path, *, title: st
 
 def build_lm(config: RegretConfig) -> Any:
     """The language model of ``config`` (imports the backend's library only now)."""
-    if config.backend == "openai":
-        from mrt_env.lm import OpenAICompatibleLM
+    from mrt_env.lm import load_lm
 
-        assert config.base_url is not None  # checked by RegretConfig
-        return OpenAICompatibleLM(config.base_url, config.model, tokenizer=config.tokenizer)
-    if config.backend == "vllm":
-        from mrt_env.lm import VLLMLM
-
-        return VLLMLM(config.model, dtype=config.dtype, seed=config.seed)
-    from mrt_env.lm import TransformersLM
-
-    device = config.device
-    if device == "auto":
-        torch = require("torch", extra="hf", feature="the transformers backend")
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-    return TransformersLM.from_pretrained(config.model, device=device, dtype=config.dtype)
+    return load_lm(
+        config.model,
+        backend=config.backend,
+        device=config.device,
+        dtype=config.dtype,
+        base_url=config.base_url,
+        tokenizer=config.tokenizer,
+        seed=config.seed,
+    )
 
 
 def build_prover(config: RegretConfig, lm: Any) -> MetaProver:
     """The meta-prover μ of ``config`` on ``lm``."""
     if config.prover == "likelihood":
-        return LikelihoodProver(lm, forcing_text=config.forcing_text or LIKELIHOOD_FORCING_TEXT)
-    return ForcedAnswerProver(
+        return make_prover(lm, "likelihood", forcing_text=config.forcing_text)
+    return make_prover(
         lm,
+        "forced",
         k=config.k,
         temperature=config.temperature,
         top_p=config.top_p,
         max_answer_tokens=config.max_answer_tokens,
-        forcing_text=config.forcing_text or PAPER_FORCING_TEXT,
+        forcing_text=config.forcing_text,
         seed=config.seed,
     )
 

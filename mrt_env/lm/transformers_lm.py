@@ -13,7 +13,6 @@ Needs the ``hf`` extra (``pip install 'mrt-env[hf]'``).
 from __future__ import annotations
 
 import bisect
-import copy
 import hashlib
 import inspect
 import threading
@@ -34,8 +33,11 @@ from mrt_env.lm.base import (
 __all__ = ["TransformersLM"]
 
 _DTYPES = ("auto", "float32", "bfloat16", "float16")
-# score_at_cuts runs its forced suffixes in about this many groups (see there).
-_CUT_GROUPS = 4
+# score_at_cuts packs forced segments into one row of at most this many tokens per pass
+# (its attention mask is [tokens, stream + tokens]).
+_PACK_TOKENS = 2048
+_PACKS = 4
+_MIN_PACK_TOKENS = 256
 # Upper bound on the logits a scoring micro-batch materialises (batch * length * vocab).
 _SCORE_LOGIT_BUDGET = 64 * 1024 * 1024
 
@@ -77,6 +79,10 @@ class TransformersLM(HFTokenizerMixin):
         params = inspect.signature(self.model.forward).parameters
         self._cache_kwarg = "cache" if "cache" in params else "past_key_values"
         self._keeps_logits = "logits_to_keep" in params
+        # score_at_cuts packs segments under a 4D additive mask, which eager and SDPA
+        # attention take as given; flash/flex kernels do not, so they get one per pass.
+        attention = getattr(self.model.config, "_attn_implementation", None)
+        self._takes_custom_masks = attention in ("eager", "sdpa")
 
     @classmethod
     def from_pretrained(
@@ -249,93 +255,148 @@ class TransformersLM(HFTokenizerMixin):
         keep = [max(bisect.bisect_right(ends, c), 1) for c in cuts]  # >= 1: BOS as context
         tails = [text[ends[n - 1] : c] for n, c in zip(keep, cuts, strict=True)]
         results: list[float] = [0.0] * len(cuts)
+        # Packed segments: cut j's forced text (its tail + suffix + continuation), with
+        # flags for which of its tokens belong to the continuation (tokens ending after the
+        # suffix, the boundary rule score() uses).
+        forced = [tail + suffix for tail in tails]
+        enc = tok(
+            [sfx + continuation for sfx in forced],
+            add_special_tokens=False,
+            return_offsets_mapping=True,
+        )
+        segments = [
+            (list(seg), [end > len(sfx) for _, end in offsets])
+            for seg, offsets, sfx in zip(
+                enc["input_ids"], enc["offset_mapping"], forced, strict=True
+            )
+        ]
         with self._lock, torch.inference_mode():
             stream = torch.tensor([ids[: max(keep)]], device=self.device)  # [1, L]
             check_context(stream.shape[1], 0, self.max_context, where=f"{self.name} score_at_cuts")
-            # Only the logits that predict a suffix's first token are needed ([L, V] for a
+            # Only the logits that predict a segment's first token are needed ([L, V] for a
             # real vocabulary would be gigabytes): keep the rows at each cut.
             needed = sorted({n - 1 for n in keep})
             kwargs = {}
             if self._keeps_logits:
                 kwargs["logits_to_keep"] = torch.tensor(needed, device=self.device)
             first = self.model(input_ids=stream, use_cache=True, **kwargs)
+            prefix_logits = first.logits[0].float()  # [cuts or L, V]
+            prefix_lse = torch.logsumexp(prefix_logits, dim=-1)
             row_of = {pos: (i if self._keeps_logits else pos) for i, pos in enumerate(needed)}
-            # Rows sorted by prefix length and run in a few groups, each against the cache
-            # cropped to its longest prefix: short prefixes do not attend over (masked)
-            # keys they cannot see.
-            order = sorted(range(len(cuts)), key=keep.__getitem__)
-            size = min(self.max_batch_size, max(1, -(-len(order) // _CUT_GROUPS)))
-            for start in range(0, len(order), size):
-                rows = order[start : start + size]
-                values = self._score_suffixes(
-                    first,
-                    row_of,
-                    [keep[j] for j in rows],
-                    [tails[j] + suffix for j in rows],
-                    continuation,
-                )
-                for j, value in zip(rows, values, strict=True):
-                    results[j] = value
+            for j, (seg, is_answer) in enumerate(segments):
+                if is_answer[0]:  # the first forced token is predicted by the last kept one
+                    row = row_of[keep[j] - 1]
+                    results[j] += float(prefix_logits[row, seg[0]] - prefix_lse[row])
+            cache = _cache_of(first)
+            # Longest prefixes first: each pack attends to the cache cropped to its longest
+            # prefix, and cropping only ever shortens it, so the cache is never copied.
+            order = sorted(range(len(cuts)), key=lambda j: -keep[j])
+            # A few packs, not one: a pack's rows attend over its longest prefix, so
+            # splitting the sorted segments saves attention, while each extra pass costs a
+            # fixed overhead (packs below _MIN_PACK_TOKENS are not worth it).
+            total = sum(len(seg) for seg, _ in segments)
+            packs = max(1, min(_PACKS, total // _MIN_PACK_TOKENS))
+            pack_tokens = min(_PACK_TOKENS, -(-total // packs))
+            if not self._takes_custom_masks:
+                pack_tokens = 1  # one segment per pass: the plain causal mask is then exact
+            pack: list[int] = []
+            width = 0
+            for j in order:
+                if pack and width + len(segments[j][0]) > pack_tokens:
+                    self._score_pack(cache, pack, keep, segments, results)
+                    pack, width = [], 0
+                pack.append(j)
+                width += len(segments[j][0])
+            self._score_pack(cache, pack, keep, segments, results)
         return results
 
-    def _score_suffixes(
+    def _score_pack(
         self,
-        first: Any,
-        row_of: dict[int, int],
+        cache: Any,
+        pack: list[int],
         keep: list[int],
-        suffixes: list[str],
-        continuation: str,
-    ) -> list[float]:
+        segments: list[tuple[list[int], list[bool]]],
+        results: list[float],
+    ) -> None:
+        """One forward pass for several forced segments packed in one row.
+
+        Segment j sits after the cached stream with positions ``keep[j], keep[j] + 1, ...``
+        and a 4D mask lets its tokens see the first ``keep[j]`` cached tokens and the
+        earlier tokens of their own segment, nothing else: the result is what ``keep[j]``
+        stream tokens followed by the segment would give, for all segments at once.
+        """
         torch = _torch()
-        tok = self.tokenizer
-        # Each row: the forced text (suffix + continuation) tokenized with the same
-        # boundary rule as score(): tokens ending after len(suffix) belong to the answer.
-        rows = []
-        for sfx in suffixes:
-            e = tok(sfx + continuation, add_special_tokens=False, return_offsets_mapping=True)
-            rows.append((list(e["input_ids"]), [end > len(sfx) for _, end in e["offset_mapping"]]))
-        width = max(len(r[0]) for r in rows)
-        length = max(keep)  # L: cache positions any row of this group can see
-        batch = len(rows)
-        input_ids = torch.full((batch, width), tok.pad_token_id, dtype=torch.long)  # [B, S]
-        mask = torch.zeros((batch, length + width), dtype=torch.long)  # [B, L + S]
-        positions = torch.zeros((batch, width), dtype=torch.long)  # [B, S]
-        for b, ((ids, _), n) in enumerate(zip(rows, keep, strict=True)):
-            input_ids[b, : len(ids)] = torch.tensor(ids)
-            mask[b, :n] = 1  # row b sees only its own prefix of the shared cache ...
-            mask[b, length : length + len(ids)] = 1  # ... and its own suffix
-            positions[b] = n + torch.arange(width)  # as if the suffix followed the prefix
-        cache = copy.deepcopy(_cache_of(first))
+        length = keep[pack[0]]  # L: the longest prefix in this pack (packs go longest first)
         surplus = cache.get_seq_length() - length
         if surplus > 0:
             cache.crop(-surplus)  # (this transformers takes the number of tokens to drop)
-        cache.batch_repeat_interleave(batch)
+        ids: list[int] = []
+        positions: list[int] = []
+        starts: list[int] = []
+        for j in pack:
+            starts.append(len(ids))
+            ids += segments[j][0]
+            positions += range(keep[j], keep[j] + len(segments[j][0]))
+        width = len(ids)  # S
+        if len(pack) == 1:
+            mask = None  # one segment right after its own prefix: the causal mask is exact
+        else:
+            mask = self._pack_mask(pack, starts, keep, segments, length, width)
+        # Logits only where they predict a continuation token (position t - 1 predicts t).
+        wanted = [
+            start + t - 1
+            for j, start in zip(pack, starts, strict=True)
+            for t, flag in enumerate(segments[j][1])
+            if flag and t > 0
+        ]
+        if not wanted:
+            return
         dev = self.device
+        kwargs = {}
+        if self._keeps_logits:
+            kwargs["logits_to_keep"] = torch.tensor(wanted, device=dev)
         out = self.model(
-            input_ids=input_ids.to(dev),
-            attention_mask=mask.to(dev),
-            position_ids=positions.to(dev),
+            input_ids=torch.tensor([ids], device=dev),
+            attention_mask=None if mask is None else mask.to(dev),
+            position_ids=torch.tensor([positions], device=dev),
             use_cache=True,
             **{self._cache_kwarg: cache},
+            **kwargs,
         )
-        logits = out.logits.float()  # [B, S, V]
-        lse = torch.logsumexp(logits, dim=-1)  # [B, S]
-        prefix_logits = first.logits[0].float()  # [cuts or L, V]: row_of[t] predicts t + 1
-        scores = []
-        for b, ((ids, is_answer), n) in enumerate(zip(rows, keep, strict=True)):
-            total = 0.0
-            for t, tid in enumerate(ids):
-                if not is_answer[t]:
-                    continue
-                # Token t of the suffix is predicted by suffix position t-1, or (t = 0) by
-                # the last kept prefix token.
-                if t == 0:
-                    row = prefix_logits[row_of[n - 1]]
-                    total += float(row[tid] - torch.logsumexp(row, dim=-1))
-                else:
-                    total += float(logits[b, t - 1, tid] - lse[b, t - 1])
-            scores.append(total)
-        return scores
+        logits = out.logits[0].float()  # [len(wanted) or S, V]
+        if not self._keeps_logits:
+            logits = logits[torch.tensor(wanted)]
+        lse = torch.logsumexp(logits, dim=-1)  # [len(wanted)]
+        targets = torch.tensor([ids[p + 1] for p in wanted])
+        per_token = (logits.gather(-1, targets[:, None].to(logits.device))[:, 0] - lse).tolist()
+        owner = {}
+        for j, start in zip(pack, starts, strict=True):
+            for t in range(len(segments[j][0])):
+                owner[start + t] = j
+        for p, value in zip(wanted, per_token, strict=True):
+            results[owner[p]] += value
+
+    def _pack_mask(
+        self,
+        pack: list[int],
+        starts: list[int],
+        keep: list[int],
+        segments: list[tuple[list[int], list[bool]]],
+        length: int,
+        width: int,
+    ) -> Any:
+        """[1, 1, S, L + S] additive mask: segment rows see their prefix and themselves."""
+        torch = _torch()
+        dtype = self.model.dtype
+        # Additive mask (0 = may attend): works for both eager and SDPA attention. Built by
+        # slicing, not masked_fill over a boolean matrix, which costs more than the pass.
+        mask = torch.full((width, length + width), torch.finfo(dtype).min, dtype=dtype)
+        for j, start in zip(pack, starts, strict=True):
+            end = start + len(segments[j][0])
+            mask[start:end, : keep[j]] = 0.0  # its own prefix of the stream ...
+            own = mask[start:end, length + start : length + end]
+            own.copy_(own.triu(1))  # ... and, causally, its own segment
+        return mask[None, None]  # [1, 1, S, L + S]
 
     # -- internals ---------------------------------------------------------------------
 

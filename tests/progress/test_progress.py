@@ -191,3 +191,25 @@ def test_score_at_cuts_validates_cuts(tiny):
     with pytest.raises(ValueError, match="cuts must lie in"):
         tiny.score_at_cuts("abc", [5], "x", "y")
     assert tiny.score_at_cuts("abc", [], "x", "y") == []
+
+
+@pytest.mark.parametrize("attention", ["eager", "sdpa"])
+@pytest.mark.parametrize("mode", ["one pack", "many packs", "one segment per pass"])
+def test_fast_path_packing_modes_agree_with_naive(tiny, monkeypatch, attention, mode):
+    """Packed segments under the 4D mask give the naive scores, however they are packed."""
+    import mrt_env.lm.transformers_lm as tlm
+
+    monkeypatch.setattr(tiny.model.config, "_attn_implementation", attention)
+    if mode == "one pack":
+        monkeypatch.setattr(tlm, "_PACKS", 1)
+    elif mode == "many packs":
+        monkeypatch.setattr(tlm, "_PACK_TOKENS", 40)  # forces ~1 segment-pair per pass
+        monkeypatch.setattr(tlm, "_MIN_PACK_TOKENS", 1)
+    else:
+        monkeypatch.setattr(tiny, "_takes_custom_masks", False)
+    prompt = default_prompt(tiny, PROBLEM)
+    forcing, answer = "\nAnswer: $\\boxed{", "4}$"
+    cuts = [len(prompt) + len(p) for p in PREFIXES] + [len(prompt) + 3]  # one inside a word
+    fast = tiny.score_at_cuts(prompt + STREAM, cuts, forcing, answer)
+    naive = tiny.score([(prompt + STREAM)[:c] + forcing for c in cuts], [answer] * len(cuts))
+    assert fast == pytest.approx(naive, abs=1e-4)

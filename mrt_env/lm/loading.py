@@ -1,0 +1,59 @@
+"""Build a backend from a model name and a backend kind (what CLIs and ``gym.make`` take)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from mrt_env._optional import require
+from mrt_env.lm.base import LanguageModel
+
+__all__ = ["BACKENDS", "load_lm"]
+
+Backend = Literal["transformers", "vllm", "openai"]
+BACKENDS: tuple[str, ...] = ("transformers", "vllm", "openai")
+
+
+def load_lm(
+    model: str,
+    *,
+    backend: Backend = "transformers",
+    device: str = "auto",
+    dtype: str = "auto",
+    base_url: str | None = None,
+    tokenizer: str | None = None,
+    seed: int = 0,
+    **kwargs: Any,
+) -> LanguageModel:
+    """Load ``model`` on ``backend`` (imports that backend's library only now).
+
+    Args:
+        model: hub id or local folder (transformers, vllm), or the server's model name (openai).
+        backend: ``transformers`` (CPU/GPU, in process), ``vllm`` (GPU) or ``openai`` (any
+            OpenAI-compatible completions server at ``base_url``).
+        device: transformers: ``cpu``, ``cuda``, ``cuda:1``, ...; ``auto`` picks CUDA if present.
+        dtype: transformers and vllm: ``auto`` (the checkpoint's), ``float32``, ``bfloat16``, ...
+        base_url: openai: the API root, e.g. ``http://localhost:8000/v1``.
+        tokenizer: openai: the tokenizer's hub id or path (token counts, chat template).
+        seed: vllm: the engine seed.
+        **kwargs: passed on to the backend's constructor.
+    """
+    if backend not in BACKENDS:
+        raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
+    if not isinstance(model, str) or not model:
+        raise ValueError(f"model must be a non-empty hub id, path or model name, got {model!r}")
+    if backend == "openai":
+        from mrt_env.lm.openai_lm import OpenAICompatibleLM
+
+        if not base_url:
+            raise ValueError("the openai backend needs base_url (e.g. http://localhost:8000/v1)")
+        return OpenAICompatibleLM(base_url, model, tokenizer=tokenizer, **kwargs)
+    if backend == "vllm":
+        from mrt_env.lm.vllm_lm import VLLMLM
+
+        return VLLMLM(model, dtype=dtype, seed=seed, **kwargs)
+    from mrt_env.lm.transformers_lm import TransformersLM
+
+    if device == "auto":
+        torch = require("torch", extra="hf", feature="the transformers backend")
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    return TransformersLM.from_pretrained(model, device=device, dtype=dtype, **kwargs)
