@@ -8,8 +8,19 @@ Importing this package is cheap: it imports no torch, transformers or vllm.
 """
 
 from mrt_env.errors import DependencyNotInstalled, MrtError
+from mrt_env.registration import ENV_IDS, register_envs
 from mrt_env.types import GradeResult, Problem
 
 __version__ = "0.1.0"
 
-__all__ = ["DependencyNotInstalled", "GradeResult", "MrtError", "Problem", "__version__"]
+register_envs()
+
+__all__ = [
+    "ENV_IDS",
+    "DependencyNotInstalled",
+    "GradeResult",
+    "MrtError",
+    "Problem",
+    "__version__",
+    "register_envs",
+]

@@ -31,7 +31,7 @@ from dataclasses import asdict, dataclass
 from typing import Any, Protocol
 
 from mrt_env.grading import grade_many
-from mrt_env.lm.base import LanguageModel
+from mrt_env.lm.base import LanguageModel, SharedResource
 from mrt_env.types import Problem
 
 __all__ = [
@@ -102,7 +102,7 @@ class MetaProver(Protocol):
     ) -> list[float]: ...
 
 
-class _CachedProver:
+class _CachedProver(SharedResource):
     """The cache and the batching shared by both provers."""
 
     def __init__(self, lm: LanguageModel, cache_size: int):

@@ -227,6 +227,19 @@ def continuation_logprob(tokens: TokenLogprobs, boundary: int, *, where: str) ->
     return total
 
 
+class SharedResource:
+    """Deep copies of a backend are the backend itself.
+
+    A loaded model is a resource to share, not a value to copy: Gymnasium deep-copies an
+    env spec's kwargs (``check_env`` and ``make`` do), and a ``prover=lm`` passed to
+    ``gym.make`` must reach every env as the same loaded model, not as a second copy of
+    the weights (or a failure on its thread lock).
+    """
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Any:
+        return self
+
+
 class HFTokenizerMixin:
     """``count_tokens``, ``chat_prompt`` and ``score`` for backends with a HF tokenizer.
 

@@ -38,6 +38,7 @@ from mrt_env.lm.base import (
     Completion,
     HFTokenizerMixin,
     Messages,
+    SharedResource,
     TokenLogprobs,
     check_generate_args,
     check_score_args,
@@ -52,7 +53,7 @@ _RETRY_STATUS = frozenset({408, 429, 500, 502, 503, 504})
 _CONTEXT_HINT = re.compile(r"context (?:length|window|of \d+)|maximum context|too long", re.I)
 
 
-class OpenAICompatibleLM:
+class OpenAICompatibleLM(SharedResource):
     """A model behind an OpenAI-compatible completions server.
 
     Args:

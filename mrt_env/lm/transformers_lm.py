@@ -24,6 +24,7 @@ from mrt_env._optional import require
 from mrt_env.lm.base import (
     Completion,
     HFTokenizerMixin,
+    SharedResource,
     TokenLogprobs,
     check_context,
     check_generate_args,
@@ -50,7 +51,7 @@ def _transformers() -> Any:
     return require("transformers", extra="hf", feature="TransformersLM")
 
 
-class TransformersLM(HFTokenizerMixin):
+class TransformersLM(SharedResource, HFTokenizerMixin):
     """A transformers causal LM behind the :class:`LanguageModel` protocol.
 
     Args:

@@ -19,6 +19,7 @@ from mrt_env._optional import require
 from mrt_env.lm.base import (
     Completion,
     HFTokenizerMixin,
+    SharedResource,
     TokenLogprobs,
     check_context,
     check_generate_args,
@@ -28,7 +29,7 @@ from mrt_env.lm.base import (
 __all__ = ["VLLMLM"]
 
 
-class VLLMLM(HFTokenizerMixin):
+class VLLMLM(SharedResource, HFTokenizerMixin):
     """vLLM's offline engine behind the :class:`LanguageModel` protocol.
 
     Args:

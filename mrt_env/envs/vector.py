@@ -1,0 +1,155 @@
+"""ReasoningVectorEnv: n ReasoningEnvs whose meta-prover calls go to the model together.
+
+Stepping n :class:`~mrt_env.envs.ReasoningEnv` one by one (``SyncVectorEnv``) asks the
+meta-prover n times per step, each a separate batch on the model. Here every step makes one
+:meth:`~mrt_env.progress.MetaProver.estimate_batch` call for all sub-envs (and one batched
+generation for the answers forced at truncation), which is where the time goes.
+
+``gym.make_vec("MRT-AIME-v0", num_envs=8, prover=lm)`` builds this env (the ids register it
+as their ``vector_entry_point``); ``vectorization_mode="sync"`` gives Gymnasium's loop.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+import gymnasium as gym
+import numpy as np
+from gymnasium.vector import AutoresetMode, VectorEnv
+from gymnasium.vector.utils import batch_space
+
+from mrt_env.envs.reasoning import ReasoningEnv, ReasoningEnvConfig
+
+__all__ = ["ReasoningVectorEnv"]
+
+
+class ReasoningVectorEnv(VectorEnv):
+    """``num_envs`` copies of :class:`ReasoningEnv` sharing one prover, batched per step.
+
+    Observations are tuples of strings, actions a sequence of ``num_envs`` strings; rewards,
+    terminations and truncations are arrays; infos follow Gymnasium's vector convention
+    (``infos[key][i]`` with a mask ``infos["_" + key]``). Autoreset is ``NEXT_STEP``: the
+    step after a sub-env ends resets it (its action is ignored, its reward is 0).
+
+    Args:
+        num_envs: number of sub-envs.
+        config: a :class:`ReasoningEnvConfig`; keyword ``fields`` override it.
+        render_mode: passed to every sub-env.
+    """
+
+    metadata: ClassVar[dict[str, Any]] = {
+        "autoreset_mode": AutoresetMode.NEXT_STEP,
+        "render_modes": ["ansi"],
+    }
+
+    def __init__(
+        self,
+        num_envs: int = 1,
+        config: ReasoningEnvConfig | None = None,
+        *,
+        render_mode: str | None = None,
+        **fields: Any,
+    ) -> None:
+        if isinstance(num_envs, bool) or not isinstance(num_envs, int) or num_envs < 1:
+            raise ValueError(f"num_envs must be an int >= 1, got {num_envs!r}")
+        first = ReasoningEnv(config, render_mode=render_mode, **fields)
+        # One prover (one model, one cache) for all sub-envs.
+        shared = {**fields, "prover": first.prover}
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the first sub-env has said what there is to say
+            self.envs = [first] + [
+                ReasoningEnv(first.config, render_mode=render_mode, **shared)
+                for _ in range(num_envs - 1)
+            ]
+        self.num_envs = num_envs
+        self.render_mode = render_mode
+        self.prover = first.prover
+        self.single_observation_space = first.observation_space
+        self.single_action_space = first.action_space
+        self.observation_space = batch_space(first.observation_space, num_envs)
+        self.action_space = batch_space(first.action_space, num_envs)
+        self._needs_reset = np.zeros(num_envs, dtype=bool)
+
+    def reset(
+        self,
+        *,
+        seed: int | Sequence[int | None] | None = None,
+        options: dict[str, Any] | None = None,
+    ) -> tuple[tuple[str, ...], dict[str, Any]]:
+        """Reset all sub-envs (seeds ``seed, seed + 1, ...`` or one per env)."""
+        if seed is None or isinstance(seed, int):
+            seeds = [None if seed is None else seed + i for i in range(self.num_envs)]
+        else:
+            seeds = list(seed)
+            if len(seeds) != self.num_envs:
+                raise ValueError(f"need {self.num_envs} seeds, got {len(seeds)}")
+        mask = (options or {}).get("reset_mask")
+        which = range(self.num_envs) if mask is None else np.flatnonzero(mask).tolist()
+        obs, infos = self._reset_some(list(which), [seeds[i] for i in which], options)
+        out = [env._stream.prompt + env._stream.text for env in self.envs]
+        for i, o in zip(which, obs, strict=True):
+            out[i] = o
+        self._needs_reset[list(which)] = False
+        return tuple(out), infos
+
+    def _reset_some(
+        self, which: list[int], seeds: list[int | None], options: dict[str, Any] | None
+    ) -> tuple[list[str], dict[str, Any]]:
+        sub_options = {k: v for k, v in (options or {}).items() if k != "reset_mask"}
+        streams = []
+        for i, seed in zip(which, seeds, strict=True):
+            env = self.envs[i]
+            gym.Env.reset(env, seed=seed)
+            streams.append(env._start(env._pick(seed, sub_options or None)))
+        estimates = self.envs[0]._estimate(streams) if streams else []
+        obs, infos = [], {}
+        for i, stream, estimate in zip(which, streams, estimates, strict=True):
+            o, info = self.envs[i]._started(stream, estimate)
+            obs.append(o)
+            infos = self._add_info(infos, info, i)
+        return obs, infos
+
+    def step(
+        self, actions: Sequence[str]
+    ) -> tuple[tuple[str, ...], np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
+        actions = list(actions)
+        if len(actions) != self.num_envs:
+            raise ValueError(f"need one action per sub-env ({self.num_envs}), got {len(actions)}")
+        resetting = np.flatnonzero(self._needs_reset).tolist()
+        stepping = [i for i in range(self.num_envs) if not self._needs_reset[i]]
+        # Check every action before any sub-env changes, so a bad one leaves all as they were.
+        pendings = [self.envs[i]._prepare(actions[i]) for i in stepping]
+        streams = [self.envs[i]._current() for i in stepping]
+        after = [
+            env._after(s, p)
+            for env, s, p in zip((self.envs[i] for i in stepping), streams, pendings, strict=True)
+        ]
+        estimates = self.envs[0]._estimate(after) if after else []
+        forced = self.envs[0]._force(list(zip(streams, pendings, strict=True)))
+        obs: list[str] = [""] * self.num_envs
+        rewards = np.zeros(self.num_envs, dtype=np.float64)
+        terminated = np.zeros(self.num_envs, dtype=bool)
+        truncated = np.zeros(self.num_envs, dtype=bool)
+        infos: dict[str, Any] = {}
+        for i, p, e, f in zip(stepping, pendings, estimates, forced, strict=True):
+            obs[i], rewards[i], terminated[i], truncated[i], info = self.envs[i]._finish(p, e, f)
+            infos = self._add_info(infos, info, i)
+        if resetting:
+            reset_obs, reset_infos = self._reset_some(resetting, [None] * len(resetting), None)
+            for i, o in zip(resetting, reset_obs, strict=True):
+                obs[i] = o
+            for i in resetting:
+                infos = self._add_info(
+                    infos, {k: reset_infos[k][i] for k in reset_infos if not k.startswith("_")}, i
+                )
+        self._needs_reset[:] = terminated | truncated
+        return tuple(obs), rewards, terminated, truncated, infos
+
+    def render(self) -> tuple[str | None, ...]:
+        return tuple(env.render() for env in self.envs)
+
+    def close(self, **kwargs: Any) -> None:
+        for env in self.envs:
+            env.close()
