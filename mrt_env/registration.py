@@ -8,28 +8,58 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import gymnasium as gym
+
+from mrt_env.data.synthetic.arithmetic import ArithmeticTask
+from mrt_env.data.synthetic.base import SyntheticTask
+from mrt_env.data.synthetic.search import SearchTask
+from mrt_env.lm.loading import DEFAULT_MODEL
 
 __all__ = ["ENV_IDS", "register_envs"]
 
-ENV_IDS: dict[str, str] = {
-    "MRT-AIME-v0": "aime",  # AIME 2024 + 2025
-    "MRT-AIME24-v0": "aime24",
-    "MRT-AIME25-v0": "aime25",
-    "MRT-AMC23-v0": "amc23",
-    "MRT-MATH500-v0": "math500",
+
+def _synthetic(task: type[SyntheticTask], max_blocks: int) -> dict[str, Any]:
+    """An offline id: the task's text format, and the shipped tiny model as μ by default.
+
+    The tiny model's μ is the likelihood prover: J = p(gold answer | prefix + forcing text),
+    which for an answer with one spelling is exactly the forced pass@1 at temperature 1.
+    """
+    return {
+        "problems": task.name,
+        "prover": DEFAULT_MODEL,
+        "prover_kind": "likelihood",
+        "prover_kwargs": {"forcing_text": task.forcing_text, "answer_template": "{answer}}}"},
+        "prompt_template": task.prompt_template,
+        "forcing_text": task.forcing_text,
+        "max_blocks": max_blocks,
+        "max_tokens": 1024,
+        "forced_answer_tokens": 12,
+    }
+
+
+ENV_IDS: dict[str, dict[str, Any]] = {
+    "MRT-AIME-v0": {"problems": "aime"},  # AIME 2024 + 2025
+    "MRT-AIME24-v0": {"problems": "aime24"},
+    "MRT-AIME25-v0": {"problems": "aime25"},
+    "MRT-AMC23-v0": {"problems": "amc23"},
+    "MRT-MATH500-v0": {"problems": "math500"},
+    # Offline: generated problems, the shipped model as meta-prover (runs with no arguments).
+    "MRT-Arithmetic-v0": _synthetic(ArithmeticTask, max_blocks=8),
+    "MRT-Search-v0": _synthetic(SearchTask, max_blocks=10),
 }
-"""Registered id -> the problem set it serves (a :func:`mrt_env.data.load_problems` name)."""
+"""Registered id -> its default ``ReasoningEnvConfig`` fields (``gym.make`` kwargs override)."""
 
 
 def register_envs() -> None:
     """Register every id of :data:`ENV_IDS` (ids already registered are left alone)."""
-    for env_id, problems in ENV_IDS.items():
+    for env_id, kwargs in ENV_IDS.items():
         if env_id in gym.registry:
             continue
         gym.register(
             id=env_id,
             entry_point="mrt_env.envs.reasoning:ReasoningEnv",
             vector_entry_point="mrt_env.envs.vector:ReasoningVectorEnv",
-            kwargs={"problems": problems},
+            kwargs=kwargs,
         )

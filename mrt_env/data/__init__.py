@@ -31,8 +31,11 @@ from mrt_env.data.sources import (
     load_source,
     register_source,
 )
+from mrt_env.data.synthetic.sources import register_synthetic_sources
 from mrt_env.errors import DataNotFound
 from mrt_env.types import Problem
+
+register_synthetic_sources()
 
 __all__ = [
     "DATA_DIR_ENV",

@@ -18,7 +18,7 @@ from typing import Any, ClassVar
 import gymnasium as gym
 import numpy as np
 
-from mrt_env.envs import info as keys
+from mrt_env import info as keys
 from mrt_env.grading import extract_answer, grade
 from mrt_env.lm.base import LanguageModel
 from mrt_env.progress import (
@@ -201,7 +201,7 @@ class ReasoningEnv(gym.Env[str, str]):
       greedily; that answer is graded, so the outcome is always defined.
 
     ## Info
-    Keys are constants in :mod:`mrt_env.envs.info`: ``episode`` (j), ``tokens``,
+    Keys are constants in :mod:`mrt_env.info`: ``episode`` (j), ``tokens``,
     ``block_tokens``, ``success_prob`` (J_j), ``progress``, ``regret`` (Δ_j),
     ``termination_reward`` (outcome_weight · J_j: what answering now would earn),
     ``forced_answers`` and ``answer`` (μ's answers at c_j, and their mode), ``problem_id``;

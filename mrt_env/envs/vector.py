@@ -78,7 +78,11 @@ class ReasoningVectorEnv(VectorEnv):
         seed: int | Sequence[int | None] | None = None,
         options: dict[str, Any] | None = None,
     ) -> tuple[tuple[str, ...], dict[str, Any]]:
-        """Reset all sub-envs (seeds ``seed, seed + 1, ...`` or one per env)."""
+        """Reset all sub-envs (seeds ``seed, seed + 1, ...`` or one per env).
+
+        ``options={"problem": i}`` gives every sub-env problem ``i`` (an index or id); a
+        list gives each its own; ``options={"reset_mask": mask}`` resets only some.
+        """
         if seed is None or isinstance(seed, int):
             seeds = [None if seed is None else seed + i for i in range(self.num_envs)]
         else:
@@ -98,11 +102,19 @@ class ReasoningVectorEnv(VectorEnv):
         self, which: list[int], seeds: list[int | None], options: dict[str, Any] | None
     ) -> tuple[list[str], dict[str, Any]]:
         sub_options = {k: v for k, v in (options or {}).items() if k != "reset_mask"}
+        choice = sub_options.get("problem")
+        per_env = isinstance(choice, list | tuple)
+        if per_env and len(choice) != self.num_envs:
+            raise ValueError(
+                f"options['problem'] as a list needs one entry per sub-env ({self.num_envs}), "
+                f"got {len(choice)}"
+            )
         streams = []
         for i, seed in zip(which, seeds, strict=True):
             env = self.envs[i]
             gym.Env.reset(env, seed=seed)
-            streams.append(env._start(env._pick(seed, sub_options or None)))
+            mine = {**sub_options, "problem": choice[i]} if per_env else sub_options
+            streams.append(env._start(env._pick(seed, mine or None)))
         estimates = self.envs[0]._estimate(streams) if streams else []
         obs, infos = [], {}
         for i, stream, estimate in zip(which, streams, estimates, strict=True):

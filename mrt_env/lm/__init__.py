@@ -13,18 +13,20 @@ what it needs when it is built, and a missing dependency names the extra to inst
 """
 
 from mrt_env.lm.base import Completion, LanguageModel, TokenLogprobs
-from mrt_env.lm.loading import BACKENDS, load_lm
+from mrt_env.lm.loading import BACKENDS, DEFAULT_MODEL, load_default, load_lm
 from mrt_env.lm.openai_lm import OpenAICompatibleLM
 from mrt_env.lm.transformers_lm import TransformersLM
 from mrt_env.lm.vllm_lm import VLLMLM
 
 __all__ = [
     "BACKENDS",
+    "DEFAULT_MODEL",
     "VLLMLM",
     "Completion",
     "LanguageModel",
     "OpenAICompatibleLM",
     "TokenLogprobs",
     "TransformersLM",
+    "load_default",
     "load_lm",
 ]

@@ -7,7 +7,7 @@ from typing import Any, Literal
 from mrt_env._optional import require
 from mrt_env.lm.base import LanguageModel
 
-__all__ = ["BACKENDS", "load_lm"]
+__all__ = ["BACKENDS", "DEFAULT_MODEL", "default_model_path", "load_default", "load_lm"]
 
 Backend = Literal["transformers", "vllm", "openai"]
 BACKENDS: tuple[str, ...] = ("transformers", "vllm", "openai")
@@ -37,6 +37,8 @@ def load_lm(
         seed: vllm: the engine seed.
         **kwargs: passed on to the backend's constructor.
     """
+    if model == DEFAULT_MODEL:
+        return load_default(**{k: v for k, v in kwargs.items() if k == "max_batch_size"})
     if backend not in BACKENDS:
         raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
     if not isinstance(model, str) or not model:
@@ -57,3 +59,35 @@ def load_lm(
         torch = require("torch", extra="hf", feature="the transformers backend")
         device = "cuda" if torch.cuda.is_available() else "cpu"
     return TransformersLM.from_pretrained(model, device=device, dtype=dtype, **kwargs)
+
+
+DEFAULT_MODEL = "mrt-env/tiny"
+"""The name that loads the tiny model shipped in ``mrt_env/assets/tiny`` (see its README)."""
+
+
+def default_model_path() -> Any:
+    """Where the shipped tiny model lives in the installed package."""
+    from importlib.resources import files
+
+    return files("mrt_env.assets") / "tiny"
+
+
+def load_default(*, device: str = "cpu", max_batch_size: int = 64) -> LanguageModel:
+    """The tiny model this project trains and ships, on transformers (runs offline on CPU).
+
+    It writes the synthetic tasks' reasoning (``MRT-Arithmetic-v0``, ``MRT-Search-v0``) and
+    serves as their meta-prover. Needs the ``hf`` extra.
+    """
+    from mrt_env.errors import BackendUnavailable
+    from mrt_env.lm.transformers_lm import TransformersLM
+
+    path = default_model_path()
+    if not (path / "config.json").is_file():
+        raise BackendUnavailable(
+            f"the shipped tiny model is missing at {path}; reinstall mrt-env, or train one "
+            "with `mrt-pretrain --out DIR` and pass prover=DIR"
+        )
+    return TransformersLM.from_pretrained(
+        str(path), device=device, dtype="float32", max_batch_size=max_batch_size,
+        name=DEFAULT_MODEL,
+    )  # fmt: skip

@@ -24,7 +24,7 @@ from typing import Any
 from mrt_env._optional import require
 from mrt_env.errors import BackendError
 
-__all__ = ["CHAR_VOCAB", "serve_openai_compatible", "tiny_lm"]
+__all__ = ["CHAR_VOCAB", "serve_openai_compatible", "tiny_llama", "tiny_lm", "tiny_tokenizer"]
 
 _SPECIALS = ("<pad>", "<s>", "</s>", "<unk>")
 CHAR_VOCAB = _SPECIALS + tuple(string.printable)
@@ -60,6 +60,40 @@ def tiny_tokenizer() -> Any:
     )
 
 
+def tiny_llama(
+    tokenizer: Any,
+    *,
+    seed: int = 0,
+    hidden_size: int = 64,
+    num_layers: int = 2,
+    num_heads: int = 4,
+    max_positions: int = 1024,
+) -> Any:
+    """A random-init Llama-style ``LlamaForCausalLM`` sized for ``tokenizer`` (not saved).
+
+    The weights are a pure function of ``seed`` and the sizes; the MLP is 2x the hidden
+    size and the embeddings are tied.
+    """
+    torch = require("torch", extra="hf", feature="tiny_llama")
+    tf = require("transformers", extra="hf", feature="tiny_llama")
+    config = tf.LlamaConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=hidden_size,
+        intermediate_size=2 * hidden_size,
+        num_hidden_layers=num_layers,
+        num_attention_heads=num_heads,
+        num_key_value_heads=num_heads,
+        max_position_embeddings=max_positions,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+        tie_word_embeddings=True,
+    )
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return tf.LlamaForCausalLM(config)
+
+
 def tiny_lm(
     path: str | Path,
     *,
@@ -74,26 +108,16 @@ def tiny_lm(
     The weights are a pure function of ``seed`` and the sizes. Load it like any model:
     ``TransformersLM.from_pretrained(tiny_lm(tmp_path))``.
     """
-    torch = require("torch", extra="hf", feature="tiny_lm")
-    tf = require("transformers", extra="hf", feature="tiny_lm")
     path = Path(path)
     tokenizer = tiny_tokenizer()
-    config = tf.LlamaConfig(
-        vocab_size=len(CHAR_VOCAB),
+    model = tiny_llama(
+        tokenizer,
+        seed=seed,
         hidden_size=hidden_size,
-        intermediate_size=2 * hidden_size,
-        num_hidden_layers=num_layers,
-        num_attention_heads=num_heads,
-        num_key_value_heads=num_heads,
-        max_position_embeddings=max_positions,
-        bos_token_id=tokenizer.bos_token_id,
-        eos_token_id=tokenizer.eos_token_id,
-        pad_token_id=tokenizer.pad_token_id,
-        tie_word_embeddings=True,
+        num_layers=num_layers,
+        num_heads=num_heads,
+        max_positions=max_positions,
     )
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        model = tf.LlamaForCausalLM(config)
     path.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(path)
     tokenizer.save_pretrained(path)

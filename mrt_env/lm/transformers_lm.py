@@ -96,6 +96,7 @@ class TransformersLM(SharedResource, HFTokenizerMixin):
         gguf_file: str | None = None,
         trust_remote_code: bool = False,
         max_batch_size: int = 32,
+        name: str | None = None,
         **model_kwargs: Any,
     ) -> TransformersLM:
         """Load a model and tokenizer by hub id or local path.
@@ -106,6 +107,7 @@ class TransformersLM(SharedResource, HFTokenizerMixin):
             device: ``"cpu"``, ``"cuda"``, ``"cuda:1"``, ... .
             dtype: one of ``auto``, ``float32``, ``bfloat16``, ``float16``.
             gguf_file: a GGUF file inside ``model`` (dequantised on load; needs ``gguf``).
+            name: how the model is named in results (default: ``model``).
         """
         if dtype not in _DTYPES:
             raise ValueError(f"dtype must be one of {_DTYPES}, got {dtype!r}")
@@ -122,7 +124,7 @@ class TransformersLM(SharedResource, HFTokenizerMixin):
             **extra,
             **model_kwargs,
         ).to(device)
-        return cls(lm, tok, max_batch_size=max_batch_size, name=str(model))
+        return cls(lm, tok, max_batch_size=max_batch_size, name=name or str(model))
 
     # -- properties --------------------------------------------------------------------
 

@@ -10,8 +10,8 @@ from fakes import CopyLastBoxedFakeLM
 from gymnasium.utils.env_checker import check_env
 
 import mrt_env
+from mrt_env import info as keys
 from mrt_env.envs import ReasoningEnv, ReasoningEnvConfig
-from mrt_env.envs import info as keys
 from mrt_env.errors import MrtError
 from mrt_env.progress import ForcedAnswerProver
 from mrt_env.spaces import UnicodeText

@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 from fakes import CopyLastBoxedFakeLM
 
+from mrt_env import info as keys
 from mrt_env.envs import ReasoningEnv, ReasoningVectorEnv
-from mrt_env.envs import info as keys
 from mrt_env.progress import ForcedAnswerProver, LikelihoodProver
 from mrt_env.types import Problem
 

@@ -18,6 +18,7 @@ __all__ = [
     "PROBLEM_ID",
     "PROGRESS",
     "REGRET",
+    "SLOT",
     "SUCCESS_PROB",
     "TERMINATION_REWARD",
     "TOKENS",
@@ -50,3 +51,6 @@ GOLD_ANSWER = "gold_answer"
 """At the end only: the reference answer (never shown before the episode is over)."""
 PROBLEM_ID = "problem_id"
 """The id of the problem being solved."""
+SLOT = "slot"
+"""Added by :func:`mrt_env.agents.play` (not by the env): the index of the env in a batch,
+so that agents keep per-env state right when finished envs drop out of a batch."""

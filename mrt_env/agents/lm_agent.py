@@ -1,0 +1,114 @@
+"""LMAgent: a language model writes the next reasoning block (batched over envs)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from mrt_env.agents.base import Agent, Info
+from mrt_env.episodes import MARKER_STOP_STRINGS
+from mrt_env.lm.base import Completion, LanguageModel
+
+__all__ = ["LMAgent"]
+
+
+class LMAgent(Agent):
+    """Continues the observation with ``lm`` until an episode boundary or a token cap.
+
+    Args:
+        lm: any :class:`~mrt_env.lm.LanguageModel` (the env's prover model can be reused:
+            ``env.unwrapped.prover.lm``).
+        stop: where a block ends. Default: the paper's episode markers
+            (:data:`mrt_env.episodes.MARKER_STOP_STRINGS`, ``"\\n\\nWait"`` ...); for the
+            synthetic tasks, their delimiter ``("\\n",)``.
+        keep_stop: append the stop string that ended a block to it. Off for markers (a
+            marker *opens* the next episode, so the model writes it again there); on for
+            a delimiter that *closes* a block, such as a newline.
+        max_block_tokens: most tokens per block.
+        temperature, top_p: sampling.
+        seed: sampling seed. A block is a pure function of (seed, observation) on the
+            seeded backends, so batched and one-by-one runs give the same blocks.
+
+    One call of :meth:`act_batch` is one batched ``generate`` call for all envs.
+    """
+
+    name = "lm"
+
+    def __init__(
+        self,
+        lm: LanguageModel,
+        *,
+        stop: Sequence[str] = MARKER_STOP_STRINGS,
+        keep_stop: bool = False,
+        max_block_tokens: int = 512,
+        temperature: float = 0.6,
+        top_p: float = 0.95,
+        seed: int = 0,
+    ):
+        if isinstance(stop, str):
+            raise TypeError(f"stop must be a sequence of strings, got the string {stop!r}")
+        if max_block_tokens < 1:
+            raise ValueError(f"max_block_tokens must be >= 1, got {max_block_tokens}")
+        self.lm = lm
+        self.stop = tuple(stop)
+        self.keep_stop = keep_stop
+        self.max_block_tokens = max_block_tokens
+        self.temperature = temperature
+        self.top_p = top_p
+        self.seed = seed
+        self.tokens_generated = 0
+        """Tokens this agent has had the model generate (for budget accounting)."""
+
+    def generate(self, prompts: Sequence[str], *, max_tokens: int | None = None, n: int = 1,
+                 stop: Sequence[str] | None = None) -> list[list[Completion]]:  # fmt: skip
+        """One batched generation with this agent's sampling settings (counted)."""
+        outs = self.lm.generate(
+            list(prompts),
+            max_tokens=max_tokens or self.max_block_tokens,
+            stop=list(self.stop if stop is None else stop),
+            n=n,
+            temperature=self.temperature,
+            top_p=self.top_p,
+            seed=self.seed,
+        )
+        self.tokens_generated += sum(c.num_tokens for per in outs for c in per)
+        return outs
+
+    def block_of(self, completion: Completion) -> str:
+        """The block a completion makes (the stop string kept if ``keep_stop``)."""
+        if self.keep_stop and completion.stop is not None:
+            return completion.text + completion.stop
+        return completion.text
+
+    def act_batch(self, observations: Sequence[str], infos: Sequence[Info]) -> list[str]:
+        outs = self.generate(observations)
+        blocks = [self.block_of(per[0]) for per in outs]
+        return self.revise(list(observations), list(infos), blocks)
+
+    def revise(self, observations: list[str], infos: list[Info], blocks: list[str]) -> list[str]:
+        """Strategies override this to change the model's blocks (default: keep them)."""
+        return blocks
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(lm={getattr(self.lm, 'name', self.lm)!r}, seed={self.seed})"
+
+    @staticmethod
+    def thinking_open(observation: str, think_close: str = "</think>") -> bool:
+        """Whether the text so far has an open ``<think>``."""
+        return observation.rfind("<think>") > observation.rfind(think_close)
+
+    def commit_block(self, observation: str, answer: str, think_close: str = "</think>") -> str:
+        """A block that commits to ``answer`` in the env's terms: close the thinking if it is
+        open, then give the answer boxed."""
+        if self.thinking_open(observation, think_close):
+            return f"\n{think_close}\n\nThe final answer is $\\boxed{{{answer}}}$."
+        return f"\\boxed{{{answer}}}\n"
+
+    def state_for(self, states: dict[int, Any], slot: int, info: Info, fresh: Any) -> Any:
+        """Per-env state for batch slot ``slot``, reset at the start of an episode."""
+        from mrt_env import info as keys
+
+        slot = info.get(keys.SLOT, slot)
+        if info.get(keys.EPISODE, 0) == 0 or slot not in states:
+            states[slot] = fresh() if callable(fresh) else fresh
+        return states[slot]

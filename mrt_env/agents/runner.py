@@ -1,0 +1,117 @@
+"""play: run an agent on an env's problems and record each episode (single or vector env)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from mrt_env import info as keys
+from mrt_env.agents.base import Agent, as_agent
+
+__all__ = ["EpisodeRecord", "play"]
+
+
+@dataclass
+class EpisodeRecord:
+    """One episode: the blocks written and what the env said about them."""
+
+    problem_id: str
+    blocks: list[str] = field(default_factory=list)
+    success_probs: list[float] = field(default_factory=list)  # J_0 ... J_k
+    rewards: list[float] = field(default_factory=list)
+    tokens: int = 0
+    correct: bool = False
+    outcome: str = ""
+    answer: str | None = None
+
+    @property
+    def episode_return(self) -> float:
+        return float(sum(self.rewards))
+
+
+def play(
+    env: Any,
+    agent: Any,
+    problems: Sequence[int | str],
+    *,
+    seed: int | None = None,
+    progress: Any = None,
+) -> list[EpisodeRecord]:
+    """Run ``agent`` on each of ``problems`` (indices or ids) of ``env``; one record each.
+
+    ``env`` is a :class:`~mrt_env.envs.ReasoningEnv` (episodes one after another, agent
+    called with :meth:`Agent.act`) or a :class:`~mrt_env.envs.ReasoningVectorEnv` (up to
+    ``num_envs`` problems at a time, one :meth:`Agent.act_batch` call per step for the
+    envs still running). ``progress``: an optional callable called with the number of
+    episodes just finished (e.g. a tqdm bar's ``update``).
+    """
+    agent: Agent = as_agent(agent)
+    agent.reset()
+    problems = list(problems)
+    width = getattr(env, "num_envs", None)
+    if width is None:
+        records = []
+        for p in problems:
+            records.extend(_play_batch(env, agent, [p], seed, vector=False))
+            if progress is not None:
+                progress(1)
+        return records
+    records = []
+    for start in range(0, len(problems), width):
+        chunk = problems[start : start + width]
+        records.extend(_play_batch(env, agent, chunk, seed, vector=True))
+        if progress is not None:
+            progress(len(chunk))
+    return records
+
+
+def _play_batch(env, agent, chunk, seed, *, vector: bool) -> list[EpisodeRecord]:
+    if vector:
+        width = env.num_envs
+        padded = chunk + [chunk[0]] * (width - len(chunk))  # spare sub-envs repeat the first
+        obs, infos = env.reset(seed=seed, options={"problem": padded})
+        obs = list(obs)
+        per_env = [{k: infos[k][i] for k in infos if not k.startswith("_")} for i in range(width)]
+    else:
+        o, info = env.reset(seed=seed, options={"problem": chunk[0]})
+        obs, per_env = [o], [info]
+    records = [
+        EpisodeRecord(
+            str(per_env[i][keys.PROBLEM_ID]), success_probs=[float(per_env[i][keys.SUCCESS_PROB])]
+        )
+        for i in range(len(chunk))
+    ]
+    active = list(range(len(chunk)))
+    while active:
+        views = [{**per_env[i], keys.SLOT: i} for i in active]
+        blocks = agent.act_batch([obs[i] for i in active], views)
+        if vector:
+            actions = [""] * env.num_envs
+            for i, block in zip(active, blocks, strict=True):
+                actions[i] = block
+            obs, rewards, terminated, truncated, infos = env.step(actions)
+            obs = list(obs)
+            steps = {
+                i: (rewards[i], terminated[i] or truncated[i],
+                    {k: infos[k][i] for k in infos if not k.startswith("_") and infos["_" + k][i]})
+                for i in active
+            }  # fmt: skip
+        else:
+            o, r, term, trunc, info = env.step(blocks[0])
+            obs = [o]
+            steps = {0: (r, term or trunc, info)}
+        for i, block in zip(list(active), blocks, strict=True):
+            reward, done, info = steps[i]
+            record = records[i]
+            record.blocks.append(block)
+            record.rewards.append(float(reward))
+            record.success_probs.append(float(info[keys.SUCCESS_PROB]))
+            per_env[i] = info
+            if done:
+                record.tokens = int(info[keys.TOKENS])
+                record.correct = bool(info[keys.CORRECT])
+                record.outcome = str(info[keys.OUTCOME])
+                record.answer = info[keys.ANSWER]
+                active.remove(i)
+    return records

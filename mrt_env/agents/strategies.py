@@ -1,0 +1,240 @@
+"""Exploration strategies: how to spend a test-time budget, each a small LMAgent.
+
+Each strategy answers one question about test-time compute, in the terms of MRT (Qu et
+al., 2025): is it better to keep thinking, to stop as soon as the answer is stable, to
+check before committing, to be forced to think longer, or to spend the same tokens on
+independent attempts and vote?
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+
+from mrt_env import info as keys
+from mrt_env.agents.base import Info
+from mrt_env.agents.lm_agent import LMAgent
+from mrt_env.grading import extract_answer
+
+__all__ = ["BudgetForcingExtend", "EarlyExit", "ParallelVote", "SelfVerify", "ThinkToBudget"]
+
+
+class _CommitAware(LMAgent):
+    """Shared by strategies that act when the model's block would commit to an answer."""
+
+    think_close = "</think>"
+
+    def commits(self, observation: str, block: str) -> bool:
+        """Whether ``block`` ends the episode in the env's terms (closes the thinking, or
+        boxes an answer when no thinking is open)."""
+        if self.think_close in block:
+            return True
+        return not self.thinking_open(observation, self.think_close) and "\\boxed" in block
+
+    def before_commit(self, block: str) -> str:
+        """The part of ``block`` before its commitment."""
+        cut = block.find(self.think_close)
+        if cut < 0:
+            cut = block.find("\\boxed")
+        return block[: max(cut, 0)]
+
+
+class ThinkToBudget(LMAgent):
+    """The baseline: the model writes blocks until it commits or the budget runs out.
+
+    Question: what does the model do with the budget on its own? (Long-CoT models mostly
+    think until the budget; the env then forces the answer.)
+    """
+
+    name = "think-to-budget"
+
+
+class EarlyExit(_CommitAware):
+    """Answer as soon as the meta-prover's answers agree ``m`` times in a row.
+
+    Question: how much of the budget is spent after the answer is already settled?
+
+    The answer after block j is μ's most common forced answer at c_j (``info["answer"]``).
+    With a prover that does not sample (the likelihood prover), give ``forcing_text`` and
+    the agent forces a greedy answer itself (its tokens count in ``tokens_generated``).
+
+    Args:
+        m: consecutive agreeing answers needed (at least 1 block must be written).
+        forcing_text: the text that makes the model answer now (only used as above).
+        answer_tokens: tokens for such a self-forced answer.
+        **kwargs: as :class:`LMAgent`.
+    """
+
+    name = "early-exit"
+
+    def __init__(self, lm, *, m: int = 2, forcing_text: str | None = None,
+                 answer_tokens: int = 16, **kwargs):  # fmt: skip
+        super().__init__(lm, **kwargs)
+        if m < 1:
+            raise ValueError(f"m must be >= 1, got {m}")
+        self.m = m
+        self.forcing_text = forcing_text
+        self.answer_tokens = answer_tokens
+        self._history: dict[int, list[str | None]] = {}
+
+    def reset(self) -> None:
+        self._history.clear()
+
+    def _answers(self, observations: list[str], infos: list[Info]) -> list[str | None]:
+        answers = [info.get(keys.ANSWER) for info in infos]
+        need = [i for i, info in enumerate(infos) if not info.get(keys.FORCED_ANSWERS)]
+        if need and self.forcing_text is not None:
+            saved = self.temperature
+            self.temperature = 0.0  # the model's most likely answer now
+            try:
+                outs = self.generate(
+                    [observations[i] + self.forcing_text for i in need],
+                    max_tokens=self.answer_tokens, stop=(),
+                )  # fmt: skip
+            finally:
+                self.temperature = saved
+            tail = self.forcing_text.rpartition(self.think_close)[2]
+            for i, per in zip(need, outs, strict=True):
+                answers[i] = extract_answer(tail + per[0].text)
+        return answers
+
+    def act_batch(self, observations: Sequence[str], infos: Sequence[Info]) -> list[str]:
+        observations, infos = list(observations), list(infos)
+        answers = self._answers(observations, infos)
+        settled: dict[int, str] = {}
+        for slot, (info, answer) in enumerate(zip(infos, answers, strict=True)):
+            history = self.state_for(self._history, slot, info, list)
+            if info.get(keys.EPISODE, 0) > 0:  # c_0 is the bare prompt: not an answer yet
+                history.append(answer)
+            recent = history[-self.m :]
+            if len(recent) == self.m and recent[0] is not None and len(set(recent)) == 1:
+                settled[slot] = recent[0]
+        blocks = [""] * len(observations)
+        open_slots = [i for i in range(len(observations)) if i not in settled]
+        if open_slots:
+            generated = super().act_batch(
+                [observations[i] for i in open_slots], [infos[i] for i in open_slots]
+            )
+            for i, block in zip(open_slots, generated, strict=True):
+                blocks[i] = block
+        for slot, answer in settled.items():
+            blocks[slot] = self.commit_block(observations[slot], answer, self.think_close)
+        return blocks
+
+
+class SelfVerify(_CommitAware):
+    """Before committing, spend one block checking the candidate answer.
+
+    Question: does one verification block pay for itself? When the model's block would
+    commit, the agent writes the part before the commitment followed by ``verify_text``
+    (default: the paper's marker "But let me double-check") and lets the model continue;
+    the next commitment goes through.
+    """
+
+    name = "self-verify"
+
+    def __init__(self, lm, *, verify_text: str = "\n\nBut let me double-check this answer.",
+                 **kwargs):  # fmt: skip
+        super().__init__(lm, **kwargs)
+        self.verify_text = verify_text
+        self._checked: dict[int, list[bool]] = {}
+
+    def reset(self) -> None:
+        self._checked.clear()
+
+    def revise(self, observations: list[str], infos: list[Info], blocks: list[str]) -> list[str]:
+        out = []
+        for slot, (obs, info, block) in enumerate(zip(observations, infos, blocks, strict=True)):
+            checked = self.state_for(self._checked, slot, info, lambda: [False])
+            if self.commits(obs, block) and not checked[0]:
+                checked[0] = True
+                block = self.before_commit(block) + self.verify_text
+            out.append(block)
+        return out
+
+
+class BudgetForcingExtend(_CommitAware):
+    """At the model's own end, append "Wait" and continue (s1-style), up to ``n`` times.
+
+    Question: does forcing more thinking after the model wanted to stop help? (s1:
+    Muennighoff et al., 2025, "budget forcing".)
+    """
+
+    name = "budget-forcing"
+
+    def __init__(self, lm, *, n: int = 1, wait_text: str = "\n\nWait", **kwargs):
+        super().__init__(lm, **kwargs)
+        if n < 0:
+            raise ValueError(f"n must be >= 0, got {n}")
+        self.n = n
+        self.wait_text = wait_text
+        self._extended: dict[int, list[int]] = {}
+
+    def reset(self) -> None:
+        self._extended.clear()
+
+    def revise(self, observations: list[str], infos: list[Info], blocks: list[str]) -> list[str]:
+        out = []
+        for slot, (obs, info, block) in enumerate(zip(observations, infos, blocks, strict=True)):
+            count = self.state_for(self._extended, slot, info, lambda: [0])
+            if self.commits(obs, block) and count[0] < self.n:
+                count[0] += 1
+                block = self.before_commit(block) + self.wait_text
+            out.append(block)
+        return out
+
+
+class ParallelVote(_CommitAware):
+    """``n`` independent shorter streams with the same total budget, then a majority vote.
+
+    Question: is sequential thinking better than the same tokens spent in parallel? (The
+    non-sequential comparator of the paper's analysis.) At the first step the agent samples
+    ``n`` streams of at most ``(total_tokens - n · answer_tokens) / n`` tokens each, forces
+    an answer after any stream that gave none (with ``forcing_text``), votes, and commits
+    with one block. The streams are not in the env's transcript; ``tokens_generated``
+    counts them, and never exceeds ``total_tokens`` per episode.
+    """
+
+    name = "parallel-vote"
+
+    def __init__(self, lm, *, n: int = 4, total_tokens: int = 4096,
+                 forcing_text: str | None = None, answer_tokens: int = 16, **kwargs):  # fmt: skip
+        super().__init__(lm, **kwargs)
+        if n < 1:
+            raise ValueError(f"n must be >= 1, got {n}")
+        per_stream = (total_tokens - n * answer_tokens) // n
+        if per_stream < 1:
+            raise ValueError(
+                f"total_tokens={total_tokens} leaves no tokens per stream for n={n} streams "
+                f"of answer_tokens={answer_tokens}"
+            )
+        self.n = n
+        self.total_tokens = total_tokens
+        self.per_stream = per_stream
+        self.forcing_text = forcing_text
+        self.answer_tokens = answer_tokens
+
+    def act_batch(self, observations: Sequence[str], infos: Sequence[Info]) -> list[str]:
+        observations = list(observations)
+        streams = self.generate(observations, max_tokens=self.per_stream, n=self.n, stop=())
+        blocks = []
+        for obs, per in zip(observations, streams, strict=True):
+            answers = [extract_answer(c.text) for c in per]
+            missing = [i for i, a in enumerate(answers) if a is None]
+            if missing and self.forcing_text is not None:
+                saved = self.temperature
+                self.temperature = 0.0
+                try:
+                    forced = self.generate(
+                        [obs + per[i].text + self.forcing_text for i in missing],
+                        max_tokens=self.answer_tokens, stop=(),
+                    )  # fmt: skip
+                finally:
+                    self.temperature = saved
+                tail = self.forcing_text.rpartition(self.think_close)[2]
+                for i, f in zip(missing, forced, strict=True):
+                    answers[i] = extract_answer(tail + f[0].text)
+            votes = Counter(a for a in answers if a is not None)
+            voted = votes.most_common(1)[0][0] if votes else ""
+            blocks.append(self.commit_block(obs, voted, self.think_close))
+        return blocks

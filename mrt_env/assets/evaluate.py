@@ -1,0 +1,190 @@
+"""Measure the shipped tiny model on the offline envs and write its model card figures.
+
+    python -m mrt_env.assets.evaluate                        # the shipped model, 200 problems
+    python -m mrt_env.assets.evaluate --model runs/tiny-v1 --card runs/tiny-v1/README.md
+
+For each synthetic env id the model writes every held-out problem's reasoning, one block
+(one line) per step, sampled at ``--temperature``; the env's meta-prover (the same model,
+likelihood estimate) gives J after every block. Reported per task: accuracy (the answer the
+model committed to, or the one forced at the block budget), accuracy within smaller block
+budgets (committed and correct by then: the anytime curve), blocks used, wasted blocks
+(repeated attempts, re-stated steps), the mean J curve and the episode regret.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import tyro
+
+from mrt_env.data.synthetic import get_task
+from mrt_env.lm.loading import DEFAULT_MODEL
+from mrt_env.registration import ENV_IDS
+
+__all__ = ["TASK_ENV_IDS", "EvalConfig", "rollout", "summarise"]
+
+TASK_ENV_IDS = {"arithmetic": "MRT-Arithmetic-v0", "search": "MRT-Search-v0"}
+
+
+@dataclass(frozen=True)
+class EvalConfig:
+    """Evaluate a tiny model on the offline envs."""
+
+    model: str = DEFAULT_MODEL
+    """The shipped model (default) or a folder written by mrt-pretrain."""
+    tasks: tuple[str, ...] = ("arithmetic", "search")
+    """Synthetic families to evaluate."""
+    problems: int = 200
+    """Held-out problems per task (the first of seed 0)."""
+    temperature: float = 1.0
+    """Sampling temperature of the blocks."""
+    seed: int = 0
+    """Seed of the sampled blocks."""
+    batch: int = 50
+    """Problems run together (sub-envs of one vector env)."""
+    block_tokens: int = 48
+    """Most tokens per block (a block also ends at its newline)."""
+    card: Path | None = None
+    """Write the figures as markdown here (and j_curve.png beside it)."""
+
+
+def rollout(
+    env_id: str,
+    lm: Any,
+    problem_indices: Sequence[int],
+    *,
+    temperature: float = 1.0,
+    seed: int = 0,
+    batch: int = 50,
+    block_tokens: int = 48,
+) -> list[dict[str, Any]]:
+    """Let ``lm`` solve the given problems of ``env_id``, one line per block; one row each."""
+    from mrt_env.agents import LMAgent, play
+
+    indices = list(problem_indices)
+    vec = gym.make_vec(env_id, num_envs=min(batch, len(indices)), prover=lm)
+    agent = LMAgent(
+        lm, stop=("\n",), keep_stop=True, max_block_tokens=block_tokens,
+        temperature=temperature, top_p=1.0, seed=seed,
+    )  # fmt: skip
+    records = play(vec, agent, indices, seed=seed)
+    vec.close()
+    return [asdict(r) for r in records]
+
+
+def summarise(task_name: str, rows: Sequence[dict[str, Any]], max_blocks: int) -> dict[str, Any]:
+    """Accuracy (final and per block budget), blocks, waste, mean J curve, episode regret."""
+    task = get_task(task_name)
+    used = np.array([len(r["blocks"]) for r in rows])
+    committed = np.array([r["correct"] and r["outcome"] == "committed" for r in rows])
+    curves = np.array(
+        [r["success_probs"] + [r["success_probs"][-1]] * (max_blocks + 1 - len(r["success_probs"]))
+         for r in rows]
+    )  # fmt: skip  # [problems, max_blocks + 1]: J held flat after the end
+    budgets = sorted(
+        {max(1, max_blocks // 4), max(1, max_blocks // 2), (3 * max_blocks) // 4, max_blocks}
+    )
+    return {
+        "task": task_name,
+        "problems": len(rows),
+        "accuracy": float(np.mean([r["correct"] for r in rows])),
+        "accuracy_at_blocks": {b: float(np.mean(committed & (used <= b))) for b in budgets},
+        "blocks": float(used.mean()),
+        "wasted_blocks": float(np.mean([task.waste(r["blocks"]) for r in rows])),
+        "j_curve": curves.mean(axis=0).tolist(),
+        "episode_regret": float((1.0 - curves[:, 1:]).sum(axis=1).mean()),
+        "episode_regret_used": float(
+            np.mean([sum(1 - j for j in r["success_probs"][1:]) for r in rows])
+        ),
+    }
+
+
+def card_markdown(summaries: Sequence[dict[str, Any]], cfg: EvalConfig) -> str:
+    """The measured figures, as markdown."""
+    lines = [
+        f"Measured with `python -m mrt_env.assets.evaluate --problems {cfg.problems} "
+        f"--temperature {cfg.temperature} --seed {cfg.seed}` (held-out problems, seed 0; "
+        "blocks sampled at that temperature, J from the model's own likelihood prover).",
+        "",
+        "| task | problems | accuracy | blocks used | wasted blocks | episode regret "
+        "| J_0 | J_1 | J_2 | J_3 |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for s in summaries:
+        j = s["j_curve"]
+        lines.append(
+            f"| {s['task']} | {s['problems']} | {s['accuracy']:.3f} | {s['blocks']:.2f} | "
+            f"{s['wasted_blocks']:.2f} | {s['episode_regret']:.2f} | "
+            + " | ".join(f"{x:.3f}" for x in j[:4])
+            + " |"
+        )
+    lines += [
+        "",
+        "Accuracy counts the committed answer, or the one forced at the block budget. Episode "
+        "regret is Σ_j (1 − J_j) over the budget's blocks, with J held at its last value "
+        "after the episode ends. Wasted blocks are repeated attempts or re-stated steps.",
+        "",
+        "Accuracy within a block budget (committed and correct by then):",
+        "",
+    ]
+    for s in summaries:
+        cells = ", ".join(f"{b} blocks: {a:.3f}" for b, a in s["accuracy_at_blocks"].items())
+        lines.append(f"- {s['task']}: {cells}")
+    lines += ["", "Mean J after each block (`j_curve.png`):", ""]
+    for s in summaries:
+        lines.append(f"- {s['task']}: " + " ".join(f"{x:.2f}" for x in s["j_curve"]))
+    return "\n".join(lines) + "\n"
+
+
+def _plot(summaries: Sequence[dict[str, Any]], path: Path) -> None:
+    from mrt_env._optional import require
+
+    require("matplotlib", extra="plot", feature="the J-curve plot")
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(5, 3.2))
+    ax = fig.subplots()
+    for s in summaries:
+        ax.plot(range(len(s["j_curve"])), s["j_curve"], marker="o", label=s["task"])
+    ax.set_xlabel("block j")
+    ax.set_ylabel("mean J_j (forced pass@1)")
+    ax.set_ylim(0, 1.02)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+
+
+def main(argv: list[str] | None = None) -> int:
+    cfg = tyro.cli(EvalConfig, args=argv)
+    from mrt_env.lm import load_lm
+
+    lm = load_lm(cfg.model, device="cpu", dtype="float32") if cfg.model != DEFAULT_MODEL else None
+    if lm is None:
+        from mrt_env.lm import load_default
+
+        lm = load_default()
+    summaries = []
+    for name in cfg.tasks:
+        env_id = TASK_ENV_IDS[name]
+        rows = rollout(
+            env_id, lm, range(cfg.problems), temperature=cfg.temperature, seed=cfg.seed,
+            batch=cfg.batch, block_tokens=cfg.block_tokens,
+        )  # fmt: skip
+        summaries.append(summarise(name, rows, ENV_IDS[env_id]["max_blocks"]))
+    text = card_markdown(summaries, cfg)
+    print(text)
+    if cfg.card is not None:
+        cfg.card.parent.mkdir(parents=True, exist_ok=True)
+        cfg.card.write_text(text)
+        _plot(summaries, cfg.card.with_name("j_curve.png"))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,281 @@
+"""Train the tiny model the package ships: supervised learning on synthetic traces.
+
+    python -m mrt_env.assets.train --out runs/tiny          # or: mrt-pretrain --out ...
+    python -m mrt_env.assets.train --help
+
+One small Llama-style causal LM with a character tokenizer (built here, no download) learns
+both synthetic families (:mod:`mrt_env.data.synthetic`) from generated traces:
+
+* solution traces in every solver style of each family (efficient and wasteful mixed, so
+  that both behaviours are in the model's repertoire and RL has something to amplify);
+* forced-answer samples: a trace cut after a random block, the family's forcing text, and
+  the solver's best answer at that point, so the model can serve as its own meta-prover.
+
+The loss covers the blocks and answers only (not the problem statement, which is random).
+The evaluation problems (seed 0, the first ``EVAL_PROBLEMS`` of each family) never appear in
+training. Everything is a pure function of ``--seed``. A checkpoint is written every
+``--save-every`` steps and a killed run resumes from it.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import tyro
+
+from mrt_env._optional import require
+from mrt_env.data.synthetic import EVAL_PROBLEMS, TASKS, SyntheticTask, get_task
+
+__all__ = ["PretrainConfig", "main", "train"]
+
+_TRAIN_SEED_OFFSET = 1000  # training problems come from seeds far from the eval seed 0
+_ROW_WIDTH = 512  # tokens per packed training row
+
+
+@dataclass(frozen=True)
+class PretrainConfig:
+    """Supervised training of the tiny shipped model on synthetic traces."""
+
+    out: Path = Path("runs/tiny-model")
+    """Folder for the model (save_pretrained), its tokenizer and train_log.jsonl."""
+    tasks: tuple[str, ...] = ("arithmetic", "search")
+    """Synthetic families to train on (sampled uniformly)."""
+    seed: int = 0
+    """Seed of the weights, the problems, the traces and the batches."""
+    steps: int = 1500
+    """Optimizer steps."""
+    batch_size: int = 48
+    """Sequences per step."""
+    lr: float = 2e-3
+    """Peak learning rate (AdamW, linear warmup, cosine decay to 10%)."""
+    warmup: int = 100
+    """Warmup steps."""
+    hidden_size: int = 128
+    """Model width."""
+    num_layers: int = 4
+    """Transformer blocks."""
+    num_heads: int = 4
+    """Attention heads."""
+    forced_fraction: float = 0.3
+    """Share of sequences that are forced-answer samples."""
+    efficient_fraction: float = 0.5
+    """Share of solution traces in a family's first (efficient) style."""
+    max_minutes: float = 14.5
+    """Stop (and save) after this much training time."""
+    save_every: int = 250
+    """Steps between checkpoints (a killed run resumes from the last)."""
+    threads: int = 2
+    """CPU threads for torch."""
+
+    def __post_init__(self) -> None:
+        unknown = sorted(set(self.tasks) - set(TASKS))
+        if unknown or not self.tasks:
+            raise ValueError(f"tasks must be some of {sorted(TASKS)}, got {list(self.tasks)}")
+        for name in ("steps", "batch_size", "hidden_size", "num_layers", "num_heads", "save_every"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.hidden_size % self.num_heads:
+            raise ValueError(
+                f"hidden_size ({self.hidden_size}) must be a multiple of num_heads "
+                f"({self.num_heads})"
+            )
+        for name in ("forced_fraction", "efficient_fraction"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"{name} must lie in [0, 1], got {getattr(self, name)}")
+
+
+class TraceSampler:
+    """Draws training sequences as (text, loss mask by character) pairs."""
+
+    def __init__(self, config: PretrainConfig):
+        self.config = config
+        self.rng = np.random.default_rng([config.seed, 7])
+        self.tasks: list[SyntheticTask] = [
+            get_task(name, seed=config.seed + _TRAIN_SEED_OFFSET) for name in config.tasks
+        ]
+        # Held-out problems are recognised by their text, whatever seed drew them.
+        self.held_out = {
+            name: {p.question for p in get_task(name, seed=0).problems(EVAL_PROBLEMS)}
+            for name in config.tasks
+        }
+        self.index = 0
+
+    def sample(self) -> tuple[str, list[bool]]:
+        cfg, rng = self.config, self.rng
+        task = self.tasks[int(rng.integers(len(self.tasks)))]
+        while True:
+            problem = task.problem(self.index)
+            self.index += 1
+            if problem.question not in self.held_out[task.name]:
+                break
+        style = task.styles[0] if rng.random() < cfg.efficient_fraction else task.styles[-1]
+        trace = task.trace(problem, rng, style)
+        prompt = task.prompt_template.replace("{question}", problem.question)
+        if rng.random() < cfg.forced_fraction:
+            cut = int(rng.integers(len(trace.blocks) + 1))  # after any block, or none
+            context = prompt + "".join(trace.blocks[:cut]) + task.forcing_text
+            answer = task.forced_answer(problem, trace.blocks[:cut], rng) + "}\n"
+            return context + answer, [False] * len(context) + [True] * len(answer)
+        body = trace.text
+        return prompt + body, [False] * len(prompt) + [True] * len(body)
+
+
+def _packed_batch(
+    tokenizer: Any, samples: list[tuple[str, list[bool]]], width: int, torch: Any
+) -> dict[str, Any]:
+    """Pack whole samples into rows of ``width`` tokens (no sample is split).
+
+    Packing instead of padding: no compute is spent on pad tokens, and every row mixes
+    both tasks. Positions restart at every sample, as at inference.
+    """
+    rows: list[list[tuple[list[int], list[bool]]]] = [[]]
+    used = [0]
+    for text, mask in samples:
+        ids = tokenizer(text)["input_ids"] + [tokenizer.eos_token_id]  # BOS + chars + EOS
+        if len(ids) > width:
+            raise ValueError(
+                f"a training sample of {len(ids)} tokens exceeds the row width {width}"
+            )
+        if used[-1] + len(ids) > width:
+            rows.append([])
+            used.append(0)
+        rows[-1].append((ids, [False, *mask, True]))  # no loss on BOS; the EOS is learned
+        used[-1] += len(ids)
+    input_ids = torch.full((len(rows), width), tokenizer.pad_token_id)  # [R, W]
+    labels = torch.full((len(rows), width), -100)  # [R, W]: -100 = no loss
+    positions = torch.zeros((len(rows), width), dtype=torch.long)  # [R, W]
+    for r, row in enumerate(rows):
+        at = 0
+        for ids, mask in row:
+            n = len(ids)
+            input_ids[r, at : at + n] = torch.tensor(ids)
+            labels[r, at : at + n] = torch.tensor(
+                [i if m else -100 for i, m in zip(ids, mask, strict=True)]
+            )
+            positions[r, at : at + n] = torch.arange(n)
+            at += n
+    return {"input_ids": input_ids, "labels": labels, "position_ids": positions}
+
+
+def _lr_at(step: int, cfg: PretrainConfig) -> float:
+    if step < cfg.warmup:
+        return cfg.lr * (step + 1) / cfg.warmup
+    progress = (step - cfg.warmup) / max(1, cfg.steps - cfg.warmup)
+    return cfg.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress))))
+
+
+def train(cfg: PretrainConfig) -> Path:
+    """Train (or resume) and save the model in ``cfg.out``; returns the folder."""
+    torch = require("torch", extra="hf", feature="mrt-pretrain")
+    tqdm = require("tqdm", extra="hf", feature="mrt-pretrain").tqdm
+    from mrt_env.lm.testing import tiny_llama, tiny_tokenizer
+
+    torch.set_num_threads(cfg.threads)
+    out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+    tokenizer = tiny_tokenizer()
+    tokenizer.chat_template = None  # the tasks have their own plain prompts
+    model = tiny_llama(
+        tokenizer, seed=cfg.seed, hidden_size=cfg.hidden_size, num_layers=cfg.num_layers,
+        num_heads=cfg.num_heads, max_positions=1024,
+    )  # fmt: skip
+    optimizer = torch.optim.AdamW(
+        model.parameters(), lr=cfg.lr, betas=(0.9, 0.95), weight_decay=0.01
+    )
+    sampler = TraceSampler(cfg)
+    checkpoint = out / "checkpoint.pt"
+    start = 0
+    if checkpoint.exists():
+        state = torch.load(checkpoint, weights_only=False)
+        if state["config"] != _jsonable(cfg):
+            raise ValueError(
+                f"{checkpoint} was written with other settings; use another --out or delete it"
+            )
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        sampler.rng.bit_generator.state = state["rng"]
+        sampler.index = state["index"]
+        start = state["step"]
+        torch.set_rng_state(state["torch_rng"])
+    else:
+        torch.manual_seed(cfg.seed)
+    params = sum(p.numel() for p in model.parameters())
+    log_path = out / "train_log.jsonl"
+    began = time.monotonic()
+    model.train()
+    bar = tqdm(
+        range(start, cfg.steps), initial=start, total=cfg.steps, desc=f"train {params / 1e6:.2f}M"
+    )
+    step = start
+    for step in bar:
+        batch = _packed_batch(
+            tokenizer, [sampler.sample() for _ in range(cfg.batch_size)], _ROW_WIDTH, torch
+        )
+        for group in optimizer.param_groups:
+            group["lr"] = _lr_at(step, cfg)
+        loss = model(**batch).loss
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        bar.set_postfix(loss=f"{loss.item():.3f}")
+        if step % 50 == 0 or step == cfg.steps - 1:
+            with log_path.open("a") as f:
+                f.write(
+                    json.dumps({"step": step, "loss": loss.item(), "lr": _lr_at(step, cfg)}) + "\n"
+                )
+        timed_out = (time.monotonic() - began) / 60 > cfg.max_minutes
+        if (step + 1) % cfg.save_every == 0 or timed_out:
+            _save_checkpoint(torch, checkpoint, cfg, model, optimizer, sampler, step + 1)
+        if timed_out:
+            bar.write(f"stopping after {cfg.max_minutes} minutes at step {step + 1}")
+            break
+    bar.close()
+    model.eval()
+    model.save_pretrained(out)
+    tokenizer.save_pretrained(out)
+    (out / "train_config.json").write_text(json.dumps(_jsonable(cfg), indent=2) + "\n")
+    checkpoint.unlink(missing_ok=True)
+    return out
+
+
+def _jsonable(cfg: PretrainConfig) -> dict[str, Any]:
+    d = asdict(cfg)
+    d["out"] = str(d["out"])
+    d["tasks"] = list(d["tasks"])
+    return d
+
+
+def _save_checkpoint(torch, path, cfg, model, optimizer, sampler, step) -> None:
+    tmp = path.with_suffix(".tmp")
+    torch.save(
+        {
+            "config": _jsonable(cfg),
+            "model": model.state_dict(),
+            "optimizer": optimizer.state_dict(),
+            "rng": sampler.rng.bit_generator.state,
+            "index": sampler.index,
+            "step": step,
+            "torch_rng": torch.get_rng_state(),
+        },
+        tmp,
+    )
+    tmp.replace(path)  # atomic: a kill mid-write leaves the previous checkpoint
+
+
+def main(argv: list[str] | None = None) -> int:
+    """The ``mrt-pretrain`` command."""
+    cfg = tyro.cli(PretrainConfig, args=argv)
+    out = train(cfg)
+    print(f"saved to {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

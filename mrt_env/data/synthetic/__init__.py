@@ -1,0 +1,40 @@
+"""Synthetic reasoning tasks that run offline, one family per module.
+
+* :class:`~mrt_env.data.synthetic.arithmetic.ArithmeticTask` (``MRT-Arithmetic-v0``): long
+  addition, one column per block.
+* :class:`~mrt_env.data.synthetic.search.SearchTask` (``MRT-Search-v0``): find the pair
+  that hits a target, one attempt per block; exploration matters.
+
+Problem ``i`` of a family is a pure function of ``(seed, i)``. ``load_problems("search")``
+gives the held-out evaluation set (seed 0, the first :data:`EVAL_PROBLEMS`); the shipped
+model was trained on other seeds, with the evaluation problems excluded.
+"""
+
+from __future__ import annotations
+
+from mrt_env.data.synthetic.arithmetic import ArithmeticTask
+from mrt_env.data.synthetic.base import ANSWER_OPEN, SyntheticTask, Trace
+from mrt_env.data.synthetic.search import SearchTask
+
+__all__ = [
+    "ANSWER_OPEN",
+    "EVAL_PROBLEMS",
+    "TASKS",
+    "ArithmeticTask",
+    "SearchTask",
+    "SyntheticTask",
+    "Trace",
+    "get_task",
+]
+
+EVAL_PROBLEMS = 500
+"""Size of each family's held-out set (seed 0, indices 0 .. EVAL_PROBLEMS - 1)."""
+
+TASKS: dict[str, type[SyntheticTask]] = {"arithmetic": ArithmeticTask, "search": SearchTask}
+
+
+def get_task(name: str, **knobs: object) -> SyntheticTask:
+    """The family ``name`` with the given knobs (``seed``, ``digits``, ``count`` ...)."""
+    if name not in TASKS:
+        raise ValueError(f"unknown synthetic task {name!r}; the tasks are {sorted(TASKS)}")
+    return TASKS[name](**knobs)

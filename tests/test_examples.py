@@ -1,0 +1,21 @@
+"""The examples run as a new user runs them."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+
+
+def test_quickstart_runs_offline_and_prints_j_per_block():
+    pytest.importorskip("transformers")
+    out = subprocess.run(
+        [sys.executable, str(EXAMPLES / "quickstart.py"), "--max-blocks", "2",
+         "--block-tokens", "8", "--k", "2"],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "block 1: J = " in out.stdout and "block 2: J = " in out.stdout
+    assert "[J_0 = " in out.stdout and "regret " in out.stdout
