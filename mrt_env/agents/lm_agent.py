@@ -60,14 +60,15 @@ class LMAgent(Agent):
         """Tokens this agent has had the model generate (for budget accounting)."""
 
     def generate(self, prompts: Sequence[str], *, max_tokens: int | None = None, n: int = 1,
-                 stop: Sequence[str] | None = None) -> list[list[Completion]]:  # fmt: skip
-        """One batched generation with this agent's sampling settings (counted)."""
+                 stop: Sequence[str] | None = None,
+                 temperature: float | None = None) -> list[list[Completion]]:  # fmt: skip
+        """One batched generation with this agent's settings unless overridden (counted)."""
         outs = self.lm.generate(
             list(prompts),
             max_tokens=max_tokens or self.max_block_tokens,
             stop=list(self.stop if stop is None else stop),
             n=n,
-            temperature=self.temperature,
+            temperature=self.temperature if temperature is None else temperature,
             top_p=self.top_p,
             seed=self.seed,
         )

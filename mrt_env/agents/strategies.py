@@ -38,6 +38,39 @@ class _CommitAware(LMAgent):
             cut = block.find("\\boxed")
         return block[: max(cut, 0)]
 
+    def forced_answers(
+        self, contexts: list[str], forcing_text: str, answer_tokens: int
+    ) -> list[str | None]:
+        """The model's greedy answer after each context + ``forcing_text`` (None if none)."""
+        if not contexts:
+            return []
+        outs = self.generate(
+            [c + forcing_text for c in contexts], max_tokens=answer_tokens, stop=(),
+            temperature=0.0,
+        )  # fmt: skip
+        tail = forcing_text.rpartition(self.think_close)[2]  # it may open the answer
+        return [extract_answer(tail + per[0].text) for per in outs]
+
+    def hold_commits(
+        self,
+        observations: list[str],
+        infos: list[Info],
+        blocks: list[str],
+        counts: dict[int, list[int]],
+        limit: int,
+        instead: str,
+    ) -> list[str]:
+        """Up to ``limit`` times per episode, a block that would commit is cut before its
+        commitment and ends with ``instead``, so the model goes on."""
+        out = []
+        for slot, (obs, info, block) in enumerate(zip(observations, infos, blocks, strict=True)):
+            count = self.state_for(counts, slot, info, lambda: [0])
+            if self.commits(obs, block) and count[0] < limit:
+                count[0] += 1
+                block = self.before_commit(block) + instead
+            out.append(block)
+        return out
+
 
 class ThinkToBudget(LMAgent):
     """The baseline: the model writes blocks until it commits or the budget runs out.
@@ -84,18 +117,11 @@ class EarlyExit(_CommitAware):
         answers = [info.get(keys.ANSWER) for info in infos]
         need = [i for i, info in enumerate(infos) if not info.get(keys.FORCED_ANSWERS)]
         if need and self.forcing_text is not None:
-            saved = self.temperature
-            self.temperature = 0.0  # the model's most likely answer now
-            try:
-                outs = self.generate(
-                    [observations[i] + self.forcing_text for i in need],
-                    max_tokens=self.answer_tokens, stop=(),
-                )  # fmt: skip
-            finally:
-                self.temperature = saved
-            tail = self.forcing_text.rpartition(self.think_close)[2]
-            for i, per in zip(need, outs, strict=True):
-                answers[i] = extract_answer(tail + per[0].text)
+            forced = self.forced_answers(
+                [observations[i] for i in need], self.forcing_text, self.answer_tokens
+            )
+            for i, answer in zip(need, forced, strict=True):
+                answers[i] = answer
         return answers
 
     def act_batch(self, observations: Sequence[str], infos: Sequence[Info]) -> list[str]:
@@ -137,20 +163,13 @@ class SelfVerify(_CommitAware):
                  **kwargs):  # fmt: skip
         super().__init__(lm, **kwargs)
         self.verify_text = verify_text
-        self._checked: dict[int, list[bool]] = {}
+        self._checked: dict[int, list[int]] = {}
 
     def reset(self) -> None:
         self._checked.clear()
 
     def revise(self, observations: list[str], infos: list[Info], blocks: list[str]) -> list[str]:
-        out = []
-        for slot, (obs, info, block) in enumerate(zip(observations, infos, blocks, strict=True)):
-            checked = self.state_for(self._checked, slot, info, lambda: [False])
-            if self.commits(obs, block) and not checked[0]:
-                checked[0] = True
-                block = self.before_commit(block) + self.verify_text
-            out.append(block)
-        return out
+        return self.hold_commits(observations, infos, blocks, self._checked, 1, self.verify_text)
 
 
 class BudgetForcingExtend(_CommitAware):
@@ -174,14 +193,9 @@ class BudgetForcingExtend(_CommitAware):
         self._extended.clear()
 
     def revise(self, observations: list[str], infos: list[Info], blocks: list[str]) -> list[str]:
-        out = []
-        for slot, (obs, info, block) in enumerate(zip(observations, infos, blocks, strict=True)):
-            count = self.state_for(self._extended, slot, info, lambda: [0])
-            if self.commits(obs, block) and count[0] < self.n:
-                count[0] += 1
-                block = self.before_commit(block) + self.wait_text
-            out.append(block)
-        return out
+        return self.hold_commits(
+            observations, infos, blocks, self._extended, self.n, self.wait_text
+        )
 
 
 class ParallelVote(_CommitAware):
@@ -222,18 +236,11 @@ class ParallelVote(_CommitAware):
             answers = [extract_answer(c.text) for c in per]
             missing = [i for i, a in enumerate(answers) if a is None]
             if missing and self.forcing_text is not None:
-                saved = self.temperature
-                self.temperature = 0.0
-                try:
-                    forced = self.generate(
-                        [obs + per[i].text + self.forcing_text for i in missing],
-                        max_tokens=self.answer_tokens, stop=(),
-                    )  # fmt: skip
-                finally:
-                    self.temperature = saved
-                tail = self.forcing_text.rpartition(self.think_close)[2]
-                for i, f in zip(missing, forced, strict=True):
-                    answers[i] = extract_answer(tail + f[0].text)
+                forced = self.forced_answers(
+                    [obs + per[i].text for i in missing], self.forcing_text, self.answer_tokens
+                )
+                for i, answer in zip(missing, forced, strict=True):
+                    answers[i] = answer
             votes = Counter(a for a in answers if a is not None)
             voted = votes.most_common(1)[0][0] if votes else ""
             blocks.append(self.commit_block(obs, voted, self.think_close))

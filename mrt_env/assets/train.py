@@ -48,7 +48,7 @@ class PretrainConfig:
     """Synthetic families to train on (sampled uniformly)."""
     seed: int = 0
     """Seed of the weights, the problems, the traces and the batches."""
-    steps: int = 1500
+    steps: int = 1400
     """Optimizer steps."""
     batch_size: int = 48
     """Sequences per step."""
@@ -132,7 +132,10 @@ def _packed_batch(
     """Pack whole samples into rows of ``width`` tokens (no sample is split).
 
     Packing instead of padding: no compute is spent on pad tokens, and every row mixes
-    both tasks. Positions restart at every sample, as at inference.
+    both tasks. Positions restart at every sample and a block-diagonal causal mask keeps
+    each sample from seeing the others, so every sample is trained exactly as it is read
+    at inference (the tasks copy numbers from their prompt: another sample's numbers
+    within reach would be a trap).
     """
     rows: list[list[tuple[list[int], list[bool]]]] = [[]]
     used = [0]
@@ -150,6 +153,9 @@ def _packed_batch(
     input_ids = torch.full((len(rows), width), tokenizer.pad_token_id)  # [R, W]
     labels = torch.full((len(rows), width), -100)  # [R, W]: -100 = no loss
     positions = torch.zeros((len(rows), width), dtype=torch.long)  # [R, W]
+    # Additive mask, 0 where a token may attend: its own sample, causally.
+    attention = torch.full((len(rows), 1, width, width), torch.finfo(torch.float32).min)
+    causal = torch.ones((width, width), dtype=torch.bool).tril()  # [W, W]
     for r, row in enumerate(rows):
         at = 0
         for ids, mask in row:
@@ -159,8 +165,15 @@ def _packed_batch(
                 [i if m else -100 for i, m in zip(ids, mask, strict=True)]
             )
             positions[r, at : at + n] = torch.arange(n)
+            attention[r, 0, at : at + n, at : at + n].masked_fill_(causal[:n, :n], 0.0)
             at += n
-    return {"input_ids": input_ids, "labels": labels, "position_ids": positions}
+        attention[r, 0, at:, :].fill_(0.0)  # padding rows: anything (they carry no loss)
+    return {
+        "input_ids": input_ids,
+        "labels": labels,
+        "position_ids": positions,
+        "attention_mask": attention,  # [R, 1, W, W]
+    }
 
 
 def _lr_at(step: int, cfg: PretrainConfig) -> float:

@@ -18,9 +18,10 @@ from mrt_env.lm.loading import default_model_path
 from mrt_env.registration import ENV_IDS
 
 REPO = Path(__file__).resolve().parents[2]
-# Measured on 100 held-out problems with the shipped weights (model card), minus a margin
-# for sampling noise on the 60 problems tested here; see mrt_env/assets/tiny/README.md.
-THRESHOLDS = {"arithmetic": 0.0, "search": 0.0}
+# Measured with the shipped weights on these 60 held-out problems (seed 0): arithmetic
+# 0.633, search 0.767 (the model card has 100 problems: 0.61, 0.69). The thresholds leave a
+# margin for other CPUs' floating-point differences, which change sampled blocks.
+THRESHOLDS = {"arithmetic": 0.45, "search": 0.55}
 
 
 @pytest.fixture(scope="module")
