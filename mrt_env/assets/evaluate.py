@@ -96,6 +96,7 @@ def summarise(task_name: str, rows: Sequence[dict[str, Any]], max_blocks: int) -
         "accuracy_at_blocks": {b: float(np.mean(committed & (used <= b))) for b in budgets},
         "blocks": float(used.mean()),
         "wasted_blocks": float(np.mean([task.waste(r["blocks"]) for r in rows])),
+        "no_waste_share": float(np.mean([task.waste(r["blocks"]) == 0 for r in rows])),
         "j_curve": curves.mean(axis=0).tolist(),
         "episode_regret": float((1.0 - curves[:, 1:]).sum(axis=1).mean()),
         "episode_regret_used": float(
@@ -111,15 +112,15 @@ def card_markdown(summaries: Sequence[dict[str, Any]], cfg: EvalConfig) -> str:
         f"--temperature {cfg.temperature} --seed {cfg.seed}` (held-out problems, seed 0; "
         "blocks sampled at that temperature, J from the model's own likelihood prover).",
         "",
-        "| task | problems | accuracy | blocks used | wasted blocks | episode regret "
-        "| J_0 | J_1 | J_2 | J_3 |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| task | problems | accuracy | blocks used | wasted blocks | episodes without waste "
+        "| episode regret | J_0 | J_1 | J_2 | J_3 |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for s in summaries:
         j = s["j_curve"]
         lines.append(
             f"| {s['task']} | {s['problems']} | {s['accuracy']:.3f} | {s['blocks']:.2f} | "
-            f"{s['wasted_blocks']:.2f} | {s['episode_regret']:.2f} | "
+            f"{s['wasted_blocks']:.2f} | {s['no_waste_share']:.2f} | {s['episode_regret']:.2f} | "
             + " | ".join(f"{x:.3f}" for x in j[:4])
             + " |"
         )

@@ -103,17 +103,19 @@ def search_lm(search_vec):
 FORCING = "A \\boxed{"
 
 
-@pytest.mark.parametrize(
-    ("cls", "kw"),
-    [
-        (ThinkToBudget, {}),
-        (EarlyExit, {"m": 2, "forcing_text": FORCING}),
-        (SelfVerify, {"verify_text": "\n"}),
-        (BudgetForcingExtend, {"n": 1, "wait_text": "\n"}),
-        (ParallelVote, {"n": 3, "total_tokens": 300, "forcing_text": FORCING}),
-    ],
-)
-def test_each_strategy_runs_end_to_end_through_gym_make(cls, kw, search_lm):
+# Settings for the search task (blocks are lines; the answer is forced with its text).
+STRATEGIES = {
+    ThinkToBudget: {},
+    EarlyExit: {"forcing_text": FORCING},
+    SelfVerify: {"verify_text": "\n"},
+    BudgetForcingExtend: {"n": 1, "wait_text": "\n"},
+    ParallelVote: {"n": 3, "total_tokens": 300, "forcing_text": FORCING},
+}
+
+
+@pytest.mark.parametrize("cls", list(STRATEGIES))
+def test_each_strategy_runs_end_to_end_through_gym_make(cls, search_lm):
+    kw = STRATEGIES[cls]
     env = gym.make("MRT-Search-v0", prover=search_lm)
     records = play(env, search_agent(cls, search_lm, **kw), range(4), seed=0)
     assert len(records) == 4
@@ -123,9 +125,9 @@ def test_each_strategy_runs_end_to_end_through_gym_make(cls, kw, search_lm):
         assert all(0.0 <= j <= 1.0 for j in r.success_probs)
 
 
-@pytest.mark.parametrize("cls", [ThinkToBudget, EarlyExit, SelfVerify])
+@pytest.mark.parametrize("cls", list(STRATEGIES))
 def test_batched_runs_equal_one_by_one_runs(cls, search_lm, search_vec):
-    kw = {"forcing_text": FORCING} if cls is EarlyExit else {}
+    kw = STRATEGIES[cls]
     batched = play(search_vec, search_agent(cls, search_lm, **kw), range(6), seed=0)
     single_env = gym.make("MRT-Search-v0", prover=search_lm)
     one_by_one = play(single_env, search_agent(cls, search_lm, **kw), range(6), seed=0)
