@@ -284,7 +284,7 @@ def _save_checkpoint(torch, path, cfg, model, optimizer, sampler, step) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """The ``mrt-pretrain`` command."""
-    cfg = tyro.cli(PretrainConfig, args=argv)
+    cfg = tyro.cli(PretrainConfig, args=argv)  # bad settings: tyro prints why, exits 2
     out = train(cfg)
     print(f"saved to {out}")
     return 0

@@ -60,3 +60,11 @@ def test_a_killed_run_resumes_to_the_same_weights(tmp_path, monkeypatch):
     whole = load_file(tmp_path / "whole" / "model.safetensors")
     resumed = load_file(tmp_path / "killed" / "model.safetensors")
     assert all(torch.equal(whole[k], resumed[k]) for k in whole)
+
+
+def test_bad_command_line_settings_are_an_error_not_a_traceback(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--tasks", "chess"])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert "tasks must be some of ['arithmetic', 'search']" in err and "Traceback" not in err
