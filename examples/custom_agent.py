@@ -15,6 +15,7 @@ import numpy as np
 
 import mrt_env  # noqa: F401  (registers the env ids)
 from mrt_env.agents import LMAgent, play
+from mrt_env.metrics import episode_regret
 
 
 def systematic_search(observation: str, info: dict) -> str:
@@ -32,7 +33,7 @@ def systematic_search(observation: str, info: dict) -> str:
 def report(name: str, records) -> None:
     accuracy = np.mean([r.correct for r in records])
     blocks = np.mean([len(r.blocks) for r in records])
-    regret = np.mean([sum(1 - j for j in r.success_probs[1:]) for r in records])
+    regret = np.mean([episode_regret(r.success_probs).total for r in records])
     print(f"{name:>20}: accuracy {accuracy:.2f}, blocks {blocks:.2f}, episode regret {regret:.2f}")
 
 

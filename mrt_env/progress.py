@@ -30,6 +30,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, Protocol
 
+from mrt_env.commitment import answer_opening
 from mrt_env.grading import grade_many
 from mrt_env.lm.base import LanguageModel, SharedResource
 from mrt_env.types import Problem
@@ -234,7 +235,7 @@ class ForcedAnswerProver(_CachedProver):
         )  # fmt: skip
         # The forcing text may open the answer (the paper's ends in "1. **"): grade it
         # together with the completion, so an answer split across the two is found.
-        tail = cfg.forcing_text.rpartition("</think>")[2]
+        tail = answer_opening(cfg.forcing_text)
         pairs = [
             (tail + c.text, r.problem.answer)
             for r, per in zip(requests, outs, strict=True)

@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from mrt_env import info as keys
 from mrt_env.agents.base import Agent, Info
+from mrt_env.commitment import THINK_CLOSE, thinking_open
 from mrt_env.episodes import MARKER_STOP_STRINGS
 from mrt_env.lm.base import Completion, LanguageModel
 
@@ -93,22 +95,15 @@ class LMAgent(Agent):
     def __repr__(self) -> str:
         return f"{type(self).__name__}(lm={getattr(self.lm, 'name', self.lm)!r}, seed={self.seed})"
 
-    @staticmethod
-    def thinking_open(observation: str, think_close: str = "</think>") -> bool:
-        """Whether the text so far has an open ``<think>``."""
-        return observation.rfind("<think>") > observation.rfind(think_close)
-
-    def commit_block(self, observation: str, answer: str, think_close: str = "</think>") -> str:
+    def commit_block(self, observation: str, answer: str, think_close: str = THINK_CLOSE) -> str:
         """A block that commits to ``answer`` in the env's terms: close the thinking if it is
         open, then give the answer boxed."""
-        if self.thinking_open(observation, think_close):
+        if thinking_open(observation, think_close):
             return f"\n{think_close}\n\nThe final answer is $\\boxed{{{answer}}}$."
         return f"\\boxed{{{answer}}}\n"
 
     def state_for(self, states: dict[int, Any], slot: int, info: Info, fresh: Any) -> Any:
         """Per-env state for batch slot ``slot``, reset at the start of an episode."""
-        from mrt_env import info as keys
-
         slot = info.get(keys.SLOT, slot)
         if info.get(keys.EPISODE, 0) == 0 or slot not in states:
             states[slot] = fresh() if callable(fresh) else fresh

@@ -49,21 +49,20 @@ def play(
     agent: Agent = as_agent(agent)
     agent.reset()
     problems = list(problems)
-    width = getattr(env, "num_envs", None)
-    if width is None:
-        records = []
-        for p in problems:
-            records.extend(_play_batch(env, agent, [p], seed, vector=False))
-            if progress is not None:
-                progress(1)
-        return records
-    records = []
+    vector = hasattr(env, "num_envs")
+    width = env.num_envs if vector else 1
+    records: list[EpisodeRecord] = []
     for start in range(0, len(problems), width):
         chunk = problems[start : start + width]
-        records.extend(_play_batch(env, agent, chunk, seed, vector=True))
+        records.extend(_play_batch(env, agent, chunk, seed, vector=vector))
         if progress is not None:
             progress(len(chunk))
     return records
+
+
+def _env_info(infos: dict[str, Any], i: int) -> dict[str, Any]:
+    """Sub-env ``i``'s info out of a vector env's batched infos (keys it has only)."""
+    return {k: v[i] for k, v in infos.items() if not k.startswith("_") and infos["_" + k][i]}
 
 
 def _play_batch(env, agent, chunk, seed, *, vector: bool) -> list[EpisodeRecord]:
@@ -72,7 +71,7 @@ def _play_batch(env, agent, chunk, seed, *, vector: bool) -> list[EpisodeRecord]
         padded = chunk + [chunk[0]] * (width - len(chunk))  # spare sub-envs repeat the first
         obs, infos = env.reset(seed=seed, options={"problem": padded})
         obs = list(obs)
-        per_env = [{k: infos[k][i] for k in infos if not k.startswith("_")} for i in range(width)]
+        per_env = [_env_info(infos, i) for i in range(width)]
     else:
         o, info = env.reset(seed=seed, options={"problem": chunk[0]})
         obs, per_env = [o], [info]
@@ -93,10 +92,8 @@ def _play_batch(env, agent, chunk, seed, *, vector: bool) -> list[EpisodeRecord]
             obs, rewards, terminated, truncated, infos = env.step(actions)
             obs = list(obs)
             steps = {
-                i: (rewards[i], terminated[i] or truncated[i],
-                    {k: infos[k][i] for k in infos if not k.startswith("_") and infos["_" + k][i]})
-                for i in active
-            }  # fmt: skip
+                i: (rewards[i], terminated[i] or truncated[i], _env_info(infos, i)) for i in active
+            }
         else:
             o, r, term, trunc, info = env.step(blocks[0])
             obs = [o]

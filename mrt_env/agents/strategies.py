@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from mrt_env import info as keys
 from mrt_env.agents.base import Info
 from mrt_env.agents.lm_agent import LMAgent
+from mrt_env.commitment import THINK_CLOSE, answer_opening, commits
 from mrt_env.grading import extract_answer
 
 __all__ = ["BudgetForcingExtend", "EarlyExit", "ParallelVote", "SelfVerify", "ThinkToBudget"]
@@ -22,14 +23,7 @@ __all__ = ["BudgetForcingExtend", "EarlyExit", "ParallelVote", "SelfVerify", "Th
 class _CommitAware(LMAgent):
     """Shared by strategies that act when the model's block would commit to an answer."""
 
-    think_close = "</think>"
-
-    def commits(self, observation: str, block: str) -> bool:
-        """Whether ``block`` ends the episode in the env's terms (closes the thinking, or
-        boxes an answer when no thinking is open)."""
-        if self.think_close in block:
-            return True
-        return not self.thinking_open(observation, self.think_close) and "\\boxed" in block
+    think_close = THINK_CLOSE
 
     def before_commit(self, block: str) -> str:
         """The part of ``block`` before its commitment."""
@@ -48,7 +42,7 @@ class _CommitAware(LMAgent):
             [c + forcing_text for c in contexts], max_tokens=answer_tokens, stop=(),
             temperature=0.0,
         )  # fmt: skip
-        tail = forcing_text.rpartition(self.think_close)[2]  # it may open the answer
+        tail = answer_opening(forcing_text, self.think_close)  # it may open the answer
         return [extract_answer(tail + per[0].text) for per in outs]
 
     def hold_commits(
@@ -65,7 +59,7 @@ class _CommitAware(LMAgent):
         out = []
         for slot, (obs, info, block) in enumerate(zip(observations, infos, blocks, strict=True)):
             count = self.state_for(counts, slot, info, lambda: [0])
-            if self.commits(obs, block) and count[0] < limit:
+            if commits(obs, block, self.think_close) and count[0] < limit:  # the env's rule
                 count[0] += 1
                 block = self.before_commit(block) + instead
             out.append(block)

@@ -24,6 +24,7 @@ import tyro
 
 from mrt_env.data.synthetic import get_task
 from mrt_env.lm.loading import DEFAULT_MODEL
+from mrt_env.metrics import episode_regret
 from mrt_env.registration import ENV_IDS
 
 __all__ = ["TASK_ENV_IDS", "EvalConfig", "rollout", "summarise"]
@@ -100,7 +101,7 @@ def summarise(task_name: str, rows: Sequence[dict[str, Any]], max_blocks: int) -
         "j_curve": curves.mean(axis=0).tolist(),
         "episode_regret": float((1.0 - curves[:, 1:]).sum(axis=1).mean()),
         "episode_regret_used": float(
-            np.mean([sum(1 - j for j in r["success_probs"][1:]) for r in rows])
+            np.mean([episode_regret(r["success_probs"]).total for r in rows])
         ),
     }
 

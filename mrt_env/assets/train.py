@@ -31,6 +31,7 @@ import tyro
 
 from mrt_env._optional import require
 from mrt_env.data.synthetic import EVAL_PROBLEMS, TASKS, SyntheticTask, get_task
+from mrt_env.lm.masks import packed_causal_mask
 
 __all__ = ["PretrainConfig", "main", "train"]
 
@@ -153,11 +154,9 @@ def _packed_batch(
     input_ids = torch.full((len(rows), width), tokenizer.pad_token_id)  # [R, W]
     labels = torch.full((len(rows), width), -100)  # [R, W]: -100 = no loss
     positions = torch.zeros((len(rows), width), dtype=torch.long)  # [R, W]
-    # Additive mask, 0 where a token may attend: its own sample, causally.
-    attention = torch.full((len(rows), 1, width, width), torch.finfo(torch.float32).min)
-    causal = torch.ones((width, width), dtype=torch.bool).tril()  # [W, W]
+    masks = []
     for r, row in enumerate(rows):
-        at = 0
+        at, spans = 0, []
         for ids, mask in row:
             n = len(ids)
             input_ids[r, at : at + n] = torch.tensor(ids)
@@ -165,9 +164,12 @@ def _packed_batch(
                 [i if m else -100 for i, m in zip(ids, mask, strict=True)]
             )
             positions[r, at : at + n] = torch.arange(n)
-            attention[r, 0, at : at + n, at : at + n].masked_fill_(causal[:n, :n], 0.0)
+            spans.append((at, n, 0))  # no cache: each sample sees only itself
             at += n
-        attention[r, 0, at:, :].fill_(0.0)  # padding rows: anything (they carry no loss)
+        row_mask = packed_causal_mask(spans, cache_length=0, width=width, dtype=torch.float32)
+        row_mask[at:, :] = 0.0  # padding rows: anything (they carry no loss)
+        masks.append(row_mask)
+    attention = torch.stack(masks)[:, None]  # [R, 1, W, W]
     return {
         "input_ids": input_ids,
         "labels": labels,

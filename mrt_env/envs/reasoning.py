@@ -19,8 +19,10 @@ import gymnasium as gym
 import numpy as np
 
 from mrt_env import info as keys
-from mrt_env.grading import extract_answer, grade
+from mrt_env.commitment import THINK_CLOSE, answer_opening, commits
+from mrt_env.grading import grade
 from mrt_env.lm.base import LanguageModel
+from mrt_env.metrics import episode_regret
 from mrt_env.progress import (
     PAPER_FORCING_TEXT,
     PROVER_KINDS,
@@ -81,7 +83,7 @@ class ReasoningEnvConfig:
     the paper's)."""
     forced_answer_tokens: int = 256
     """Tokens the forced answer at truncation may use."""
-    think_close: str = "</think>"
+    think_close: str = THINK_CLOSE
     """The tag that ends the thinking; a block that writes it commits to an answer."""
     prompt_template: str | None = None
     """The prompt, with ``{question}``; default: the prover model's chat template, else a
@@ -389,24 +391,12 @@ class ReasoningEnv(gym.Env[str, str]):
                 f"{self.config.max_block_chars} are accepted"
             )
         block_tokens = self.count_tokens(action) if action else 0
-        committed = self._commits(stream, action)
+        committed = commits(stream.prompt + stream.text, action, self.config.think_close)
         used = sum(stream.tokens) + block_tokens
         truncated = not committed and (
             used >= self.config.max_tokens or len(stream.blocks) + 1 >= self.config.max_blocks
         )
         return _Pending(action, block_tokens, committed, truncated)
-
-    def _commits(self, stream: _Stream, block: str) -> bool:
-        close = self.config.think_close
-        if close in block:
-            return True
-        before = stream.prompt + stream.text
-        thinking_open = before.rfind("<think>") > before.rfind(close)
-        return (
-            not thinking_open
-            and ("\\boxed" in block or "\\fbox" in block)
-            and (extract_answer(block) is not None)
-        )
 
     def _thinking(self, text: str) -> str:
         """The part of a stream μ is asked about: up to the end of the thinking."""
@@ -437,7 +427,7 @@ class ReasoningEnv(gym.Env[str, str]):
             contexts, max_tokens=self.config.forced_answer_tokens, temperature=0.0
         )
         # Grade the answer with the forcing text's own tail, which may open the answer.
-        tail = self.forcing_text.rpartition(self.config.think_close)[2]
+        tail = answer_opening(self.forcing_text, self.config.think_close)
         for i, per in zip(needed, outs, strict=True):
             answers[i] = tail + per[0].text
         return answers
@@ -495,7 +485,7 @@ class ReasoningEnv(gym.Env[str, str]):
             keys.BLOCK_TOKENS: block_tokens,
             keys.SUCCESS_PROB: probs[-1],
             keys.PROGRESS: probs[-1] - probs[-2] if len(probs) > 1 else 0.0,
-            keys.REGRET: float(sum(1.0 - p for p in probs[1:])),
+            keys.REGRET: episode_regret(probs).total,
             keys.TERMINATION_REWARD: self.config.outcome_weight * probs[-1],
             keys.FORCED_ANSWERS: answers,
             keys.ANSWER: counted.most_common(1)[0][0] if counted else None,

@@ -91,16 +91,19 @@ class ReasoningVectorEnv(VectorEnv):
                 raise ValueError(f"need {self.num_envs} seeds, got {len(seeds)}")
         mask = (options or {}).get("reset_mask")
         which = range(self.num_envs) if mask is None else np.flatnonzero(mask).tolist()
-        obs, infos = self._reset_some(list(which), [seeds[i] for i in which], options)
+        obs, per_env = self._reset_some(list(which), [seeds[i] for i in which], options)
         out = [env._stream.prompt + env._stream.text for env in self.envs]
-        for i, o in zip(which, obs, strict=True):
+        infos: dict[str, Any] = {}
+        for i, o, info in zip(which, obs, per_env, strict=True):
             out[i] = o
+            infos = self._add_info(infos, info, i)
         self._needs_reset[list(which)] = False
         return tuple(out), infos
 
     def _reset_some(
         self, which: list[int], seeds: list[int | None], options: dict[str, Any] | None
-    ) -> tuple[list[str], dict[str, Any]]:
+    ) -> tuple[list[str], list[dict[str, Any]]]:
+        """Reset the sub-envs ``which`` (one prover call); their observations and infos."""
         sub_options = {k: v for k, v in (options or {}).items() if k != "reset_mask"}
         choice = sub_options.get("problem")
         per_env = isinstance(choice, list | tuple)
@@ -116,12 +119,11 @@ class ReasoningVectorEnv(VectorEnv):
             mine = {**sub_options, "problem": choice[i]} if per_env else sub_options
             streams.append(env._start(env._pick(seed, mine or None)))
         estimates = self.envs[0]._estimate(streams) if streams else []
-        obs, infos = [], {}
-        for i, stream, estimate in zip(which, streams, estimates, strict=True):
-            o, info = self.envs[i]._started(stream, estimate)
-            obs.append(o)
-            infos = self._add_info(infos, info, i)
-        return obs, infos
+        started = [
+            self.envs[i]._started(stream, estimate)
+            for i, stream, estimate in zip(which, streams, estimates, strict=True)
+        ]
+        return [o for o, _ in started], [info for _, info in started]
 
     def step(
         self, actions: Sequence[str]
@@ -150,12 +152,9 @@ class ReasoningVectorEnv(VectorEnv):
             infos = self._add_info(infos, info, i)
         if resetting:
             reset_obs, reset_infos = self._reset_some(resetting, [None] * len(resetting), None)
-            for i, o in zip(resetting, reset_obs, strict=True):
+            for i, o, info in zip(resetting, reset_obs, reset_infos, strict=True):
                 obs[i] = o
-            for i in resetting:
-                infos = self._add_info(
-                    infos, {k: reset_infos[k][i] for k in reset_infos if not k.startswith("_")}, i
-                )
+                infos = self._add_info(infos, info, i)
         self._needs_reset[:] = terminated | truncated
         return tuple(obs), rewards, terminated, truncated, infos
 

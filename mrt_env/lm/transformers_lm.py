@@ -30,6 +30,7 @@ from mrt_env.lm.base import (
     check_generate_args,
     cut_at_stop,
 )
+from mrt_env.lm.masks import packed_causal_mask
 
 __all__ = ["TransformersLM"]
 
@@ -344,7 +345,15 @@ class TransformersLM(SharedResource, HFTokenizerMixin):
         if len(pack) == 1:
             mask = None  # one segment right after its own prefix: the causal mask is exact
         else:
-            mask = self._pack_mask(pack, starts, keep, segments, length, width)
+            mask = packed_causal_mask(
+                [
+                    (start, len(segments[j][0]), keep[j])
+                    for j, start in zip(pack, starts, strict=True)
+                ],
+                cache_length=length,
+                width=width,
+                dtype=self.model.dtype,
+            )[None, None]  # [1, 1, S, L + S]
         # Logits only where they predict a continuation token (position t - 1 predicts t).
         wanted = [
             start + t - 1
@@ -378,28 +387,6 @@ class TransformersLM(SharedResource, HFTokenizerMixin):
                 owner[start + t] = j
         for p, value in zip(wanted, per_token, strict=True):
             results[owner[p]] += value
-
-    def _pack_mask(
-        self,
-        pack: list[int],
-        starts: list[int],
-        keep: list[int],
-        segments: list[tuple[list[int], list[bool]]],
-        length: int,
-        width: int,
-    ) -> Any:
-        """[1, 1, S, L + S] additive mask: segment rows see their prefix and themselves."""
-        torch = _torch()
-        dtype = self.model.dtype
-        # Additive mask (0 = may attend): works for both eager and SDPA attention. Built by
-        # slicing, not masked_fill over a boolean matrix, which costs more than the pass.
-        mask = torch.full((width, length + width), torch.finfo(dtype).min, dtype=dtype)
-        for j, start in zip(pack, starts, strict=True):
-            end = start + len(segments[j][0])
-            mask[start:end, : keep[j]] = 0.0  # its own prefix of the stream ...
-            own = mask[start:end, length + start : length + end]
-            own.copy_(own.triu(1))  # ... and, causally, its own segment
-        return mask[None, None]  # [1, 1, S, L + S]
 
     # -- internals ---------------------------------------------------------------------
 
