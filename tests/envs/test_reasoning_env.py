@@ -14,6 +14,7 @@ from mrt_env import info as keys
 from mrt_env.data.synthetic import TASKS
 from mrt_env.envs import ReasoningEnv, ReasoningEnvConfig
 from mrt_env.errors import MrtError
+from mrt_env.metrics import episode_regret
 from mrt_env.progress import ForcedAnswerProver
 from mrt_env.spaces import UnicodeText
 from mrt_env.types import Problem
@@ -129,15 +130,17 @@ def test_gold_answer_in_block_3_makes_j_jump_there():
         f"So the total is \\boxed{{{GOLD}}}.\n\n",  # inside the thinking: no commitment yet
         "Wait, let me double-check the carry.\n\n",
     ]
-    progress = []
+    progress, success_probs = [], []
     for block in blocks:
         obs, reward, terminated, truncated, info = env.step(block)
         assert not terminated and not truncated
         progress.append(info[keys.PROGRESS])
+        success_probs.append(info[keys.SUCCESS_PROB])
         assert reward == pytest.approx(info[keys.PROGRESS])
     assert progress == [0.0, 0.0, 1.0, 0.0]
     assert info[keys.SUCCESS_PROB] == 1.0 and info[keys.EPISODE] == 4
     assert info[keys.REGRET] == pytest.approx(2.0)  # (1 - 0) + (1 - 0) + 0 + 0
+    assert info[keys.REGRET] == pytest.approx(episode_regret([0.0, *success_probs]).total)
     assert info[keys.TERMINATION_REWARD] == 1.0 and info[keys.ANSWER] == GOLD
     assert obs == env.unwrapped._stream.prompt + "".join(blocks)
 
