@@ -50,7 +50,6 @@ from __future__ import annotations
 import csv
 import json
 import math
-import os
 import sys
 import time
 from collections.abc import Mapping, Sequence
@@ -62,8 +61,17 @@ import numpy as np
 import tyro  # a core dependency; no model library comes with it
 
 from mrt_env._optional import require
+from mrt_env._runfiles import (
+    append_row,
+    check_settings,
+    exit_status,
+    format_stat,
+    held,
+    mean_ci,
+    read_rows,
+)
 from mrt_env.episodes import prefixes
-from mrt_env.errors import ContextLengthExceeded, DataFormatError, DependencyNotInstalled, MrtError
+from mrt_env.errors import ContextLengthExceeded, DataFormatError, DependencyNotInstalled
 from mrt_env.grading import grade
 from mrt_env.metrics import episode_regret, progress, token_regret
 from mrt_env.progress import (
@@ -91,7 +99,6 @@ DEFAULT_BUDGETS: tuple[int, ...] = (1024, 2048, 4096, 8192)
 """Token budgets C0 at which the normalized regret is reported by default."""
 
 ROWS_FILE = "rows.jsonl"
-SETTINGS_FILE = "settings.json"
 SUMMARY_MD = "summary.md"
 SUMMARY_CSV = "summary.csv"
 J_CURVE_PNG = "j_curve.png"
@@ -430,22 +437,7 @@ def summarise(rows: Sequence[Mapping[str, Any]], budgets: Sequence[float]) -> li
     }
     for b in budgets:
         columns[f"token_regret@{_budget_key(b)}"] = [r["token_regret"][_budget_key(b)] for r in ok]
-    stats = []
-    for name, values in columns.items():
-        x = np.asarray(values, dtype=float)
-        n = int(x.size)
-        mean = float(x.mean()) if n else math.nan
-        ci = float(1.96 * x.std(ddof=1) / math.sqrt(n)) if n > 1 else math.nan
-        stats.append({"metric": name, "mean": mean, "ci95": ci, "n": n})
-    return stats
-
-
-def _format_stat(stat: Mapping[str, Any]) -> str:
-    if math.isnan(stat["mean"]):
-        return "n/a"
-    if math.isnan(stat["ci95"]):
-        return f"{stat['mean']:.4g}"
-    return f"{stat['mean']:.4g} ± {stat['ci95']:.2g}"
+    return [{"metric": name, **mean_ci(values)} for name, values in columns.items()]
 
 
 def _describe(name: str) -> str:
@@ -457,7 +449,7 @@ def _describe(name: str) -> str:
 def _table(stats: Sequence[Mapping[str, Any]]) -> list[str]:
     lines = ["| metric | mean ± 95% CI | n | meaning |", "|---|---|---|---|"]
     for s in stats:
-        lines.append(f"| {s['metric']} | {_format_stat(s)} | {s['n']} | {_describe(s['metric'])} |")
+        lines.append(f"| {s['metric']} | {format_stat(s)} | {s['n']} | {_describe(s['metric'])} |")
     return lines
 
 
@@ -499,12 +491,6 @@ def _write_summary(
 # Plots
 
 
-def _held(curves: Sequence[Sequence[float]]) -> np.ndarray:
-    """Curves of different lengths as one array, each held at its last value to the longest."""
-    width = max(len(c) for c in curves)
-    return np.array([[*c, *[c[-1]] * (width - len(c))] for c in curves], dtype=float)
-
-
 def write_plots(rows: Sequence[Mapping[str, Any]], out: str | Path, *, title: str) -> list[Path]:
     """``j_curve.png`` and ``regret.png`` in ``out``; ``[]`` (and one line) without matplotlib.
 
@@ -532,7 +518,7 @@ def write_plots(rows: Sequence[Mapping[str, Any]], out: str | Path, *, title: st
         ax.grid(alpha=0.3)
         return fig, ax
 
-    j = _held([r["success_probs"] for r in ok])
+    j = held([r["success_probs"] for r in ok])
     x = np.arange(j.shape[1])
     mean = j.mean(axis=0)
     ci = 1.96 * j.std(axis=0, ddof=1) / math.sqrt(n) if n > 1 else np.zeros_like(mean)
@@ -548,7 +534,7 @@ def write_plots(rows: Sequence[Mapping[str, Any]], out: str | Path, *, title: st
     j_path = out / J_CURVE_PNG
     fig.savefig(j_path, dpi=120)
 
-    cum = _held([[0.0, *r["regret_cumulative"]] for r in ok])
+    cum = held([[0.0, *r["regret_cumulative"]] for r in ok])
     x = np.arange(cum.shape[1])
     fig, ax = new_axes()
     for curve in cum:
@@ -599,54 +585,6 @@ def build_prover(config: RegretConfig, lm: Any) -> MetaProver:
     )
 
 
-def _read_rows(path: Path) -> list[dict[str, Any]]:
-    """The rows already written; a torn last line (a run killed mid-write) is cut off."""
-    if not path.exists():
-        return []
-    data = path.read_bytes()
-    rows: list[dict[str, Any]] = []
-    lines = data.split(b"\n")  # the last item is b"" when the file ends with a newline
-    for i, raw in enumerate(lines):
-        if not raw.strip():
-            continue
-        try:
-            row = json.loads(raw)
-            if not isinstance(row, dict) or "id" not in row:
-                raise ValueError("not a row")
-        except ValueError:
-            if i == len(lines) - 1:  # the last line, without its newline: torn by a kill
-                print(f"note: dropping an incomplete last line of {path}", file=sys.stderr)
-                with path.open("r+b") as f:
-                    f.truncate(len(data) - len(raw))
-                break
-            raise DataFormatError(
-                f"{path}:{i + 1}: not a row of mrt-regret; pass --overwrite or another --out"
-            ) from None
-        rows.append(row)
-    else:
-        if data and not data.endswith(b"\n"):  # complete last row, newline not yet written
-            with path.open("ab") as f:
-                f.write(b"\n")
-    return rows
-
-
-def _check_settings(out: Path, config: RegretConfig, resuming: bool) -> None:
-    path = out / SETTINGS_FILE
-    settings = config.analysis_settings()
-    if resuming and path.exists():
-        before = json.loads(path.read_text(encoding="utf-8"))
-        changed = [
-            k for k in sorted(set(before) | set(settings)) if before.get(k) != settings.get(k)
-        ]
-        if changed:
-            what = ", ".join(f"{k}: {before.get(k)!r} -> {settings.get(k)!r}" for k in changed)
-            raise ValueError(
-                f"{out} holds rows computed with other settings ({what}); "
-                "pass --overwrite to start afresh or choose another --out"
-            )
-    path.write_text(json.dumps(settings, indent=2) + "\n", encoding="utf-8")
-
-
 def _model_title(model: str) -> str:
     """A local checkpoint folder is named by its last part; a hub id or server name as is."""
     return Path(model).name if Path(model).exists() else model
@@ -670,8 +608,8 @@ def run(config: RegretConfig) -> Path:
     rows_path = out / ROWS_FILE
     if config.overwrite and rows_path.exists():
         rows_path.unlink()
-    existing = _read_rows(rows_path)
-    _check_settings(out, config, resuming=bool(existing))
+    existing = read_rows(rows_path, key="id", tool="mrt-regret")
+    check_settings(out, config.analysis_settings(), resuming=bool(existing))
     done = {r["id"]: r for r in existing}
     todo = [t for t in traces if t["id"] not in done]
 
@@ -697,9 +635,7 @@ def run(config: RegretConfig) -> Path:
                     )  # fmt: skip
                 except ContextLengthExceeded as exc:  # this trace, not the run, is at fault
                     row = {"id": trace["id"], "problem_id": trace["problem_id"], "error": str(exc)}
-                f.write(json.dumps(row, ensure_ascii=False) + "\n")
-                f.flush()
-                os.fsync(f.fileno())
+                append_row(f, row)
                 done[row["id"]] = row
                 bar.update()
     else:
@@ -731,19 +667,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         description=_CLI_DESCRIPTION,
         prog="mrt-regret",
     )
-    try:
-        run(config)
-    except (MrtError, ValueError, OSError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print(
-            f"\ninterrupted; finished rows are in {Path(config.out) / ROWS_FILE}. "
-            "Run the same command again to resume.",
-            file=sys.stderr,
-        )
-        return 130
-    return 0
+    return exit_status("mrt-regret", lambda: run(config), Path(config.out) / ROWS_FILE)
 
 
 if __name__ == "__main__":

@@ -28,6 +28,13 @@ class Agent:
     def reset(self) -> None:
         """Forget per-episode state (default: none)."""
 
+    def take_hidden_tokens(self, slot: int) -> int:
+        """Tokens generated for batch slot ``slot`` since the last call that are not in the
+        env's transcript (independent streams, self-forced answers, text cut from a block),
+        then forgotten. The env counts the transcript; this is the rest of the compute spent.
+        Default: 0 (an agent without a model, or one whose every token is in the blocks)."""
+        return 0
+
     def act(self, observation: str, info: Info) -> str:
         """The next block for one env."""
         return self.act_batch([observation], [info])[0]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
@@ -60,6 +61,18 @@ class LMAgent(Agent):
         self.seed = seed
         self.tokens_generated = 0
         """Tokens this agent has had the model generate (for budget accounting)."""
+        self._hidden: Counter[int] = Counter()  # slot -> generated tokens not in its blocks
+
+    def reset(self) -> None:
+        self._hidden.clear()
+
+    def charge_hidden(self, info: Info, slot: int, tokens: int) -> None:
+        """Count ``tokens`` generated for the env in batch slot ``slot`` that do not go into
+        its transcript (see :meth:`take_hidden_tokens`)."""
+        self._hidden[info.get(keys.SLOT, slot)] += tokens
+
+    def take_hidden_tokens(self, slot: int) -> int:
+        return self._hidden.pop(slot, 0)
 
     def generate(self, prompts: Sequence[str], *, max_tokens: int | None = None, n: int = 1,
                  stop: Sequence[str] | None = None,

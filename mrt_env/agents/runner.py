@@ -20,6 +20,8 @@ class EpisodeRecord:
     blocks: list[str] = field(default_factory=list)
     success_probs: list[float] = field(default_factory=list)  # J_0 ... J_k
     rewards: list[float] = field(default_factory=list)
+    prefix_tokens: list[int] = field(default_factory=lambda: [0])  # tokens of c_0 ... c_k
+    hidden_tokens: list[int] = field(default_factory=list)  # per block, not in the transcript
     tokens: int = 0
     correct: bool = False
     outcome: str = ""
@@ -28,6 +30,17 @@ class EpisodeRecord:
     @property
     def episode_return(self) -> float:
         return float(sum(self.rewards))
+
+    @property
+    def compute_tokens(self) -> list[int]:
+        """Tokens spent by each prefix c_0 … c_k: the transcript's plus what the agent
+        generated off it (:meth:`Agent.take_hidden_tokens`); the x-axis for comparing
+        strategies at equal compute."""
+        spent, out = 0, [0]
+        for j, hidden in enumerate(self.hidden_tokens):
+            spent += hidden
+            out.append(self.prefix_tokens[j + 1] + spent)
+        return out
 
 
 def play(
@@ -85,6 +98,7 @@ def _play_batch(env, agent, chunk, seed, *, vector: bool) -> list[EpisodeRecord]
     while active:
         views = [{**per_env[i], keys.SLOT: i} for i in active]
         blocks = agent.act_batch([obs[i] for i in active], views)
+        hidden = {i: agent.take_hidden_tokens(i) for i in active}
         if vector:
             actions = [""] * env.num_envs
             for i, block in zip(active, blocks, strict=True):
@@ -104,6 +118,8 @@ def _play_batch(env, agent, chunk, seed, *, vector: bool) -> list[EpisodeRecord]
             record.blocks.append(block)
             record.rewards.append(float(reward))
             record.success_probs.append(float(info[keys.SUCCESS_PROB]))
+            record.prefix_tokens.append(int(info[keys.TOKENS]))
+            record.hidden_tokens.append(hidden[i])
             per_env[i] = info
             if done:
                 record.tokens = int(info[keys.TOKENS])

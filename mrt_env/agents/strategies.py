@@ -33,15 +33,21 @@ class _CommitAware(LMAgent):
         return block[: max(cut, 0)]
 
     def forced_answers(
-        self, contexts: list[str], forcing_text: str, answer_tokens: int
-    ) -> list[str | None]:
-        """The model's greedy answer after each context + ``forcing_text`` (None if none)."""
+        self, contexts: list[str], owners: list[tuple[Info, int]], forcing_text: str,
+        answer_tokens: int,
+    ) -> list[str | None]:  # fmt: skip
+        """The model's greedy answer after each context + ``forcing_text`` (None if none).
+
+        ``owners``: the (info, slot) of the env each context belongs to, charged with the
+        answer's tokens (they are not in its transcript)."""
         if not contexts:
             return []
         outs = self.generate(
             [c + forcing_text for c in contexts], max_tokens=answer_tokens, stop=(),
             temperature=0.0,
         )  # fmt: skip
+        for (info, slot), per in zip(owners, outs, strict=True):
+            self.charge_hidden(info, slot, per[0].num_tokens)
         tail = answer_opening(forcing_text, self.think_close)  # it may open the answer
         return [extract_answer(tail + per[0].text) for per in outs]
 
@@ -61,7 +67,9 @@ class _CommitAware(LMAgent):
             count = self.state_for(counts, slot, info, lambda: [0])
             if commits(obs, block, self.think_close) and count[0] < limit:  # the env's rule
                 count[0] += 1
-                block = self.before_commit(block) + instead
+                kept = self.before_commit(block)
+                self.charge_hidden(info, slot, self.lm.count_tokens(block[len(kept) :]))
+                block = kept + instead
             out.append(block)
         return out
 
@@ -105,6 +113,7 @@ class EarlyExit(_CommitAware):
         self._history: dict[int, list[str | None]] = {}
 
     def reset(self) -> None:
+        super().reset()
         self._history.clear()
 
     def _answers(self, observations: list[str], infos: list[Info]) -> list[str | None]:
@@ -112,8 +121,9 @@ class EarlyExit(_CommitAware):
         need = [i for i, info in enumerate(infos) if not info.get(keys.FORCED_ANSWERS)]
         if need and self.forcing_text is not None:
             forced = self.forced_answers(
-                [observations[i] for i in need], self.forcing_text, self.answer_tokens
-            )
+                [observations[i] for i in need], [(infos[i], i) for i in need],
+                self.forcing_text, self.answer_tokens,
+            )  # fmt: skip
             for i, answer in zip(need, forced, strict=True):
                 answers[i] = answer
         return answers
@@ -160,6 +170,7 @@ class SelfVerify(_CommitAware):
         self._checked: dict[int, list[int]] = {}
 
     def reset(self) -> None:
+        super().reset()
         self._checked.clear()
 
     def revise(self, observations: list[str], infos: list[Info], blocks: list[str]) -> list[str]:
@@ -184,6 +195,7 @@ class BudgetForcingExtend(_CommitAware):
         self._extended: dict[int, list[int]] = {}
 
     def reset(self) -> None:
+        super().reset()
         self._extended.clear()
 
     def revise(self, observations: list[str], infos: list[Info], blocks: list[str]) -> list[str]:
@@ -199,8 +211,8 @@ class ParallelVote(_CommitAware):
     non-sequential comparator of the paper's analysis.) At the first step the agent samples
     ``n`` streams of at most ``(total_tokens - n · answer_tokens) / n`` tokens each, forces
     an answer after any stream that gave none (with ``forcing_text``), votes, and commits
-    with one block. The streams are not in the env's transcript; ``tokens_generated``
-    counts them, and never exceeds ``total_tokens`` per episode.
+    with one block. The streams are not in the env's transcript; ``tokens_generated`` and
+    :meth:`take_hidden_tokens` count them, and never exceed ``total_tokens`` per episode.
     """
 
     name = "parallel-vote"
@@ -226,13 +238,15 @@ class ParallelVote(_CommitAware):
         observations = list(observations)
         streams = self.generate(observations, max_tokens=self.per_stream, n=self.n, stop=())
         blocks = []
-        for obs, per in zip(observations, streams, strict=True):
+        for slot, (obs, info, per) in enumerate(zip(observations, infos, streams, strict=True)):
+            self.charge_hidden(info, slot, sum(c.num_tokens for c in per))  # votes, not blocks
             answers = [extract_answer(c.text) for c in per]
             missing = [i for i, a in enumerate(answers) if a is None]
             if missing and self.forcing_text is not None:
                 forced = self.forced_answers(
-                    [obs + per[i].text for i in missing], self.forcing_text, self.answer_tokens
-                )
+                    [obs + per[i].text for i in missing], [(info, slot)] * len(missing),
+                    self.forcing_text, self.answer_tokens,
+                )  # fmt: skip
                 for i, answer in zip(missing, forced, strict=True):
                     answers[i] = answer
             votes = Counter(a for a in answers if a is not None)

@@ -244,7 +244,7 @@ class ReasoningEnv(gym.Env[str, str]):
             )
         self.config = config
         self.render_mode = render_mode
-        self.problems = self._load_problems(config)
+        self.problems = self.problems_of(config)
         self.prover = _build_prover(config)
         if self.prover is None:
             warnings.warn(
@@ -268,7 +268,8 @@ class ReasoningEnv(gym.Env[str, str]):
     # -- setup -------------------------------------------------------------------------
 
     @staticmethod
-    def _load_problems(config: ReasoningEnvConfig) -> list[Problem]:
+    def problems_of(config: ReasoningEnvConfig) -> list[Problem]:
+        """The problems an env of ``config`` poses (loaded without building a prover)."""
         if not isinstance(config.problems, str):
             return list(config.problems)[: config.limit]
         from mrt_env.data import load_problems

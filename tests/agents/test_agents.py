@@ -144,6 +144,10 @@ def test_early_exit_stops_earlier_than_thinking_to_budget(search_lm):
     early = play(
         vec, search_agent(EarlyExit, search_lm, m=1, forcing_text=FORCING), problems, seed=0
     )
+    # Thinking to budget spends only the transcript; early exit also its forced answers.
+    assert all(r.compute_tokens == r.prefix_tokens and r.tokens == r.prefix_tokens[-1]
+               for r in think)  # fmt: skip
+    assert sum(sum(r.hidden_tokens) for r in early) > 0
     blocks_think = np.mean([len(r.blocks) for r in think])
     blocks_early = np.mean([len(r.blocks) for r in early])
     assert blocks_early < blocks_think
@@ -160,6 +164,9 @@ def test_parallel_vote_respects_the_total_token_budget(search_lm):
         spent = agent.tokens_generated - before
         before = agent.tokens_generated
         assert 0 < spent <= 200 and len(record.blocks) == 1  # one committing block
+        # The streams are off the transcript: the record counts them as hidden compute.
+        assert record.hidden_tokens == [spent]
+        assert record.compute_tokens == [0, record.prefix_tokens[1] + spent]
     with pytest.raises(ValueError, match="leaves no tokens"):
         ParallelVote(search_lm, n=4, total_tokens=40)
 

@@ -1,0 +1,217 @@
+"""Strategy specs: which agent a ``--strategies`` entry means, and how it is built per env.
+
+A spec is a shipped strategy's name (``think-to-budget``, ``early-exit``, ...) or a user's
+``module:Attr`` / ``path/to/file.py:Attr`` (an :class:`~mrt_env.agents.Agent` subclass, or a
+function ``(observation, info) -> str``), optionally followed by keyword arguments in
+parentheses: ``parallel-vote(n=8,total_tokens=600)``, ``mypkg.agents:Careful(k=3)``.
+Values are Python literals (numbers, strings in quotes, True/False); anything else is read
+as a bare string. The spec as written is the strategy's label in the results.
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib
+import importlib.util
+import inspect
+import re
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mrt_env.agents import STRATEGIES, Agent, LMAgent, as_agent
+from mrt_env.data.synthetic import TASKS
+from mrt_env.episodes import MARKER_STOP_STRINGS
+from mrt_env.progress import PAPER_FORCING_TEXT
+
+__all__ = ["AgentSettings", "StrategySpec", "agent_settings", "build_agent", "parse_strategy"]
+
+_SPEC = re.compile(r"^\s*(?P<target>[^()\s]+)\s*(?:\((?P<args>.*)\))?\s*$", re.S)
+
+
+@dataclass(frozen=True)
+class StrategySpec:
+    """One parsed ``--strategies`` entry."""
+
+    label: str
+    """The entry as written: the strategy's name in rows, tables and plots."""
+    target: str
+    """A shipped strategy's name, or ``module:Attr`` / ``file.py:Attr``."""
+    kwargs: Mapping[str, Any] = field(default_factory=dict)
+    """Keyword arguments from the parentheses."""
+
+    @property
+    def shipped(self) -> bool:
+        return self.target in STRATEGIES
+
+
+def _kwargs(text: str, args: str) -> dict[str, Any]:
+    """``k=v, ...`` as a dict; values are Python literals, a bare word is a string."""
+    try:
+        call = ast.parse(f"f({args})", mode="eval").body
+    except SyntaxError:
+        call = None
+    if not isinstance(call, ast.Call) or call.args or any(k.arg is None for k in call.keywords):
+        raise ValueError(f"strategy {text!r}: expected key=value, ... in the parentheses")
+    kwargs: dict[str, Any] = {}
+    for keyword in call.keywords:
+        node = keyword.value
+        if isinstance(node, ast.Name):
+            kwargs[keyword.arg] = node.id
+            continue
+        try:
+            kwargs[keyword.arg] = ast.literal_eval(node)
+        except ValueError:
+            raise ValueError(
+                f"strategy {text!r}: the value of {keyword.arg} must be a literal "
+                f"(number, 'string', True/False), got {ast.unparse(node)}"
+            ) from None
+    return kwargs
+
+
+def parse_strategy(text: str) -> StrategySpec:
+    """Parse and check a spec; a :class:`ValueError` says what is wrong with it."""
+    match = _SPEC.match(text)
+    if not match:
+        raise ValueError(f"strategy {text!r} is not NAME, module:Attr or either with (k=v,...)")
+    target, args = match["target"], match["args"]
+    kwargs = _kwargs(text, args) if args and args.strip() else {}
+    if target not in STRATEGIES and ":" not in target:
+        raise ValueError(
+            f"unknown strategy {target!r}; choose from {sorted(STRATEGIES)} "
+            "or give your own as module:Class"
+        )
+    return StrategySpec(label=text.strip(), target=target, kwargs=kwargs)
+
+
+def resolve(spec: StrategySpec) -> Any:
+    """The class or function a spec names (imports a user's module now)."""
+    if spec.shipped:
+        return STRATEGIES[spec.target]
+    module_name, _, attr = spec.target.rpartition(":")
+    if not module_name or not attr:
+        raise ValueError(f"strategy {spec.target!r}: expected module:Attr")
+    try:
+        if module_name.endswith(".py"):
+            path = Path(module_name)
+            if not path.is_file():
+                raise ValueError(f"strategy {spec.target!r}: no file {path}")
+            unit = importlib.util.spec_from_file_location(path.stem, path)
+            module = importlib.util.module_from_spec(unit)
+            unit.loader.exec_module(module)
+        else:
+            if "" not in sys.path and str(Path.cwd()) not in sys.path:
+                sys.path.insert(0, str(Path.cwd()))  # as `python -m` would: the user's modules
+            module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise ValueError(f"strategy {spec.target!r}: cannot import {module_name}: {exc}") from None
+    try:
+        obj = getattr(module, attr)
+    except AttributeError:
+        raise ValueError(f"strategy {spec.target!r}: {module_name} has no {attr!r}") from None
+    if isinstance(obj, type) and not issubclass(obj, Agent):
+        raise ValueError(f"strategy {spec.target!r}: {attr} is a class but not an mrt_env Agent")
+    if not callable(obj):
+        raise ValueError(
+            f"strategy {spec.target!r}: {attr} is neither an Agent class nor a function"
+        )
+    return obj
+
+
+@dataclass(frozen=True)
+class AgentSettings:
+    """How LM agents write blocks on one env, and the shipped strategies' settings there."""
+
+    stop: tuple[str, ...]
+    keep_stop: bool
+    max_block_tokens: int
+    temperature: float
+    top_p: float
+    token_budget: int
+    """The sequential budget: ``min(max_tokens, max_blocks · max_block_tokens)``."""
+    strategy_kwargs: Mapping[str, Mapping[str, Any]]
+    """Shipped strategy name -> its keyword arguments on this env."""
+
+
+def agent_settings(
+    env_kwargs: Mapping[str, Any],
+    *,
+    max_blocks: int,
+    max_tokens: int,
+    block_tokens: int | None = None,
+    temperature: float | None = None,
+    top_p: float | None = None,
+) -> AgentSettings:
+    """Defaults for an env from its registered kwargs; given values override them.
+
+    Synthetic tasks write one line per block (the tiny model's format, sampled at
+    temperature 1); real problem sets end a block at the paper's episode markers, sampled
+    as in the paper (0.6, top-p 0.95). ``parallel-vote`` splits the sequential budget
+    (``min(max_tokens, max_blocks · block_tokens)``) into 4 streams.
+    """
+    synthetic = env_kwargs.get("problems") in TASKS
+    forcing = env_kwargs.get("forcing_text") or PAPER_FORCING_TEXT
+    if synthetic:
+        tokens = block_tokens or 48
+        stop, keep, temp, p = ("\n",), True, 1.0, 1.0
+        # A held commitment is cut before its \boxed and the model writes another line.
+        verify, wait = "\n", "\n"
+    else:
+        tokens = block_tokens or 2048
+        stop, keep, temp, p = tuple(MARKER_STOP_STRINGS), False, 0.6, 0.95
+        verify, wait = "\n\nBut let me double-check this answer.", "\n\nWait"
+    budget = min(max_tokens, max_blocks * tokens)
+    return AgentSettings(
+        stop=stop,
+        keep_stop=keep,
+        max_block_tokens=tokens,
+        temperature=temp if temperature is None else temperature,
+        top_p=p if top_p is None else top_p,
+        token_budget=budget,
+        strategy_kwargs={
+            "think-to-budget": {},
+            "early-exit": {"m": 2, "forcing_text": forcing},
+            "self-verify": {"verify_text": verify},
+            "budget-forcing": {"n": 2, "wait_text": wait},
+            "parallel-vote": {"n": 4, "total_tokens": budget, "forcing_text": forcing},
+        },
+    )
+
+
+def build_agent(
+    spec: StrategySpec, target: Any, lm: Any, settings: AgentSettings, *, seed: int
+) -> Agent:
+    """The agent of ``spec`` (``target`` = :func:`resolve`'s result) for one env and seed.
+
+    Shipped strategies and :class:`LMAgent` subclasses get ``lm``, the env's block settings
+    and ``seed``; another class gets those of them its constructor names; the spec's keyword
+    arguments go last and win. A function is wrapped as it is.
+    """
+    if not isinstance(target, type):  # a plain function (observation, info) -> str
+        if spec.kwargs:
+            raise ValueError(f"strategy {spec.label!r}: a function takes no (k=v) arguments")
+        agent = as_agent(target)
+        agent.name = spec.label
+        return agent
+    common = {
+        "lm": lm,
+        "stop": settings.stop,
+        "keep_stop": settings.keep_stop,
+        "max_block_tokens": settings.max_block_tokens,
+        "temperature": settings.temperature,
+        "top_p": settings.top_p,
+        "seed": seed,
+    }
+    if spec.shipped:
+        given = {**common, **settings.strategy_kwargs.get(spec.target, {}), **spec.kwargs}
+    elif issubclass(target, LMAgent):
+        given = {**common, **spec.kwargs}
+    else:
+        params = inspect.signature(target).parameters
+        given = {k: v for k, v in common.items() if k in params} | dict(spec.kwargs)
+    try:
+        return target(**given)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"strategy {spec.label!r}: {exc}") from None

@@ -1,0 +1,82 @@
+"""--strategies entries: names, module:Class, file.py:Class, (k=v) arguments."""
+
+import pytest
+from fakes import CopyLastBoxedFakeLM
+
+from mrt_env.agents import EarlyExit, LMAgent, ParallelVote
+from mrt_env.bench.config import ProblemSelection
+from mrt_env.bench.strategies import agent_settings, build_agent, parse_strategy, resolve
+from mrt_env.registration import ENV_IDS
+
+
+def test_parse_names_and_arguments():
+    spec = parse_strategy("parallel-vote(n=8, total_tokens=600)")
+    assert (spec.target, dict(spec.kwargs), spec.shipped) == (
+        "parallel-vote",
+        {"n": 8, "total_tokens": 600},
+        True,
+    )
+    spec = parse_strategy('my.mod:Agent(text="a, b", mode=fast, on=True)')
+    assert spec.target == "my.mod:Agent" and not spec.shipped
+    assert dict(spec.kwargs) == {"text": "a, b", "mode": "fast", "on": True}
+    for bad, match in [
+        ("think-harder", "unknown strategy 'think-harder'"),
+        ("early-exit(2)", "key=value"),
+        ("early-exit(m=open())", "must be a literal"),
+    ]:
+        with pytest.raises(ValueError, match=match):
+            parse_strategy(bad)
+
+
+def test_resolve_a_file_a_module_and_bad_targets(tmp_path, monkeypatch):
+    (tmp_path / "mine.py").write_text(
+        "from mrt_env.agents import Agent\n"
+        "class Mine(Agent):\n"
+        "    def __init__(self, seed=0, word='x'):\n"
+        "        self.seed, self.word = seed, word\n"
+        "    def act(self, observation, info):\n"
+        "        return self.word\n"
+        "class NotAnAgent:\n"
+        "    pass\n"
+    )
+    by_file = resolve(parse_strategy(f"{tmp_path / 'mine.py'}:Mine"))
+    assert by_file.__name__ == "Mine"
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert resolve(parse_strategy("mine:Mine")).__name__ == "Mine"
+    for text, match in [
+        ("mine:Missing", "has no 'Missing'"),
+        ("mine:NotAnAgent", "not an mrt_env Agent"),
+        ("no_such_module_xyz:A", "cannot import no_such_module_xyz"),
+        (f"{tmp_path / 'nope.py'}:A", "no file"),
+    ]:
+        with pytest.raises(ValueError, match=match):
+            resolve(parse_strategy(text))
+
+
+def test_build_agent_passes_env_settings_and_spec_arguments():
+    lm = CopyLastBoxedFakeLM()  # a stand-in model: agents are only built here, not run
+    settings = agent_settings(ENV_IDS["MRT-Search-v0"], max_blocks=10, max_tokens=1024)
+    assert settings.stop == ("\n",) and settings.keep_stop and settings.token_budget == 480
+    vote = build_agent(parse_strategy("parallel-vote(n=2)"), ParallelVote, lm, settings, seed=5)
+    assert (vote.n, vote.total_tokens, vote.seed, vote.forcing_text) == (2, 480, 5, "A \\boxed{")
+    early = build_agent(parse_strategy("early-exit"), EarlyExit, lm, settings, seed=1)
+    assert early.m == 2 and early.stop == ("\n",) and early.temperature == 1.0
+    with pytest.raises(ValueError, match="unexpected keyword"):
+        build_agent(parse_strategy("early-exit(q=1)"), EarlyExit, lm, settings, seed=1)
+    # Real problem sets: the paper's markers and sampling.
+    aime = agent_settings(ENV_IDS["MRT-AIME-v0"], max_blocks=64, max_tokens=16384)
+    agent = build_agent(parse_strategy("think-to-budget"), LMAgent, lm, aime, seed=0)
+    assert agent.stop[0].startswith("\n\n") and (agent.temperature, agent.top_p) == (0.6, 0.95)
+
+
+def test_problem_selection():
+    ids = [f"p{i}" for i in range(10)]
+    assert ProblemSelection("all").pick(ids) == list(range(10))
+    assert ProblemSelection("2:5").pick(ids) == [2, 3, 4]
+    assert ProblemSelection(":3").pick(ids) == [0, 1, 2]
+    assert ProblemSelection("7,p1,7").pick(ids) == [7, 1]
+    for text, match in [("5:2", "empty slice"), ("20:30", "no problem"), ("12", "outside"),
+                        ("zz", "no problem with id 'zz'"), ("1,,2", "empty item")]:  # fmt: skip
+        with pytest.raises(ValueError, match=match):
+            ProblemSelection(text).pick(ids)
