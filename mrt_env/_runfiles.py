@@ -118,7 +118,13 @@ def held(curves: Sequence[Sequence[float]], width: int | None = None) -> np.ndar
     return np.array([[*c[:width], *[c[-1]] * (width - len(c))] for c in curves], dtype=float)
 
 
-def exit_status(prog: str, work: Callable[[], object], rows_path: Path) -> int:
+def exit_status(
+    prog: str,
+    work: Callable[[], object],
+    rows_path: Path,
+    *,
+    resume: str = "Run the same command again to resume.",
+) -> int:
     """Run a resumable command's ``work`` and turn its end into an exit status.
 
     A failure the user can fix (bad data, a backend error, a file problem) is one line on
@@ -131,8 +137,7 @@ def exit_status(prog: str, work: Callable[[], object], rows_path: Path) -> int:
         return 1
     except KeyboardInterrupt:
         print(
-            f"\ninterrupted; finished rows are in {rows_path}. "
-            "Run the same command again to resume.",
+            f"\ninterrupted; what was finished is in {rows_path}. {resume}",
             file=sys.stderr,
         )
         return 130

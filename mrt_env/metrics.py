@@ -47,6 +47,7 @@ from numpy.typing import ArrayLike
 __all__ = [
     "EpisodeRegret",
     "accuracy_at_budget",
+    "anytime_success",
     "episode_regret",
     "maj_at_k",
     "pass_at_k",
@@ -132,6 +133,20 @@ def _as_bools(values: Sequence[bool], name: str) -> list[bool]:
 
 # --------------------------------------------------------------------------------------------
 # Progress and cumulative regret over episodes
+
+
+def anytime_success(success_probs: ArrayLike, correct: bool) -> list[float]:
+    """s_0 … s_k: μ's J_j while the stream thinks (j < k), the graded outcome at its end.
+
+    Once a stream has answered, its chance of being right *is* its answer's correctness,
+    whoever wrote the last block (the model, or a strategy that committed for it). This
+    puts streams that stop at different blocks on one scale: hold s_k to a common horizon
+    for the block regret, or integrate it over tokens for the token regret.
+    """
+    probs = _success_probs(success_probs)
+    if probs.size < 2:
+        raise ValueError(f"need J_0 and at least one block: got {probs.size} value(s)")
+    return [*probs[:-1].tolist(), float(bool(correct))]
 
 
 def progress(success_probs: ArrayLike) -> np.ndarray:

@@ -8,16 +8,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import gymnasium as gym
 
+from mrt_env.data.synthetic import TASKS
 from mrt_env.data.synthetic.arithmetic import ArithmeticTask
 from mrt_env.data.synthetic.base import SyntheticTask
 from mrt_env.data.synthetic.search import SearchTask
+from mrt_env.episodes import MARKER_STOP_STRINGS
 from mrt_env.lm.loading import DEFAULT_MODEL
 
-__all__ = ["ENV_IDS", "register_envs"]
+__all__ = ["ENV_IDS", "block_settings", "register_envs"]
 
 
 def _synthetic(task: type[SyntheticTask], max_blocks: int) -> dict[str, Any]:
@@ -63,3 +66,17 @@ def register_envs() -> None:
             vector_entry_point="mrt_env.envs.vector:ReasoningVectorEnv",
             kwargs=kwargs,
         )
+
+
+def block_settings(env_kwargs: Mapping[str, Any]) -> dict[str, Any]:
+    """How an LM agent writes blocks on an env of these kwargs (``LMAgent`` arguments).
+
+    Synthetic tasks: one line per block, up to 48 tokens, sampled at temperature 1 (the
+    tiny model's format and training temperature). Real problem sets: a block ends at the
+    paper's episode markers, up to 2,048 tokens, sampled at 0.6 / top-p 0.95 (the paper's).
+    """
+    if env_kwargs.get("problems") in TASKS:
+        return {"stop": ("\n",), "keep_stop": True, "max_block_tokens": 48,
+                "temperature": 1.0, "top_p": 1.0}  # fmt: skip
+    return {"stop": tuple(MARKER_STOP_STRINGS), "keep_stop": False, "max_block_tokens": 2048,
+            "temperature": 0.6, "top_p": 0.95}  # fmt: skip

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections import Counter
 from collections.abc import Sequence
 from typing import Any
@@ -30,7 +31,8 @@ class LMAgent(Agent):
         max_block_tokens: most tokens per block.
         temperature, top_p: sampling.
         seed: sampling seed. A block is a pure function of (seed, observation) on the
-            seeded backends, so batched and one-by-one runs give the same blocks.
+            seeded backends, so batched and one-by-one runs give the same blocks; envs of
+            one batch that show the same text get distinct samples (:meth:`sample_distinct`).
 
     One call of :meth:`act_batch` is one batched ``generate`` call for all envs.
     """
@@ -76,7 +78,8 @@ class LMAgent(Agent):
 
     def generate(self, prompts: Sequence[str], *, max_tokens: int | None = None, n: int = 1,
                  stop: Sequence[str] | None = None,
-                 temperature: float | None = None) -> list[list[Completion]]:  # fmt: skip
+                 temperature: float | None = None,
+                 seed: int | Sequence[int] | None = None) -> list[list[Completion]]:  # fmt: skip
         """One batched generation with this agent's settings unless overridden (counted)."""
         outs = self.lm.generate(
             list(prompts),
@@ -85,7 +88,7 @@ class LMAgent(Agent):
             n=n,
             temperature=self.temperature if temperature is None else temperature,
             top_p=self.top_p,
-            seed=self.seed,
+            seed=self.seed if seed is None else seed,
         )
         self.tokens_generated += sum(c.num_tokens for per in outs for c in per)
         return outs
@@ -97,9 +100,39 @@ class LMAgent(Agent):
         return completion.text
 
     def act_batch(self, observations: Sequence[str], infos: Sequence[Info]) -> list[str]:
-        outs = self.generate(observations)
-        blocks = [self.block_of(per[0]) for per in outs]
+        completions = self.sample_distinct(list(observations))
+        blocks = [self.block_of(c) for c in completions]
         return self.revise(list(observations), list(infos), blocks)
+
+    def sample_distinct(self, observations: list[str]) -> list[Completion]:
+        """One completion per observation; envs that show the *same* text get different
+        samples (the 1st, 2nd, ... of ``n``), as a group of rollouts of one problem must.
+
+        A completion is a pure function of (seed, observation, its rank among the equal
+        observations of the batch); a text seen once samples as it would alone. A backend
+        that takes a seed per prompt does it in one ``generate`` call; otherwise equal
+        texts are asked for ``n`` samples, one call per multiplicity.
+        """
+        if self.temperature == 0:  # greedy: equal texts give equal blocks whatever is done
+            return [per[0] for per in self.generate(observations)]
+        if getattr(self.lm, "seed_per_prompt", False):
+            # One call: the r-th copy of a text gets a seed of its own (the first keeps the
+            # agent's seed, so a text seen once samples as it would alone).
+            rank: Counter[str] = Counter()
+            seeds = []
+            for text in observations:
+                seeds.append(self.seed if not rank[text] else _copy_seed(self.seed, rank[text]))
+                rank[text] += 1
+            return [per[0] for per in self.generate(observations, seed=seeds)]
+        counts = Counter(observations)
+        by_multiplicity: dict[int, list[str]] = {}
+        for text, count in counts.items():
+            by_multiplicity.setdefault(count, []).append(text)
+        samples: dict[str, list[Completion]] = {}
+        for count, texts in by_multiplicity.items():
+            for text, per in zip(texts, self.generate(texts, n=count), strict=True):
+                samples[text] = list(per)
+        return [samples[text].pop(0) for text in observations]
 
     def revise(self, observations: list[str], infos: list[Info], blocks: list[str]) -> list[str]:
         """Strategies override this to change the model's blocks (default: keep them)."""
@@ -121,3 +154,9 @@ class LMAgent(Agent):
         if info.get(keys.EPISODE, 0) == 0 or slot not in states:
             states[slot] = fresh() if callable(fresh) else fresh
         return states[slot]
+
+
+def _copy_seed(seed: int, rank: int) -> int:
+    """The seed of the ``rank``-th extra copy of one observation in a batch."""
+    digest = hashlib.sha256(f"{seed}\0copy\0{rank}".encode()).digest()
+    return int.from_bytes(digest[:7], "little")

@@ -17,6 +17,7 @@ class EpisodeRecord:
     """One episode: the blocks written and what the env said about them."""
 
     problem_id: str
+    prompt: str = ""
     blocks: list[str] = field(default_factory=list)
     success_probs: list[float] = field(default_factory=list)  # J_0 ... J_k
     rewards: list[float] = field(default_factory=list)
@@ -90,7 +91,9 @@ def _play_batch(env, agent, chunk, seed, *, vector: bool) -> list[EpisodeRecord]
         obs, per_env = [o], [info]
     records = [
         EpisodeRecord(
-            str(per_env[i][keys.PROBLEM_ID]), success_probs=[float(per_env[i][keys.SUCCESS_PROB])]
+            str(per_env[i][keys.PROBLEM_ID]),
+            prompt=obs[i],
+            success_probs=[float(per_env[i][keys.SUCCESS_PROB])],
         )
         for i in range(len(chunk))
     ]

@@ -20,7 +20,6 @@ training. Everything is a pure function of ``--seed``. A checkpoint is written e
 from __future__ import annotations
 
 import json
-import math
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -29,6 +28,7 @@ from typing import Any
 import numpy as np
 import tyro
 
+from mrt_env._optim import lr_factor, save_atomic
 from mrt_env._optional import require
 from mrt_env.data.synthetic import EVAL_PROBLEMS, TASKS, SyntheticTask, get_task
 from mrt_env.lm.masks import packed_causal_mask
@@ -179,10 +179,7 @@ def _packed_batch(
 
 
 def _lr_at(step: int, cfg: PretrainConfig) -> float:
-    if step < cfg.warmup:
-        return cfg.lr * (step + 1) / cfg.warmup
-    progress = (step - cfg.warmup) / max(1, cfg.steps - cfg.warmup)
-    return cfg.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress))))
+    return cfg.lr * lr_factor(step, cfg.steps, cfg.warmup)
 
 
 def train(cfg: PretrainConfig) -> Path:
@@ -268,8 +265,7 @@ def _jsonable(cfg: PretrainConfig) -> dict[str, Any]:
 
 
 def _save_checkpoint(torch, path, cfg, model, optimizer, sampler, step) -> None:
-    tmp = path.with_suffix(".tmp")
-    torch.save(
+    save_atomic(
         {
             "config": _jsonable(cfg),
             "model": model.state_dict(),
@@ -279,9 +275,8 @@ def _save_checkpoint(torch, path, cfg, model, optimizer, sampler, step) -> None:
             "step": step,
             "torch_rng": torch.get_rng_state(),
         },
-        tmp,
+        path,
     )
-    tmp.replace(path)  # atomic: a kill mid-write leaves the previous checkpoint
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -37,6 +37,7 @@ from mrt_env._optional import require
 from mrt_env._runfiles import format_stat, held, mean_ci
 from mrt_env.errors import DependencyNotInstalled
 from mrt_env.metrics import accuracy_at_budget, maj_at_k, pass_at_k, token_regret
+from mrt_env.metrics import anytime_success as metrics_anytime_success
 
 __all__ = ["PLOT_FILES", "sample_ks", "summarise", "table_lines", "write_plots", "write_summary"]
 
@@ -62,8 +63,8 @@ def sample_ks(samples: int) -> list[int]:
 
 
 def anytime_success(row: Mapping[str, Any]) -> list[float]:
-    """s_0 … s_k: μ's J_j while the stream thinks, the graded outcome at its last block."""
-    return [*row["success_probs"][:-1], float(row["correct"])]
+    """A row's s_0 … s_k (:func:`mrt_env.metrics.anytime_success`)."""
+    return metrics_anytime_success(row["success_probs"], row["correct"])
 
 
 def episode_values(

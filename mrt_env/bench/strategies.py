@@ -22,9 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from mrt_env.agents import STRATEGIES, Agent, LMAgent, as_agent
-from mrt_env.data.synthetic import TASKS
-from mrt_env.episodes import MARKER_STOP_STRINGS
 from mrt_env.progress import PAPER_FORCING_TEXT
+from mrt_env.registration import block_settings
 
 __all__ = ["AgentSettings", "StrategySpec", "agent_settings", "build_agent", "parse_strategy"]
 
@@ -151,24 +150,20 @@ def agent_settings(
     as in the paper (0.6, top-p 0.95). ``parallel-vote`` splits the sequential budget
     (``min(max_tokens, max_blocks · block_tokens)``) into 4 streams.
     """
-    synthetic = env_kwargs.get("problems") in TASKS
+    base = block_settings(env_kwargs)
     forcing = env_kwargs.get("forcing_text") or PAPER_FORCING_TEXT
-    if synthetic:
-        tokens = block_tokens or 48
-        stop, keep, temp, p = ("\n",), True, 1.0, 1.0
-        # A held commitment is cut before its \boxed and the model writes another line.
-        verify, wait = "\n", "\n"
+    tokens = block_tokens or base["max_block_tokens"]
+    if base["keep_stop"]:  # blocks are lines: a held commitment is cut before its \boxed
+        verify, wait = "\n", "\n"  # and the model writes another line
     else:
-        tokens = block_tokens or 2048
-        stop, keep, temp, p = tuple(MARKER_STOP_STRINGS), False, 0.6, 0.95
         verify, wait = "\n\nBut let me double-check this answer.", "\n\nWait"
     budget = min(max_tokens, max_blocks * tokens)
     return AgentSettings(
-        stop=stop,
-        keep_stop=keep,
+        stop=base["stop"],
+        keep_stop=base["keep_stop"],
         max_block_tokens=tokens,
-        temperature=temp if temperature is None else temperature,
-        top_p=p if top_p is None else top_p,
+        temperature=base["temperature"] if temperature is None else temperature,
+        top_p=base["top_p"] if top_p is None else top_p,
         token_budget=budget,
         strategy_kwargs={
             "think-to-budget": {},

@@ -127,10 +127,20 @@ def check_generate_args(
     n: int,
     temperature: float,
     top_p: float,
-    seed: int | None,
+    seed: int | Sequence[int] | None,
+    seed_per_prompt: bool = False,
 ) -> tuple[list[str], tuple[str, ...]]:
-    """Validate ``generate`` arguments; returns (prompts as a list, stop strings as a tuple)."""
+    """Validate ``generate`` arguments; returns (prompts as a list, stop strings as a tuple).
+
+    ``seed_per_prompt``: the backend also takes one seed per prompt (a sequence)."""
     prompts = _check_prompts(prompts)
+    if seed_per_prompt and isinstance(seed, Sequence):
+        if len(seed) != len(prompts):
+            raise ValueError(f"need one seed per prompt: {len(prompts)} prompts, {len(seed)} seeds")
+        for s in seed:
+            check_generate_args(prompts[:1], max_tokens=max_tokens, stop=stop, n=n,
+                                temperature=temperature, top_p=top_p, seed=s)  # fmt: skip
+        seed = None
     for name, value in (("max_tokens", max_tokens), ("n", n)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ValueError(f"{name} must be a positive int, got {value!r}")

@@ -53,6 +53,8 @@ def _transformers() -> Any:
 
 
 class TransformersLM(SharedResource, HFTokenizerMixin):
+    seed_per_prompt = True  # generate(seed=[...]) gives each prompt its own seed
+
     """A transformers causal LM behind the :class:`LanguageModel` protocol.
 
     Args:
@@ -149,8 +151,11 @@ class TransformersLM(SharedResource, HFTokenizerMixin):
         n: int = 1,
         temperature: float = 1.0,
         top_p: float = 1.0,
-        seed: int | None = None,
+        seed: int | Sequence[int] | None = None,
     ) -> list[list[Completion]]:
+        """As the protocol's; ``seed`` may also be one seed per prompt (so that equal prompts
+        of one batch can get different samples, see ``LMAgent.sample_distinct``)."""
+        seeds_given = seed
         prompts, stops = check_generate_args(
             prompts,
             max_tokens=max_tokens,
@@ -159,11 +164,15 @@ class TransformersLM(SharedResource, HFTokenizerMixin):
             temperature=temperature,
             top_p=top_p,
             seed=seed,
+            seed_per_prompt=True,
         )
         torch = _torch()
         config = self._generation_config(max_tokens, stops)
         if seed is None and temperature > 0:
             seed = int(torch.randint(0, 2**62, ()).item())  # fresh randomness, same code path
+        per_prompt = (
+            list(seeds_given) if isinstance(seeds_given, Sequence) else [seed] * len(prompts)
+        )
         # Row (prompt i, sample j) gets its own random stream, a pure function of (seed, j,
         # prompt): a prompt's samples do not depend on what else is in the batch.
         rows = [(i, j) for i in range(len(prompts)) for j in range(n)]
@@ -173,7 +182,7 @@ class TransformersLM(SharedResource, HFTokenizerMixin):
                 chunk = rows[start : start + self.max_batch_size]
                 sampler = None
                 if temperature > 0:
-                    seeds = [_row_seed(seed, j, prompts[i]) for i, j in chunk]
+                    seeds = [_row_seed(per_prompt[i], j, prompts[i]) for i, j in chunk]
                     sampler = _RowSampler(seeds, temperature, top_p, self.device)
                 done = self._generate_chunk([prompts[i] for i, _ in chunk], config, stops, sampler)
                 for (i, _), completion in zip(chunk, done, strict=True):

@@ -190,3 +190,25 @@ def test_custom_agent_example_runs():
     lines = {name.strip(): figures for name, figures in rows}
     assert set(lines) >= {"shipped model", "systematic_search"}
     assert "accuracy 1.00" in lines["systematic_search"]  # a correct searcher never fails
+
+
+def test_envs_showing_the_same_text_get_different_samples(search_lm):
+    agent = LMAgent(search_lm, stop=("\n",), keep_stop=True, max_block_tokens=48,
+                    temperature=1.0, top_p=1.0, seed=3)  # fmt: skip
+    prompt = "Q 03 06 11 14 17 sum 23\n"
+    other = "Q 02 05 09 13 18 sum 14\n"
+    blocks = agent.act_batch([prompt] * 6 + [other], [{}] * 7)
+    assert len(set(blocks[:6])) > 1  # a group of rollouts, not six copies of one
+    # A text seen once samples as it would alone; the first copy too.
+    assert blocks[6] == agent.act(other, {}) and blocks[0] == agent.act(prompt, {})
+    assert agent.act_batch([prompt] * 6 + [other], [{}] * 7) == blocks  # reproducible
+
+
+def test_one_seed_per_prompt_on_the_transformers_backend(search_lm):
+    kw = {"max_tokens": 20, "stop": ["\n"], "temperature": 1.0}
+    prompt = "Q 03 06 11 14 17 sum 23\n"
+    a = search_lm.generate([prompt, prompt], seed=[1, 2], **kw)
+    assert a[0][0].text == search_lm.generate([prompt], seed=1, **kw)[0][0].text
+    assert a[1][0].text == search_lm.generate([prompt], seed=2, **kw)[0][0].text
+    with pytest.raises(ValueError, match="one seed per prompt"):
+        search_lm.generate([prompt, prompt], seed=[1], **kw)

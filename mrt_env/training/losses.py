@@ -1,0 +1,157 @@
+"""The trainers' objectives as pure functions of tensors (no model, no env).
+
+Notation: B sampled traces (episodes of the env), T token positions, K the most blocks of
+a trace. ``groups[b]`` is the problem trace b answers: traces of one group are the samples
+of one problem (GRPO's group). Blocks are MRT's episodes z_j; J_j is the meta-prover's
+success at the prefix before block j (J_0 the bare prompt), so block j's progress is
+``J_{j+1} − J_j`` (DESIGN.md §2).
+
+* :func:`grpo_advantages`: the outcome advantage, normalised within each group.
+* :func:`mrt_block_advantages`: MRT's per-block credit. Each block gets the outcome
+  advantage plus α times *its own* progress minus a baseline (the mean progress at that
+  block index in the group), or the authors' termination baseline A_j = R − J_j.
+  Adding α·Σ_j progress to the trajectory reward instead would telescope to
+  α·(J_k − J_0) and, under group normalisation, be GRPO with a reshaped outcome
+  (``../shared/notes/miniature-mrt.md``).
+* :func:`clipped_policy_loss`: PPO's clipped surrogate on token log-probabilities, with an
+  optional KL penalty to a reference model (the k3 estimator), averaged over tokens.
+* :func:`sequence_nll`: the supervised loss MRT-STaR fine-tunes with.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from mrt_env._optional import require
+
+__all__ = [
+    "clipped_policy_loss",
+    "grpo_advantages",
+    "mrt_block_advantages",
+    "sequence_nll",
+    "token_advantages",
+]
+
+
+def _torch() -> Any:
+    return require("torch", extra="hf", feature="the trainers")
+
+
+def _group_mean(values: Any, groups: Any, weights: Any) -> Any:
+    """Weighted mean of ``values`` [B, ...] within each group, broadcast back to [B, ...]."""
+    torch = _torch()
+    n_groups = int(groups.max()) + 1
+    shape = (n_groups, *values.shape[1:])
+    total = torch.zeros(shape, dtype=values.dtype).index_add_(0, groups, values * weights)
+    count = torch.zeros(shape, dtype=values.dtype).index_add_(0, groups, weights)
+    return (total / count.clamp(min=1.0))[groups]
+
+
+def grpo_advantages(rewards: Any, groups: Any, *, eps: float = 1e-6, scale: bool = True) -> Any:
+    """(R − mean_group R) / (std_group R + eps) per trace: [B] -> [B].
+
+    A group whose rewards are all equal gets advantage 0 (nothing to learn from it).
+    ``scale=False`` keeps the mean-centred reward (Dr. GRPO's choice).
+    """
+    torch = _torch()
+    rewards = rewards.double()  # [B]
+    ones = torch.ones_like(rewards)
+    mean = _group_mean(rewards, groups, ones)  # [B]
+    centred = rewards - mean
+    if not scale:
+        return centred.float()
+    n = torch.bincount(groups).double()[groups]  # [B]: the size of each trace's group
+    var = _group_mean(centred**2, groups, ones) * n / (n - 1).clamp(min=1.0)  # sample var
+    return (centred / (var.sqrt() + eps)).float()
+
+
+def mrt_block_advantages(
+    outcome: Any,
+    success_probs: Any,
+    block_mask: Any,
+    groups: Any,
+    *,
+    alpha: float,
+    baseline: Literal["group", "termination"] = "group",
+    eps: float = 1e-6,
+) -> Any:
+    """Per-block advantages of MRT: [B, K].
+
+    Args:
+        outcome: [B] the 0/1 outcome R of each trace.
+        success_probs: [B, K + 1] J_0 … J_K (values after a trace's last block are ignored).
+        block_mask: [B, K] True where trace b has a block j.
+        groups: [B] the problem index of each trace.
+        alpha: weight of the progress credit.
+        baseline: ``group``: A_bj = A^GRPO_b + α·(p_bj − mean progress of the group's
+            traces at block j); ``termination``: the authors' A_bj = R_b − J_bj, the gain
+            over answering right away from the prefix before block j, plus α·p_bj.
+    """
+    mask = block_mask.double()  # [B, K]
+    probs = success_probs.double()  # [B, K + 1]
+    progress = (probs[:, 1:] - probs[:, :-1]) * mask  # [B, K]: J_{j+1} − J_j per block
+    if baseline == "termination":
+        adv = outcome.double()[:, None] - probs[:, :-1] + alpha * progress  # [B, K]
+    elif baseline == "group":
+        mean_progress = _group_mean(progress, groups, mask)  # [B, K]: at block j in the group
+        outcome_adv = grpo_advantages(outcome, groups, eps=eps).double()  # [B]
+        adv = outcome_adv[:, None] + alpha * (progress - mean_progress)  # [B, K]
+    else:
+        raise ValueError(f"baseline must be 'group' or 'termination', got {baseline!r}")
+    return (adv * mask).float()
+
+
+def token_advantages(block_advantages: Any, block_index: Any) -> Any:
+    """Spread per-block advantages [B, K] onto tokens: [B, T], where ``block_index`` [B, T]
+    is the block each token belongs to (−1 for prompt and padding: advantage 0)."""
+    torch = _torch()
+    index = block_index.clamp(min=0)  # [B, T]
+    spread = torch.gather(block_advantages, 1, index)  # [B, T]
+    return spread * (block_index >= 0)
+
+
+def clipped_policy_loss(
+    logprobs: Any,
+    old_logprobs: Any,
+    advantages: Any,
+    mask: Any,
+    *,
+    clip: float = 0.2,
+    ref_logprobs: Any = None,
+    kl_coef: float = 0.0,
+) -> tuple[Any, dict[str, float]]:
+    """PPO's clipped surrogate, averaged over the trained tokens.
+
+    Args:
+        logprobs: [B, T] log π(token) under the policy being trained (with grad).
+        old_logprobs: [B, T] the same under the policy that sampled (no grad).
+        advantages: [B, T] per-token advantages (a trace's, or its block's).
+        mask: [B, T] True for tokens the policy wrote.
+        clip: ε of the ratio clip [1 − ε, 1 + ε].
+        ref_logprobs, kl_coef: an optional KL penalty to a reference policy, with the
+            k3 estimator exp(r − l) − (r − l) − 1 (≥ 0, unbiased).
+
+    Returns:
+        (loss, stats): the scalar loss, and floats for logging (``clip_fraction``, ``kl``).
+    """
+    torch = _torch()
+    m = mask.to(logprobs.dtype)  # [B, T]
+    tokens = m.sum().clamp(min=1.0)
+    ratio = torch.exp(logprobs - old_logprobs)  # [B, T]
+    unclipped = ratio * advantages
+    clipped = ratio.clamp(1.0 - clip, 1.0 + clip) * advantages
+    per_token = -torch.minimum(unclipped, clipped)  # [B, T]
+    stats = {"clip_fraction": float((((ratio.detach() - 1).abs() > clip) * m).sum() / tokens)}
+    if ref_logprobs is not None and kl_coef > 0:
+        diff = ref_logprobs - logprobs  # [B, T]
+        kl = torch.exp(diff) - diff - 1.0  # [B, T]
+        per_token = per_token + kl_coef * kl
+        stats["kl"] = float((kl.detach() * m).sum() / tokens)
+    loss = (per_token * m).sum() / tokens
+    return loss, stats
+
+
+def sequence_nll(logprobs: Any, mask: Any) -> Any:
+    """Mean negative log-likelihood of the masked tokens: [B, T] -> scalar."""
+    m = mask.to(logprobs.dtype)
+    return -(logprobs * m).sum() / m.sum().clamp(min=1.0)

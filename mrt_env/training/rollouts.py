@@ -1,0 +1,144 @@
+"""Rollouts: a policy writes traces in a (vector) env; the traces become training tensors.
+
+The policy is an :class:`~mrt_env.agents.LMAgent` on a trainable
+:class:`~mrt_env.lm.TransformersLM`. A group is ``group_size`` traces of one problem,
+run side by side in one vector env (the agent gives equal observations distinct samples).
+The env's meta-prover is the policy's own model, so J (and progress) follows the policy
+as it trains; its cache is cleared after every update (:func:`collect` does it first).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from mrt_env.agents import LMAgent, play
+from mrt_env.training.losses import _torch
+
+__all__ = ["RolloutBatch", "Trace", "collect"]
+
+
+@dataclass(frozen=True)
+class Trace:
+    """One sampled trace: what training needs of an env episode."""
+
+    group: int
+    """Index of the problem within the batch (traces of one group share a problem)."""
+    problem_id: str
+    prompt: str
+    blocks: tuple[str, ...]
+    success_probs: tuple[float, ...]
+    """J_0 … J_k from the env's meta-prover."""
+    correct: bool
+    outcome: str
+    """``committed`` or ``forced`` (the answer forced at the budget)."""
+
+    @property
+    def progress(self) -> list[float]:
+        j = self.success_probs
+        return [j[i + 1] - j[i] for i in range(len(self.blocks))]
+
+
+@dataclass
+class RolloutBatch:
+    """The traces of one training step, and the tokens it cost to sample them."""
+
+    traces: list[Trace]
+    sampled_tokens: int
+    """Tokens the policy generated for these traces (the compute of the step)."""
+    stats: dict[str, float] = field(default_factory=dict)
+
+    def tensors(self, tokenizer: Any, device: Any = "cpu") -> dict[str, Any]:
+        """Right-padded tensors of the batch (B traces, T tokens, K the most blocks):
+
+        ``input_ids`` [B, T], ``attention_mask`` [B, T], ``block_index`` [B, T] (the block a
+        token belongs to, −1 for prompt and padding), ``outcome`` [B], ``success_probs``
+        [B, K + 1] (held after a trace's end), ``block_mask`` [B, K], ``groups`` [B].
+
+        The text is tokenized whole (prompt + blocks, as the policy saw it when writing the
+        last block); a token belongs to the block its first character is in.
+        """
+        torch = _torch()
+        rows, owners = [], []
+        for t in self.traces:
+            text = t.prompt + "".join(t.blocks)
+            enc = tokenizer(text, return_offsets_mapping=True)
+            starts, j = [], len(t.prompt)
+            for block in t.blocks:
+                starts.append(j)
+                j += len(block)
+            owner = []
+            for start, _ in enc["offset_mapping"]:
+                b = -1
+                for i, s in enumerate(starts):
+                    if start >= s:
+                        b = i
+                owner.append(b if start >= len(t.prompt) else -1)
+            rows.append(enc["input_ids"])
+            owners.append(owner)
+        width = max(len(r) for r in rows)
+        k = max(len(t.blocks) for t in self.traces)
+        pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+        input_ids = torch.full((len(rows), width), pad, dtype=torch.long)  # [B, T]
+        attention = torch.zeros((len(rows), width), dtype=torch.long)  # [B, T]
+        block_index = torch.full((len(rows), width), -1, dtype=torch.long)  # [B, T]
+        probs = torch.zeros((len(rows), k + 1), dtype=torch.float32)  # [B, K + 1]
+        block_mask = torch.zeros((len(rows), k), dtype=torch.bool)  # [B, K]
+        for b, (ids, owner, t) in enumerate(zip(rows, owners, self.traces, strict=True)):
+            input_ids[b, : len(ids)] = torch.tensor(ids)
+            attention[b, : len(ids)] = 1
+            block_index[b, : len(ids)] = torch.tensor(owner)
+            j = list(t.success_probs)
+            probs[b] = torch.tensor(j + [j[-1]] * (k + 1 - len(j)))
+            block_mask[b, : len(t.blocks)] = True
+        return {
+            "input_ids": input_ids.to(device),
+            "attention_mask": attention.to(device),
+            "block_index": block_index.to(device),
+            "outcome": torch.tensor([float(t.correct) for t in self.traces]).to(device),
+            "success_probs": probs.to(device),
+            "block_mask": block_mask.to(device),
+            "groups": torch.tensor([t.group for t in self.traces]).to(device),
+        }
+
+
+def collect(
+    vec_env: Any,
+    agent: LMAgent,
+    problems: Sequence[int],
+    *,
+    group_size: int,
+    seed: int,
+) -> RolloutBatch:
+    """``group_size`` traces of each of ``problems`` (indices of the env's problem set).
+
+    ``vec_env`` must have ``len(problems) * group_size`` sub-envs or a divisor of it; its
+    prover's cache is cleared first, since the policy (and with it μ) may have changed.
+    """
+    prover = getattr(vec_env, "prover", None)
+    if prover is not None and hasattr(prover, "clear_cache"):
+        prover.clear_cache()
+    order = [p for p in problems for _ in range(group_size)]  # a group's traces side by side
+    before = agent.tokens_generated
+    records = play(vec_env, agent, order, seed=seed)
+    groups = {p: i for i, p in enumerate(problems)}
+    traces = [
+        Trace(
+            group=groups[p],
+            problem_id=r.problem_id,
+            prompt=r.prompt,
+            blocks=tuple(r.blocks),
+            success_probs=tuple(r.success_probs),
+            correct=r.correct,
+            outcome=r.outcome,
+        )
+        for p, r in zip(order, records, strict=True)
+    ]
+    n = len(traces)
+    stats = {
+        "accuracy": sum(t.correct for t in traces) / n,
+        "blocks": sum(len(t.blocks) for t in traces) / n,
+        "final_j": sum(t.success_probs[-1] for t in traces) / n,
+    }
+    return RolloutBatch(traces, agent.tokens_generated - before, stats)

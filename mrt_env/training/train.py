@@ -1,0 +1,455 @@
+"""mrt-train: MRT (progress-credited policy gradient), GRPO, or MRT-STaR, in one loop.
+
+    mrt-train --algorithm mrt --alpha 1.0              # the shipped tiny model on MRT-Search-v0
+    mrt-train --algorithm grpo --out runs/grpo-s0
+    mrt-train --algorithm mrt-star --steps 20
+    mrt-train --resume --out runs/mrt                  # continue a killed run
+
+Every step: sample ``problems_per_step`` training problems, let the policy write
+``group_size`` traces of each in the env (one block per step; J after every block from the
+env's meta-prover, the policy itself), turn them into advantages, update. Read it top to
+bottom in :func:`train`:
+
+* ``grpo``: each trace's tokens get its group-normalised outcome advantage;
+* ``mrt``: each *block's* tokens get the outcome advantage plus α times that block's
+  progress minus the group's mean progress at that block (or A = R − J_j with
+  ``--baseline termination``) (:func:`mrt_env.training.losses.mrt_block_advantages`);
+* ``mrt-star``: keep the correct traces with the most progress per block in each group
+  and fine-tune on them (supervised), then sample again.
+
+The run is resumable: ``checkpoint.pt`` is written atomically every ``checkpoint_every``
+steps (weights, optimizer, step, tokens sampled), and ``--resume`` continues from it with
+the same next step as an uninterrupted run. ``metrics.jsonl`` gets one line per step and
+one per evaluation (held-out problems: accuracy, accuracy within block budgets, blocks,
+episode regret), and TensorBoard too if it is installed.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import gymnasium as gym
+import numpy as np
+import tyro
+
+from mrt_env._optim import lr_factor, save_atomic
+from mrt_env._optional import require
+from mrt_env._runfiles import append_row
+from mrt_env.agents import LMAgent, play
+from mrt_env.lm.loading import DEFAULT_MODEL
+from mrt_env.metrics import anytime_success, episode_regret
+from mrt_env.registration import ENV_IDS, block_settings
+from mrt_env.training.losses import (
+    clipped_policy_loss,
+    grpo_advantages,
+    mrt_block_advantages,
+    sequence_nll,
+    token_advantages,
+)
+from mrt_env.training.rollouts import RolloutBatch, collect
+from mrt_env.training.vllm_sync import sync_weights
+
+__all__ = ["TrainConfig", "main", "train"]
+
+TRAIN_SEED = 2000
+"""Synthetic training problems come from this generator seed (the tiny model was pretrained
+on seed 1000's, and evaluation uses seed 0's held-out set)."""
+CHECKPOINT = "checkpoint.pt"
+METRICS = "metrics.jsonl"
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Settings of one ``mrt-train`` run."""
+
+    algorithm: Literal["mrt", "grpo", "mrt-star"] = "mrt"
+    """mrt (per-block progress credit), grpo (outcome only) or mrt-star (progress-filtered
+    fine-tuning)."""
+    env: str = "MRT-Search-v0"
+    """The env id to train in."""
+    model: str = DEFAULT_MODEL
+    """The policy: the shipped tiny model, a local folder, or a hub id (transformers)."""
+    device: str = "cpu"
+    """Where the policy trains: cpu, cuda, cuda:1, ..."""
+    dtype: Literal["float32", "bfloat16"] = "float32"
+    """Weights dtype of the trained policy (bfloat16 on GPU, as the authors)."""
+    rollout_backend: Literal["transformers", "vllm"] = "transformers"
+    """What samples the traces and plays μ: the trained model itself (transformers), or a
+    vLLM engine on the same GPU whose weights are synced after every update."""
+    vllm_memory: float = 0.3
+    """vllm: fraction of GPU memory the rollout engine may take (the rest trains)."""
+    alpha: float = 1.0
+    """mrt: weight α of a block's progress in its advantage."""
+    baseline: Literal["group", "termination"] = "group"
+    """mrt: the progress baseline: the group's mean progress at the block index, or the
+    authors' termination baseline A = R − J (the reward of answering right away)."""
+    group_size: int = 8
+    """Traces sampled per problem (GRPO's group)."""
+    problems_per_step: int = 8
+    """Problems per step; a step samples problems_per_step × group_size traces."""
+    steps: int = 30
+    """Training steps (a run also stops at --token-budget)."""
+    token_budget: int | None = None
+    """Stop once this many tokens have been sampled (equal compute across algorithms)."""
+    lr: float = 1e-4
+    """Peak AdamW learning rate."""
+    lr_schedule: Literal["constant", "cosine"] = "constant"
+    """Learning rate after warmup: constant, or a cosine down to 0 at the last step."""
+    warmup: float = 0.0
+    """Linear warmup, as a fraction of the steps (the authors: 0.1)."""
+    epochs: int = 1
+    """Gradient steps per batch of traces (more than 1 makes the ratio clip matter)."""
+    clip: float = 0.2
+    """PPO clip ε of the probability ratio."""
+    kl_coef: float = 0.0
+    """Weight of the KL penalty to the initial policy (0: none, no reference copy kept)."""
+    max_grad_norm: float = 1.0
+    """Gradient norm clip."""
+    star_keep: int = 1
+    """mrt-star: traces kept per group (correct ones, most progress per block first)."""
+    temperature: float | None = None
+    """Sampling temperature of the traces (default: the env's, 1.0 for synthetic tasks)."""
+    max_blocks: int | None = None
+    """Block budget per trace (default: the env's)."""
+    max_tokens: int | None = None
+    """Token budget per trace (default: the env's; the authors: 16K-24K)."""
+    train_set: str | None = None
+    """Problems to train on (default: generated for synthetic envs, aime_1983_2023 else)."""
+    data_path: str | None = None
+    """Where a real training set's file lives."""
+    eval_problems: int = 100
+    """Held-out problems per evaluation (the env's own set; 0: no evaluation)."""
+    eval_every: int = 0
+    """Evaluate every N steps (0: only at the end)."""
+    checkpoint_every: int = 10
+    """Write checkpoint.pt every N steps (and at the end)."""
+    seed: int = 0
+    """Seed of everything: problem choice, sampling, initialisation of optimizer state."""
+    out: Path = Path("runs/train")
+    """Output folder: checkpoint.pt, metrics.jsonl, config.json, the final model."""
+    resume: bool = False
+    """Continue from out/checkpoint.pt."""
+
+    def __post_init__(self) -> None:
+        if self.env not in ENV_IDS:
+            raise ValueError(f"unknown env id {self.env!r}; choose from {', '.join(ENV_IDS)}")
+        for name in ("group_size", "problems_per_step", "steps", "epochs", "star_keep",
+                     "checkpoint_every"):  # fmt: skip
+            if getattr(self, name) < 1:
+                raise ValueError(
+                    f"--{name.replace('_', '-')} must be >= 1, got {getattr(self, name)}"
+                )
+        if self.group_size < 2 and self.algorithm != "mrt-star":
+            raise ValueError("--group-size must be >= 2: advantages are relative to the group")
+        if self.token_budget is not None and self.token_budget < 1:
+            raise ValueError(f"--token-budget must be >= 1, got {self.token_budget}")
+        if not self.lr > 0 or not math.isfinite(self.lr):
+            raise ValueError(f"--lr must be a positive number, got {self.lr}")
+        if not 0 <= self.warmup < 1:
+            raise ValueError(f"--warmup must be a fraction in [0, 1), got {self.warmup}")
+        if self.rollout_backend == "vllm" and not self.device.startswith("cuda"):
+            raise ValueError("--rollout-backend vllm needs --device cuda")
+        if self.eval_problems < 0 or self.eval_every < 0:
+            raise ValueError("--eval-problems and --eval-every must be >= 0")
+
+
+# --------------------------------------------------------------------------------------------
+# The pieces the loop uses
+
+
+def load_policy(config: TrainConfig) -> Any:
+    """The trainable policy as a TransformersLM (its ``.model`` is what is optimised)."""
+    from mrt_env.lm import TransformersLM
+    from mrt_env.lm.loading import default_model_path
+
+    path = default_model_path() if config.model == DEFAULT_MODEL else config.model
+    return TransformersLM.from_pretrained(
+        str(path), device=config.device, dtype=config.dtype, max_batch_size=64, name=config.model
+    )
+
+
+def load_rollout_lm(config: TrainConfig, policy: Any) -> Any:
+    """What samples traces and plays μ: the policy itself, or a vLLM engine of it."""
+    if config.rollout_backend == "transformers":
+        return policy
+    from mrt_env.lm import VLLMLM
+    from mrt_env.lm.loading import default_model_path
+
+    path = default_model_path() if config.model == DEFAULT_MODEL else config.model
+    return VLLMLM(str(path), dtype=config.dtype, gpu_memory_utilization=config.vllm_memory,
+                  seed=config.seed)  # fmt: skip
+
+
+def learning_rate(config: TrainConfig, step: int) -> float:
+    """The learning rate of 0-based ``step``: warmup, then constant or cosine."""
+    warm = int(config.warmup * config.steps)
+    if config.lr_schedule == "cosine":
+        return config.lr * lr_factor(step, config.steps, warm, floor=0.0)
+    return config.lr * ((step + 1) / warm if step < warm else 1.0)
+
+
+def training_problems(config: TrainConfig, count: int = 2000) -> list[Any]:
+    """The problems trained on: never the env's held-out evaluation set."""
+    task = ENV_IDS[config.env]["problems"]
+    from mrt_env.data.synthetic import TASKS, get_task
+
+    if config.train_set is None and task in TASKS:
+        held_out = {p.question for p in get_task(task, seed=0).problems(500)}
+        drawn = get_task(task, seed=TRAIN_SEED + config.seed).problems(count)
+        return [p for p in drawn if p.question not in held_out]
+    from mrt_env.data import load_problems
+
+    return load_problems(config.train_set or "aime_1983_2023", path=config.data_path)
+
+
+def make_env(config: TrainConfig, lm: Any, problems: list[Any] | None, num_envs: int) -> Any:
+    """A vector env of ``config.env`` whose meta-prover is the policy itself."""
+    kwargs: dict[str, Any] = {"prover": lm}
+    if problems is not None:
+        kwargs["problems"] = problems
+    for name in ("max_blocks", "max_tokens"):
+        if getattr(config, name) is not None:
+            kwargs[name] = getattr(config, name)
+    return gym.make_vec(config.env, num_envs=num_envs, **kwargs)
+
+
+def make_agent(config: TrainConfig, lm: Any, seed: int) -> LMAgent:
+    settings = block_settings(ENV_IDS[config.env])
+    if config.temperature is not None:
+        settings["temperature"] = config.temperature
+    return LMAgent(lm, seed=seed, **settings)
+
+
+def token_logprobs(model: Any, batch: dict[str, Any]) -> Any:
+    """log π(token t | tokens < t) for t = 1 … T−1: [B, T−1]."""
+    torch = require("torch", extra="hf", feature="the trainers")
+    logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
+    logits = logits[:, :-1].float()  # [B, T-1, V]: position t predicts token t+1
+    target = batch["input_ids"][:, 1:].unsqueeze(-1)  # [B, T-1, 1]
+    return logits.gather(-1, target).squeeze(-1) - torch.logsumexp(logits, dim=-1)  # [B, T-1]
+
+
+def advantages(config: TrainConfig, t: dict[str, Any]) -> Any:
+    """Per-token advantages [B, T−1] aligned with :func:`token_logprobs`."""
+    block_index = t["block_index"][:, 1:]  # [B, T-1]: the block of each predicted token
+    if config.algorithm == "grpo":
+        adv = grpo_advantages(t["outcome"], t["groups"])  # [B]
+        per_block = adv[:, None].expand(-1, t["block_mask"].shape[1]).contiguous()  # [B, K]
+    else:
+        per_block = mrt_block_advantages(
+            t["outcome"], t["success_probs"], t["block_mask"], t["groups"],
+            alpha=config.alpha, baseline=config.baseline,
+        )  # [B, K]  # fmt: skip
+    return token_advantages(per_block, block_index)  # [B, T-1]
+
+
+def star_selection(batch: RolloutBatch, keep: int) -> RolloutBatch:
+    """MRT-STaR's filter: per group, the correct traces with the most progress per block
+    ((J_k − J_0) / k: the same gain in fewer blocks ranks first)."""
+    kept = []
+    for group in sorted({t.group for t in batch.traces}):
+        good = [t for t in batch.traces if t.group == group and t.correct]
+        good.sort(key=lambda t: -(t.success_probs[-1] - t.success_probs[0]) / len(t.blocks))
+        kept.extend(good[:keep])
+    return RolloutBatch(kept, batch.sampled_tokens, batch.stats)
+
+
+def evaluate(config: TrainConfig, lm: Any, *, seed: int) -> dict[str, Any]:
+    """Held-out problems of the env (its own set), one sample each at the run's temperature."""
+    n = config.eval_problems
+    env = make_env(config, lm, None, num_envs=min(n, 50))
+    env.prover.clear_cache()
+    records = play(env, make_agent(config, lm, seed), range(n), seed=seed)
+    env.close()
+    max_blocks = env.envs[0].config.max_blocks
+    used = np.array([len(r.blocks) for r in records])
+    committed = np.array([r.correct for r in records])
+    curves = [anytime_success(r.success_probs, r.correct) for r in records]
+    held = np.array([c + [c[-1]] * (max_blocks + 1 - len(c)) for c in curves])  # [n, B + 1]
+    return {
+        "eval_problems": n,
+        "accuracy": float(committed.mean()),
+        "accuracy_at_blocks": {
+            str(b): float(np.mean(committed & (used <= b)))
+            for b in sorted({max(1, max_blocks // 4), max(1, max_blocks // 2), max_blocks})
+        },
+        "blocks": float(used.mean()),
+        "regret": float(np.mean([episode_regret(r.success_probs).total for r in records])),
+        "anytime_regret": float((1.0 - held[:, 1:]).sum(axis=1).mean()),
+        "tokens": float(np.mean([r.tokens for r in records])),
+    }
+
+
+# --------------------------------------------------------------------------------------------
+# The loop
+
+
+def train(config: TrainConfig) -> Path:
+    """Run (or resume) ``config``; returns the output folder (the final model in ``model/``)."""
+    torch = require("torch", extra="hf", feature="the trainers")
+    from tqdm import tqdm
+
+    out = Path(config.out)
+    out.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(config.seed)
+    lm = load_policy(config)
+    model = lm.model
+    optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=0.0)
+    reference = None
+    if config.kl_coef > 0:
+        import copy
+
+        reference = copy.deepcopy(model).eval().requires_grad_(False)
+    step, sampled = 0, 0
+    checkpoint = out / CHECKPOINT
+    if config.resume:
+        if not checkpoint.exists():
+            raise FileNotFoundError(f"--resume: no {checkpoint}; run without --resume first")
+        state = torch.load(checkpoint, map_location=config.device, weights_only=False)
+        if state["config"] != _comparable(config):
+            raise ValueError(f"--resume: {checkpoint} was written by a run with other settings")
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        step, sampled = state["step"], state["sampled_tokens"]
+    (out / "config.json").write_text(json.dumps(_comparable(config), indent=2) + "\n")
+
+    problems = training_problems(config)
+    width = config.problems_per_step * config.group_size
+    rollout_lm = load_rollout_lm(config, lm)
+    if rollout_lm is not lm and step:
+        sync_weights(rollout_lm.engine, model.named_parameters())  # resumed weights
+    env = make_env(config, rollout_lm, problems, num_envs=width)
+    writer = _tensorboard(out)
+    log = (out / METRICS).open("a", encoding="utf-8")
+    bar = tqdm(total=config.steps, initial=step, desc=f"mrt-train {config.algorithm}")
+    budget = math.inf if config.token_budget is None else config.token_budget
+    try:
+        while step < config.steps and sampled < budget:
+            start = time.perf_counter()
+            # Everything random in a step is a function of (seed, step): resumable exactly.
+            rng = np.random.default_rng([config.seed, step])
+            chosen = rng.choice(len(problems), size=config.problems_per_step, replace=False)
+            agent = make_agent(config, rollout_lm, seed=int(rng.integers(2**31)))
+            model.eval()
+            batch = collect(env, agent, chosen.tolist(), group_size=config.group_size,
+                            seed=int(rng.integers(2**31)))  # fmt: skip
+            sampled += batch.sampled_tokens
+            if config.algorithm == "mrt-star":
+                batch = star_selection(batch, config.star_keep)
+            row: dict[str, Any] = {"step": step + 1, "sampled_tokens": sampled, **batch.stats}
+            for group in optimizer.param_groups:
+                group["lr"] = row["lr"] = learning_rate(config, step)
+            if batch.traces:
+                row.update(_update(config, model, optimizer, reference, batch, lm.tokenizer))
+                if rollout_lm is not lm:
+                    sync_weights(rollout_lm.engine, model.named_parameters())
+            step += 1
+            row["seconds"] = time.perf_counter() - start
+            append_row(log, row)
+            _scalars(writer, row, step)
+            bar.update()
+            bar.set_postfix(acc=f"{row['accuracy']:.2f}", blocks=f"{row['blocks']:.1f}")
+            last = step >= config.steps or sampled >= budget
+            if step % config.checkpoint_every == 0 or last:
+                save_atomic({
+                    "config": _comparable(config), "model": model.state_dict(),
+                    "optimizer": optimizer.state_dict(), "step": step, "sampled_tokens": sampled,
+                }, checkpoint)  # fmt: skip
+            if config.eval_problems and (
+                last or (config.eval_every and step % config.eval_every == 0)
+            ):
+                result = {"step": step, "sampled_tokens": sampled, "eval": True,
+                          **evaluate(config, rollout_lm, seed=config.seed + 7)}  # fmt: skip
+                append_row(log, result)
+                _scalars(writer, {f"eval/{k}": v for k, v in result.items()}, step)
+                tqdm.write(f"step {step}: " + json.dumps({k: result[k] for k in (
+                    "accuracy", "blocks", "anytime_regret")}))  # fmt: skip
+    finally:
+        bar.close()
+        log.close()
+        env.close()
+        if writer is not None:
+            writer.close()
+    model.save_pretrained(out / "model")
+    lm.tokenizer.save_pretrained(out / "model")
+    return out
+
+
+def _update(config, model, optimizer, reference, batch, tokenizer) -> dict[str, float]:
+    """One batch's gradient steps; returns the loss and statistics."""
+    torch = require("torch", extra="hf", feature="the trainers")
+    device = next(model.parameters()).device
+    t = batch.tensors(tokenizer, device)
+    mask = t["block_index"][:, 1:] >= 0  # [B, T-1]: tokens the policy wrote
+    model.train()
+    stats: dict[str, float] = {}
+    if config.algorithm == "mrt-star":
+        for _ in range(config.epochs):
+            loss = sequence_nll(token_logprobs(model, t), mask)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), config.max_grad_norm)
+            optimizer.step()
+        model.eval()
+        return {"loss": float(loss.detach()), "kept": len(batch.traces)}
+    adv = advantages(config, t)  # [B, T-1]
+    with torch.no_grad():
+        old = token_logprobs(model, t)  # [B, T-1]: the sampling policy (on-policy)
+        ref = token_logprobs(reference, t) if reference is not None else None
+    for _ in range(config.epochs):
+        logp = token_logprobs(model, t)
+        loss, stats = clipped_policy_loss(
+            logp, old, adv, mask, clip=config.clip, ref_logprobs=ref, kl_coef=config.kl_coef
+        )
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        norm = torch.nn.utils.clip_grad_norm_(model.parameters(), config.max_grad_norm)
+        optimizer.step()
+    model.eval()
+    written = mask.sum().clamp(min=1)
+    return {"loss": float(loss.detach()), "grad_norm": float(norm), **stats,
+            "mean_abs_advantage": float((adv.abs() * mask).sum() / written)}  # fmt: skip
+
+
+def _comparable(config: TrainConfig) -> dict[str, Any]:
+    """The settings a checkpoint belongs to (what may change on resume is left out)."""
+    free = ("resume", "out", "steps", "token_budget", "eval_every", "eval_problems",
+            "checkpoint_every")  # fmt: skip  # a resumed run may change these
+    settings = {k: v for k, v in asdict(config).items() if k not in free}
+    return json.loads(json.dumps(settings, default=str))
+
+
+def _tensorboard(out: Path) -> Any:
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError:  # tensorboard is optional: metrics.jsonl has everything
+        return None
+    return SummaryWriter(str(out / "tensorboard"))
+
+
+def _scalars(writer: Any, row: dict[str, Any], step: int) -> None:
+    if writer is None:
+        return
+    for key, value in row.items():
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            writer.add_scalar(key, value, step)
+
+
+def main(argv: list[str] | None = None) -> int:
+    config = tyro.cli(TrainConfig, args=argv, prog="mrt-train", description=__doc__)
+    from mrt_env._runfiles import exit_status
+
+    return exit_status(
+        "mrt-train", lambda: train(config), Path(config.out) / CHECKPOINT,
+        resume="Run the same command with --resume to continue from the last checkpoint.",
+    )  # fmt: skip
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,59 @@
+"""mrt-train on CPU with the shipped tiny model: each algorithm runs, a resumed run takes
+the same next step as an uninterrupted one."""
+
+import json
+
+import pytest
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("transformers")
+
+from mrt_env.training.train import TrainConfig, main, train  # noqa: E402
+
+SMALL = {"problems_per_step": 2, "group_size": 2, "max_blocks": 4, "eval_problems": 4}
+
+
+def weights(folder):
+    from transformers import AutoModelForCausalLM
+
+    return AutoModelForCausalLM.from_pretrained(folder / "model").state_dict()
+
+
+@pytest.mark.parametrize("algorithm", ["grpo", "mrt", "mrt-star"])
+def test_two_steps_of_each_algorithm(algorithm, tmp_path):
+    out = train(TrainConfig(algorithm=algorithm, steps=2, out=tmp_path, **SMALL))
+    rows = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines()]
+    steps, evals = [r for r in rows if "eval" not in r], [r for r in rows if "eval" in r]
+    assert [r["step"] for r in steps] == [1, 2] and len(evals) == 1
+    assert steps[1]["sampled_tokens"] > steps[0]["sampled_tokens"] > 0
+    assert 0.0 <= evals[0]["accuracy"] <= 1.0 and evals[0]["eval_problems"] == 4
+    assert (out / "checkpoint.pt").exists() and (out / "model" / "config.json").exists()
+    if algorithm != "mrt-star" or steps[0].get("kept"):
+        assert any("loss" in r for r in steps)
+
+
+def test_resume_takes_the_same_next_step(tmp_path):
+    common = {"algorithm": "mrt", "checkpoint_every": 1, **SMALL, "eval_problems": 0}
+    train(TrainConfig(steps=2, out=tmp_path / "straight", **common))
+    train(TrainConfig(steps=1, out=tmp_path / "stopped", **common))  # the "kill" after step 1
+    train(TrainConfig(steps=2, out=tmp_path / "stopped", resume=True, **common))
+    a, b = weights(tmp_path / "straight"), weights(tmp_path / "stopped")
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    rows = [json.loads(x) for x in (tmp_path / "stopped" / "metrics.jsonl").read_text().split("\n")
+            if x]  # fmt: skip
+    straight = [json.loads(x) for x in (tmp_path / "straight" / "metrics.jsonl").read_text()
+                .splitlines()]  # fmt: skip
+    assert [r["sampled_tokens"] for r in rows] == [r["sampled_tokens"] for r in straight]
+    with pytest.raises(ValueError, match="other settings"):
+        train(
+            TrainConfig(steps=3, out=tmp_path / "stopped", resume=True, **{**common, "alpha": 0.5})
+        )
+
+
+def test_bad_settings_and_a_missing_checkpoint(tmp_path, capsys):
+    with pytest.raises(ValueError, match="--group-size must be >= 2"):
+        TrainConfig(group_size=1)
+    with pytest.raises(ValueError, match="unknown env id"):
+        TrainConfig(env="MRT-Chess-v0")
+    assert main(["--resume", "--out", str(tmp_path)]) == 1
+    assert "no " in capsys.readouterr().err

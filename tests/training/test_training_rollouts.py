@@ -1,0 +1,46 @@
+"""Rollouts as training tensors, and MRT-STaR's selection of traces."""
+
+import pytest
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("transformers")
+
+from mrt_env.training.rollouts import RolloutBatch, Trace  # noqa: E402
+from mrt_env.training.train import star_selection  # noqa: E402
+
+
+def trace(group, blocks, probs, correct):
+    return Trace(group=group, problem_id=f"p{group}", prompt="Q 1\n", blocks=tuple(blocks),
+                 success_probs=tuple(probs), correct=correct, outcome="committed")  # fmt: skip
+
+
+def test_tensors_mark_each_token_with_its_block(tiny_backend):
+    tok = tiny_backend.tokenizer
+    batch = RolloutBatch(
+        [trace(0, ["ab\n", "c\n"], [0.1, 0.4, 0.9], True), trace(1, ["xyz\n"], [0.2, 0.3], False)],
+        sampled_tokens=9,
+    )
+    t = batch.tensors(tok)
+    assert t["input_ids"].shape[0] == 2 and t["block_mask"].tolist() == [[1, 1], [1, 0]]
+    # J held after a trace's end; groups and outcomes as given
+    assert t["success_probs"].flatten().tolist() == pytest.approx([0.1, 0.4, 0.9, 0.2, 0.3, 0.3])
+    assert t["groups"].tolist() == [0, 1] and t["outcome"].tolist() == [1.0, 0.0]
+    # Each block's tokens decode back to the block; the prompt's tokens have block -1.
+    for b, tr in enumerate(batch.traces):
+        ids, owner = t["input_ids"][b].tolist(), t["block_index"][b].tolist()
+        for j, block in enumerate(tr.blocks):
+            assert tok.decode([i for i, o in zip(ids, owner, strict=True) if o == j]) == block
+        prompt = [i for i, o, m in zip(ids, owner, t["attention_mask"][b].tolist(), strict=True)
+                  if o == -1 and m]  # fmt: skip
+        assert tok.decode(prompt, skip_special_tokens=True) == tr.prompt
+
+
+def test_star_keeps_correct_traces_with_the_most_progress_per_block():
+    fast = trace(0, ["a", "b"], [0.1, 0.5, 0.9], True)  # 0.4 per block
+    slow = trace(0, ["a", "b", "c", "d"], [0.1, 0.1, 0.1, 0.5, 0.9], True)  # 0.2 per block
+    wrong = trace(0, ["a"], [0.1, 0.9], False)  # most progress, but wrong
+    other = trace(1, ["a"], [0.0, 0.0], False)
+    kept = star_selection(RolloutBatch([slow, wrong, fast, other], 10), keep=1).traces
+    assert kept == [fast]
+    both = star_selection(RolloutBatch([slow, wrong, fast, other], 10), keep=5).traces
+    assert both == [fast, slow]
