@@ -42,6 +42,7 @@ __all__ = [
     "ForcedAnswerProver",
     "LikelihoodProver",
     "MetaProver",
+    "OracleProver",
     "ProverEstimate",
     "ProverRequest",
     "default_prompt",
@@ -350,3 +351,41 @@ def make_prover(lm: LanguageModel, kind: str = "forced", **settings: Any) -> Met
         config = ForcedAnswerConfig if kind == "forced" else LikelihoodConfig
         names = sorted([*config.__dataclass_fields__, "cache_size"])
         raise TypeError(f"{kind} prover settings are {names}; got {sorted(settings)}") from exc
+
+
+class OracleProver(SharedResource):
+    """μ from a known function of (problem, blocks): the ideal meta-prover of a task whose
+    success chance can be computed (e.g. :meth:`SearchTask.oracle_success`).
+
+    It separates a method from its estimator: the same run with the model's μ and with
+    this one shows how much of a result is the estimator's noise. Blocks are the prefix's
+    lines (the synthetic tasks' blocks). ``lm`` is the model the env asks for the answer
+    forced at truncation (the oracle itself writes no text).
+    """
+
+    def __init__(self, success: Any, *, lm: LanguageModel | None = None):
+        if not callable(success):
+            raise TypeError(
+                f"success must be a function (problem, blocks) -> float, got {success!r}"
+            )
+        self.success = success
+        self.lm = lm
+
+    def estimate_batch(self, requests: Sequence[ProverRequest]) -> list[ProverEstimate]:
+        return [
+            ProverEstimate(float(self.success(r.problem, r.prefix.splitlines(keepends=True))))
+            for r in requests
+        ]
+
+    def estimate(
+        self, problem: Problem, prefixes: Sequence[str], *, prompt: str | None = None
+    ) -> list[ProverEstimate]:
+        return self.estimate_batch([ProverRequest(problem, prompt or "", p) for p in prefixes])
+
+    def success_probs(
+        self, problem: Problem, prefixes: Sequence[str], *, prompt: str | None = None
+    ) -> list[float]:
+        return [e.success_prob for e in self.estimate(problem, prefixes, prompt=prompt)]
+
+    def clear_cache(self) -> None:
+        """Nothing is cached: the oracle is exact and cheap."""

@@ -19,3 +19,17 @@ def test_quickstart_runs_offline_and_prints_j_per_block():
     assert out.returncode == 0, out.stderr[-2000:]
     assert "block 1: J = " in out.stdout and "block 2: J = " in out.stdout
     assert "[J_0 = " in out.stdout and "regret " in out.stdout
+
+
+@pytest.mark.slow
+def test_mrt_vs_grpo_runs_end_to_end_on_a_small_budget(tmp_path):
+    pytest.importorskip("transformers")
+    out = subprocess.run(
+        [sys.executable, str(EXAMPLES / "mrt_vs_grpo.py"), "--seeds", "0", "--token-budget",
+         "3000", "--eval-problems", "10", "--out", str(tmp_path)],
+        capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "| grpo | 1 |" in out.stdout and "| mrt | 1 |" in out.stdout
+    assert (tmp_path / "mrt_vs_grpo.png").stat().st_size > 10_000
+    assert (tmp_path / "grpo-s0" / "model" / "config.json").exists()

@@ -4,6 +4,7 @@
     mrt-train --algorithm grpo --out runs/grpo-s0
     mrt-train --algorithm mrt-star --steps 20
     mrt-train --resume --out runs/mrt                  # continue a killed run
+    mrt-train --preset deepscaler-mrt                  # the authors' 1.5B settings (GPU, vLLM)
 
 Every step: sample ``problems_per_step`` training problems, let the policy write
 ``group_size`` traces of each in the env (one block per step; J after every block from the
@@ -40,7 +41,7 @@ import tyro
 
 from mrt_env._optim import lr_factor, save_atomic
 from mrt_env._optional import require
-from mrt_env._runfiles import append_row
+from mrt_env._runfiles import append_row, read_rows
 from mrt_env.agents import LMAgent, play
 from mrt_env.lm.loading import DEFAULT_MODEL
 from mrt_env.metrics import anytime_success, episode_regret
@@ -111,6 +112,9 @@ class TrainConfig:
     """Weight of the KL penalty to the initial policy (0: none, no reference copy kept)."""
     max_grad_norm: float = 1.0
     """Gradient norm clip."""
+    prover: Literal["policy", "oracle"] = "policy"
+    """μ during training: the policy itself (the paper's), or the task's exact success
+    chance (synthetic search only) to tell the method from its estimator's noise."""
     star_keep: int = 1
     """mrt-star: traces kept per group (correct ones, most progress per block first)."""
     temperature: float | None = None
@@ -151,6 +155,8 @@ class TrainConfig:
             raise ValueError(f"--token-budget must be >= 1, got {self.token_budget}")
         if not self.lr > 0 or not math.isfinite(self.lr):
             raise ValueError(f"--lr must be a positive number, got {self.lr}")
+        if self.prover == "oracle" and ENV_IDS[self.env].get("problems") != "search":
+            raise ValueError("--prover oracle exists for MRT-Search-v0 only")
         if not 0 <= self.warmup < 1:
             raise ValueError(f"--warmup must be a fraction in [0, 1), got {self.warmup}")
         if self.rollout_backend == "vllm" and not self.device.startswith("cuda"):
@@ -209,8 +215,14 @@ def training_problems(config: TrainConfig, count: int = 2000) -> list[Any]:
 
 
 def make_env(config: TrainConfig, lm: Any, problems: list[Any] | None, num_envs: int) -> Any:
-    """A vector env of ``config.env`` whose meta-prover is the policy itself."""
+    """A vector env of ``config.env`` whose meta-prover is the policy (or the oracle)."""
     kwargs: dict[str, Any] = {"prover": lm}
+    if config.prover == "oracle" and problems is not None:  # evaluation keeps the model's μ
+        from mrt_env.data.synthetic import get_task
+        from mrt_env.progress import OracleProver
+
+        task = get_task(ENV_IDS[config.env]["problems"])
+        kwargs["prover"] = OracleProver(task.oracle_success, lm=lm)
     if problems is not None:
         kwargs["problems"] = problems
     for name in ("max_blocks", "max_tokens"):
@@ -317,6 +329,7 @@ def train(config: TrainConfig) -> Path:
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         step, sampled = state["step"], state["sampled_tokens"]
+        _drop_rows_after(out / METRICS, step)  # steps logged after the checkpoint rerun
     (out / "config.json").write_text(json.dumps(_comparable(config), indent=2) + "\n")
 
     problems = training_problems(config)
@@ -327,7 +340,14 @@ def train(config: TrainConfig) -> Path:
     env = make_env(config, rollout_lm, problems, num_envs=width)
     writer = _tensorboard(out)
     log = (out / METRICS).open("a", encoding="utf-8")
-    bar = tqdm(total=config.steps, initial=step, desc=f"mrt-train {config.algorithm}")
+    by_tokens = config.token_budget is not None  # the bar counts what ends the run
+    bar = tqdm(
+        total=config.token_budget if by_tokens else config.steps,
+        initial=sampled if by_tokens else step,
+        unit="tok" if by_tokens else "step",
+        unit_scale=by_tokens,
+        desc=f"mrt-train {config.algorithm}",
+    )
     budget = math.inf if config.token_budget is None else config.token_budget
     try:
         while step < config.steps and sampled < budget:
@@ -351,9 +371,12 @@ def train(config: TrainConfig) -> Path:
                     sync_weights(rollout_lm.engine, model.named_parameters())
             step += 1
             row["seconds"] = time.perf_counter() - start
+            row["tokens_per_s"] = batch.sampled_tokens / row["seconds"]
+            if torch.cuda.is_available() and config.device.startswith("cuda"):
+                row["gpu_memory_gb"] = torch.cuda.max_memory_allocated() / 2**30
             append_row(log, row)
             _scalars(writer, row, step)
-            bar.update()
+            bar.update(batch.sampled_tokens if by_tokens else 1)
             bar.set_postfix(acc=f"{row['accuracy']:.2f}", blocks=f"{row['blocks']:.1f}")
             last = step >= config.steps or sampled >= budget
             if step % config.checkpoint_every == 0 or last:
@@ -417,6 +440,15 @@ def _update(config, model, optimizer, reference, batch, tokenizer) -> dict[str, 
             "mean_abs_advantage": float((adv.abs() * mask).sum() / written)}  # fmt: skip
 
 
+def _drop_rows_after(path: Path, step: int) -> None:
+    """Keep the log rows of steps up to ``step`` (the checkpoint's): the steps after it are
+    run again on resume, and must not be logged twice."""
+    rows = [r for r in read_rows(path, key="step", tool="mrt-train") if r["step"] <= step]
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    tmp.replace(path)
+
+
 def _comparable(config: TrainConfig) -> dict[str, Any]:
     """The settings a checkpoint belongs to (what may change on resume is left out)."""
     free = ("resume", "out", "steps", "token_budget", "eval_every", "eval_problems",
@@ -441,8 +473,50 @@ def _scalars(writer: Any, row: dict[str, Any], step: int) -> None:
             writer.add_scalar(key, value, step)
 
 
+PRESETS: dict[str, TrainConfig] = {
+    # The authors' RL settings for a 1.5B model (DESIGN.md §2): lr 1e-6 cosine, warmup 0.1,
+    # 256 traces per step (64 problems x 4), temperature 0.9, 16K tokens, bf16, vLLM rollouts.
+    "deepscaler-mrt": TrainConfig(
+        algorithm="mrt",
+        env="MRT-AIME-v0",
+        model="agentica-org/DeepScaleR-1.5B-Preview",
+        device="cuda",
+        dtype="bfloat16",
+        rollout_backend="vllm",
+        vllm_memory=0.35,
+        lr=1e-6,
+        lr_schedule="cosine",
+        warmup=0.1,
+        problems_per_step=64,
+        group_size=4,
+        temperature=0.9,
+        max_tokens=16384,
+        steps=500,
+        train_set="aime_1983_2023",
+        eval_problems=60,
+        eval_every=50,
+        checkpoint_every=10,
+        out=Path("runs/deepscaler-mrt"),
+    ),
+}
+"""Named settings: ``mrt-train --preset deepscaler-mrt [overrides]``."""
+
+
 def main(argv: list[str] | None = None) -> int:
-    config = tyro.cli(TrainConfig, args=argv, prog="mrt-train", description=__doc__)
+    """The ``mrt-train`` command; ``--preset NAME`` first sets the defaults."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    default = None
+    if "--preset" in args:
+        i = args.index("--preset")
+        name = args[i + 1] if i + 1 < len(args) else ""
+        if name not in PRESETS:
+            print(f"mrt-train: error: --preset must be one of {sorted(PRESETS)}, got {name!r}",
+                  file=sys.stderr)  # fmt: skip
+            return 2
+        default, args = PRESETS[name], args[:i] + args[i + 2 :]
+    config = tyro.cli(
+        TrainConfig, args=args, default=default, prog="mrt-train", description=__doc__
+    )
     from mrt_env._runfiles import exit_status
 
     return exit_status(

@@ -1,5 +1,7 @@
 """Synthetic task families: indexable, deterministic, gradable, and the solver styles."""
 
+import itertools
+
 import numpy as np
 import pytest
 
@@ -91,3 +93,26 @@ def test_load_problems_gives_the_held_out_set():
     assert len(load_problems("arithmetic", limit=7)) == 7
     with pytest.raises(ValueError, match="one split"):
         load_problems("search", split="train")
+
+
+def test_search_oracle_success_is_the_forced_answers_chance():
+    task = get_task("search", seed=0)
+    problem = task.problem(0)
+    numbers, (a, b) = problem.metadata["numbers"], tuple(problem.metadata["pair"])
+    target = a + b
+    misses = [p for p in itertools.combinations(numbers, 2) if p != (a, b)]
+    line = lambda x, y: f"{x:02d}+{y:02d}={x + y:02d}/{target:02d} n\n"  # noqa: E731
+    assert task.oracle_success(problem, []) == pytest.approx(1 / 10)
+    one = [line(*misses[0])]
+    assert task.oracle_success(problem, one) == pytest.approx(1 / 9)
+    assert task.oracle_success(problem, one * 3) == pytest.approx(1 / 9)  # repeats add nothing
+    assert task.oracle_success(problem, ["99+98=...\n"]) == pytest.approx(1 / 10)  # not a pair
+    hit = [*one, f"{a:02d}+{b:02d}={target:02d}/{target:02d} y \\boxed{{{a},{b}}}\n"]
+    assert task.oracle_success(problem, hit) == 1.0
+    # As a meta-prover in the env: J after each block, no model involved.
+    from mrt_env.progress import OracleProver
+
+    prover = OracleProver(task.oracle_success)
+    assert prover.success_probs(problem, ["", "".join(one), "".join(hit)]) == pytest.approx(
+        [0.1, 1 / 9, 1.0]
+    )

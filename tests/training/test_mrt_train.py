@@ -19,9 +19,12 @@ def weights(folder):
     return AutoModelForCausalLM.from_pretrained(folder / "model").state_dict()
 
 
-@pytest.mark.parametrize("algorithm", ["grpo", "mrt", "mrt-star"])
-def test_two_steps_of_each_algorithm(algorithm, tmp_path):
-    out = train(TrainConfig(algorithm=algorithm, steps=2, out=tmp_path, **SMALL))
+@pytest.mark.parametrize(
+    ("algorithm", "prover"),
+    [("grpo", "policy"), ("mrt", "policy"), ("mrt-star", "policy"), ("mrt", "oracle")],
+)
+def test_two_steps_of_each_algorithm(algorithm, prover, tmp_path):
+    out = train(TrainConfig(algorithm=algorithm, prover=prover, steps=2, out=tmp_path, **SMALL))
     rows = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines()]
     steps, evals = [r for r in rows if "eval" not in r], [r for r in rows if "eval" in r]
     assert [r["step"] for r in steps] == [1, 2] and len(evals) == 1
@@ -36,6 +39,8 @@ def test_resume_takes_the_same_next_step(tmp_path):
     common = {"algorithm": "mrt", "checkpoint_every": 1, **SMALL, "eval_problems": 0}
     train(TrainConfig(steps=2, out=tmp_path / "straight", **common))
     train(TrainConfig(steps=1, out=tmp_path / "stopped", **common))  # the "kill" after step 1
+    with (tmp_path / "stopped" / "metrics.jsonl").open("a") as f:  # a step logged, never saved
+        f.write('{"step": 2, "sampled_tokens": -1}\n')
     train(TrainConfig(steps=2, out=tmp_path / "stopped", resume=True, **common))
     a, b = weights(tmp_path / "straight"), weights(tmp_path / "stopped")
     assert all(torch.equal(a[k], b[k]) for k in a)
@@ -55,5 +60,7 @@ def test_bad_settings_and_a_missing_checkpoint(tmp_path, capsys):
         TrainConfig(group_size=1)
     with pytest.raises(ValueError, match="unknown env id"):
         TrainConfig(env="MRT-Chess-v0")
+    with pytest.raises(ValueError, match="oracle exists for MRT-Search-v0 only"):
+        TrainConfig(env="MRT-Arithmetic-v0", prover="oracle")
     assert main(["--resume", "--out", str(tmp_path)]) == 1
     assert "no " in capsys.readouterr().err

@@ -128,6 +128,16 @@ class SearchTask(SyntheticTask):
         x, y = left[int(rng.integers(len(left)))]
         return f"{x},{y}"
 
+    def oracle_success(self, problem: Problem, blocks: tuple[str, ...] | list[str]) -> float:
+        """The ideal meta-prover's J after ``blocks``: the chance that the forced answer of
+        :meth:`forced_answer` is right, 1 once the hit is among the attempts, else one over
+        the pairs not yet tried. A fresh miss is worth 1/(n−m) − 1/(n−m+1); a repeat, 0."""
+        pairs = set(itertools.combinations(problem.metadata["numbers"], 2))
+        tried = self.tried(tuple(blocks)) & pairs
+        if tuple(problem.metadata["pair"]) in tried:
+            return 1.0
+        return 1.0 / (len(pairs) - len(tried))
+
     def waste(self, blocks: tuple[str, ...] | list[str]) -> int:
         """Blocks that add nothing: repeats of an attempt already made, and non-attempts."""
         seen: set[tuple[int, int]] = set()
