@@ -49,6 +49,8 @@ class Experiment:
     """mrt: the progress baseline, group or termination (the authors' A = R − J)."""
     prover: str = "policy"
     """μ while training: policy (the model itself) or oracle (the exact chance)."""
+    max_blocks: int | None = None
+    """Block budget in training and evaluation (default: the env's, 10)."""
     lr: float = 1e-4
     """Learning rate of both algorithms."""
     problems_per_step: int = 4
@@ -65,11 +67,12 @@ METRICS = ("accuracy", "accuracy@120", "accuracy@240", "blocks", "repeats", "no_
            "regret", "anytime_regret", "token_regret@480")  # fmt: skip
 
 
-def evaluate(model: str, out: Path, problems: int) -> dict[str, float]:
+def evaluate(model: str, out: Path, problems: int, max_blocks: int | None) -> dict[str, float]:
     """mrt-bench's numbers for ``model`` on the held-out search problems (cached in out)."""
     config = BenchConfig(
         envs=("MRT-Search-v0",), strategies=("think-to-budget",), model=model,
         problems=f"0:{problems}", samples=1, out=out, plots=False, batch=100,
+        max_blocks=max_blocks,
     )  # fmt: skip
     bench_run(config)
     with (out / "summary.csv").open() as f:
@@ -104,24 +107,27 @@ def waste_and_progress(results: Path) -> dict[str, float]:
 
 def main(exp: Experiment) -> None:
     exp.out.mkdir(parents=True, exist_ok=True)
+    tag = f"-b{exp.max_blocks}" if exp.max_blocks else ""
     results: dict[str, list[dict[str, float]]] = {
-        "base": [evaluate(DEFAULT_MODEL, exp.out / "eval-base", exp.eval_problems)]
+        f"base{tag}": [
+            evaluate(DEFAULT_MODEL, exp.out / f"eval-base{tag}", exp.eval_problems, exp.max_blocks)
+        ]
     }
     for algorithm in exp.algorithms:
-        label = method_label(algorithm, exp.alpha, exp.baseline, exp.prover)
+        label = method_label(algorithm, exp.alpha, exp.baseline, exp.prover) + tag
         for seed in exp.seeds:
             run = exp.out / f"{label}-s{seed}"
             if not (run / "model" / "config.json").exists():
                 config = TrainConfig(
                     algorithm=algorithm, seed=seed, alpha=exp.alpha, lr=exp.lr,
-                    baseline=exp.baseline, prover=exp.prover,
+                    baseline=exp.baseline, prover=exp.prover, max_blocks=exp.max_blocks,
                     problems_per_step=exp.problems_per_step, group_size=exp.group_size,
                     steps=10_000, token_budget=exp.token_budget, eval_problems=0,
                     out=run, resume=(run / "checkpoint.pt").exists(),
                 )  # fmt: skip
                 train(config)
             scores = evaluate(str(run / "model"), exp.out / f"eval-{label}-s{seed}",
-                              exp.eval_problems)  # fmt: skip
+                              exp.eval_problems, exp.max_blocks)  # fmt: skip
             steps = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
             scores["train_steps"] = float(len([s for s in steps if "eval" not in s]))
             scores["sampled_tokens"] = float(steps[-1]["sampled_tokens"])
@@ -132,7 +138,7 @@ def main(exp: Experiment) -> None:
     results = {**before, **results}
     path.write_text(json.dumps(results, indent=2) + "\n")
     table = summary_table(results)
-    base = results["base"][0]
+    base = results[f"base{tag}"][0]
     table += (
         f"\n\nμ's signal on misses (base model): a fresh missed pair moves J by "
         f"{base['progress_fresh_miss']:+.4f} on average, a repeat by {base['progress_repeat']:+.4f}"
@@ -175,7 +181,8 @@ def summary_table(results: dict[str, list[dict[str, float]]]) -> str:
 def plot(results: dict[str, list[dict[str, float]]], path: Path) -> None:
     from matplotlib.figure import Figure
 
-    budgets = sorted(int(k.split("@")[1]) for k in results["base"][0] if k.startswith("accuracy@"))
+    first = next(iter(results.values()))[0]
+    budgets = sorted(int(k.split("@")[1]) for k in first if k.startswith("accuracy@"))
     fig = Figure(figsize=(6, 4), layout="constrained")
     ax = fig.subplots()
     for method, runs in results.items():
