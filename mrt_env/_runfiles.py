@@ -23,6 +23,7 @@ __all__ = [
     "format_stat",
     "held",
     "mean_ci",
+    "model_title",
     "read_rows",
 ]
 
@@ -116,6 +117,12 @@ def held(curves: Sequence[Sequence[float]], width: int | None = None) -> np.ndar
     (default: the longest): a stream that ended keeps its last J."""
     width = max(len(c) for c in curves) if width is None else width
     return np.array([[*c[:width], *[c[-1]] * (width - len(c))] for c in curves], dtype=float)
+
+
+def model_title(model: str) -> str:
+    """A model's name in titles: a local folder by its last part, a hub id or server name
+    as it is."""
+    return Path(model).name if Path(model).exists() else model
 
 
 def exit_status(

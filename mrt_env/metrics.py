@@ -47,6 +47,7 @@ from numpy.typing import ArrayLike
 __all__ = [
     "EpisodeRegret",
     "accuracy_at_budget",
+    "anytime_regret",
     "anytime_success",
     "episode_regret",
     "maj_at_k",
@@ -147,6 +148,15 @@ def anytime_success(success_probs: ArrayLike, correct: bool) -> list[float]:
     if probs.size < 2:
         raise ValueError(f"need J_0 and at least one block: got {probs.size} value(s)")
     return [*probs[:-1].tolist(), float(bool(correct))]
+
+
+def anytime_regret(success_probs: ArrayLike, correct: bool, horizon: int) -> float:
+    """Σ_{j=1..horizon} (1 − s_j) over :func:`anytime_success`, s held at its last value
+    after the stream ends: a regret comparable across streams that stop at different
+    blocks (``horizon``: the block budget)."""
+    s = anytime_success(success_probs, correct)
+    held = s[1 : horizon + 1] + [s[-1]] * (horizon + 1 - len(s))
+    return float(sum(1.0 - x for x in held))
 
 
 def progress(success_probs: ArrayLike) -> np.ndarray:

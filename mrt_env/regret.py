@@ -68,6 +68,7 @@ from mrt_env._runfiles import (
     format_stat,
     held,
     mean_ci,
+    model_title,
     read_rows,
 )
 from mrt_env.episodes import prefixes
@@ -585,11 +586,6 @@ def build_prover(config: RegretConfig, lm: Any) -> MetaProver:
     )
 
 
-def _model_title(model: str) -> str:
-    """A local checkpoint folder is named by its last part; a hub id or server name as is."""
-    return Path(model).name if Path(model).exists() else model
-
-
 def run(config: RegretConfig) -> Path:
     """Analyse every trace of ``config.traces`` into ``config.out``; returns the folder.
 
@@ -645,7 +641,7 @@ def run(config: RegretConfig) -> Path:
     failed = [r for r in rows if "error" in r]
     stats = summarise(rows, config.budgets)
     md_path, csv_path = _write_summary(out, stats, config, failed)
-    plots = write_plots(rows, out, title=_model_title(config.model))
+    plots = write_plots(rows, out, title=model_title(config.model))
 
     print(f"\nmrt-regret: {config.model} on {config.traces}")
     print("\n".join(_table(stats)))

@@ -22,10 +22,11 @@ import gymnasium as gym
 import numpy as np
 import tyro
 
+from mrt_env._runfiles import held
 from mrt_env.data.synthetic import get_task
 from mrt_env.lm.loading import DEFAULT_MODEL
 from mrt_env.metrics import episode_regret
-from mrt_env.registration import ENV_IDS
+from mrt_env.registration import ENV_IDS, block_settings
 
 __all__ = ["TASK_ENV_IDS", "EvalConfig", "rollout", "summarise"]
 
@@ -69,10 +70,9 @@ def rollout(
 
     indices = list(problem_indices)
     vec = gym.make_vec(env_id, num_envs=min(batch, len(indices)), prover=lm)
-    agent = LMAgent(
-        lm, stop=("\n",), keep_stop=True, max_block_tokens=block_tokens,
-        temperature=temperature, top_p=1.0, seed=seed,
-    )  # fmt: skip
+    settings = {**block_settings(ENV_IDS[env_id]), "max_block_tokens": block_tokens,
+                "temperature": temperature}  # fmt: skip
+    agent = LMAgent(lm, seed=seed, **settings)
     records = play(vec, agent, indices, seed=seed)
     vec.close()
     return [asdict(r) for r in records]
@@ -83,10 +83,8 @@ def summarise(task_name: str, rows: Sequence[dict[str, Any]], max_blocks: int) -
     task = get_task(task_name)
     used = np.array([len(r["blocks"]) for r in rows])
     committed = np.array([r["correct"] and r["outcome"] == "committed" for r in rows])
-    curves = np.array(
-        [r["success_probs"] + [r["success_probs"][-1]] * (max_blocks + 1 - len(r["success_probs"]))
-         for r in rows]
-    )  # fmt: skip  # [problems, max_blocks + 1]: J held flat after the end
+    # [problems, max_blocks + 1]: J held flat after the end
+    curves = held([r["success_probs"] for r in rows], max_blocks + 1)
     budgets = sorted(
         {max(1, max_blocks // 4), max(1, max_blocks // 2), (3 * max_blocks) // 4, max_blocks}
     )
@@ -166,11 +164,7 @@ def main(argv: list[str] | None = None) -> int:
     cfg = tyro.cli(EvalConfig, args=argv)
     from mrt_env.lm import load_lm
 
-    lm = load_lm(cfg.model, device="cpu", dtype="float32") if cfg.model != DEFAULT_MODEL else None
-    if lm is None:
-        from mrt_env.lm import load_default
-
-        lm = load_default()
+    lm = load_lm(cfg.model, device="cpu", dtype="float32")
     summaries = []
     for name in cfg.tasks:
         env_id = TASK_ENV_IDS[name]

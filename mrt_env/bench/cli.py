@@ -8,7 +8,7 @@ from pathlib import Path
 
 import tyro
 
-from mrt_env._runfiles import exit_status
+from mrt_env._runfiles import exit_status, model_title
 from mrt_env.bench.config import BenchConfig, _validate_on_init
 from mrt_env.bench.report import (
     headline_metrics,
@@ -21,9 +21,9 @@ from mrt_env.bench.runner import (
     RESULTS_FILE,
     plan_envs,
     prepare_out,
-    read_results,
     run_episodes,
 )
+from mrt_env.bench.strategies import parse_strategy
 
 __all__ = ["main", "run"]
 
@@ -42,11 +42,6 @@ finish: rerun the same command to resume after an interruption.
 """
 
 
-def _title(config: BenchConfig) -> str:
-    model = config.model
-    return Path(model).name if Path(model).exists() else model
-
-
 def run(config: BenchConfig) -> Path:
     """Run (or resume) ``config`` and write its summary and plots; returns the folder."""
     from tqdm import tqdm
@@ -56,6 +51,7 @@ def run(config: BenchConfig) -> Path:
     total = sum(len(p.picked) for p in plans) * len(config.strategies) * len(config.seeds)
     total *= config.samples
     left = sum(len(v) for p in plans for v in p.todo.values())
+    every_row = list(existing)
     if left:
         from mrt_env.lm import load_lm
 
@@ -64,8 +60,7 @@ def run(config: BenchConfig) -> Path:
             base_url=config.base_url,
         )  # fmt: skip
         with tqdm(total=total, initial=total - left, desc="mrt-bench", unit="episode") as bar:
-            for _ in run_episodes(config, plans, lm, rows_path, bar):
-                pass
+            every_row.extend(run_episodes(config, plans, lm, rows_path, bar))
     else:
         print(f"all {total} episodes already in {rows_path}; rewriting the summary")
 
@@ -73,9 +68,9 @@ def run(config: BenchConfig) -> Path:
     wanted = {
         (p.env_id, p.problem_ids[i]) for p in plans for i in p.picked
     }  # fmt: skip
-    labels = {s.strip() for s in config.strategies}
+    labels = {parse_strategy(s).label for s in config.strategies}
     rows = [
-        r for r in read_results(rows_path)
+        r for r in every_row
         if (r["env"], r["problem_id"]) in wanted and r["strategy"] in labels
         and r["seed"] in config.seeds and r["sample"] < config.samples
     ]  # fmt: skip
@@ -90,7 +85,13 @@ def run(config: BenchConfig) -> Path:
     ]
     md_path, csv_path = write_summary(config.out, stats, header=header)
     plots = (
-        write_plots(rows, config.out, max_blocks=max_blocks, budgets=budgets, title=_title(config))
+        write_plots(
+            rows,
+            config.out,
+            max_blocks=max_blocks,
+            budgets=budgets,
+            title=model_title(config.model),
+        )
         if config.plots
         else []
     )

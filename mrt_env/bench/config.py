@@ -148,11 +148,12 @@ class BenchConfig:
             raise ValueError(f"--envs repeats an id: {list(self.envs)}")
         if not self.strategies:
             raise ValueError("--strategies needs at least one strategy")
-        labels = [parse_strategy(s).label for s in self.strategies]
+        specs = [parse_strategy(s) for s in self.strategies]
+        labels = [spec.label for spec in specs]
         if len(set(labels)) != len(labels):
             raise ValueError(f"--strategies repeats one: {labels}")
-        for text in self.strategies:
-            resolve(parse_strategy(text))  # imports a user's module now: fail before running
+        for spec in specs:
+            resolve(spec)  # imports a user's module now: fail before running
         if not self.model.strip():
             raise ValueError("--model must name a model")
         if self.backend == "openai" and not self.base_url:

@@ -36,7 +36,13 @@ import numpy as np
 from mrt_env._optional import require
 from mrt_env._runfiles import format_stat, held, mean_ci
 from mrt_env.errors import DependencyNotInstalled
-from mrt_env.metrics import accuracy_at_budget, maj_at_k, pass_at_k, token_regret
+from mrt_env.metrics import (
+    accuracy_at_budget,
+    anytime_regret,
+    maj_at_k,
+    pass_at_k,
+    token_regret,
+)
 from mrt_env.metrics import anytime_success as metrics_anytime_success
 
 __all__ = ["PLOT_FILES", "sample_ks", "summarise", "table_lines", "write_plots", "write_summary"]
@@ -74,7 +80,6 @@ def episode_values(
     j = row["success_probs"]
     k = len(j) - 1
     success = anytime_success(row)
-    curve = held([success], max_blocks + 1)[0]  # [max_blocks + 1]: s_0 ... s_B
     values = {
         "accuracy": float(row["correct"]),
         "tokens": float(row["compute_tokens"][-1]),
@@ -82,7 +87,7 @@ def episode_values(
         "final_j": float(j[-1]),
         "progress": (j[-1] - j[0]) / k if k else 0.0,
         "regret": float(row["regret"]),
-        "anytime_regret": float((1.0 - curve[1:]).sum()),
+        "anytime_regret": anytime_regret(j, row["correct"], max_blocks),
     }
     regrets = token_regret(row["compute_tokens"], success, list(budgets))
     for c0, value in zip(budgets, regrets, strict=True):

@@ -11,6 +11,7 @@ as a bare string. The spec as written is the strategy's label in the results.
 from __future__ import annotations
 
 import ast
+import functools
 import importlib
 import importlib.util
 import inspect
@@ -86,17 +87,25 @@ def parse_strategy(text: str) -> StrategySpec:
 
 
 def resolve(spec: StrategySpec) -> Any:
-    """The class or function a spec names (imports a user's module now)."""
+    """The class or function a spec names (imports a user's module now, once per run:
+    checking the settings and running them get the same object)."""
     if spec.shipped:
         return STRATEGIES[spec.target]
-    module_name, _, attr = spec.target.rpartition(":")
+    return _import_target(spec.target, str(Path.cwd()))
+
+
+@functools.cache
+def _import_target(target: str, cwd: str) -> Any:
+    """``module:Attr`` or ``file.py:Attr`` imported from ``cwd`` (a file is executed once;
+    ``cwd`` is part of the cache key because relative paths and modules depend on it)."""
+    module_name, _, attr = target.rpartition(":")
     if not module_name or not attr:
-        raise ValueError(f"strategy {spec.target!r}: expected module:Attr")
+        raise ValueError(f"strategy {target!r}: expected module:Attr")
     try:
         if module_name.endswith(".py"):
             path = Path(module_name)
             if not path.is_file():
-                raise ValueError(f"strategy {spec.target!r}: no file {path}")
+                raise ValueError(f"strategy {target!r}: no file {path}")
             unit = importlib.util.spec_from_file_location(path.stem, path)
             module = importlib.util.module_from_spec(unit)
             unit.loader.exec_module(module)
@@ -105,17 +114,15 @@ def resolve(spec: StrategySpec) -> Any:
                 sys.path.insert(0, str(Path.cwd()))  # as `python -m` would: the user's modules
             module = importlib.import_module(module_name)
     except ImportError as exc:
-        raise ValueError(f"strategy {spec.target!r}: cannot import {module_name}: {exc}") from None
+        raise ValueError(f"strategy {target!r}: cannot import {module_name}: {exc}") from None
     try:
         obj = getattr(module, attr)
     except AttributeError:
-        raise ValueError(f"strategy {spec.target!r}: {module_name} has no {attr!r}") from None
+        raise ValueError(f"strategy {target!r}: {module_name} has no {attr!r}") from None
     if isinstance(obj, type) and not issubclass(obj, Agent):
-        raise ValueError(f"strategy {spec.target!r}: {attr} is a class but not an mrt_env Agent")
+        raise ValueError(f"strategy {target!r}: {attr} is a class but not an mrt_env Agent")
     if not callable(obj):
-        raise ValueError(
-            f"strategy {spec.target!r}: {attr} is neither an Agent class nor a function"
-        )
+        raise ValueError(f"strategy {target!r}: {attr} is neither an Agent class nor a function")
     return obj
 
 

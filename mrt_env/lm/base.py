@@ -134,13 +134,10 @@ def check_generate_args(
 
     ``seed_per_prompt``: the backend also takes one seed per prompt (a sequence)."""
     prompts = _check_prompts(prompts)
-    if seed_per_prompt and isinstance(seed, Sequence):
-        if len(seed) != len(prompts):
-            raise ValueError(f"need one seed per prompt: {len(prompts)} prompts, {len(seed)} seeds")
-        for s in seed:
-            check_generate_args(prompts[:1], max_tokens=max_tokens, stop=stop, n=n,
-                                temperature=temperature, top_p=top_p, seed=s)  # fmt: skip
-        seed = None
+    per_prompt = seed_per_prompt and isinstance(seed, Sequence) and not isinstance(seed, str)
+    seeds = list(seed) if per_prompt else [seed]
+    if per_prompt and len(seeds) != len(prompts):
+        raise ValueError(f"need one seed per prompt: {len(prompts)} prompts, {len(seeds)} seeds")
     for name, value in (("max_tokens", max_tokens), ("n", n)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ValueError(f"{name} must be a positive int, got {value!r}")
@@ -150,8 +147,9 @@ def check_generate_args(
         raise ValueError(f"temperature must be a finite number >= 0, got {temperature!r}")
     if not (isinstance(top_p, int | float) and 0 < top_p <= 1):
         raise ValueError(f"top_p must be in (0, 1], got {top_p!r}")
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or seed < 0):
-        raise ValueError(f"seed must be a non-negative int or None, got {seed!r}")
+    for one in seeds:
+        if one is not None and (isinstance(one, bool) or not isinstance(one, int) or one < 0):
+            raise ValueError(f"seed must be a non-negative int or None, got {one!r}")
     if stop is None:
         stops: tuple[str, ...] = ()
     elif isinstance(stop, str):

@@ -27,7 +27,8 @@ def load_lm(
     """Load ``model`` on ``backend`` (imports that backend's library only now).
 
     Args:
-        model: hub id or local folder (transformers, vllm), or the server's model name (openai).
+        model: hub id or local folder (transformers, vllm), or the server's model name
+            (openai); :data:`DEFAULT_MODEL` is the shipped tiny model's folder.
         backend: ``transformers`` (CPU/GPU, in process), ``vllm`` (GPU) or ``openai`` (any
             OpenAI-compatible completions server at ``base_url``).
         device: transformers: ``cpu``, ``cuda``, ``cuda:1``, ...; ``auto`` picks CUDA if present.
@@ -37,12 +38,16 @@ def load_lm(
         seed: vllm: the engine seed.
         **kwargs: passed on to the backend's constructor.
     """
-    if model == DEFAULT_MODEL:
-        return load_default(**{k: v for k, v in kwargs.items() if k == "max_batch_size"})
     if backend not in BACKENDS:
         raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
     if not isinstance(model, str) or not model:
         raise ValueError(f"model must be a non-empty hub id, path or model name, got {model!r}")
+    shipped = model == DEFAULT_MODEL and backend != "openai"
+    if shipped:  # the shipped tiny model: its folder, through the same loaders as any model
+        model = shipped_model_folder()
+        if backend == "transformers":
+            kwargs.setdefault("name", DEFAULT_MODEL)
+            kwargs.setdefault("max_batch_size", 64)
     if backend == "openai":
         from mrt_env.lm.openai_lm import OpenAICompatibleLM
 
@@ -52,7 +57,10 @@ def load_lm(
     if backend == "vllm":
         from mrt_env.lm.vllm_lm import VLLMLM
 
-        return VLLMLM(model, dtype=dtype, seed=seed, **kwargs)
+        lm = VLLMLM(model, dtype=dtype, seed=seed, **kwargs)
+        if shipped:
+            lm.name = DEFAULT_MODEL
+        return lm
     from mrt_env.lm.transformers_lm import TransformersLM
 
     if device == "auto":
@@ -72,14 +80,9 @@ def default_model_path() -> Any:
     return files("mrt_env.assets") / "tiny"
 
 
-def load_default(*, device: str = "cpu", max_batch_size: int = 64) -> LanguageModel:
-    """The tiny model this project trains and ships, on transformers (runs offline on CPU).
-
-    It writes the synthetic tasks' reasoning (``MRT-Arithmetic-v0``, ``MRT-Search-v0``) and
-    serves as their meta-prover. Needs the ``hf`` extra.
-    """
+def shipped_model_folder() -> str:
+    """The shipped tiny model's folder, or :class:`BackendUnavailable` if it is missing."""
     from mrt_env.errors import BackendUnavailable
-    from mrt_env.lm.transformers_lm import TransformersLM
 
     path = default_model_path()
     if not (path / "config.json").is_file():
@@ -87,7 +90,14 @@ def load_default(*, device: str = "cpu", max_batch_size: int = 64) -> LanguageMo
             f"the shipped tiny model is missing at {path}; reinstall mrt-env, or train one "
             "with `mrt-pretrain --out DIR` and pass prover=DIR"
         )
-    return TransformersLM.from_pretrained(
-        str(path), device=device, dtype="float32", max_batch_size=max_batch_size,
-        name=DEFAULT_MODEL,
-    )  # fmt: skip
+    return str(path)
+
+
+def load_default(*, device: str = "cpu", max_batch_size: int = 64) -> LanguageModel:
+    """The tiny model this project trains and ships, on transformers (runs offline on CPU).
+
+    It writes the synthetic tasks' reasoning (``MRT-Arithmetic-v0``, ``MRT-Search-v0``) and
+    serves as their meta-prover. Needs the ``hf`` extra. The same as
+    ``load_lm(DEFAULT_MODEL, device=device, dtype="float32")``.
+    """
+    return load_lm(DEFAULT_MODEL, device=device, dtype="float32", max_batch_size=max_batch_size)

@@ -53,8 +53,6 @@ def _transformers() -> Any:
 
 
 class TransformersLM(SharedResource, HFTokenizerMixin):
-    seed_per_prompt = True  # generate(seed=[...]) gives each prompt its own seed
-
     """A transformers causal LM behind the :class:`LanguageModel` protocol.
 
     Args:
@@ -65,6 +63,8 @@ class TransformersLM(SharedResource, HFTokenizerMixin):
 
     Use :meth:`from_pretrained` to load by hub id or path. Thread-safe: calls are serialised.
     """
+
+    seed_per_prompt = True  # generate(seed=[...]) gives each prompt its own seed
 
     def __init__(
         self, model: Any, tokenizer: Any, *, max_batch_size: int = 32, name: str | None = None
@@ -155,7 +155,6 @@ class TransformersLM(SharedResource, HFTokenizerMixin):
     ) -> list[list[Completion]]:
         """As the protocol's; ``seed`` may also be one seed per prompt (so that equal prompts
         of one batch can get different samples, see ``LMAgent.sample_distinct``)."""
-        seeds_given = seed
         prompts, stops = check_generate_args(
             prompts,
             max_tokens=max_tokens,
@@ -170,9 +169,7 @@ class TransformersLM(SharedResource, HFTokenizerMixin):
         config = self._generation_config(max_tokens, stops)
         if seed is None and temperature > 0:
             seed = int(torch.randint(0, 2**62, ()).item())  # fresh randomness, same code path
-        per_prompt = (
-            list(seeds_given) if isinstance(seeds_given, Sequence) else [seed] * len(prompts)
-        )
+        per_prompt = list(seed) if isinstance(seed, Sequence) else [seed] * len(prompts)
         # Row (prompt i, sample j) gets its own random stream, a pure function of (seed, j,
         # prompt): a prompt's samples do not depend on what else is in the batch.
         rows = [(i, j) for i in range(len(prompts)) for j in range(n)]
@@ -471,16 +468,24 @@ class TransformersLM(SharedResource, HFTokenizerMixin):
             input_ids[row, : len(x)] = torch.tensor(x)
             mask[row, : len(x)] = 1
         input_ids, mask = input_ids.to(self.device), mask.to(self.device)
-        logits = self.model(input_ids=input_ids, attention_mask=mask).logits.float()  # [B, T, V]
-        logits = logits[:, :-1]  # position t predicts token t+1          # [B, T-1, V]
-        target = input_ids[:, 1:].unsqueeze(-1)  # [B, T-1, 1]
-        picked = logits.gather(-1, target).squeeze(-1) - torch.logsumexp(logits, dim=-1)  # [B, T-1]
+        logits = self.model(input_ids=input_ids, attention_mask=mask).logits  # [B, T, V]
+        picked = next_token_logprobs(logits, input_ids)  # [B, T-1]
         return [picked[row, : len(x) - 1].tolist() for row, x in enumerate(ids)]
 
 
 def _cache_of(output: Any) -> Any:
     cache = getattr(output, "cache", None)
     return cache if cache is not None else output.past_key_values
+
+
+def next_token_logprobs(logits: Any, input_ids: Any) -> Any:
+    """log p(token t+1 | tokens ≤ t) from a forward pass: logits [B, T, V] -> [B, T−1].
+
+    Differentiable (the trainers' policy log-probabilities use it too)."""
+    torch = _torch()
+    logits = logits[:, :-1].float()  # [B, T-1, V]: position t predicts token t+1
+    target = input_ids[:, 1:].unsqueeze(-1)  # [B, T-1, 1]
+    return logits.gather(-1, target).squeeze(-1) - torch.logsumexp(logits, dim=-1)  # [B, T-1]
 
 
 def _row_seed(seed: int, sample: int, prompt: str) -> int:

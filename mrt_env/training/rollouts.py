@@ -9,6 +9,7 @@ as it trains; its cache is cleared after every update (:func:`collect` does it f
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -68,15 +69,10 @@ class RolloutBatch:
             for block in t.blocks:
                 starts.append(j)
                 j += len(block)
-            owner = []
-            for start, _ in enc["offset_mapping"]:
-                b = -1
-                for i, s in enumerate(starts):
-                    if start >= s:
-                        b = i
-                owner.append(b if start >= len(t.prompt) else -1)
+            # The last block starting at or before the token's first character; -1 before
+            # the first block (the prompt, special tokens at offset 0).
+            owners.append([bisect_right(starts, start) - 1 for start, _ in enc["offset_mapping"]])
             rows.append(enc["input_ids"])
-            owners.append(owner)
         width = max(len(r) for r in rows)
         k = max(len(t.blocks) for t in self.traces)
         pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0

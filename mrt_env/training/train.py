@@ -44,7 +44,7 @@ from mrt_env._optional import require
 from mrt_env._runfiles import append_row, read_rows
 from mrt_env.agents import LMAgent, play
 from mrt_env.lm.loading import DEFAULT_MODEL
-from mrt_env.metrics import anytime_success, episode_regret
+from mrt_env.metrics import anytime_regret, episode_regret
 from mrt_env.registration import ENV_IDS, block_settings
 from mrt_env.training.losses import (
     clipped_policy_loss,
@@ -171,25 +171,19 @@ class TrainConfig:
 
 def load_policy(config: TrainConfig) -> Any:
     """The trainable policy as a TransformersLM (its ``.model`` is what is optimised)."""
-    from mrt_env.lm import TransformersLM
-    from mrt_env.lm.loading import default_model_path
+    from mrt_env.lm import load_lm
 
-    path = default_model_path() if config.model == DEFAULT_MODEL else config.model
-    return TransformersLM.from_pretrained(
-        str(path), device=config.device, dtype=config.dtype, max_batch_size=64, name=config.model
-    )
+    return load_lm(config.model, device=config.device, dtype=config.dtype, max_batch_size=64)
 
 
 def load_rollout_lm(config: TrainConfig, policy: Any) -> Any:
     """What samples traces and plays μ: the policy itself, or a vLLM engine of it."""
     if config.rollout_backend == "transformers":
         return policy
-    from mrt_env.lm import VLLMLM
-    from mrt_env.lm.loading import default_model_path
+    from mrt_env.lm import load_lm
 
-    path = default_model_path() if config.model == DEFAULT_MODEL else config.model
-    return VLLMLM(str(path), dtype=config.dtype, gpu_memory_utilization=config.vllm_memory,
-                  seed=config.seed)  # fmt: skip
+    return load_lm(config.model, backend="vllm", dtype=config.dtype, seed=config.seed,
+                   gpu_memory_utilization=config.vllm_memory)  # fmt: skip
 
 
 def learning_rate(config: TrainConfig, step: int) -> float:
@@ -240,11 +234,10 @@ def make_agent(config: TrainConfig, lm: Any, seed: int) -> LMAgent:
 
 def token_logprobs(model: Any, batch: dict[str, Any]) -> Any:
     """log π(token t | tokens < t) for t = 1 … T−1: [B, T−1]."""
-    torch = require("torch", extra="hf", feature="the trainers")
+    from mrt_env.lm.transformers_lm import next_token_logprobs
+
     logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
-    logits = logits[:, :-1].float()  # [B, T-1, V]: position t predicts token t+1
-    target = batch["input_ids"][:, 1:].unsqueeze(-1)  # [B, T-1, 1]
-    return logits.gather(-1, target).squeeze(-1) - torch.logsumexp(logits, dim=-1)  # [B, T-1]
+    return next_token_logprobs(logits, batch["input_ids"])  # [B, T-1]
 
 
 def advantages(config: TrainConfig, t: dict[str, Any]) -> Any:
@@ -282,8 +275,6 @@ def evaluate(config: TrainConfig, lm: Any, *, seed: int) -> dict[str, Any]:
     max_blocks = env.envs[0].config.max_blocks
     used = np.array([len(r.blocks) for r in records])
     committed = np.array([r.correct for r in records])
-    curves = [anytime_success(r.success_probs, r.correct) for r in records]
-    held = np.array([c + [c[-1]] * (max_blocks + 1 - len(c)) for c in curves])  # [n, B + 1]
     return {
         "eval_problems": n,
         "accuracy": float(committed.mean()),
@@ -293,7 +284,9 @@ def evaluate(config: TrainConfig, lm: Any, *, seed: int) -> dict[str, Any]:
         },
         "blocks": float(used.mean()),
         "regret": float(np.mean([episode_regret(r.success_probs).total for r in records])),
-        "anytime_regret": float((1.0 - held[:, 1:]).sum(axis=1).mean()),
+        "anytime_regret": float(
+            np.mean([anytime_regret(r.success_probs, r.correct, max_blocks) for r in records])
+        ),
         "tokens": float(np.mean([r.tokens for r in records])),
     }
 

@@ -41,6 +41,8 @@ def test_resolve_a_file_a_module_and_bad_targets(tmp_path, monkeypatch):
     )
     by_file = resolve(parse_strategy(f"{tmp_path / 'mine.py'}:Mine"))
     assert by_file.__name__ == "Mine"
+    # Checking the settings and running them resolve the same spec: the file runs once.
+    assert resolve(parse_strategy(f"{tmp_path / 'mine.py'}:Mine(word='y')")) is by_file
     monkeypatch.chdir(tmp_path)
     monkeypatch.syspath_prepend(str(tmp_path))
     assert resolve(parse_strategy("mine:Mine")).__name__ == "Mine"

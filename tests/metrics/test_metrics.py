@@ -15,6 +15,8 @@ from hypothesis import strategies as st
 from mrt_env.metrics import (
     EpisodeRegret,
     accuracy_at_budget,
+    anytime_regret,
+    anytime_success,
     episode_regret,
     maj_at_k,
     pass_at_k,
@@ -575,3 +577,14 @@ def test_token_regret_validation() -> None:
         token_regret(TOKENS, J, [])
     with pytest.raises(TypeError, match=r"budgets must be a 1-D sequence"):
         token_regret(TOKENS, J, 400)  # type: ignore[arg-type]
+
+
+def test_anytime_success_and_regret_take_the_outcome_once_answered():
+    # J while thinking, then the graded outcome in place of μ's last J.
+    assert anytime_success([0.1, 0.4, 0.3], correct=True) == pytest.approx([0.1, 0.4, 1.0])
+    assert anytime_success([0.1, 0.9], correct=False) == pytest.approx([0.1, 0.0])
+    # Held at the outcome up to the horizon: (1 - 0.4) + 0 + 0 + 0.
+    assert anytime_regret([0.1, 0.4, 0.3], correct=True, horizon=4) == pytest.approx(0.6)
+    assert anytime_regret([0.1, 0.9], correct=False, horizon=3) == pytest.approx(3.0)
+    with pytest.raises(ValueError, match="at least one block"):
+        anytime_success([0.2], correct=True)
