@@ -114,7 +114,7 @@ def main(exp: Experiment) -> None:
         ]
     }
     for algorithm in exp.algorithms:
-        label = method_label(algorithm, exp.alpha, exp.baseline, exp.prover) + tag
+        label = method_label(algorithm, exp.alpha, exp.baseline, exp.prover, exp.lr) + tag
         for seed in exp.seeds:
             run = exp.out / f"{label}-s{seed}"
             if not (run / "model" / "config.json").exists():
@@ -149,12 +149,14 @@ def main(exp: Experiment) -> None:
     plot(results, exp.out / "mrt_vs_grpo.png")
 
 
-def method_label(algorithm: str, alpha: float, baseline: str, prover: str) -> str:
+def method_label(algorithm: str, alpha: float, baseline: str, prover: str, lr: float) -> str:
     """``grpo``, ``mrt`` (α = 1, group baseline, the model's μ), or e.g.
-    ``mrt-termination-a0.5`` / ``mrt-group-a1-oracle``."""
+    ``mrt-termination-a0.5`` / ``mrt-group-a1-oracle``; ``-lr3e-05`` when the learning
+    rate is not the default 1e-4."""
+    rate = "" if lr == Experiment.lr else f"-lr{lr:g}"
     if algorithm == "grpo" or (alpha == 1.0 and baseline == "group" and prover == "policy"):
-        return algorithm
-    return f"{algorithm}-{baseline}-a{alpha:g}" + ("-oracle" if prover == "oracle" else "")
+        return algorithm + rate
+    return f"{algorithm}-{baseline}-a{alpha:g}" + ("-oracle" if prover == "oracle" else "") + rate
 
 
 def summary_table(results: dict[str, list[dict[str, float]]]) -> str:

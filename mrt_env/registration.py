@@ -20,7 +20,7 @@ from mrt_env.data.synthetic.search import SearchTask
 from mrt_env.episodes import MARKER_STOP_STRINGS
 from mrt_env.lm.loading import DEFAULT_MODEL
 
-__all__ = ["ENV_IDS", "block_settings", "register_envs"]
+__all__ = ["ENV_IDS", "STRATEGY_ENV_IDS", "block_settings", "register_envs"]
 
 
 def _synthetic(task: type[SyntheticTask], max_blocks: int) -> dict[str, Any]:
@@ -55,8 +55,18 @@ ENV_IDS: dict[str, dict[str, Any]] = {
 """Registered id -> its default ``ReasoningEnvConfig`` fields (``gym.make`` kwargs override)."""
 
 
+STRATEGY_ENV_IDS: dict[str, dict[str, Any]] = {
+    "MRT-Strategy-Search-v0": {"env": "MRT-Search-v0"},
+    "MRT-Strategy-Arithmetic-v0": {"env": "MRT-Arithmetic-v0"},
+}
+"""Registered id -> :class:`~mrt_env.envs.strategy.StrategyEnv` kwargs: the meta-level
+decision (continue or answer) over the LM's streams in a ReasoningEnv, for stable-baselines3;
+``gym.make(id, table=path)`` replays a recorded table instead of running the LM."""
+
+
 def register_envs() -> None:
-    """Register every id of :data:`ENV_IDS` (ids already registered are left alone)."""
+    """Register every id of :data:`ENV_IDS` and :data:`STRATEGY_ENV_IDS` (ids already
+    registered are left alone)."""
     for env_id, kwargs in ENV_IDS.items():
         if env_id in gym.registry:
             continue
@@ -66,6 +76,9 @@ def register_envs() -> None:
             vector_entry_point="mrt_env.envs.vector:ReasoningVectorEnv",
             kwargs=kwargs,
         )
+    for env_id, kwargs in STRATEGY_ENV_IDS.items():
+        if env_id not in gym.registry:
+            gym.register(id=env_id, entry_point="mrt_env.envs.strategy:StrategyEnv", kwargs=kwargs)
 
 
 def block_settings(env_kwargs: Mapping[str, Any]) -> dict[str, Any]:

@@ -33,3 +33,19 @@ def test_mrt_vs_grpo_runs_end_to_end_on_a_small_budget(tmp_path):
     assert "| grpo | 1 |" in out.stdout and "| mrt | 1 |" in out.stdout
     assert (tmp_path / "mrt_vs_grpo.png").stat().st_size > 10_000
     assert (tmp_path / "grpo-s0" / "model" / "config.json").exists()
+
+
+@pytest.mark.slow
+def test_sb3_ppo_strategy_runs_end_to_end_and_reuses_its_tables(tmp_path):
+    pytest.importorskip("stable_baselines3")
+    pytest.importorskip("transformers")
+    command = [sys.executable, str(EXAMPLES / "sb3_ppo_strategy.py"), "--train-problems", "8",
+               "--samples", "2", "--eval-problems", "8", "--timesteps", "1024",
+               "--out", str(tmp_path)]  # fmt: skip
+    out = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-2000:]
+    for policy in ("ppo", "think-to-budget", "early-exit (m=2)", "random", "oracle stopper"):
+        assert f"| {policy}" in out.stdout
+    assert len(list(tmp_path.glob("*.json.gz"))) == 2
+    again = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    assert again.returncode == 0 and "recording" not in again.stdout  # the tables are reused

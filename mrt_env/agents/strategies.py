@@ -17,7 +17,29 @@ from mrt_env.agents.lm_agent import LMAgent
 from mrt_env.commitment import THINK_CLOSE, answer_opening, commits
 from mrt_env.grading import extract_answer
 
-__all__ = ["BudgetForcingExtend", "EarlyExit", "ParallelVote", "SelfVerify", "ThinkToBudget"]
+__all__ = [
+    "BudgetForcingExtend",
+    "EarlyExit",
+    "ParallelVote",
+    "SelfVerify",
+    "ThinkToBudget",
+    "greedy_answers",
+]
+
+
+def greedy_answers(
+    agent: LMAgent, contexts: Sequence[str], forcing_text: str, answer_tokens: int,
+    think_close: str = THINK_CLOSE,
+) -> tuple[list[str | None], list[int]]:  # fmt: skip
+    """The model's greedy answer after each context + ``forcing_text`` (None where it gave
+    none), and the tokens each answer took: one batched call through ``agent``."""
+    if not contexts:
+        return [], []
+    outs = agent.generate(
+        [c + forcing_text for c in contexts], max_tokens=answer_tokens, stop=(), temperature=0.0
+    )
+    tail = answer_opening(forcing_text, think_close)  # the forcing text may open the answer
+    return [extract_answer(tail + per[0].text) for per in outs], [per[0].num_tokens for per in outs]
 
 
 class _CommitAware(LMAgent):
@@ -40,16 +62,11 @@ class _CommitAware(LMAgent):
 
         ``owners``: the (info, slot) of the env each context belongs to, charged with the
         answer's tokens (they are not in its transcript)."""
-        if not contexts:
-            return []
-        outs = self.generate(
-            [c + forcing_text for c in contexts], max_tokens=answer_tokens, stop=(),
-            temperature=0.0,
-        )  # fmt: skip
-        for (info, slot), per in zip(owners, outs, strict=True):
-            self.charge_hidden(info, slot, per[0].num_tokens)
-        tail = answer_opening(forcing_text, self.think_close)  # it may open the answer
-        return [extract_answer(tail + per[0].text) for per in outs]
+        answers, spent = greedy_answers(self, contexts, forcing_text, answer_tokens,
+                                        self.think_close)  # fmt: skip
+        for (info, slot), tokens in zip(owners, spent, strict=True):
+            self.charge_hidden(info, slot, tokens)
+        return answers
 
     def hold_commits(
         self,

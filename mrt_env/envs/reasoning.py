@@ -35,7 +35,8 @@ from mrt_env.types import Problem
 
 __all__ = ["ReasoningEnv", "ReasoningEnvConfig"]
 
-_PLAIN_TEMPLATE = "Problem: {question}\n\nSolution:\n"
+PLAIN_TEMPLATE = "Problem: {question}\n\nSolution:\n"
+"""The prompt of a problem when the model has no chat template and none is given."""
 _CHARS_PER_TOKEN = 4  # token-count fallback without a tokenizer (a common rule of thumb)
 
 
@@ -284,7 +285,7 @@ class ReasoningEnv(gym.Env[str, str]):
             chat = self.lm.chat_prompt(problem.question) if self.lm is not None else None
             if chat is not None:
                 return chat
-            template = _PLAIN_TEMPLATE
+            template = PLAIN_TEMPLATE
         return template.replace("{question}", problem.question)
 
     def count_tokens(self, text: str) -> int:

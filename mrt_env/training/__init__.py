@@ -6,6 +6,8 @@ module                 job
 :mod:`.losses`         the objectives, pure functions of tensors
 :mod:`.rollouts`       traces from a policy in a vector env, as training tensors
 :mod:`.train`          ``mrt-train``: the loop, checkpoints, logs, evaluation
+:mod:`.vllm_sync`      trained weights into the vLLM rollout engine
+:mod:`.trl`            rewards and datasets for TRL's ``GRPOTrainer`` (extra ``trl``)
 =====================  ========================================================
 
 Importing this package imports no torch; the functions do, when called.

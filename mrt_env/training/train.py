@@ -197,12 +197,11 @@ def learning_rate(config: TrainConfig, step: int) -> float:
 def training_problems(config: TrainConfig, count: int = 2000) -> list[Any]:
     """The problems trained on: never the env's held-out evaluation set."""
     task = ENV_IDS[config.env]["problems"]
-    from mrt_env.data.synthetic import TASKS, get_task
+    from mrt_env.data.synthetic import TASKS
+    from mrt_env.data.synthetic import training_problems as synthetic_training_problems
 
     if config.train_set is None and task in TASKS:
-        held_out = {p.question for p in get_task(task, seed=0).problems(500)}
-        drawn = get_task(task, seed=TRAIN_SEED + config.seed).problems(count)
-        return [p for p in drawn if p.question not in held_out]
+        return synthetic_training_problems(task, seed=config.seed, count=count, offset=TRAIN_SEED)
     from mrt_env.data import load_problems
 
     return load_problems(config.train_set or "aime_1983_2023", path=config.data_path)

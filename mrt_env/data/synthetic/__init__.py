@@ -25,6 +25,7 @@ __all__ = [
     "SyntheticTask",
     "Trace",
     "get_task",
+    "training_problems",
 ]
 
 EVAL_PROBLEMS = 500
@@ -38,3 +39,12 @@ def get_task(name: str, **knobs: object) -> SyntheticTask:
     if name not in TASKS:
         raise ValueError(f"unknown synthetic task {name!r}; the tasks are {sorted(TASKS)}")
     return TASKS[name](**knobs)
+
+
+def training_problems(name: str, *, seed: int, count: int, offset: int = 2000) -> list:
+    """``count`` fresh problems of ``name`` drawn from seed ``offset + seed``, with any that
+    is also in the held-out evaluation set left out (so there may be a few fewer): what
+    trainers and tabulated envs learn on, never what they are evaluated on."""
+    held_out = {p.question for p in get_task(name, seed=0).problems(EVAL_PROBLEMS)}
+    drawn = get_task(name, seed=offset + seed).problems(count)
+    return [p for p in drawn if p.question not in held_out]
