@@ -63,6 +63,9 @@ class Experiment:
     """Where the runs, evaluations and the summary go."""
 
 
+REPEAT_AT = (1, 2, 3, 4, 5, 6)
+"""Distinct pairs tried, m, at which the repeat rate is reported."""
+
 METRICS = ("accuracy", "accuracy@120", "accuracy@240", "blocks", "repeats", "no_repeat_share",
            "regret", "anytime_regret", "token_regret@480")  # fmt: skip
 
@@ -85,6 +88,7 @@ def waste_and_progress(results: Path) -> dict[str, float]:
     versus a repeat: the per-block signal MRT's credit is made of."""
     task = get_task("search")
     repeats, fresh, again = [], [], []
+    by_tried: dict[int, list[bool]] = {}  # m distinct pairs tried before -> was it a repeat
     for line in results.read_text().splitlines():
         row = json.loads(line)
         blocks, j = row["blocks"], row["success_probs"]
@@ -92,8 +96,10 @@ def waste_and_progress(results: Path) -> dict[str, float]:
         for i, block in enumerate(blocks):
             if "boxed" in block or not task.tried([block]):
                 continue  # the hit (or a non-attempt): not a miss
-            new = len(task.tried(blocks[: i + 1])) > len(task.tried(blocks[:i]))
+            m = len(task.tried(blocks[:i]))
+            new = len(task.tried(blocks[: i + 1])) > m
             (fresh if new else again).append(j[i + 1] - j[i])
+            by_tried.setdefault(m, []).append(not new)
             count += not new
         repeats.append(count)
     return {
@@ -102,6 +108,8 @@ def waste_and_progress(results: Path) -> dict[str, float]:
         "progress_fresh_miss": float(np.mean(fresh)),
         "progress_repeat": float(np.mean(again)) if again else math.nan,
         "progress_miss_sd": float(np.std(fresh + again)),
+        # A sampler blind to its history repeats with chance m/10 after m distinct pairs.
+        **{f"repeat_rate@{m}": float(np.mean(by_tried.get(m, [math.nan]))) for m in REPEAT_AT},
     }
 
 
@@ -135,6 +143,15 @@ def main(exp: Experiment) -> None:
     # Earlier runs in the same folder (other alphas or baselines) join the table.
     path = exp.out / "results.json"
     before = json.loads(path.read_text()) if path.exists() else {}
+    for method, runs in before.items():  # refresh their diagnostics from the kept episodes
+        folders = [exp.out / f"eval-{method}"] if method.startswith("base") else sorted(
+            (f for f in exp.out.glob(f"eval-{method}-s*")
+             if f.name.removeprefix(f"eval-{method}-s").isdigit()),
+            key=lambda f: int(f.name.removeprefix(f"eval-{method}-s")),
+        )  # fmt: skip
+        if len(folders) == len(runs) and method not in results:
+            for scores, folder in zip(runs, folders, strict=True):
+                scores.update(waste_and_progress(folder / "results.jsonl"))
     results = {**before, **results}
     path.write_text(json.dumps(results, indent=2) + "\n")
     table = summary_table(results)
@@ -144,6 +161,7 @@ def main(exp: Experiment) -> None:
         f"{base['progress_fresh_miss']:+.4f} on average, a repeat by {base['progress_repeat']:+.4f}"
         f" (per-block sd {base['progress_miss_sd']:.3f})."
     )
+    table += "\n\n" + repeat_table(results)
     (exp.out / "summary.md").write_text(table + "\n")
     print(table)
     plot(results, exp.out / "mrt_vs_grpo.png")
@@ -180,22 +198,57 @@ def summary_table(results: dict[str, list[dict[str, float]]]) -> str:
     return "\n".join(lines)
 
 
+def repeat_table(results: dict[str, list[dict[str, float]]]) -> str:
+    """How often an attempt repeats a pair, after m distinct pairs were tried, against a
+    sampler blind to its own history (m/10 of the 10 pairs): does the policy condition on
+    what it has tried at all?"""
+    lines = [
+        "| method | " + " | ".join(f"m={m}" for m in REPEAT_AT) + " |",
+        "|---|" + "---|" * len(REPEAT_AT),
+        "| history-blind sampler | " + " | ".join(f"{m / 10:.2f}" for m in REPEAT_AT) + " |",
+    ]
+    for method, runs in results.items():
+        cells = []
+        for m in REPEAT_AT:
+            rates = [r[f"repeat_rate@{m}"] for r in runs if f"repeat_rate@{m}" in r]
+            cells.append(f"{np.mean(rates):.2f}" if rates else "")
+        lines.append(f"| {method} | " + " | ".join(cells) + " |")
+    lines += ["", "Share of attempts that repeat a pair already tried, after m distinct pairs "
+              "(mean over seeds)."]  # fmt: skip
+    return "\n".join(lines)
+
+
 def plot(results: dict[str, list[dict[str, float]]], path: Path) -> None:
+    """Left: accuracy within a token budget per method. Right: how often each repeats a
+    pair after m distinct ones, against a sampler blind to its history."""
+    from matplotlib import colormaps
     from matplotlib.figure import Figure
 
     first = next(iter(results.values()))[0]
     budgets = sorted(int(k.split("@")[1]) for k in first if k.startswith("accuracy@"))
-    fig = Figure(figsize=(6, 4), layout="constrained")
-    ax = fig.subplots()
-    for method, runs in results.items():
+    fig = Figure(figsize=(12, 4.6), layout="constrained")
+    acc, rep = fig.subplots(1, 2)
+    colors = colormaps["tab20"].colors
+    for i, (method, runs) in enumerate(results.items()):
+        color = colors[(2 * i) % 20 + (2 * i) // 20]  # the saturated tab20 colours first
         y = np.array([[r[f"accuracy@{b}"] for b in budgets] for r in runs])  # [seeds, budgets]
-        ax.errorbar(budgets, y.mean(axis=0), yerr=y.std(axis=0, ddof=1) if len(y) > 1 else None,
-                    marker="o", capsize=3, label=f"{method} ({len(runs)} seed(s))")  # fmt: skip
-    ax.set_xlabel("token budget")
-    ax.set_ylabel("accuracy within the budget")
-    ax.set_title("MRT-Search-v0, tiny model: MRT vs GRPO at equal sampled tokens")
-    ax.grid(alpha=0.3)
-    ax.legend()
+        spread = y.std(axis=0, ddof=1) if len(y) > 1 else None
+        acc.errorbar(budgets, y.mean(axis=0), yerr=spread, marker="o", capsize=3, color=color,
+                     label=f"{method} ({len(runs)})")  # fmt: skip
+        rates = [np.mean([r[f"repeat_rate@{m}"] for r in runs if f"repeat_rate@{m}" in r] or
+                         [math.nan]) for m in REPEAT_AT]  # fmt: skip
+        rep.plot(REPEAT_AT, rates, marker="o", color=color)
+    rep.plot(REPEAT_AT, [m / 10 for m in REPEAT_AT], "k--", label="history-blind sampler")
+    acc.set_xlabel("token budget")
+    acc.set_ylabel("accuracy within the budget")
+    acc.set_title("accuracy at equal sampled tokens (mean ± std over seeds)")
+    rep.set_xlabel("distinct pairs tried so far, m")
+    rep.set_ylabel("share of attempts that repeat a pair")
+    rep.set_title("does the policy avoid what it has tried?")
+    for ax in (acc, rep):
+        ax.grid(alpha=0.3)
+    fig.legend(loc="outside right center", fontsize="small", title="method (seeds)")
+    fig.suptitle("MRT-Search-v0, tiny model: MRT vs GRPO")
     fig.savefig(path, dpi=110)
 
 

@@ -1,9 +1,11 @@
-"""What the resumable commands (``mrt-regret``, ``mrt-bench``) share: JSONL rows written one
-at a time and read back after a kill, a settings file that stops a resume under other
-settings, and mean ± 95% CI statistics for their summaries."""
+"""What the commands (``mrt-regret``, ``mrt-bench``, ``mrt-train``, ``mrt-pretrain``) share:
+command lines whose bad values end in one line of error, JSONL rows written one at a time
+and read back after a kill, a settings file that stops a resume under other settings, and
+mean ± 95% CI statistics for their summaries."""
 
 from __future__ import annotations
 
+import contextvars
 import json
 import math
 import os
@@ -17,6 +19,7 @@ import numpy as np
 from mrt_env.errors import DataFormatError, MrtError
 
 __all__ = [
+    "CommandConfig",
     "append_row",
     "check_settings",
     "exit_status",
@@ -24,10 +27,51 @@ __all__ = [
     "held",
     "mean_ci",
     "model_title",
+    "parse_command",
     "read_rows",
 ]
 
 SETTINGS_FILE = "settings.json"
+
+# A command line is parsed first and validated after: tyro catches a ValueError raised while
+# it builds a config and prints it in a multi-line box with its usage.
+_validate_on_init = contextvars.ContextVar("mrt_env_validate_on_init", default=True)
+
+
+class CommandConfig:
+    """Base of the commands' frozen config dataclasses: a config checks itself when it is
+    built (:meth:`validate`), except inside :func:`parse_command`, which checks it right
+    after the command line is parsed."""
+
+    def __post_init__(self) -> None:
+        if _validate_on_init.get():
+            self.validate()
+
+    def validate(self) -> None:
+        """Raise a :class:`ValueError` naming the first bad setting (what was given, what
+        was expected)."""
+
+
+def parse_command(
+    cls: type, prog: str, argv: Sequence[str] | None = None, *, description: str | None = None,
+    default: Any = None,
+) -> Any:  # fmt: skip
+    """``cls`` from the command line (``--help`` from its field docs), or None after printing
+    ``prog: error: ...`` for a bad value (the command then exits with status 2)."""
+    import tyro
+
+    token = _validate_on_init.set(False)
+    try:
+        config = tyro.cli(cls, args=None if argv is None else list(argv), default=default,
+                          prog=prog, description=description)  # fmt: skip
+    finally:
+        _validate_on_init.reset(token)
+    try:
+        config.validate()
+    except ValueError as exc:
+        print(f"{prog}: error: {exc}", file=sys.stderr)
+        return None
+    return config
 
 
 def read_rows(path: Path, *, key: str, tool: str) -> list[dict[str, Any]]:

@@ -62,6 +62,7 @@ import tyro  # a core dependency; no model library comes with it
 
 from mrt_env._optional import require
 from mrt_env._runfiles import (
+    CommandConfig,
     append_row,
     check_settings,
     exit_status,
@@ -69,6 +70,7 @@ from mrt_env._runfiles import (
     held,
     mean_ci,
     model_title,
+    parse_command,
     read_rows,
 )
 from mrt_env.episodes import prefixes
@@ -123,7 +125,7 @@ rerun the same command after an interruption), summary.md, summary.csv and PNG p
 
 
 @dataclass(frozen=True)
-class RegretConfig:
+class RegretConfig(CommandConfig):
     """Settings of one ``mrt-regret`` run."""
 
     traces: tyro.conf.Positional[Annotated[Path, tyro.conf.arg(metavar="TRACES")]]
@@ -180,7 +182,8 @@ class RegretConfig:
     overwrite: bool = False
     """Start afresh: delete the rows already in --out instead of resuming after them."""
 
-    def __post_init__(self) -> None:
+    def validate(self) -> None:
+        """Raise a :class:`ValueError` naming the first bad setting."""
         if not self.model.strip():
             raise ValueError("--model must name a model (hub id, path or server model name)")
         if self.backend == "openai" and not self.base_url:
@@ -657,12 +660,9 @@ def run(config: RegretConfig) -> Path:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """The ``mrt-regret`` command. Returns the exit status (1 on a data or backend error)."""
-    config = tyro.cli(
-        RegretConfig,
-        args=None if argv is None else list(argv),
-        description=_CLI_DESCRIPTION,
-        prog="mrt-regret",
-    )
+    config = parse_command(RegretConfig, "mrt-regret", argv, description=_CLI_DESCRIPTION)
+    if config is None:
+        return 2
     return exit_status("mrt-regret", lambda: run(config), Path(config.out) / ROWS_FILE)
 
 

@@ -26,10 +26,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import tyro
 
 from mrt_env._optim import lr_factor, save_atomic
 from mrt_env._optional import require
+from mrt_env._runfiles import CommandConfig, parse_command
 from mrt_env.data.synthetic import EVAL_PROBLEMS, TASKS, SyntheticTask, get_task
 from mrt_env.lm.masks import packed_causal_mask
 
@@ -40,7 +40,7 @@ _ROW_WIDTH = 512  # tokens per packed training row
 
 
 @dataclass(frozen=True)
-class PretrainConfig:
+class PretrainConfig(CommandConfig):
     """Supervised training of the tiny shipped model on synthetic traces."""
 
     out: Path = Path("runs/tiny-model")
@@ -74,7 +74,8 @@ class PretrainConfig:
     threads: int = 2
     """CPU threads for torch."""
 
-    def __post_init__(self) -> None:
+    def validate(self) -> None:
+        """Raise a :class:`ValueError` naming the first bad setting."""
         unknown = sorted(set(self.tasks) - set(TASKS))
         if unknown or not self.tasks:
             raise ValueError(f"tasks must be some of {sorted(TASKS)}, got {list(self.tasks)}")
@@ -281,7 +282,9 @@ def _save_checkpoint(torch, path, cfg, model, optimizer, sampler, step) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """The ``mrt-pretrain`` command."""
-    cfg = tyro.cli(PretrainConfig, args=argv)  # bad settings: tyro prints why, exits 2
+    cfg = parse_command(PretrainConfig, "mrt-pretrain", argv, description=__doc__)
+    if cfg is None:
+        return 2
     out = train(cfg)
     print(f"saved to {out}")
     return 0

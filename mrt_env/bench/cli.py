@@ -6,10 +6,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-import tyro
-
-from mrt_env._runfiles import exit_status, model_title
-from mrt_env.bench.config import BenchConfig, _validate_on_init
+from mrt_env._runfiles import exit_status, model_title, parse_command
+from mrt_env.bench.config import BenchConfig
 from mrt_env.bench.report import (
     headline_metrics,
     summarise,
@@ -108,20 +106,8 @@ def run(config: BenchConfig) -> Path:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """The ``mrt-bench`` command; returns the exit status (2 for bad settings)."""
-    token = _validate_on_init.set(False)  # parse now, validate below: one-line errors
-    try:
-        config = tyro.cli(
-            BenchConfig,
-            args=None if argv is None else list(argv),
-            description=_DESCRIPTION,
-            prog="mrt-bench",
-        )
-    finally:
-        _validate_on_init.reset(token)
-    try:
-        config.validate()
-    except ValueError as exc:
-        print(f"mrt-bench: error: {exc}", file=sys.stderr)
+    config = parse_command(BenchConfig, "mrt-bench", argv, description=_DESCRIPTION)
+    if config is None:
         return 2
     return exit_status("mrt-bench", lambda: run(config), Path(config.out) / RESULTS_FILE)
 

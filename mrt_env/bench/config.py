@@ -2,22 +2,18 @@
 
 from __future__ import annotations
 
-import contextvars
 import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from mrt_env._runfiles import CommandConfig
 from mrt_env.agents import STRATEGIES
 from mrt_env.bench.strategies import parse_strategy, resolve
 from mrt_env.lm.loading import DEFAULT_MODEL
 from mrt_env.registration import ENV_IDS
 
 __all__ = ["BenchConfig", "ProblemSelection"]
-
-# The command line parses first and validates after, so that a bad value is one line of
-# error instead of tyro's boxed message (tyro catches a ValueError raised while it builds).
-_validate_on_init = contextvars.ContextVar("mrt_bench_validate_on_init", default=True)
 
 _SLICE = re.compile(r"^(\d*):(\d*)$")
 
@@ -71,7 +67,7 @@ class ProblemSelection:
 
 
 @dataclass(frozen=True)
-class BenchConfig:
+class BenchConfig(CommandConfig):
     """Settings of one ``mrt-bench`` run."""
 
     envs: tuple[str, ...] = ("MRT-Search-v0", "MRT-Arithmetic-v0")
@@ -130,10 +126,6 @@ class BenchConfig:
     """Start afresh: delete the rows already in --out instead of resuming after them."""
     plots: bool = True
     """Write the PNG plots (needs matplotlib: pip install 'mrt-env[plot]')."""
-
-    def __post_init__(self) -> None:
-        if _validate_on_init.get():
-            self.validate()
 
     def validate(self) -> None:
         """Raise a :class:`ValueError` naming the first bad setting (what was given, what

@@ -37,11 +37,10 @@ from typing import Any, Literal
 
 import gymnasium as gym
 import numpy as np
-import tyro
 
 from mrt_env._optim import lr_factor, save_atomic
 from mrt_env._optional import require
-from mrt_env._runfiles import append_row, read_rows
+from mrt_env._runfiles import CommandConfig, append_row, exit_status, parse_command, read_rows
 from mrt_env.agents import LMAgent, play
 from mrt_env.lm.loading import DEFAULT_MODEL
 from mrt_env.metrics import anytime_regret, episode_regret
@@ -66,7 +65,7 @@ METRICS = "metrics.jsonl"
 
 
 @dataclass(frozen=True)
-class TrainConfig:
+class TrainConfig(CommandConfig):
     """Settings of one ``mrt-train`` run."""
 
     algorithm: Literal["mrt", "grpo", "mrt-star"] = "mrt"
@@ -140,7 +139,8 @@ class TrainConfig:
     resume: bool = False
     """Continue from out/checkpoint.pt."""
 
-    def __post_init__(self) -> None:
+    def validate(self) -> None:
+        """Raise a :class:`ValueError` naming the first bad setting."""
         if self.env not in ENV_IDS:
             raise ValueError(f"unknown env id {self.env!r}; choose from {', '.join(ENV_IDS)}")
         for name in ("group_size", "problems_per_step", "steps", "epochs", "star_keep",
@@ -506,10 +506,9 @@ def main(argv: list[str] | None = None) -> int:
                   file=sys.stderr)  # fmt: skip
             return 2
         default, args = PRESETS[name], args[:i] + args[i + 2 :]
-    config = tyro.cli(
-        TrainConfig, args=args, default=default, prog="mrt-train", description=__doc__
-    )
-    from mrt_env._runfiles import exit_status
+    config = parse_command(TrainConfig, "mrt-train", args, description=__doc__, default=default)
+    if config is None:
+        return 2
 
     return exit_status(
         "mrt-train", lambda: train(config), Path(config.out) / CHECKPOINT,

@@ -64,3 +64,20 @@ def test_bad_settings_and_a_missing_checkpoint(tmp_path, capsys):
         TrainConfig(env="MRT-Arithmetic-v0", prover="oracle")
     assert main(["--resume", "--out", str(tmp_path)]) == 1
     assert "no " in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--group-size", "1"], "--group-size must be >= 2"),
+        (["--lr", "-1"], "--lr must be a positive number, got -1.0"),
+        (["--env", "MRT-Arithmetic-v0", "--prover", "oracle"], "oracle exists for MRT-Search-v0"),
+        (["--preset", "nope"], "--preset must be one of"),
+    ],
+)
+def test_bad_command_lines_are_one_line_errors(argv, message, tmp_path, capsys):
+    assert main([*argv, "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("mrt-train: error: ") and message in err
+    assert len(err.splitlines()) == 1  # not tyro's boxed usage
+    assert not (tmp_path / "metrics.jsonl").exists()
