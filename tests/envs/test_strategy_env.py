@@ -193,8 +193,13 @@ def test_tabulated_streams_match_the_env_and_the_grader(search_tables):
     assert any(any(t.forced_correct) for t in train.traces)
 
 
-def test_live_mode_runs_the_model_and_returns_minus_the_anytime_regret():
-    env = gym.make("MRT-Strategy-Search-v0")
+LIVE_IDS = [("MRT-Strategy-Search-v0", 10), ("MRT-Strategy-Arithmetic-v0", 8)]
+
+
+@pytest.mark.parametrize(("env_id", "horizon"), LIVE_IDS)
+def test_live_mode_runs_the_model_and_returns_minus_the_anytime_regret(env_id, horizon):
+    env = gym.make(env_id)
+    assert env.unwrapped.horizon == horizon
     check_env(env.unwrapped, skip_render_check=True)
     _, info = env.reset(seed=5)
     js, total, done = [info["success_prob"]], 0.0, False
@@ -202,11 +207,11 @@ def test_live_mode_runs_the_model_and_returns_minus_the_anytime_regret():
         _, reward, done, _, info = env.step(CONTINUE)
         js.append(info["success_prob"])
         total += reward
-    assert total == pytest.approx(-anytime_regret(js, info["correct"], 10))
+    assert total == pytest.approx(-anytime_regret(js, info["correct"], horizon))
     # Answering at once commits to the greedy forced answer at c_0.
     env.reset(seed=5)
     _, reward, done, _, end = env.step(ANSWER)
-    assert done and reward == pytest.approx(-10.0 * (1 - end["correct"]))
+    assert done and reward == pytest.approx(-horizon * (1 - end["correct"]))
 
 
 def test_ppo_on_the_table_beats_random_meta_actions(search_tables):
