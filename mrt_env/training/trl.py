@@ -74,6 +74,7 @@ _ANSWER = "answer"
 _PROBLEM_ID = "problem_id"
 _QUESTION = "question"
 _TRL_KWARGS = ("trainer_state", "log_extra", "log_metric", "environments")
+"""What TRL passes to a reward function besides the dataset's columns."""
 
 
 # ---------------------------------------------------------------------------------------
@@ -142,9 +143,7 @@ def _gold(value: Any) -> str | None:
 def _column(kwargs: Mapping[str, Any], name: str, n: int, *, required: bool) -> list[Any] | None:
     if name not in kwargs:
         if required:
-            given = sorted(
-                k for k in kwargs if k not in ("trainer_state", "log_extra", "log_metric")
-            )
+            given = sorted(k for k in kwargs if k not in _TRL_KWARGS)
             raise ValueError(
                 f"the reward needs a {name!r} dataset column (TRL passes every column as a "
                 f"keyword); the dataset has {given}. Build it with "
