@@ -29,7 +29,16 @@ import numpy as np
 from mrt_env import info as keys
 from mrt_env.types import Problem
 
-__all__ = ["ANSWER", "CONTINUE", "StrategyEnv", "StrategyTable", "StrategyTrace", "tabulate"]
+__all__ = [
+    "ANSWER",
+    "CONTINUE",
+    "FEATURES",
+    "StrategyEnv",
+    "StrategyTable",
+    "StrategyTrace",
+    "anytime_return_bound",
+    "tabulate",
+]
 
 CONTINUE = 0
 """Meta-action: the agent writes one more block."""
