@@ -27,9 +27,8 @@ from typing import Literal
 import numpy as np
 import tyro
 
-from mrt_env._runfiles import format_stat, mean_ci
 from mrt_env.data.synthetic import get_task, training_problems
-from mrt_env.envs.strategy import (
+from mrt_env.envs.strategy_env import (
     ANSWER,
     CONTINUE,
     StrategyEnv,
@@ -38,6 +37,7 @@ from mrt_env.envs.strategy import (
     tabulate,
 )
 from mrt_env.registration import ENV_IDS
+from mrt_env.report import format_stat, mean_ci
 
 
 @dataclass(frozen=True)

@@ -78,7 +78,9 @@ def register_envs() -> None:
         )
     for env_id, kwargs in STRATEGY_ENV_IDS.items():
         if env_id not in gym.registry:
-            gym.register(id=env_id, entry_point="mrt_env.envs.strategy:StrategyEnv", kwargs=kwargs)
+            gym.register(
+                id=env_id, entry_point="mrt_env.envs.strategy_env:StrategyEnv", kwargs=kwargs
+            )
 
 
 def block_settings(env_kwargs: Mapping[str, Any]) -> dict[str, Any]:

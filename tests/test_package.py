@@ -6,8 +6,8 @@ import sys
 import pytest
 
 import mrt_env
-from mrt_env._optional import require
 from mrt_env.errors import DataNotFound, DependencyNotInstalled, GradingError, MrtError
+from mrt_env.extras import require
 from mrt_env.types import GradeResult, Problem
 
 

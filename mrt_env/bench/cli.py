@@ -6,7 +6,6 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from mrt_env._runfiles import exit_status, model_title, parse_command
 from mrt_env.bench.config import BenchConfig
 from mrt_env.bench.report import (
     headline_metrics,
@@ -21,7 +20,9 @@ from mrt_env.bench.runner import (
     prepare_out,
     run_episodes,
 )
-from mrt_env.bench.strategies import parse_strategy
+from mrt_env.bench.specs import parse_strategy
+from mrt_env.cli import exit_status, parse_command
+from mrt_env.report import model_title
 
 __all__ = ["main", "run"]
 

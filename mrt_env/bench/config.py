@@ -7,9 +7,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from mrt_env._runfiles import CommandConfig
 from mrt_env.agents import STRATEGIES
-from mrt_env.bench.strategies import parse_strategy, resolve
+from mrt_env.bench.specs import parse_strategy, resolve
+from mrt_env.cli import CommandConfig
 from mrt_env.lm.loading import DEFAULT_MODEL
 from mrt_env.registration import ENV_IDS
 

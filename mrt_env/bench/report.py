@@ -33,9 +33,8 @@ from typing import Any
 
 import numpy as np
 
-from mrt_env._optional import require
-from mrt_env._runfiles import format_stat, held, mean_ci
 from mrt_env.errors import DependencyNotInstalled
+from mrt_env.extras import require
 from mrt_env.metrics import (
     accuracy_at_budget,
     anytime_regret,
@@ -44,6 +43,7 @@ from mrt_env.metrics import (
     token_regret,
 )
 from mrt_env.metrics import anytime_success as metrics_anytime_success
+from mrt_env.report import format_stat, held, mean_ci
 
 __all__ = ["PLOT_FILES", "sample_ks", "summarise", "table_lines", "write_plots", "write_summary"]
 

@@ -19,10 +19,9 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from mrt_env._runfiles import append_row, check_settings, read_rows
 from mrt_env.agents import EpisodeRecord, play
 from mrt_env.bench.config import BenchConfig, ProblemSelection
-from mrt_env.bench.strategies import (
+from mrt_env.bench.specs import (
     AgentSettings,
     StrategySpec,
     agent_settings,
@@ -32,6 +31,7 @@ from mrt_env.bench.strategies import (
 )
 from mrt_env.envs.reasoning import ReasoningEnv, ReasoningEnvConfig
 from mrt_env.metrics import episode_regret
+from mrt_env.runfiles import append_row, check_settings, read_rows
 
 __all__ = ["RESULTS_FILE", "EnvPlan", "plan_envs", "row_key", "run_episodes", "sample_seed"]
 

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mrt_env._optional import require
 from mrt_env.errors import DataFormatError, DataNotFound
+from mrt_env.extras import require
 
 __all__ = ["SUFFIXES", "Rows", "read_rows"]
 

@@ -27,10 +27,10 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from mrt_env._optional import require
 from mrt_env.data.columns import to_problems
 from mrt_env.data.files import Rows
 from mrt_env.errors import DataFormatError, DataNotFound
+from mrt_env.extras import require
 from mrt_env.types import Problem
 
 __all__ = ["PROBE_TIMEOUT_S", "HubSpec", "dataset_to_problems", "load_from_hub"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from mrt_env._optional import require
+from mrt_env.extras import require
 from mrt_env.lm.base import LanguageModel
 
 __all__ = ["BACKENDS", "DEFAULT_MODEL", "default_model_path", "load_default", "load_lm"]

@@ -97,7 +97,7 @@ class OpenAICompatibleLM(SharedResource):
         self.backoff = backoff
         self.concurrency = concurrency
         if isinstance(tokenizer, str | os.PathLike):
-            from mrt_env._optional import require
+            from mrt_env.extras import require
 
             tf = require("transformers", extra="hf", feature="a local tokenizer")
             tokenizer = tf.AutoTokenizer.from_pretrained(str(tokenizer))

@@ -21,8 +21,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from mrt_env._optional import require
 from mrt_env.errors import BackendError
+from mrt_env.extras import require
 
 __all__ = ["CHAR_VOCAB", "serve_openai_compatible", "tiny_llama", "tiny_lm", "tiny_tokenizer"]
 

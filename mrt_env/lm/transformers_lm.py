@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from mrt_env._optional import require
+from mrt_env.extras import require
 from mrt_env.lm.base import (
     Completion,
     HFTokenizerMixin,

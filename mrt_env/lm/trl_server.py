@@ -10,8 +10,8 @@ import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from mrt_env._optional import require
 from mrt_env.errors import BackendError
+from mrt_env.extras import require
 from mrt_env.lm.base import (
     Completion,
     HFTokenizerMixin,

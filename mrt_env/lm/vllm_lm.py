@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from mrt_env._optional import require
+from mrt_env.extras import require
 from mrt_env.lm.base import (
     Completion,
     HFTokenizerMixin,

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from mrt_env._optional import require
+from mrt_env.extras import require
 
 __all__ = [
     "clipped_policy_loss",

@@ -38,13 +38,14 @@ from typing import Any, Literal
 import gymnasium as gym
 import numpy as np
 
-from mrt_env._optim import lr_factor, save_atomic
-from mrt_env._optional import require
-from mrt_env._runfiles import CommandConfig, append_row, exit_status, parse_command, read_rows
 from mrt_env.agents import LMAgent, play
+from mrt_env.cli import CommandConfig, exit_status, parse_command
+from mrt_env.extras import require
 from mrt_env.lm.loading import DEFAULT_MODEL
 from mrt_env.metrics import anytime_regret, episode_regret
 from mrt_env.registration import ENV_IDS, block_settings
+from mrt_env.runfiles import append_row, read_rows, save_atomic
+from mrt_env.schedule import lr_factor
 from mrt_env.training.losses import (
     clipped_policy_loss,
     grpo_advantages,

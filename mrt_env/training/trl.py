@@ -41,10 +41,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from mrt_env._optional import require
 from mrt_env.envs.reasoning import PLAIN_TEMPLATE
 from mrt_env.episodes import RULES, episode_boundaries, prefixes
 from mrt_env.errors import BackendError
+from mrt_env.extras import require
 from mrt_env.grading import DEFAULT_TIMEOUT, grade_many
 from mrt_env.lm.trl_server import TRLServerLM
 from mrt_env.progress import MetaProver, ProverRequest

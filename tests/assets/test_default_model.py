@@ -12,9 +12,9 @@ import pytest
 from gymnasium.utils.env_checker import check_env
 
 import mrt_env
-from mrt_env.assets.evaluate import rollout, summarise
 from mrt_env.lm import DEFAULT_MODEL, load_default
 from mrt_env.lm.loading import default_model_path
+from mrt_env.pretrain.evaluate import rollout, summarise
 from mrt_env.registration import ENV_IDS
 
 REPO = Path(__file__).resolve().parents[2]
@@ -89,6 +89,6 @@ def test_the_shipped_model_solves_a_stated_share_of_held_out_problems(task, env_
 
 def test_the_model_card_states_the_training_command():
     card = (Path(str(default_model_path())) / "README.md").read_text()
-    assert "mrt-pretrain" in card and "python -m mrt_env.assets.evaluate" in card
+    assert "mrt-pretrain" in card and "python -m mrt_env.pretrain.evaluate" in card
     config = json.loads((Path(str(default_model_path())) / "train_config.json").read_text())
     assert config["seed"] == 0

@@ -15,7 +15,7 @@ from gymnasium.utils.env_checker import check_env
 
 import mrt_env  # noqa: F401  (registers the ids)
 from mrt_env.data.synthetic import get_task, training_problems
-from mrt_env.envs.strategy import (
+from mrt_env.envs.strategy_env import (
     ANSWER,
     CONTINUE,
     StrategyEnv,

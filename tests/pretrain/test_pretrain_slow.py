@@ -2,7 +2,7 @@
 
 import pytest
 
-from mrt_env.assets.train import PretrainConfig, TraceSampler, main
+from mrt_env.pretrain.train import PretrainConfig, TraceSampler, main
 
 
 @pytest.mark.slow

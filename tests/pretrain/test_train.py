@@ -2,7 +2,7 @@
 
 import pytest
 
-from mrt_env.assets.train import PretrainConfig, TraceSampler, _packed_batch, main
+from mrt_env.pretrain.train import PretrainConfig, TraceSampler, _packed_batch, main
 
 
 def test_packed_samples_see_only_themselves():

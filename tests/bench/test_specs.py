@@ -5,7 +5,7 @@ from fakes import CopyLastBoxedFakeLM
 
 from mrt_env.agents import EarlyExit, LMAgent, ParallelVote
 from mrt_env.bench.config import ProblemSelection
-from mrt_env.bench.strategies import agent_settings, build_agent, parse_strategy, resolve
+from mrt_env.bench.specs import agent_settings, build_agent, parse_strategy, resolve
 from mrt_env.registration import ENV_IDS
 
 

@@ -1,7 +1,7 @@
 """Measure the shipped tiny model on the offline envs and write its model card figures.
 
-    python -m mrt_env.assets.evaluate                        # the shipped model, 200 problems
-    python -m mrt_env.assets.evaluate --model runs/tiny-v1 --card runs/tiny-v1/README.md
+    python -m mrt_env.pretrain.evaluate                        # the shipped model, 200 problems
+    python -m mrt_env.pretrain.evaluate --model runs/tiny-v1 --card runs/tiny-v1/README.md
 
 For each synthetic env id the model writes every held-out problem's reasoning, one block
 (one line) per step, sampled at ``--temperature``; the env's meta-prover (the same model,
@@ -22,11 +22,11 @@ import gymnasium as gym
 import numpy as np
 import tyro
 
-from mrt_env._runfiles import held
 from mrt_env.data.synthetic import get_task
 from mrt_env.lm.loading import DEFAULT_MODEL
 from mrt_env.metrics import episode_regret
 from mrt_env.registration import ENV_IDS, block_settings
+from mrt_env.report import held
 
 __all__ = ["TASK_ENV_IDS", "EvalConfig", "rollout", "summarise"]
 
@@ -107,7 +107,7 @@ def summarise(task_name: str, rows: Sequence[dict[str, Any]], max_blocks: int) -
 def card_markdown(summaries: Sequence[dict[str, Any]], cfg: EvalConfig) -> str:
     """The measured figures, as markdown."""
     lines = [
-        f"Measured with `python -m mrt_env.assets.evaluate --problems {cfg.problems} "
+        f"Measured with `python -m mrt_env.pretrain.evaluate --problems {cfg.problems} "
         f"--temperature {cfg.temperature} --seed {cfg.seed}` (held-out problems, seed 0; "
         "blocks sampled at that temperature, J from the model's own likelihood prover).",
         "",
@@ -142,7 +142,7 @@ def card_markdown(summaries: Sequence[dict[str, Any]], cfg: EvalConfig) -> str:
 
 
 def _plot(summaries: Sequence[dict[str, Any]], path: Path) -> None:
-    from mrt_env._optional import require
+    from mrt_env.extras import require
 
     require("matplotlib", extra="plot", feature="the J-curve plot")
     from matplotlib.figure import Figure

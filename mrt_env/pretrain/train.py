@@ -1,7 +1,7 @@
 """Train the tiny model the package ships: supervised learning on synthetic traces.
 
-    python -m mrt_env.assets.train --out runs/tiny          # or: mrt-pretrain --out ...
-    python -m mrt_env.assets.train --help
+    python -m mrt_env.pretrain.train --out runs/tiny          # or: mrt-pretrain --out ...
+    python -m mrt_env.pretrain.train --help
 
 One small Llama-style causal LM with a character tokenizer (built here, no download) learns
 both synthetic families (:mod:`mrt_env.data.synthetic`) from generated traces:
@@ -27,16 +27,17 @@ from typing import Any
 
 import numpy as np
 
-from mrt_env._optim import lr_factor, save_atomic
-from mrt_env._optional import require
-from mrt_env._runfiles import CommandConfig, parse_command
+from mrt_env.cli import CommandConfig, parse_command
 from mrt_env.data.synthetic import (
     TASKS,
     SyntheticTask,
     get_task,
     held_out_questions,
 )
+from mrt_env.extras import require
 from mrt_env.lm.masks import packed_causal_mask
+from mrt_env.runfiles import save_atomic
+from mrt_env.schedule import lr_factor
 
 __all__ = ["PretrainConfig", "main", "train"]
 

@@ -1,0 +1,81 @@
+"""What the commands (``mrt-bench``, ``mrt-regret``, ``mrt-train``, ``mrt-pretrain``) share on
+the command line: typed configs whose ``--help`` comes from their field docs, bad settings
+that end in one line of error (exit status 2), and failures turned into exit statuses."""
+
+from __future__ import annotations
+
+import contextvars
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from mrt_env.errors import MrtError
+
+__all__ = ["CommandConfig", "exit_status", "parse_command"]
+
+# A command line is parsed first and validated after: tyro catches a ValueError raised while
+# it builds a config and prints it in a multi-line box with its usage.
+_validate_on_init = contextvars.ContextVar("mrt_env_validate_on_init", default=True)
+
+
+class CommandConfig:
+    """Base of the commands' frozen config dataclasses: a config checks itself when it is
+    built (:meth:`validate`), except inside :func:`parse_command`, which checks it right
+    after the command line is parsed."""
+
+    def __post_init__(self) -> None:
+        if _validate_on_init.get():
+            self.validate()
+
+    def validate(self) -> None:
+        """Raise a :class:`ValueError` naming the first bad setting (what was given, what
+        was expected)."""
+
+
+def parse_command(
+    cls: type, prog: str, argv: Sequence[str] | None = None, *, description: str | None = None,
+    default: Any = None,
+) -> Any:  # fmt: skip
+    """``cls`` from the command line (``--help`` from its field docs), or None after printing
+    ``prog: error: ...`` for a bad value (the command then exits with status 2)."""
+    import tyro
+
+    token = _validate_on_init.set(False)
+    try:
+        config = tyro.cli(cls, args=None if argv is None else list(argv), default=default,
+                          prog=prog, description=description)  # fmt: skip
+    finally:
+        _validate_on_init.reset(token)
+    try:
+        config.validate()
+    except ValueError as exc:
+        print(f"{prog}: error: {exc}", file=sys.stderr)
+        return None
+    return config
+
+
+def exit_status(
+    prog: str,
+    work: Callable[[], object],
+    rows_path: Path,
+    *,
+    resume: str = "Run the same command again to resume.",
+) -> int:
+    """Run a resumable command's ``work`` and turn its end into an exit status.
+
+    A failure the user can fix (bad data, a backend error, a file problem) is one line on
+    stderr and status 1; Ctrl-C says where the finished rows are and how to resume (130).
+    """
+    try:
+        work()
+    except (MrtError, ValueError, OSError) as exc:
+        print(f"{prog}: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(
+            f"\ninterrupted; what was finished is in {rows_path}. {resume}",
+            file=sys.stderr,
+        )
+        return 130
+    return 0

@@ -1,0 +1,187 @@
+"""One trace through the MRT analysis: episodes, J at every prefix, progress and regret; and
+the trace files it reads."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from mrt_env.episodes import prefixes
+from mrt_env.errors import DataFormatError
+from mrt_env.grading import grade
+from mrt_env.metrics import episode_regret, progress, token_regret
+from mrt_env.progress import (
+    MetaProver,
+)
+from mrt_env.regret.config import DEFAULT_BUDGETS
+from mrt_env.types import Problem
+
+__all__ = [
+    "analyse_trace",
+    "budget_key",
+    "load_traces",
+]
+
+# --------------------------------------------------------------------------------------------
+# Input
+
+
+def load_traces(path: str | Path, *, limit: int | None = None) -> list[dict[str, Any]]:
+    """Read and check a traces file; each trace gets a unique ``id`` and its ``line``.
+
+    Returns one dict per trace (blank lines skipped) with ``id`` (``problem_id``, else
+    ``id``, else the line number; a repeat gets ``#2``, ``#3`` …), ``problem_id``,
+    ``question`` (None when absent), ``answer``, ``response`` and ``line``.
+
+    Raises:
+        FileNotFoundError: no such file.
+        DataFormatError: a line that is not a JSON object, lacks ``answer`` or ``response``,
+            or has neither an id nor a question; the message names the file and the line.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"traces file {path} not found")
+    traces: list[dict[str, Any]] = []
+    seen: dict[str, int] = {}
+    with path.open(encoding="utf-8") as f:
+        for number, line in enumerate(f, start=1):
+            if not line.strip():
+                continue
+            if limit is not None and len(traces) >= limit:
+                break
+            where = f"{path}:{number}"
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise DataFormatError(f"{where}: not valid JSON ({exc})") from None
+            if not isinstance(row, dict):
+                raise DataFormatError(f"{where}: expected a JSON object, got {type(row).__name__}")
+            traces.append(_check_trace(row, where, number, seen))
+    if not traces:
+        raise DataFormatError(f"{path}: no traces (the file is empty)")
+    return traces
+
+
+def _text_field(row: Mapping[str, Any], name: str, where: str, *, numbers: bool) -> str | None:
+    value = row.get(name)
+    if value is None:
+        return None
+    if numbers and isinstance(value, (int, float)) and not isinstance(value, bool):
+        return str(value)  # gold answers are often stored as numbers
+    if not isinstance(value, str):
+        raise DataFormatError(f"{where}: {name!r} must be a string, got {type(value).__name__}")
+    return value
+
+
+def _check_trace(row: dict, where: str, number: int, seen: dict[str, int]) -> dict[str, Any]:
+    answer = _text_field(row, "answer", where, numbers=True)
+    response = _text_field(row, "response", where, numbers=False)
+    question = _text_field(row, "question", where, numbers=False)
+    problem_id = _text_field(row, "problem_id", where, numbers=True)
+    if problem_id is None:
+        problem_id = _text_field(row, "id", where, numbers=True)
+    missing = [n for n, v in (("answer", answer), ("response", response)) if v is None]
+    if missing:
+        raise DataFormatError(f"{where}: missing {' and '.join(map(repr, missing))}")
+    assert answer is not None and response is not None  # narrowed above
+    if not answer.strip():
+        raise DataFormatError(f"{where}: 'answer' is empty")
+    if problem_id is None and not (question and question.strip()):
+        raise DataFormatError(f"{where}: needs 'problem_id' (or 'id') or 'question'")
+    key = problem_id if problem_id is not None else str(number)
+    seen[key] = seen.get(key, 0) + 1
+    trace_id = key if seen[key] == 1 else f"{key}#{seen[key]}"
+    return {
+        "id": trace_id,
+        "problem_id": key,
+        "question": question if question and question.strip() else None,
+        "answer": answer,
+        "response": response,
+        "line": number,
+    }
+
+
+# --------------------------------------------------------------------------------------------
+# The analysis of one trace (no I/O)
+
+
+def analyse_trace(
+    trace: Mapping[str, Any],
+    *,
+    prover: MetaProver,
+    lm: Any,
+    episode_kwargs: Mapping[str, Any] | None = None,
+    budgets: Sequence[float] = DEFAULT_BUDGETS,
+) -> dict[str, Any]:
+    """The regret analysis of one trace, as a JSON-serialisable row.
+
+    Args:
+        trace: ``answer`` and ``response``, plus ``id``/``problem_id`` and/or ``question``
+            (a row of :func:`load_traces`, or any dict with those keys).
+        prover: the meta-prover μ (:class:`~mrt_env.progress.ForcedAnswerProver` or
+            :class:`~mrt_env.progress.LikelihoodProver`), usually on ``lm``.
+        lm: the model whose ``count_tokens`` measures the prefixes.
+        episode_kwargs: keyword arguments of :func:`~mrt_env.episodes.prefixes` (``rule``,
+            ``max_steps``, ``group_size``, ...); default: the paper's marker rule.
+        budgets: token budgets C0 for the normalized regret (each > 0).
+
+    Returns:
+        A dict with ``id``, ``problem_id``, ``answer``, ``episodes`` (k), ``tokens`` (k + 1
+        cumulative token counts, the first 0), ``success_probs`` (J_0 … J_k), ``progress``
+        (k terms J_{j+1} − J_j), ``regret_terms``, ``regret_cumulative`` (Δ_1 … Δ_k),
+        ``regret_total`` (Δ_k), ``token_regret`` (budget as a string → normalized regret),
+        ``final_j`` (J_k), ``correct`` and ``extracted`` (the response graded as written),
+        ``prover_answers`` (forced prover: the graded answers at each prefix) and ``seconds``.
+    """
+    started = time.perf_counter()
+    answer = str(trace["answer"])
+    response = trace["response"]
+    if not isinstance(response, str):
+        raise TypeError(f"trace['response'] must be a str, got {type(response).__name__}")
+    question = trace.get("question")
+    problem_id = str(trace.get("problem_id", trace.get("id", "")))
+    trace_id = str(trace.get("id", problem_id))
+    # Without a question μ sees the response alone; Problem still needs a question string.
+    problem = Problem(problem_id or trace_id, question or f"(problem {trace_id})", answer)
+    prompt = None if question else ""
+
+    cuts = prefixes(response, **dict(episode_kwargs or {}))
+    estimates = prover.estimate(problem, cuts, prompt=prompt)
+    success_probs = [float(e.success_prob) for e in estimates]
+    # Counting each prefix (not each episode) gives the tokens the model actually sees. A
+    # prefix can rarely tokenize shorter than a shorter prefix (a merge across the cut):
+    # keep the counts cumulative.
+    counts = np.maximum.accumulate([0, *(lm.count_tokens(p) for p in cuts[1:])])
+    tokens = [int(t) for t in counts]
+    regret = episode_regret(success_probs)
+    normalized = token_regret(tokens, success_probs, list(budgets))
+    verdict = grade(response, answer)
+    row: dict[str, Any] = {
+        "id": trace_id,
+        "problem_id": problem.id,
+        "answer": answer,
+        "episodes": len(cuts) - 1,
+        "tokens": tokens,
+        "success_probs": success_probs,
+        "progress": [float(x) for x in progress(success_probs)],
+        "regret_terms": [float(x) for x in regret.terms],
+        "regret_cumulative": [float(x) for x in regret.cumulative],
+        "regret_total": float(regret.total),
+        "token_regret": {budget_key(b): float(r) for b, r in zip(budgets, normalized, strict=True)},
+        "final_j": success_probs[-1],
+        "correct": bool(verdict.correct),
+        "extracted": verdict.extracted,
+    }
+    if any(e.answers for e in estimates):
+        row["prover_answers"] = [list(e.answers) for e in estimates]
+    row["seconds"] = round(time.perf_counter() - started, 3)
+    return row
+
+
+def budget_key(budget: float) -> str:
+    return str(int(budget)) if float(budget).is_integer() else str(budget)

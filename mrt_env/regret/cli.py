@@ -1,0 +1,158 @@
+"""``mrt-regret``: build the prover, analyse a trace file resumably, write the report."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from mrt_env.cli import exit_status, parse_command
+from mrt_env.errors import ContextLengthExceeded
+from mrt_env.progress import (
+    MetaProver,
+    make_prover,
+)
+from mrt_env.regret.analysis import analyse_trace, load_traces
+from mrt_env.regret.config import RegretConfig
+from mrt_env.regret.summary import summarise, summary_table, write_plots, write_summary
+from mrt_env.report import model_title
+from mrt_env.runfiles import append_row, check_settings, read_rows
+
+__all__ = [
+    "ROWS_FILE",
+    "build_lm",
+    "build_prover",
+    "main",
+    "run",
+]
+
+ROWS_FILE = "rows.jsonl"
+
+_CLI_DESCRIPTION = """\
+Is this model minimising regret? For each trace of a JSONL file (fields: answer, response,
+and problem_id/id and/or question), split the response into episodes, force the model to
+answer after every episode to estimate J (the meta-prover's success probability), and report
+progress (J_{j+1} - J_j), cumulative episode regret (sum of 1 - J_{j+1}) and normalized token
+regret at the given budgets, plus the response's own correctness. Writes rows.jsonl (resumable:
+rerun the same command after an interruption), summary.md, summary.csv and PNG plots to --out.
+
+  mrt-regret traces.jsonl --model deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B --device cuda
+  mrt-regret traces.jsonl --backend openai --base-url http://host:8000/v1 --model NAME
+"""
+
+
+# --------------------------------------------------------------------------------------------
+# Backends and the run
+
+
+def build_lm(config: RegretConfig) -> Any:
+    """The language model of ``config`` (imports the backend's library only now)."""
+    from mrt_env.lm import load_lm
+
+    return load_lm(
+        config.model,
+        backend=config.backend,
+        device=config.device,
+        dtype=config.dtype,
+        base_url=config.base_url,
+        tokenizer=config.tokenizer,
+        seed=config.seed,
+    )
+
+
+def build_prover(config: RegretConfig, lm: Any) -> MetaProver:
+    """The meta-prover μ of ``config`` on ``lm``."""
+    if config.prover == "likelihood":
+        return make_prover(lm, "likelihood", forcing_text=config.forcing_text)
+    return make_prover(
+        lm,
+        "forced",
+        k=config.k,
+        temperature=config.temperature,
+        top_p=config.top_p,
+        max_answer_tokens=config.max_answer_tokens,
+        forcing_text=config.forcing_text,
+        seed=config.seed,
+    )
+
+
+def run(config: RegretConfig) -> Path:
+    """Analyse every trace of ``config.traces`` into ``config.out``; returns the folder.
+
+    Rows already in ``rows.jsonl`` are kept and their traces skipped (unless
+    ``config.overwrite``); each new row is appended and flushed as soon as its trace is done.
+    A trace longer than the model's context gets a row with an ``error`` instead (kept, left
+    out of the summary, not retried on resume).
+    Then ``summary.md``, ``summary.csv`` and the plots are (re)written over the traces of this
+    run, the summary table is printed, and the paths of the files.
+    """
+    from tqdm import tqdm
+
+    traces = load_traces(config.traces, limit=config.limit)  # fail on bad input before loading
+    out = Path(config.out)
+    out.mkdir(parents=True, exist_ok=True)
+    rows_path = out / ROWS_FILE
+    if config.overwrite and rows_path.exists():
+        rows_path.unlink()
+    existing = read_rows(rows_path, key="id", tool="mrt-regret")
+    check_settings(out, config.analysis_settings(), resuming=bool(existing))
+    done = {r["id"]: r for r in existing}
+    todo = [t for t in traces if t["id"] not in done]
+
+    if todo:
+        lm = build_lm(config)
+        prover = build_prover(config, lm)
+        episode_kwargs = config.episode_kwargs
+        if config.rule == "tokens":
+            episode_kwargs["tokenizer"] = getattr(lm, "tokenizer", None)
+            if episode_kwargs["tokenizer"] is None:
+                raise ValueError("--rule tokens needs a local tokenizer (openai: --tokenizer)")
+        with (
+            rows_path.open("a", encoding="utf-8") as f,
+            tqdm(
+                total=len(traces), initial=len(traces) - len(todo), desc="mrt-regret", unit="trace"
+            ) as bar,
+        ):
+            for trace in todo:
+                try:
+                    row = analyse_trace(
+                        trace, prover=prover, lm=lm, episode_kwargs=episode_kwargs,
+                        budgets=config.budgets,
+                    )  # fmt: skip
+                except ContextLengthExceeded as exc:  # this trace, not the run, is at fault
+                    row = {"id": trace["id"], "problem_id": trace["problem_id"], "error": str(exc)}
+                append_row(f, row)
+                done[row["id"]] = row
+                bar.update()
+    else:
+        print(f"all {len(traces)} traces already in {rows_path}; rewriting the summary")
+
+    rows = [done[t["id"]] for t in traces]
+    failed = [r for r in rows if "error" in r]
+    stats = summarise(rows, config.budgets)
+    md_path, csv_path = write_summary(out, stats, config, failed)
+    plots = write_plots(rows, out, title=model_title(config.model))
+
+    print(f"\nmrt-regret: {config.model} on {config.traces}")
+    print("\n".join(summary_table(stats)))
+    if failed:
+        print(
+            f"{len(failed)} trace(s) failed (see {md_path}): " + ", ".join(r["id"] for r in failed)
+        )
+    print("\nwrote:")
+    for path in (rows_path, md_path, csv_path, *plots):
+        print(f"  {path}")
+    return out
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """The ``mrt-regret`` command. Returns the exit status (1 on a data or backend error)."""
+    config = parse_command(RegretConfig, "mrt-regret", argv, description=_CLI_DESCRIPTION)
+    if config is None:
+        return 2
+    return exit_status("mrt-regret", lambda: run(config), Path(config.out) / ROWS_FILE)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
