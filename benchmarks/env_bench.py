@@ -116,8 +116,10 @@ def main(cfg: BenchConfig) -> None:
     t_sync = median_seconds(one_by_one, cfg.repeats)
     t_vec = median_seconds(batched, cfg.repeats)
     n = cfg.vector_steps + 1
-    print(f"(b) {cfg.num_envs} envs, tiny model, forced prover k={cfg.k}: reset + "
-          f"{cfg.vector_steps} steps ({n} prover rounds)")  # fmt: skip
+    print(
+        f"(b) {cfg.num_envs} envs, tiny model, forced prover k={cfg.k}: reset + "
+        f"{cfg.vector_steps} steps ({n} prover rounds)"
+    )
     print("| vector env | s per run | speed-up |")
     print("|---|---|---|")
     print(f"| SyncVectorEnv (one prover call per env) | {t_sync:.2f} | 1.0x |")

@@ -66,17 +66,32 @@ class Experiment:
 REPEAT_AT = (1, 2, 3, 4, 5, 6)
 """Distinct pairs tried, m, at which the repeat rate is reported."""
 
-METRICS = ("accuracy", "accuracy@120", "accuracy@240", "blocks", "repeats", "no_repeat_share",
-           "regret", "anytime_regret", "token_regret@480")  # fmt: skip
+METRICS = (
+    "accuracy",
+    "accuracy@120",
+    "accuracy@240",
+    "blocks",
+    "repeats",
+    "no_repeat_share",
+    "regret",
+    "anytime_regret",
+    "token_regret@480",
+)
 
 
 def evaluate(model: str, out: Path, problems: int, max_blocks: int | None) -> dict[str, float]:
     """mrt-bench's numbers for ``model`` on the held-out search problems (cached in out)."""
     config = BenchConfig(
-        envs=("MRT-Search-v0",), strategies=("think-to-budget",), model=model,
-        problems=f"0:{problems}", samples=1, out=out, plots=False, batch=100,
+        envs=("MRT-Search-v0",),
+        strategies=("think-to-budget",),
+        model=model,
+        problems=f"0:{problems}",
+        samples=1,
+        out=out,
+        plots=False,
+        batch=100,
         max_blocks=max_blocks,
-    )  # fmt: skip
+    )
     bench_run(config)
     with (out / "summary.csv").open() as f:
         scores = {r["metric"]: float(r["mean"]) for r in csv.DictReader(f) if r["mean"]}
@@ -127,15 +142,28 @@ def main(exp: Experiment) -> None:
             run = exp.out / f"{label}-s{seed}"
             if not (run / "model" / "config.json").exists():
                 config = TrainConfig(
-                    algorithm=algorithm, seed=seed, alpha=exp.alpha, lr=exp.lr,
-                    baseline=exp.baseline, prover=exp.prover, max_blocks=exp.max_blocks,
-                    problems_per_step=exp.problems_per_step, group_size=exp.group_size,
-                    steps=10_000, token_budget=exp.token_budget, eval_problems=0,
-                    out=run, resume=(run / "checkpoint.pt").exists(),
-                )  # fmt: skip
+                    algorithm=algorithm,
+                    seed=seed,
+                    alpha=exp.alpha,
+                    lr=exp.lr,
+                    baseline=exp.baseline,
+                    prover=exp.prover,
+                    max_blocks=exp.max_blocks,
+                    problems_per_step=exp.problems_per_step,
+                    group_size=exp.group_size,
+                    steps=10_000,
+                    token_budget=exp.token_budget,
+                    eval_problems=0,
+                    out=run,
+                    resume=(run / "checkpoint.pt").exists(),
+                )
                 train(config)
-            scores = evaluate(str(run / "model"), exp.out / f"eval-{label}-s{seed}",
-                              exp.eval_problems, exp.max_blocks)  # fmt: skip
+            scores = evaluate(
+                str(run / "model"),
+                exp.out / f"eval-{label}-s{seed}",
+                exp.eval_problems,
+                exp.max_blocks,
+            )
             steps = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
             scores["train_steps"] = float(len([s for s in steps if "eval" not in s]))
             scores["sampled_tokens"] = float(steps[-1]["sampled_tokens"])
@@ -144,11 +172,18 @@ def main(exp: Experiment) -> None:
     path = exp.out / "results.json"
     before = json.loads(path.read_text()) if path.exists() else {}
     for method, runs in before.items():  # refresh their diagnostics from the kept episodes
-        folders = [exp.out / f"eval-{method}"] if method.startswith("base") else sorted(
-            (f for f in exp.out.glob(f"eval-{method}-s*")
-             if f.name.removeprefix(f"eval-{method}-s").isdigit()),
-            key=lambda f: int(f.name.removeprefix(f"eval-{method}-s")),
-        )  # fmt: skip
+        folders = (
+            [exp.out / f"eval-{method}"]
+            if method.startswith("base")
+            else sorted(
+                (
+                    f
+                    for f in exp.out.glob(f"eval-{method}-s*")
+                    if f.name.removeprefix(f"eval-{method}-s").isdigit()
+                ),
+                key=lambda f: int(f.name.removeprefix(f"eval-{method}-s")),
+            )
+        )
         if len(folders) == len(runs) and method not in results:
             for scores, folder in zip(runs, folders, strict=True):
                 scores.update(waste_and_progress(folder / "results.jsonl"))
@@ -179,8 +214,10 @@ def method_label(algorithm: str, alpha: float, baseline: str, prover: str, lr: f
 
 def summary_table(results: dict[str, list[dict[str, float]]]) -> str:
     columns = [*METRICS, "sampled_tokens"]
-    lines = ["| method | seeds | " + " | ".join(columns) + " |",
-             "|---|---|" + "---|" * len(columns)]  # fmt: skip
+    lines = [
+        "| method | seeds | " + " | ".join(columns) + " |",
+        "|---|---|" + "---|" * len(columns),
+    ]
     for method, runs in results.items():
         cells = []
         for name in columns:
@@ -193,8 +230,10 @@ def summary_table(results: dict[str, list[dict[str, float]]]) -> str:
                 cells.append(f"{values.mean():.3f}")
         lines.append(f"| {method} | {len(runs)} | " + " | ".join(cells) + " |")
     lines.append("")
-    lines.append("Mean ± sample std over training seeds; each model evaluated on the same "
-                 "held-out problems, one sample each (think-to-budget).")  # fmt: skip
+    lines.append(
+        "Mean ± sample std over training seeds; each model evaluated on the same "
+        "held-out problems, one sample each (think-to-budget)."
+    )
     return "\n".join(lines)
 
 
@@ -213,8 +252,11 @@ def repeat_table(results: dict[str, list[dict[str, float]]]) -> str:
             rates = [r[f"repeat_rate@{m}"] for r in runs if f"repeat_rate@{m}" in r]
             cells.append(f"{np.mean(rates):.2f}" if rates else "")
         lines.append(f"| {method} | " + " | ".join(cells) + " |")
-    lines += ["", "Share of attempts that repeat a pair already tried, after m distinct pairs "
-              "(mean over seeds)."]  # fmt: skip
+    lines += [
+        "",
+        "Share of attempts that repeat a pair already tried, after m distinct pairs "
+        "(mean over seeds).",
+    ]
     return "\n".join(lines)
 
 
@@ -233,10 +275,19 @@ def plot(results: dict[str, list[dict[str, float]]], path: Path) -> None:
         color = colors[(2 * i) % 20 + (2 * i) // 20]  # the saturated tab20 colours first
         y = np.array([[r[f"accuracy@{b}"] for b in budgets] for r in runs])  # [seeds, budgets]
         spread = y.std(axis=0, ddof=1) if len(y) > 1 else None
-        acc.errorbar(budgets, y.mean(axis=0), yerr=spread, marker="o", capsize=3, color=color,
-                     label=f"{method} ({len(runs)})")  # fmt: skip
-        rates = [np.mean([r[f"repeat_rate@{m}"] for r in runs if f"repeat_rate@{m}" in r] or
-                         [math.nan]) for m in REPEAT_AT]  # fmt: skip
+        acc.errorbar(
+            budgets,
+            y.mean(axis=0),
+            yerr=spread,
+            marker="o",
+            capsize=3,
+            color=color,
+            label=f"{method} ({len(runs)})",
+        )
+        rates = [
+            np.mean([r[f"repeat_rate@{m}"] for r in runs if f"repeat_rate@{m}" in r] or [math.nan])
+            for m in REPEAT_AT
+        ]
         rep.plot(REPEAT_AT, rates, marker="o", color=color)
     rep.plot(REPEAT_AT, [m / 10 for m in REPEAT_AT], "k--", label="history-blind sampler")
     acc.set_xlabel("token budget")

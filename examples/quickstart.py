@@ -67,9 +67,12 @@ def main(args: Args) -> None:
     while not done:
         # The agent: continue the text up to the next episode marker or the block cap.
         (completion,) = lm.generate(
-            [obs], max_tokens=args.block_tokens, stop=MARKER_STOP_STRINGS, temperature=0.7,
+            [obs],
+            max_tokens=args.block_tokens,
+            stop=MARKER_STOP_STRINGS,
+            temperature=0.7,
             seed=info[keys.EPISODE],
-        )[0]  # fmt: skip
+        )[0]
         obs, reward, terminated, truncated, info = env.step(completion.text + "\n\n")
         done = terminated or truncated
         print(

@@ -74,8 +74,9 @@ def table(config: Config, split: str) -> StrategyTable:
     path = config.out / f"{split}-{config.env}-{count}x{samples}-seed{config.seed}.json.gz"
     if path.exists():
         return StrategyTable.load(path)
-    print(f"recording {len(problems)} x {samples} streams of the tiny model on {config.env} "
-          f"({split})")  # fmt: skip
+    print(
+        f"recording {len(problems)} x {samples} streams of the tiny model on {config.env} ({split})"
+    )
     recorded = tabulate(config.env, problems, samples=samples, seed=config.seed)
     recorded.save(path)
     return recorded
@@ -106,9 +107,17 @@ def main(config: Config) -> None:
 
     config.out.mkdir(parents=True, exist_ok=True)
     train, held_out = table(config, "train"), table(config, "eval")
-    model = PPO("MlpPolicy", StrategyEnv(table=train, features=config.features),
-                n_steps=1024, batch_size=128, learning_rate=1e-3, gamma=1.0,
-                seed=config.seed, device="cpu", verbose=0)  # fmt: skip
+    model = PPO(
+        "MlpPolicy",
+        StrategyEnv(table=train, features=config.features),
+        n_steps=1024,
+        batch_size=128,
+        learning_rate=1e-3,
+        gamma=1.0,
+        seed=config.seed,
+        device="cpu",
+        verbose=0,
+    )
     model.learn(total_timesteps=config.timesteps, progress_bar=_has_rich())
     model.save(config.out / f"ppo-{config.env}-{config.features}")
 
@@ -135,8 +144,10 @@ def main(config: Config) -> None:
         paired = format_stat(mean_ci(np.array(r["anytime_regret"]) - base), 3)
         if name == "think-to-budget":
             paired = "0"
-        lines.append(f"| {name} | {stats['accuracy']} | {stats['anytime_regret']} | {paired} "
-                     f"| {stats['blocks']} | {stats['tokens']} |")  # fmt: skip
+        lines.append(
+            f"| {name} | {stats['accuracy']} | {stats['anytime_regret']} | {paired} "
+            f"| {stats['blocks']} | {stats['tokens']} |"
+        )
     lines.append(f"| oracle stopper (hindsight) | | {bound:.3f} | | | |")
     summary = "\n".join(lines)
     (config.out / f"summary-{config.env}-{config.features}.md").write_text(summary + "\n")

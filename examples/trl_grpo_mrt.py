@@ -188,9 +188,10 @@ def main(args: Args) -> None:
     model = shipped_model_folder() if args.model == DEFAULT_MODEL else args.model
     tokenizer = AutoTokenizer.from_pretrained(model)
     problems = training_problems(
-        TrainConfig(env=args.env, train_set=args.train_set, data_path=args.data_path,
-                    seed=args.seed)
-    )  # fmt: skip
+        TrainConfig(
+            env=args.env, train_set=args.train_set, data_path=args.data_path, seed=args.seed
+        )
+    )
     dataset = problems_dataset(
         problems, prompt_template=args.prompt_template, conversational=args.conversational
     )
@@ -198,11 +199,15 @@ def main(args: Args) -> None:
     if args.reward == "progress":
         rewards.append(
             make_progress_reward(
-                build_prover(args, tokenizer), alpha=args.alpha, include_outcome=False,
-                every_prefix=args.every_prefix, max_steps=args.episode_max_steps,
-                group_size=args.episode_group_size, problems=problems,
+                build_prover(args, tokenizer),
+                alpha=args.alpha,
+                include_outcome=False,
+                every_prefix=args.every_prefix,
+                max_steps=args.episode_max_steps,
+                group_size=args.episode_group_size,
+                problems=problems,
             )
-        )  # fmt: skip
+        )
     world = int(os.environ.get("WORLD_SIZE", "1"))
     accumulation = max(1, round(args.traces_per_step / (args.per_device_batch_size * world)))
     print(
@@ -210,9 +215,11 @@ def main(args: Args) -> None:
         f"{world * args.per_device_batch_size * accumulation} completions per step",
         file=sys.stderr,
     )
-    schedule = args.lr_schedule if args.warmup == 0 or args.lr_schedule == "cosine" else (
-        "constant_with_warmup"
-    )  # fmt: skip
+    schedule = (
+        args.lr_schedule
+        if args.warmup == 0 or args.lr_schedule == "cosine"
+        else ("constant_with_warmup")
+    )
     config = GRPOConfig(
         output_dir=str(args.out),
         max_steps=args.steps,

@@ -34,17 +34,26 @@ class CommandConfig:
 
 
 def parse_command(
-    cls: type, prog: str, argv: Sequence[str] | None = None, *, description: str | None = None,
+    cls: type,
+    prog: str,
+    argv: Sequence[str] | None = None,
+    *,
+    description: str | None = None,
     default: Any = None,
-) -> Any:  # fmt: skip
+) -> Any:
     """``cls`` from the command line (``--help`` from its field docs), or None after printing
     ``prog: error: ...`` for a bad value (the command then exits with status 2)."""
     import tyro
 
     token = _validate_on_init.set(False)
     try:
-        config = tyro.cli(cls, args=None if argv is None else list(argv), default=default,
-                          prog=prog, description=description)  # fmt: skip
+        config = tyro.cli(
+            cls,
+            args=None if argv is None else list(argv),
+            default=default,
+            prog=prog,
+            description=description,
+        )
     finally:
         _validate_on_init.reset(token)
     try:

@@ -231,9 +231,13 @@ class ForcedAnswerProver(_CachedProver):
         cfg = self.config
         contexts = [r.prompt + r.prefix + cfg.forcing_text for r in requests]
         outs = self.lm.generate(
-            contexts, max_tokens=cfg.max_answer_tokens, n=cfg.k, temperature=cfg.temperature,
-            top_p=cfg.top_p, seed=cfg.seed,
-        )  # fmt: skip
+            contexts,
+            max_tokens=cfg.max_answer_tokens,
+            n=cfg.k,
+            temperature=cfg.temperature,
+            top_p=cfg.top_p,
+            seed=cfg.seed,
+        )
         # The forcing text may open the answer (the paper's ends in "1. **"): grade it
         # together with the completion, so an answer split across the two is found.
         tail = answer_opening(cfg.forcing_text)

@@ -91,7 +91,17 @@ def block_settings(env_kwargs: Mapping[str, Any]) -> dict[str, Any]:
     paper's episode markers, up to 2,048 tokens, sampled at 0.6 / top-p 0.95 (the paper's).
     """
     if env_kwargs.get("problems") in TASKS:
-        return {"stop": ("\n",), "keep_stop": True, "max_block_tokens": 48,
-                "temperature": 1.0, "top_p": 1.0}  # fmt: skip
-    return {"stop": tuple(MARKER_STOP_STRINGS), "keep_stop": False, "max_block_tokens": 2048,
-            "temperature": 0.6, "top_p": 0.95}  # fmt: skip
+        return {
+            "stop": ("\n",),
+            "keep_stop": True,
+            "max_block_tokens": 48,
+            "temperature": 1.0,
+            "top_p": 1.0,
+        }
+    return {
+        "stop": tuple(MARKER_STOP_STRINGS),
+        "keep_stop": False,
+        "max_block_tokens": 2048,
+        "temperature": 0.6,
+        "top_p": 0.95,
+    }

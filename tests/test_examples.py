@@ -12,10 +12,20 @@ EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 def test_quickstart_runs_offline_and_prints_j_per_block():
     pytest.importorskip("transformers")
     out = subprocess.run(
-        [sys.executable, str(EXAMPLES / "quickstart.py"), "--max-blocks", "2",
-         "--block-tokens", "8", "--k", "2"],
-        capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
+        [
+            sys.executable,
+            str(EXAMPLES / "quickstart.py"),
+            "--max-blocks",
+            "2",
+            "--block-tokens",
+            "8",
+            "--k",
+            "2",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert out.returncode == 0, out.stderr[-2000:]
     assert "block 1: J = " in out.stdout and "block 2: J = " in out.stdout
     assert "[J_0 = " in out.stdout and "regret " in out.stdout
@@ -25,10 +35,22 @@ def test_quickstart_runs_offline_and_prints_j_per_block():
 def test_mrt_vs_grpo_runs_end_to_end_on_a_small_budget(tmp_path):
     pytest.importorskip("transformers")
     out = subprocess.run(
-        [sys.executable, str(EXAMPLES / "mrt_vs_grpo.py"), "--seeds", "0", "--token-budget",
-         "3000", "--eval-problems", "10", "--out", str(tmp_path)],
-        capture_output=True, text=True, timeout=600,
-    )  # fmt: skip
+        [
+            sys.executable,
+            str(EXAMPLES / "mrt_vs_grpo.py"),
+            "--seeds",
+            "0",
+            "--token-budget",
+            "3000",
+            "--eval-problems",
+            "10",
+            "--out",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert out.returncode == 0, out.stderr[-2000:]
     assert "| grpo | 1 |" in out.stdout and "| mrt | 1 |" in out.stdout
     assert (tmp_path / "mrt_vs_grpo.png").stat().st_size > 10_000
@@ -39,9 +61,20 @@ def test_mrt_vs_grpo_runs_end_to_end_on_a_small_budget(tmp_path):
 def test_sb3_ppo_strategy_runs_end_to_end_and_reuses_its_tables(tmp_path):
     pytest.importorskip("stable_baselines3")
     pytest.importorskip("transformers")
-    command = [sys.executable, str(EXAMPLES / "sb3_ppo_strategy.py"), "--train-problems", "8",
-               "--samples", "2", "--eval-problems", "8", "--timesteps", "1024",
-               "--out", str(tmp_path)]  # fmt: skip
+    command = [
+        sys.executable,
+        str(EXAMPLES / "sb3_ppo_strategy.py"),
+        "--train-problems",
+        "8",
+        "--samples",
+        "2",
+        "--eval-problems",
+        "8",
+        "--timesteps",
+        "1024",
+        "--out",
+        str(tmp_path),
+    ]
     out = subprocess.run(command, capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, out.stderr[-2000:]
     for policy in ("ppo", "think-to-budget", "early-exit (m=2)", "random", "oracle stopper"):

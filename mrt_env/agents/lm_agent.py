@@ -76,10 +76,16 @@ class LMAgent(Agent):
     def take_hidden_tokens(self, slot: int) -> int:
         return self._hidden.pop(slot, 0)
 
-    def generate(self, prompts: Sequence[str], *, max_tokens: int | None = None, n: int = 1,
-                 stop: Sequence[str] | None = None,
-                 temperature: float | None = None,
-                 seed: int | Sequence[int] | None = None) -> list[list[Completion]]:  # fmt: skip
+    def generate(
+        self,
+        prompts: Sequence[str],
+        *,
+        max_tokens: int | None = None,
+        n: int = 1,
+        stop: Sequence[str] | None = None,
+        temperature: float | None = None,
+        seed: int | Sequence[int] | None = None,
+    ) -> list[list[Completion]]:
         """One batched generation with this agent's settings unless overridden (counted)."""
         outs = self.lm.generate(
             list(prompts),

@@ -28,9 +28,12 @@ __all__ = [
 
 
 def greedy_answers(
-    agent: LMAgent, contexts: Sequence[str], forcing_text: str, answer_tokens: int,
+    agent: LMAgent,
+    contexts: Sequence[str],
+    forcing_text: str,
+    answer_tokens: int,
     think_close: str = THINK_CLOSE,
-) -> tuple[list[str | None], list[int]]:  # fmt: skip
+) -> tuple[list[str | None], list[int]]:
     """The model's greedy answer after each context + ``forcing_text`` (None where it gave
     none), and the tokens each answer took: one batched call through ``agent``."""
     if not contexts:
@@ -55,15 +58,19 @@ class _CommitAware(LMAgent):
         return block[: max(cut, 0)]
 
     def forced_answers(
-        self, contexts: list[str], owners: list[tuple[Info, int]], forcing_text: str,
+        self,
+        contexts: list[str],
+        owners: list[tuple[Info, int]],
+        forcing_text: str,
         answer_tokens: int,
-    ) -> list[str | None]:  # fmt: skip
+    ) -> list[str | None]:
         """The model's greedy answer after each context + ``forcing_text`` (None if none).
 
         ``owners``: the (info, slot) of the env each context belongs to, charged with the
         answer's tokens (they are not in its transcript)."""
-        answers, spent = greedy_answers(self, contexts, forcing_text, answer_tokens,
-                                        self.think_close)  # fmt: skip
+        answers, spent = greedy_answers(
+            self, contexts, forcing_text, answer_tokens, self.think_close
+        )
         for (info, slot), tokens in zip(owners, spent, strict=True):
             self.charge_hidden(info, slot, tokens)
         return answers
@@ -119,8 +126,9 @@ class EarlyExit(_CommitAware):
 
     name = "early-exit"
 
-    def __init__(self, lm, *, m: int = 2, forcing_text: str | None = None,
-                 answer_tokens: int = 16, **kwargs):  # fmt: skip
+    def __init__(
+        self, lm, *, m: int = 2, forcing_text: str | None = None, answer_tokens: int = 16, **kwargs
+    ):
         super().__init__(lm, **kwargs)
         if m < 1:
             raise ValueError(f"m must be >= 1, got {m}")
@@ -138,9 +146,11 @@ class EarlyExit(_CommitAware):
         need = [i for i, info in enumerate(infos) if not info.get(keys.FORCED_ANSWERS)]
         if need and self.forcing_text is not None:
             forced = self.forced_answers(
-                [observations[i] for i in need], [(infos[i], i) for i in need],
-                self.forcing_text, self.answer_tokens,
-            )  # fmt: skip
+                [observations[i] for i in need],
+                [(infos[i], i) for i in need],
+                self.forcing_text,
+                self.answer_tokens,
+            )
             for i, answer in zip(need, forced, strict=True):
                 answers[i] = answer
         return answers
@@ -180,8 +190,9 @@ class SelfVerify(_CommitAware):
 
     name = "self-verify"
 
-    def __init__(self, lm, *, verify_text: str = "\n\nBut let me double-check this answer.",
-                 **kwargs):  # fmt: skip
+    def __init__(
+        self, lm, *, verify_text: str = "\n\nBut let me double-check this answer.", **kwargs
+    ):
         super().__init__(lm, **kwargs)
         self.verify_text = verify_text
         self._checked: dict[int, list[int]] = {}
@@ -234,8 +245,16 @@ class ParallelVote(_CommitAware):
 
     name = "parallel-vote"
 
-    def __init__(self, lm, *, n: int = 4, total_tokens: int = 4096,
-                 forcing_text: str | None = None, answer_tokens: int = 16, **kwargs):  # fmt: skip
+    def __init__(
+        self,
+        lm,
+        *,
+        n: int = 4,
+        total_tokens: int = 4096,
+        forcing_text: str | None = None,
+        answer_tokens: int = 16,
+        **kwargs,
+    ):
         super().__init__(lm, **kwargs)
         if n < 1:
             raise ValueError(f"n must be >= 1, got {n}")
@@ -261,9 +280,11 @@ class ParallelVote(_CommitAware):
             missing = [i for i, a in enumerate(answers) if a is None]
             if missing and self.forcing_text is not None:
                 forced = self.forced_answers(
-                    [obs + per[i].text for i in missing], [(info, slot)] * len(missing),
-                    self.forcing_text, self.answer_tokens,
-                )  # fmt: skip
+                    [obs + per[i].text for i in missing],
+                    [(info, slot)] * len(missing),
+                    self.forcing_text,
+                    self.answer_tokens,
+                )
                 for i, answer in zip(missing, forced, strict=True):
                     answers[i] = answer
             votes = Counter(a for a in answers if a is not None)

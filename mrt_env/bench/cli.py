@@ -55,24 +55,28 @@ def run(config: BenchConfig) -> Path:
         from mrt_env.lm import load_lm
 
         lm = load_lm(
-            config.model, backend=config.backend, device=config.device, dtype=config.dtype,
+            config.model,
+            backend=config.backend,
+            device=config.device,
+            dtype=config.dtype,
             base_url=config.base_url,
-        )  # fmt: skip
+        )
         with tqdm(total=total, initial=total - left, desc="mrt-bench", unit="episode") as bar:
             every_row.extend(run_episodes(config, plans, lm, rows_path, bar))
     else:
         print(f"all {total} episodes already in {rows_path}; rewriting the summary")
 
     # The summary covers this run's envs, strategies, seeds, samples and problems only.
-    wanted = {
-        (p.env_id, p.problem_ids[i]) for p in plans for i in p.picked
-    }  # fmt: skip
+    wanted = {(p.env_id, p.problem_ids[i]) for p in plans for i in p.picked}
     labels = {parse_strategy(s).label for s in config.strategies}
     rows = [
-        r for r in every_row
-        if (r["env"], r["problem_id"]) in wanted and r["strategy"] in labels
-        and r["seed"] in config.seeds and r["sample"] < config.samples
-    ]  # fmt: skip
+        r
+        for r in every_row
+        if (r["env"], r["problem_id"]) in wanted
+        and r["strategy"] in labels
+        and r["seed"] in config.seeds
+        and r["sample"] < config.samples
+    ]
     max_blocks = {p.env_id: p.max_blocks for p in plans}
     budgets = {p.env_id: p.budgets for p in plans}
     stats = summarise(rows, max_blocks=max_blocks, budgets=budgets, samples=config.samples)

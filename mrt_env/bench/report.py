@@ -185,8 +185,14 @@ def headline_metrics(stats: Sequence[Mapping[str, Any]], env: str) -> list[str]:
     majs = [m for m in present if m.startswith("maj@")]
     regrets = [m for m in present if m.startswith("token_regret@")]
     return [
-        "accuracy", *majs[-1:], "tokens", "blocks", "regret", "anytime_regret", *regrets[-1:],
-    ]  # fmt: skip
+        "accuracy",
+        *majs[-1:],
+        "tokens",
+        "blocks",
+        "regret",
+        "anytime_regret",
+        *regrets[-1:],
+    ]
 
 
 def write_summary(
@@ -279,8 +285,9 @@ def write_plots(
     fig.savefig(paths[-1], dpi=110)
 
     # Mean J after each block.
-    fig, axes = panels(r"mean $s_j$: $J_j$ while thinking, outcome once answered",
-                       "block j (held after the end)")  # fmt: skip
+    fig, axes = panels(
+        r"mean $s_j$: $J_j$ while thinking, outcome once answered", "block j (held after the end)"
+    )
     for ax, (env, per) in zip(axes, by_env.items(), strict=True):
         for strategy, group in per.items():
             j = held([anytime_success(r) for r in group], max_blocks[env] + 1)
@@ -288,8 +295,13 @@ def write_plots(
             ci = 1.96 * j.std(axis=0, ddof=1) / math.sqrt(len(j)) if len(j) > 1 else 0 * mean
             x = np.arange(len(mean))
             (line,) = ax.plot(x, mean, marker="o", ms=3, label=strategy)
-            ax.fill_between(x, np.clip(mean - ci, 0, 1), np.clip(mean + ci, 0, 1),
-                            color=line.get_color(), alpha=0.12)  # fmt: skip
+            ax.fill_between(
+                x,
+                np.clip(mean - ci, 0, 1),
+                np.clip(mean + ci, 0, 1),
+                color=line.get_color(),
+                alpha=0.12,
+            )
         ax.set_ylim(-0.02, 1.02)
     axes[-1].legend(loc="best", fontsize="small")
     fig.suptitle(f"Anytime success after each block (95% CI): {title}")

@@ -98,9 +98,13 @@ def plan_envs(config: BenchConfig, done: set[str]) -> list[EnvPlan]:
         problem_ids = [p.id for p in ReasoningEnv.problems_of(env_config)]
         picked = selection.pick(problem_ids)
         settings = agent_settings(
-            kwargs, max_blocks=env_config.max_blocks, max_tokens=env_config.max_tokens,
-            block_tokens=config.block_tokens, temperature=config.temperature, top_p=config.top_p,
-        )  # fmt: skip
+            kwargs,
+            max_blocks=env_config.max_blocks,
+            max_tokens=env_config.max_tokens,
+            block_tokens=config.block_tokens,
+            temperature=config.temperature,
+            top_p=config.top_p,
+        )
         budget = settings.token_budget
         budgets = config.budgets or tuple(
             sorted({max(1, budget // 4), max(1, budget // 2), budget})
@@ -112,9 +116,10 @@ def plan_envs(config: BenchConfig, done: set[str]) -> list[EnvPlan]:
             for seed in config.seeds:
                 for sample in range(config.samples):
                     left = [
-                        i for i in picked
+                        i
+                        for i in picked
                         if row_key(env_id, spec.label, seed, sample, problem_ids[i]) not in done
-                    ]  # fmt: skip
+                    ]
                     if left:
                         plan.todo[(spec.label, seed, sample)] = left
         plans.append(plan)
@@ -122,9 +127,15 @@ def plan_envs(config: BenchConfig, done: set[str]) -> list[EnvPlan]:
 
 
 def episode_row(
-    record: EpisodeRecord, *, env_id: str, strategy: str, seed: int, sample: int, problem: int,
+    record: EpisodeRecord,
+    *,
+    env_id: str,
+    strategy: str,
+    seed: int,
+    sample: int,
+    problem: int,
     seconds: float,
-) -> dict[str, Any]:  # fmt: skip
+) -> dict[str, Any]:
     """One ``results.jsonl`` row: the episode and what the env said about it."""
     return {
         "key": row_key(env_id, strategy, seed, sample, record.problem_id),
@@ -181,9 +192,14 @@ def run_episodes(
                         seconds = (time.perf_counter() - start) / len(chunk)
                         for problem, record in zip(chunk, records, strict=True):
                             row = episode_row(
-                                record, env_id=plan.env_id, strategy=label, seed=seed,
-                                sample=sample, problem=problem, seconds=seconds,
-                            )  # fmt: skip
+                                record,
+                                env_id=plan.env_id,
+                                strategy=label,
+                                seed=seed,
+                                sample=sample,
+                                problem=problem,
+                                seconds=seconds,
+                            )
                             append_row(f, row)
                             yield row
                         if bar is not None:

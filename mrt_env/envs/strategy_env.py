@@ -112,8 +112,9 @@ class StrategyTable:
         if not self.traces:
             raise ValueError("a StrategyTable needs at least one trace")
         if self.horizon < 1 or self.max_tokens < 1:
-            raise ValueError(f"horizon and max_tokens must be >= 1, got {self.horizon}, "
-                             f"{self.max_tokens}")  # fmt: skip
+            raise ValueError(
+                f"horizon and max_tokens must be >= 1, got {self.horizon}, {self.max_tokens}"
+            )
         long = [t.problem_id for t in self.traces if t.blocks > self.horizon]
         if long:
             raise ValueError(f"traces longer than the horizon {self.horizon}: {long[:3]}")
@@ -265,8 +266,10 @@ class StrategyEnv(gym.Env[np.ndarray, int]):
         self.agent: Any = None
         if table is not None:
             if agent is not None or env_kwargs:
-                raise TypeError("a tabulated StrategyEnv replays its table: drop agent= and "
-                                f"the env settings {sorted(env_kwargs)}")  # fmt: skip
+                raise TypeError(
+                    "a tabulated StrategyEnv replays its table: drop agent= and "
+                    f"the env settings {sorted(env_kwargs)}"
+                )
             self.table = table if isinstance(table, StrategyTable) else StrategyTable.load(table)
             self.env_id, self.horizon = self.table.env_id, self.table.horizon
             self.max_tokens = self.table.max_tokens
@@ -304,8 +307,9 @@ class StrategyEnv(gym.Env[np.ndarray, int]):
                 or not isinstance(index, int | np.integer)
                 or not (0 <= index < len(traces))
             ):
-                raise ValueError(f"options['trace'] must be an index in [0, {len(traces)}), "
-                                 f"got {index!r}")  # fmt: skip
+                raise ValueError(
+                    f"options['trace'] must be an index in [0, {len(traces)}), got {index!r}"
+                )
             self._trace = traces[int(index)]
             first = self._trace.success_probs[0], self._trace.forced_answers[0]
             self._stream = _Stream(*first)
@@ -396,8 +400,9 @@ class StrategyEnv(gym.Env[np.ndarray, int]):
         from mrt_env.agents.strategies import greedy_answers
 
         env = self._env.unwrapped
-        answers, _ = greedy_answers(self.agent, [context], env.forcing_text, self.answer_tokens,
-                                    env.config.think_close)  # fmt: skip
+        answers, _ = greedy_answers(
+            self.agent, [context], env.forcing_text, self.answer_tokens, env.config.think_close
+        )
         return answers[0]
 
     # -- observation -----------------------------------------------------------------------
@@ -489,26 +494,35 @@ def tabulate(
         for start in range(0, len(contexts), 256):
             chunk = contexts[start : start + 256]
             texts = [r.prompt + "".join(r.blocks[:j]) for r, j in chunk]
-            answers += greedy_answers(agent, texts, first.forcing_text, answer_tokens,
-                                      first.config.think_close)[0]  # fmt: skip
+            answers += greedy_answers(
+                agent, texts, first.forcing_text, answer_tokens, first.config.think_close
+            )[0]
             if bar is not None:
                 bar.update(len(chunk))
         if bar is not None:
             bar.close()
         gold = {p.id: p.answer for p in problems}
-        graded = [(a, gold[r.problem_id]) for (r, _), a in zip(contexts, answers, strict=True)
-                  if a is not None]  # fmt: skip
+        graded = [
+            (a, gold[r.problem_id])
+            for (r, _), a in zip(contexts, answers, strict=True)
+            if a is not None
+        ]
         verdicts = grade_many(graded)
         right = iter(v.correct for v in verdicts)
         correct = [a is not None and next(right) for a in answers]
         traces, at = [], 0
         for r in records:
             k = len(r.blocks)
-            traces.append(StrategyTrace(
-                problem_id=r.problem_id, success_probs=tuple(r.success_probs),
-                tokens=tuple(r.prefix_tokens), forced_answers=tuple(answers[at : at + k]),
-                forced_correct=tuple(correct[at : at + k]), correct=bool(r.correct),
-            ))  # fmt: skip
+            traces.append(
+                StrategyTrace(
+                    problem_id=r.problem_id,
+                    success_probs=tuple(r.success_probs),
+                    tokens=tuple(r.prefix_tokens),
+                    forced_answers=tuple(answers[at : at + k]),
+                    forced_correct=tuple(correct[at : at + k]),
+                    correct=bool(r.correct),
+                )
+            )
             at += k
         return StrategyTable(env, first.config.max_blocks, first.config.max_tokens, tuple(traces))
     finally:
@@ -524,8 +538,10 @@ def anytime_return_bound(table: StrategyTable) -> float:
         js, horizon = list(trace.success_probs), table.horizon
         # Answering at c_t writes block t + 1, whose J is never used (the outcome replaces
         # it in the anytime success): 0.0 stands in for it.
-        regrets = [anytime_regret([*js[: t + 1], 0.0], trace.forced_correct[t], horizon)
-                   for t in range(trace.blocks)]  # fmt: skip
+        regrets = [
+            anytime_regret([*js[: t + 1], 0.0], trace.forced_correct[t], horizon)
+            for t in range(trace.blocks)
+        ]
         regrets.append(anytime_regret(js, trace.correct, horizon))
         best.append(-min(regrets))
     return float(np.mean(best))

@@ -176,9 +176,14 @@ class OpenAICompatibleLM(SharedResource):
         seed: int | None = None,
     ) -> list[list[Completion]]:
         prompts, stops = check_generate_args(
-            prompts, max_tokens=max_tokens, stop=stop, n=n, temperature=temperature,
-            top_p=top_p, seed=seed,
-        )  # fmt: skip
+            prompts,
+            max_tokens=max_tokens,
+            stop=stop,
+            n=n,
+            temperature=temperature,
+            top_p=top_p,
+            seed=seed,
+        )
 
         def one(prompt: str) -> list[Completion]:
             payload: dict[str, Any] = {

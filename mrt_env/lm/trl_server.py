@@ -74,9 +74,14 @@ class TRLServerLM(HFTokenizerMixin, SharedResource):
         seed: int | None = None,
     ) -> list[list[Completion]]:
         prompts, stops = check_generate_args(
-            prompts, max_tokens=max_tokens, stop=stop, n=n, temperature=temperature,
-            top_p=top_p, seed=seed,
-        )  # fmt: skip
+            prompts,
+            max_tokens=max_tokens,
+            stop=stop,
+            n=n,
+            temperature=temperature,
+            top_p=top_p,
+            seed=seed,
+        )
         if not prompts:
             return []
         extra: dict[str, Any] = {}
@@ -85,9 +90,13 @@ class TRLServerLM(HFTokenizerMixin, SharedResource):
         if seed is not None:
             extra["seed"] = seed
         out = self.client.generate(
-            prompts=prompts, n=n, temperature=float(temperature), top_p=float(top_p),
-            max_tokens=max_tokens, generation_kwargs=extra or None,
-        )  # fmt: skip
+            prompts=prompts,
+            n=n,
+            temperature=float(temperature),
+            top_p=float(top_p),
+            max_tokens=max_tokens,
+            generation_kwargs=extra or None,
+        )
         # TRL >= 0.20 returns a dict; earlier ones the completion ids alone. Prompt-major:
         # the n completions of prompt i are entries i*n .. i*n + n - 1.
         ids = out["completion_ids"] if isinstance(out, Mapping) else out

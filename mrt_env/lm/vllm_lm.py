@@ -77,9 +77,14 @@ class VLLMLM(SharedResource, HFTokenizerMixin):
         seed: int | None = None,
     ) -> list[list[Completion]]:
         prompts, stops = check_generate_args(
-            prompts, max_tokens=max_tokens, stop=stop, n=n, temperature=temperature,
-            top_p=top_p, seed=seed,
-        )  # fmt: skip
+            prompts,
+            max_tokens=max_tokens,
+            stop=stop,
+            n=n,
+            temperature=temperature,
+            top_p=top_p,
+            seed=seed,
+        )
         for i, p in enumerate(prompts):
             check_context(
                 self.count_tokens(p),

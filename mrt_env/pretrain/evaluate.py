@@ -70,8 +70,11 @@ def rollout(
 
     indices = list(problem_indices)
     vec = gym.make_vec(env_id, num_envs=min(batch, len(indices)), prover=lm)
-    settings = {**block_settings(ENV_IDS[env_id]), "max_block_tokens": block_tokens,
-                "temperature": temperature}  # fmt: skip
+    settings = {
+        **block_settings(ENV_IDS[env_id]),
+        "max_block_tokens": block_tokens,
+        "temperature": temperature,
+    }
     agent = LMAgent(lm, seed=seed, **settings)
     records = play(vec, agent, indices, seed=seed)
     vec.close()
@@ -169,9 +172,14 @@ def main(argv: list[str] | None = None) -> int:
     for name in cfg.tasks:
         env_id = TASK_ENV_IDS[name]
         rows = rollout(
-            env_id, lm, range(cfg.problems), temperature=cfg.temperature, seed=cfg.seed,
-            batch=cfg.batch, block_tokens=cfg.block_tokens,
-        )  # fmt: skip
+            env_id,
+            lm,
+            range(cfg.problems),
+            temperature=cfg.temperature,
+            seed=cfg.seed,
+            batch=cfg.batch,
+            block_tokens=cfg.block_tokens,
+        )
         summaries.append(summarise(name, rows, ENV_IDS[env_id]["max_blocks"]))
     text = card_markdown(summaries, cfg)
     print(text)

@@ -197,9 +197,13 @@ def train(cfg: PretrainConfig) -> Path:
     tokenizer = tiny_tokenizer()
     tokenizer.chat_template = None  # the tasks have their own plain prompts
     model = tiny_llama(
-        tokenizer, seed=cfg.seed, hidden_size=cfg.hidden_size, num_layers=cfg.num_layers,
-        num_heads=cfg.num_heads, max_positions=1024,
-    )  # fmt: skip
+        tokenizer,
+        seed=cfg.seed,
+        hidden_size=cfg.hidden_size,
+        num_layers=cfg.num_layers,
+        num_heads=cfg.num_heads,
+        max_positions=1024,
+    )
     optimizer = torch.optim.AdamW(
         model.parameters(), lr=cfg.lr, betas=(0.9, 0.95), weight_decay=0.01
     )

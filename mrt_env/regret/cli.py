@@ -117,9 +117,12 @@ def run(config: RegretConfig) -> Path:
             for trace in todo:
                 try:
                     row = analyse_trace(
-                        trace, prover=prover, lm=lm, episode_kwargs=episode_kwargs,
+                        trace,
+                        prover=prover,
+                        lm=lm,
+                        episode_kwargs=episode_kwargs,
                         budgets=config.budgets,
-                    )  # fmt: skip
+                    )
                 except ContextLengthExceeded as exc:  # this trace, not the run, is at fault
                     row = {"id": trace["id"], "problem_id": trace["problem_id"], "error": str(exc)}
                 append_row(f, row)

@@ -149,8 +149,9 @@ def write_plots(rows: Sequence[Mapping[str, Any]], out: str | Path, *, title: st
     ci = 1.96 * j.std(axis=0, ddof=1) / math.sqrt(n) if n > 1 else np.zeros_like(mean)
     fig, ax = new_axes()
     ax.plot(x, mean, marker="o", ms=3, label=f"mean over {n} traces ({held_note})")
-    ax.fill_between(x, np.clip(mean - ci, 0, 1), np.clip(mean + ci, 0, 1), alpha=0.25,
-                    label="95% CI")  # fmt: skip
+    ax.fill_between(
+        x, np.clip(mean - ci, 0, 1), np.clip(mean + ci, 0, 1), alpha=0.25, label="95% CI"
+    )
     ax.set_xlabel(r"episode index $j$ (prefix $c_j$ = the first $j$ episodes)")
     ax.set_ylabel(r"$J(\mu(\cdot|c_j))$: forced answer correct")
     ax.set_ylim(-0.02, 1.02)

@@ -141,8 +141,14 @@ class TrainConfig(CommandConfig):
         """Raise a :class:`ValueError` naming the first bad setting."""
         if self.env not in ENV_IDS:
             raise ValueError(f"unknown env id {self.env!r}; choose from {', '.join(ENV_IDS)}")
-        for name in ("group_size", "problems_per_step", "steps", "epochs", "star_keep",
-                     "checkpoint_every"):  # fmt: skip
+        for name in (
+            "group_size",
+            "problems_per_step",
+            "steps",
+            "epochs",
+            "star_keep",
+            "checkpoint_every",
+        ):
             if getattr(self, name) < 1:
                 raise ValueError(
                     f"--{name.replace('_', '-')} must be >= 1, got {getattr(self, name)}"
@@ -180,8 +186,13 @@ def load_rollout_lm(config: TrainConfig, policy: Any) -> Any:
         return policy
     from mrt_env.lm import load_lm
 
-    return load_lm(config.model, backend="vllm", dtype=config.dtype, seed=config.seed,
-                   gpu_memory_utilization=config.vllm_memory)  # fmt: skip
+    return load_lm(
+        config.model,
+        backend="vllm",
+        dtype=config.dtype,
+        seed=config.seed,
+        gpu_memory_utilization=config.vllm_memory,
+    )
 
 
 def learning_rate(config: TrainConfig, step: int) -> float:
@@ -245,9 +256,13 @@ def advantages(config: TrainConfig, t: dict[str, Any]) -> Any:
         per_block = adv[:, None].expand(-1, t["block_mask"].shape[1]).contiguous()  # [B, K]
     else:
         per_block = mrt_block_advantages(
-            t["outcome"], t["success_probs"], t["block_mask"], t["groups"],
-            alpha=config.alpha, baseline=config.baseline,
-        )  # [B, K]  # fmt: skip
+            t["outcome"],
+            t["success_probs"],
+            t["block_mask"],
+            t["groups"],
+            alpha=config.alpha,
+            baseline=config.baseline,
+        )  # [B, K]
     return token_advantages(per_block, block_index)  # [B, T-1]
 
 
@@ -347,8 +362,13 @@ def train(config: TrainConfig) -> Path:
             chosen = rng.choice(len(problems), size=config.problems_per_step, replace=False)
             agent = make_agent(config, rollout_lm, seed=int(rng.integers(2**31)))
             model.eval()
-            batch = collect(env, agent, chosen.tolist(), group_size=config.group_size,
-                            seed=int(rng.integers(2**31)))  # fmt: skip
+            batch = collect(
+                env,
+                agent,
+                chosen.tolist(),
+                group_size=config.group_size,
+                seed=int(rng.integers(2**31)),
+            )
             sampled += batch.sampled_tokens
             if config.algorithm == "mrt-star":
                 batch = star_selection(batch, config.star_keep)
@@ -370,19 +390,31 @@ def train(config: TrainConfig) -> Path:
             bar.set_postfix(acc=f"{row['accuracy']:.2f}", blocks=f"{row['blocks']:.1f}")
             last = step >= config.steps or sampled >= budget
             if step % config.checkpoint_every == 0 or last:
-                save_atomic({
-                    "config": _comparable(config), "model": model.state_dict(),
-                    "optimizer": optimizer.state_dict(), "step": step, "sampled_tokens": sampled,
-                }, checkpoint)  # fmt: skip
+                save_atomic(
+                    {
+                        "config": _comparable(config),
+                        "model": model.state_dict(),
+                        "optimizer": optimizer.state_dict(),
+                        "step": step,
+                        "sampled_tokens": sampled,
+                    },
+                    checkpoint,
+                )
             if config.eval_problems and (
                 last or (config.eval_every and step % config.eval_every == 0)
             ):
-                result = {"step": step, "sampled_tokens": sampled, "eval": True,
-                          **evaluate(config, rollout_lm, seed=config.seed + 7)}  # fmt: skip
+                result = {
+                    "step": step,
+                    "sampled_tokens": sampled,
+                    "eval": True,
+                    **evaluate(config, rollout_lm, seed=config.seed + 7),
+                }
                 append_row(log, result)
                 _scalars(writer, {f"eval/{k}": v for k, v in result.items()}, step)
-                tqdm.write(f"step {step}: " + json.dumps({k: result[k] for k in (
-                    "accuracy", "blocks", "anytime_regret")}))  # fmt: skip
+                tqdm.write(
+                    f"step {step}: "
+                    + json.dumps({k: result[k] for k in ("accuracy", "blocks", "anytime_regret")})
+                )
     finally:
         bar.close()
         log.close()
@@ -426,8 +458,12 @@ def _update(config, model, optimizer, reference, batch, tokenizer) -> dict[str, 
         optimizer.step()
     model.eval()
     written = mask.sum().clamp(min=1)
-    return {"loss": float(loss.detach()), "grad_norm": float(norm), **stats,
-            "mean_abs_advantage": float((adv.abs() * mask).sum() / written)}  # fmt: skip
+    return {
+        "loss": float(loss.detach()),
+        "grad_norm": float(norm),
+        **stats,
+        "mean_abs_advantage": float((adv.abs() * mask).sum() / written),
+    }
 
 
 def _drop_rows_after(path: Path, step: int) -> None:
@@ -500,8 +536,10 @@ def main(argv: list[str] | None = None) -> int:
         i = args.index("--preset")
         name = args[i + 1] if i + 1 < len(args) else ""
         if name not in PRESETS:
-            print(f"mrt-train: error: --preset must be one of {sorted(PRESETS)}, got {name!r}",
-                  file=sys.stderr)  # fmt: skip
+            print(
+                f"mrt-train: error: --preset must be one of {sorted(PRESETS)}, got {name!r}",
+                file=sys.stderr,
+            )
             return 2
         default, args = PRESETS[name], args[:i] + args[i + 2 :]
     config = parse_command(TrainConfig, "mrt-train", args, description=__doc__, default=default)
@@ -509,9 +547,11 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
     return exit_status(
-        "mrt-train", lambda: train(config), Path(config.out) / CHECKPOINT,
+        "mrt-train",
+        lambda: train(config),
+        Path(config.out) / CHECKPOINT,
         resume="Run the same command with --resume to continue from the last checkpoint.",
-    )  # fmt: skip
+    )
 
 
 if __name__ == "__main__":

@@ -163,8 +163,10 @@ def _golds(kwargs: Mapping[str, Any], n: int, who: str) -> list[str | None]:
         logger.warning(
             "%s: %d of %d rows have no usable gold answer (missing, blank or not a str); "
             "they are not scored (None: TRL leaves them out of the advantages)",
-            who, bad, n,
-        )  # fmt: skip
+            who,
+            bad,
+            n,
+        )
     return golds
 
 
@@ -175,8 +177,10 @@ def _texts(completions: Sequence[Any], who: str) -> list[str]:
         logger.warning(
             "%s: %d of %d completions are neither a str nor a list of messages; scored as "
             "empty (no answer, no progress)",
-            who, bad, len(texts),
-        )  # fmt: skip
+            who,
+            bad,
+            len(texts),
+        )
     return [t if t is not None else "" for t in texts]
 
 

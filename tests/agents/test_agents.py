@@ -35,8 +35,12 @@ THINKING = "Problem: {question}\n<think>\n"
 
 def fake_env(**kw):
     """μ on the COPY-LAST-BOXED FAKE (answers with the context's last box)."""
-    settings = dict(problems=TOY, prover=ForcedAnswerProver(CopyLastBoxedFakeLM(), k=2),
-                    prompt_template=THINKING, max_blocks=6)  # fmt: skip
+    settings = dict(
+        problems=TOY,
+        prover=ForcedAnswerProver(CopyLastBoxedFakeLM(), k=2),
+        prompt_template=THINKING,
+        max_blocks=6,
+    )
     settings.update(kw)
     return ReasoningEnv(**settings)
 
@@ -145,8 +149,9 @@ def test_early_exit_stops_earlier_than_thinking_to_budget(search_lm):
         vec, search_agent(EarlyExit, search_lm, m=1, forcing_text=FORCING), problems, seed=0
     )
     # Thinking to budget spends only the transcript; early exit also its forced answers.
-    assert all(r.compute_tokens == r.prefix_tokens and r.tokens == r.prefix_tokens[-1]
-               for r in think)  # fmt: skip
+    assert all(
+        r.compute_tokens == r.prefix_tokens and r.tokens == r.prefix_tokens[-1] for r in think
+    )
     assert sum(sum(r.hidden_tokens) for r in early) > 0
     blocks_think = np.mean([len(r.blocks) for r in think])
     blocks_early = np.mean([len(r.blocks) for r in early])
@@ -193,8 +198,15 @@ def test_custom_agent_example_runs():
 
 
 def test_envs_showing_the_same_text_get_different_samples(search_lm):
-    agent = LMAgent(search_lm, stop=("\n",), keep_stop=True, max_block_tokens=48,
-                    temperature=1.0, top_p=1.0, seed=3)  # fmt: skip
+    agent = LMAgent(
+        search_lm,
+        stop=("\n",),
+        keep_stop=True,
+        max_block_tokens=48,
+        temperature=1.0,
+        top_p=1.0,
+        seed=3,
+    )
     prompt = "Q 03 06 11 14 17 sum 23\n"
     other = "Q 02 05 09 13 18 sum 14\n"
     blocks = agent.act_batch([prompt] * 6 + [other], [{}] * 7)

@@ -43,10 +43,21 @@ def test_the_weights_are_package_data():
 def test_a_built_wheel_carries_the_model(tmp_path):
     pytest.importorskip("setuptools")
     out = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-w",
-         str(tmp_path), str(REPO)],
-        capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "-w",
+            str(tmp_path),
+            str(REPO),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     if out.returncode != 0 and "No module named" in out.stderr:
         pytest.skip(f"cannot build a wheel here: {out.stderr[-300:]}")
     assert out.returncode == 0, out.stderr[-2000:]

@@ -27,8 +27,18 @@ def summary_of(out: Path) -> dict[tuple[str, str, str], dict]:
 
 def test_a_reduced_default_run_end_to_end(tmp_path, capsys):
     strategies = ["think-to-budget", "parallel-vote"]
-    argv = ["--problems", "0:3", "--samples", "2", "--batch", "3", "--out", str(tmp_path),
-            "--strategies", *strategies]  # fmt: skip
+    argv = [
+        "--problems",
+        "0:3",
+        "--samples",
+        "2",
+        "--batch",
+        "3",
+        "--out",
+        str(tmp_path),
+        "--strategies",
+        *strategies,
+    ]
     assert main(argv) == 0
     rows = rows_of(tmp_path)
     envs = ["MRT-Search-v0", "MRT-Arithmetic-v0"]  # the default envs
@@ -65,14 +75,30 @@ def test_a_reduced_default_run_end_to_end(tmp_path, capsys):
 
 
 def test_a_killed_run_resumes_with_nothing_lost_or_repeated(tmp_path, capsys):
-    common = ["--envs", "MRT-Search-v0", "--strategies", "think-to-budget", "--problems", "0:6",
-              "--samples", "1", "--batch", "2"]  # fmt: skip
+    common = [
+        "--envs",
+        "MRT-Search-v0",
+        "--strategies",
+        "think-to-budget",
+        "--problems",
+        "0:6",
+        "--samples",
+        "1",
+        "--batch",
+        "2",
+    ]
     assert main([*common, "--out", str(tmp_path / "full")]) == 0
     full = {r["key"]: r for r in rows_of(tmp_path / "full")}
 
     # The same run, killed after its third row: mid-batch, with a half-written line.
-    config = BenchConfig(envs=("MRT-Search-v0",), strategies=("think-to-budget",),
-                         problems="0:6", samples=1, batch=2, out=tmp_path / "killed")  # fmt: skip
+    config = BenchConfig(
+        envs=("MRT-Search-v0",),
+        strategies=("think-to-budget",),
+        problems="0:6",
+        samples=1,
+        batch=2,
+        out=tmp_path / "killed",
+    )
     rows_path, _ = prepare_out(config)
     from mrt_env.lm import load_default
 
@@ -108,9 +134,20 @@ def test_user_strategies_by_file_and_by_module(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     monkeypatch.syspath_prepend(str(tmp_path))
     example = f"{REPO / 'examples' / 'custom_agent.py'}:systematic_search"
-    argv = ["--envs", "MRT-Search-v0", "--problems", "0:8", "--samples", "1", "--no-plots",
-            "--out", str(tmp_path / "out"), "--strategies", example,
-            "my_agents:Greedy"]  # fmt: skip
+    argv = [
+        "--envs",
+        "MRT-Search-v0",
+        "--problems",
+        "0:8",
+        "--samples",
+        "1",
+        "--no-plots",
+        "--out",
+        str(tmp_path / "out"),
+        "--strategies",
+        example,
+        "my_agents:Greedy",
+    ]
     assert main(argv) == 0
     rows = rows_of(tmp_path / "out")
     searcher = [r for r in rows if r["strategy"] == example]
@@ -151,9 +188,22 @@ def test_help_is_the_config_field_docs(capsys):
 
 
 def test_strategies_differ_measurably_on_search(tmp_path):
-    argv = ["--envs", "MRT-Search-v0", "--strategies", "think-to-budget", "budget-forcing",
-            "--problems", "0:30", "--samples", "1", "--batch", "30", "--no-plots",
-            "--out", str(tmp_path)]  # fmt: skip
+    argv = [
+        "--envs",
+        "MRT-Search-v0",
+        "--strategies",
+        "think-to-budget",
+        "budget-forcing",
+        "--problems",
+        "0:30",
+        "--samples",
+        "1",
+        "--batch",
+        "30",
+        "--no-plots",
+        "--out",
+        str(tmp_path),
+    ]
     assert main(argv) == 0
     summary = summary_of(tmp_path)
     think = summary[("MRT-Search-v0", "think-to-budget", "accuracy")]
@@ -172,10 +222,32 @@ def test_a_real_problem_set_with_a_local_model(tmp_path, shared_data, tiny_model
     the paper's forced meta-prover (k samples) and episode-marker blocks. The model is a
     tiny random one (no download here), so only the plumbing and the row shapes are
     checked, not its scores."""
-    argv = ["--envs", "MRT-AIME24-v0", "--data-path", str(shared_data), "--model",
-            str(tiny_model_dir), "--device", "cpu", "--strategies", "think-to-budget",
-            "early-exit", "--problems", "0,aime24/62", "--samples", "1", "--max-blocks", "2",
-            "--block-tokens", "6", "--k", "2", "--no-plots", "--out", str(tmp_path)]  # fmt: skip
+    argv = [
+        "--envs",
+        "MRT-AIME24-v0",
+        "--data-path",
+        str(shared_data),
+        "--model",
+        str(tiny_model_dir),
+        "--device",
+        "cpu",
+        "--strategies",
+        "think-to-budget",
+        "early-exit",
+        "--problems",
+        "0,aime24/62",
+        "--samples",
+        "1",
+        "--max-blocks",
+        "2",
+        "--block-tokens",
+        "6",
+        "--k",
+        "2",
+        "--no-plots",
+        "--out",
+        str(tmp_path),
+    ]
     assert main(argv) == 0
     rows = rows_of(tmp_path)
     assert {r["problem_id"] for r in rows} == {"aime24/60", "aime24/62"} and len(rows) == 4

@@ -9,11 +9,18 @@ from mrt_env.bench.report import anytime_success, episode_values, sample_ks, sum
 
 def row(strategy, problem, sample, probs, tokens, correct, answer, seed=0):
     return {
-        "env": "E", "strategy": strategy, "seed": seed, "sample": sample, "problem": problem,
-        "problem_id": f"p{problem}", "correct": correct, "answer": answer,
-        "success_probs": probs, "compute_tokens": tokens,
+        "env": "E",
+        "strategy": strategy,
+        "seed": seed,
+        "sample": sample,
+        "problem": problem,
+        "problem_id": f"p{problem}",
+        "correct": correct,
+        "answer": answer,
+        "success_probs": probs,
+        "compute_tokens": tokens,
         "regret": sum(1 - p for p in probs[1:]),
-    }  # fmt: skip
+    }
 
 
 def test_episode_values_by_hand():
@@ -42,8 +49,9 @@ def test_summary_pass_and_majority_over_samples():
         # problem 1: all right
         *[row("s", 1, i, [0, 1], [0, 5], True, "3") for i in range(3)],
     ]
-    stats = {s["metric"]: s for s in summarise(rows, max_blocks={"E": 2}, budgets={"E": [5]},
-                                               samples=3)}  # fmt: skip
+    stats = {
+        s["metric"]: s for s in summarise(rows, max_blocks={"E": 2}, budgets={"E": [5]}, samples=3)
+    }
     assert stats["accuracy"]["mean"] == pytest.approx(4 / 6) and stats["accuracy"]["n"] == 6
     assert stats["pass@2"]["mean"] == pytest.approx((2 / 3 + 1) / 2)
     assert stats["pass@3"]["mean"] == pytest.approx(1.0)

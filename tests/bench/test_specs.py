@@ -78,7 +78,12 @@ def test_problem_selection():
     assert ProblemSelection("2:5").pick(ids) == [2, 3, 4]
     assert ProblemSelection(":3").pick(ids) == [0, 1, 2]
     assert ProblemSelection("7,p1,7").pick(ids) == [7, 1]
-    for text, match in [("5:2", "empty slice"), ("20:30", "no problem"), ("12", "outside"),
-                        ("zz", "no problem with id 'zz'"), ("1,,2", "empty item")]:  # fmt: skip
+    for text, match in [
+        ("5:2", "empty slice"),
+        ("20:30", "no problem"),
+        ("12", "outside"),
+        ("zz", "no problem with id 'zz'"),
+        ("1,,2", "empty item"),
+    ]:
         with pytest.raises(ValueError, match=match):
             ProblemSelection(text).pick(ids)

@@ -298,9 +298,13 @@ def test_gym_make_kwargs_reach_the_config(tiny_backend, shared_data):
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # a prover given: no outcome-only warning
         env = gym.make(
-            "MRT-AMC23-v0", data_path=str(shared_data), prover=tiny_backend, alpha=0.25,
-            max_tokens=99, limit=5,
-        )  # fmt: skip
+            "MRT-AMC23-v0",
+            data_path=str(shared_data),
+            prover=tiny_backend,
+            alpha=0.25,
+            max_tokens=99,
+            limit=5,
+        )
     config = env.unwrapped.config
     assert (config.alpha, config.max_tokens, config.problems) == (0.25, 99, "amc23")
     assert len(env.unwrapped.problems) == 5 and env.unwrapped.prover.lm is tiny_backend

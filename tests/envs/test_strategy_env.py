@@ -167,10 +167,12 @@ def test_table_round_trips_through_json_and_gzip(tmp_path):
 @pytest.fixture(scope="module")
 def search_tables():
     """Streams of the shipped model: training problems (2 each) and held-out ones (1 each)."""
-    train = tabulate("MRT-Search-v0", training_problems("search", seed=0, count=16),
-                     samples=2, progress=False)  # fmt: skip
-    held_out = tabulate("MRT-Search-v0", get_task("search", seed=0).problems(16), samples=1,
-                        seed=1, progress=False)  # fmt: skip
+    train = tabulate(
+        "MRT-Search-v0", training_problems("search", seed=0, count=16), samples=2, progress=False
+    )
+    held_out = tabulate(
+        "MRT-Search-v0", get_task("search", seed=0).problems(16), samples=1, seed=1, progress=False
+    )
     return train, held_out
 
 
@@ -218,8 +220,15 @@ def test_ppo_on_the_table_beats_random_meta_actions(search_tables):
     from stable_baselines3 import PPO
 
     train, held_out = search_tables
-    model = PPO("MlpPolicy", StrategyEnv(table=train), n_steps=256, batch_size=64,
-                learning_rate=1e-3, seed=0, device="cpu")  # fmt: skip
+    model = PPO(
+        "MlpPolicy",
+        StrategyEnv(table=train),
+        n_steps=256,
+        batch_size=64,
+        learning_rate=1e-3,
+        seed=0,
+        device="cpu",
+    )
     model.learn(total_timesteps=6000)
 
     def mean_return(policy):

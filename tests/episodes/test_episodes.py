@@ -196,11 +196,19 @@ def test_what_counts_as_a_marker(opening, is_marker):
 
 def test_max_steps_caps_boundaries_and_keeps_the_tail_whole():
     p = [
-        "Start.", "a", "b",
-        "Wait, 1.", "c", "d",
-        "Alternatively, 2.", "e", "f",
-        "But hold on, 3.", "g", "h",
-    ]  # fmt: skip
+        "Start.",
+        "a",
+        "b",
+        "Wait, 1.",
+        "c",
+        "d",
+        "Alternatively, 2.",
+        "e",
+        "f",
+        "But hold on, 3.",
+        "g",
+        "h",
+    ]
     text = paras(*p)
     assert len(split_episodes(text)) == 4
     assert split_episodes(text, max_steps=2) == [

@@ -35,8 +35,22 @@ def test_bad_settings_are_clear_errors():
 def test_a_killed_run_resumes_to_the_same_weights(tmp_path, monkeypatch):
     torch = pytest.importorskip("torch")
 
-    small = ["--steps", "4", "--save-every", "2", "--hidden-size", "16", "--num-layers", "1",
-             "--num-heads", "2", "--batch-size", "4", "--warmup", "1"]  # fmt: skip
+    small = [
+        "--steps",
+        "4",
+        "--save-every",
+        "2",
+        "--hidden-size",
+        "16",
+        "--num-layers",
+        "1",
+        "--num-heads",
+        "2",
+        "--batch-size",
+        "4",
+        "--warmup",
+        "1",
+    ]
     assert main(["--out", str(tmp_path / "whole"), *small]) == 0
 
     real_step = torch.optim.AdamW.step

@@ -29,10 +29,22 @@ R1_TRACE = (
 TRACE = {"problem_id": "toy/1", "question": "What is 2+3?", "answer": "5", "response": R1_TRACE}
 SMALL = ["--k", "2", "--max-answer-tokens", "4", "--budgets", "16", "64", "512"]
 ROW_FIELDS = {
-    "id", "problem_id", "answer", "episodes", "tokens", "success_probs", "progress",
-    "regret_terms", "regret_cumulative", "regret_total", "token_regret", "final_j", "correct",
-    "extracted", "seconds",
-}  # fmt: skip
+    "id",
+    "problem_id",
+    "answer",
+    "episodes",
+    "tokens",
+    "success_probs",
+    "progress",
+    "regret_terms",
+    "regret_cumulative",
+    "regret_total",
+    "token_regret",
+    "final_j",
+    "correct",
+    "extracted",
+    "seconds",
+}
 
 
 @pytest.fixture(scope="module")
@@ -79,12 +91,13 @@ def test_analyse_trace_on_an_r1_style_trace(lm, kind):
     if kind == "forced":
         assert [len(a) for a in row["prover_answers"]] == [2] * 4
     # max_steps=1: one boundary, the rest one episode; group_size=2 merges them.
-    assert analyse_trace(TRACE, prover=prover, lm=lm, episode_kwargs={"max_steps": 1})[
-        "episodes"
-    ] == 2  # fmt: skip
-    assert analyse_trace(TRACE, prover=prover, lm=lm, episode_kwargs={"group_size": 2})[
-        "episodes"
-    ] == 2  # fmt: skip
+    assert (
+        analyse_trace(TRACE, prover=prover, lm=lm, episode_kwargs={"max_steps": 1})["episodes"] == 2
+    )
+    assert (
+        analyse_trace(TRACE, prover=prover, lm=lm, episode_kwargs={"group_size": 2})["episodes"]
+        == 2
+    )
 
 
 class LastBoxedFakeLM:
@@ -92,8 +105,9 @@ class LastBoxedFakeLM:
 
     name = "last-boxed-fake"
 
-    def generate(self, prompts, *, max_tokens, stop=None, n=1, temperature=1.0, top_p=1.0,
-                 seed=None):  # fmt: skip
+    def generate(
+        self, prompts, *, max_tokens, stop=None, n=1, temperature=1.0, top_p=1.0, seed=None
+    ):
         def last(p):
             return p.rpartition("\\boxed{")[2].partition("}")[0] if "\\boxed{" in p else "0"
 
@@ -139,8 +153,19 @@ def _write_traces(path, n=3):
 
 
 def _args(traces, out, model_dir, *extra):
-    return [str(traces), "--model", str(model_dir), "--backend", "transformers",
-            "--device", "cpu", "--out", str(out), *SMALL, *extra]  # fmt: skip
+    return [
+        str(traces),
+        "--model",
+        str(model_dir),
+        "--backend",
+        "transformers",
+        "--device",
+        "cpu",
+        "--out",
+        str(out),
+        *SMALL,
+        *extra,
+    ]
 
 
 def test_end_to_end_files_and_resume(tmp_path, model_dir, capsys):
@@ -162,8 +187,14 @@ def test_end_to_end_files_and_resume(tmp_path, model_dir, capsys):
     assert [r["correct"] for r in rows] == [True, False, False]  # 5 != 6; 7 != 5
 
     md, csv_text = (out / "summary.md").read_text(), (out / "summary.csv").read_text()
-    for metric in ("episodes", "final_j", "accuracy", "regret_total", "token_regret@16",
-                   "token_regret@512"):  # fmt: skip
+    for metric in (
+        "episodes",
+        "final_j",
+        "accuracy",
+        "regret_total",
+        "token_regret@16",
+        "token_regret@512",
+    ):
         assert metric in md and metric in csv_text and metric in printed
     assert "± " in md and str(model_dir) in md
     csv_rows = [line.split(",") for line in csv_text.splitlines()]
@@ -254,15 +285,39 @@ def test_bad_options_are_rejected_with_a_message(tmp_path, capsys, extra, messag
 def test_help_lists_every_option():
     proc = subprocess.run(
         [sys.executable, "-c", "from mrt_env.regret import main; main(['--help'])"],
-        capture_output=True, text=True, timeout=60, env={**os.environ, "COLUMNS": "200"},
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "COLUMNS": "200"},
+    )
     assert proc.returncode == 0, proc.stderr
     options = [
-        "--model", "--out", "--backend", "--base-url", "--tokenizer", "--device", "--dtype",
-        "--prover", "--k", "--temperature", "--top-p", "--max-answer-tokens", "--forcing-text",
-        "--seed", "--rule", "--max-steps", "--group-size", "--chunk-tokens", "--budgets",
-        "--limit", "--overwrite", "TRACES", "mrt-regret", "normalized token", "JSONL",
-    ]  # fmt: skip
+        "--model",
+        "--out",
+        "--backend",
+        "--base-url",
+        "--tokenizer",
+        "--device",
+        "--dtype",
+        "--prover",
+        "--k",
+        "--temperature",
+        "--top-p",
+        "--max-answer-tokens",
+        "--forcing-text",
+        "--seed",
+        "--rule",
+        "--max-steps",
+        "--group-size",
+        "--chunk-tokens",
+        "--budgets",
+        "--limit",
+        "--overwrite",
+        "TRACES",
+        "mrt-regret",
+        "normalized token",
+        "JSONL",
+    ]
     for option in options:
         assert option in proc.stdout, option
 

@@ -44,10 +44,12 @@ def test_resume_takes_the_same_next_step(tmp_path):
     train(TrainConfig(steps=2, out=tmp_path / "stopped", resume=True, **common))
     a, b = weights(tmp_path / "straight"), weights(tmp_path / "stopped")
     assert all(torch.equal(a[k], b[k]) for k in a)
-    rows = [json.loads(x) for x in (tmp_path / "stopped" / "metrics.jsonl").read_text().split("\n")
-            if x]  # fmt: skip
-    straight = [json.loads(x) for x in (tmp_path / "straight" / "metrics.jsonl").read_text()
-                .splitlines()]  # fmt: skip
+    rows = [
+        json.loads(x) for x in (tmp_path / "stopped" / "metrics.jsonl").read_text().split("\n") if x
+    ]
+    straight = [
+        json.loads(x) for x in (tmp_path / "straight" / "metrics.jsonl").read_text().splitlines()
+    ]
     assert [r["sampled_tokens"] for r in rows] == [r["sampled_tokens"] for r in straight]
     with pytest.raises(ValueError, match="other settings"):
         train(

@@ -21,8 +21,9 @@ def test_grpo_advantages_are_normalised_within_each_group():
     adv = grpo_advantages(rewards, groups, eps=0.0)
     # group 0: mean 1/3, sample std sqrt(((2/3)^2 + 2 (1/3)^2) / 2) = sqrt(1/3)
     s = math.sqrt(1 / 3)
-    assert adv.tolist() == pytest.approx([(2 / 3) / s, (-1 / 3) / s, (-1 / 3) / s,
-                                          (-2 / 3) / s, (1 / 3) / s, (1 / 3) / s])  # fmt: skip
+    assert adv.tolist() == pytest.approx(
+        [(2 / 3) / s, (-1 / 3) / s, (-1 / 3) / s, (-2 / 3) / s, (1 / 3) / s, (1 / 3) / s]
+    )
     same = grpo_advantages(torch.tensor([1.0, 1.0, 0.0, 0.0]), torch.tensor([0, 0, 1, 1]))
     assert same.tolist() == [0.0, 0.0, 0.0, 0.0]  # nothing to learn from a uniform group
     centred = grpo_advantages(rewards, groups, scale=False)

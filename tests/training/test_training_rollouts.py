@@ -10,8 +10,15 @@ from mrt_env.training.train import star_selection  # noqa: E402
 
 
 def trace(group, blocks, probs, correct):
-    return Trace(group=group, problem_id=f"p{group}", prompt="Q 1\n", blocks=tuple(blocks),
-                 success_probs=tuple(probs), correct=correct, outcome="committed")  # fmt: skip
+    return Trace(
+        group=group,
+        problem_id=f"p{group}",
+        prompt="Q 1\n",
+        blocks=tuple(blocks),
+        success_probs=tuple(probs),
+        correct=correct,
+        outcome="committed",
+    )
 
 
 def test_tensors_mark_each_token_with_its_block(tiny_backend):
@@ -30,8 +37,11 @@ def test_tensors_mark_each_token_with_its_block(tiny_backend):
         ids, owner = t["input_ids"][b].tolist(), t["block_index"][b].tolist()
         for j, block in enumerate(tr.blocks):
             assert tok.decode([i for i, o in zip(ids, owner, strict=True) if o == j]) == block
-        prompt = [i for i, o, m in zip(ids, owner, t["attention_mask"][b].tolist(), strict=True)
-                  if o == -1 and m]  # fmt: skip
+        prompt = [
+            i
+            for i, o, m in zip(ids, owner, t["attention_mask"][b].tolist(), strict=True)
+            if o == -1 and m
+        ]
         assert tok.decode(prompt, skip_special_tokens=True) == tr.prompt
 
 

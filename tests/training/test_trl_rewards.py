@@ -247,9 +247,15 @@ class FakeVLLMClient:
         generation_kwargs=None,
     ):
         self.generate_calls.append(
-            dict(prompts=list(prompts), n=n, temperature=temperature, top_p=top_p,
-                 max_tokens=max_tokens, generation_kwargs=generation_kwargs)
-        )  # fmt: skip
+            dict(
+                prompts=list(prompts),
+                n=n,
+                temperature=temperature,
+                top_p=top_p,
+                max_tokens=max_tokens,
+                generation_kwargs=generation_kwargs,
+            )
+        )
         encode = lambda t: self.tokenizer(t, add_special_tokens=False)["input_ids"]  # noqa: E731
         completion_ids = []
         for p in prompts:
@@ -267,9 +273,14 @@ class FakeVLLMClient:
         }
 
     def get_sequence_logprobs(
-        self, sequences, prompt_lengths, top_logprobs=100, temperature=1.0, chunk_size=0,
+        self,
+        sequences,
+        prompt_lengths,
+        top_logprobs=100,
+        temperature=1.0,
+        chunk_size=0,
         max_concurrent_requests=4,
-    ):  # fmt: skip
+    ):
         self.logprob_calls.append((sequences, prompt_lengths, top_logprobs))
         actual = [[[-0.5]] * (len(s) - n) for s, n in zip(sequences, prompt_lengths, strict=True)]
         return {
@@ -300,15 +311,24 @@ def test_trl_server_lm_sends_one_request_and_maps_completions(char_tokenizer):
         ["p1", "p2"], max_tokens=10, stop=["\n\nWait"], n=2, temperature=0.6, top_p=0.95, seed=3
     )
     assert client.generate_calls == [
-        dict(prompts=["p1", "p2"], n=2, temperature=0.6, top_p=0.95, max_tokens=10,
-             generation_kwargs={"stop": ["\n\nWait"], "seed": 3})
-    ]  # fmt: skip
+        dict(
+            prompts=["p1", "p2"],
+            n=2,
+            temperature=0.6,
+            top_p=0.95,
+            max_tokens=10,
+            generation_kwargs={"stop": ["\n\nWait"], "seed": 3},
+        )
+    ]
     assert [len(row) for row in out] == [2, 2]
     first, second = out[0]
     # The stop string's tokens come back (vLLM keeps them in token_ids); the text is cut.
     assert (first.text, first.stop, first.finish_reason, first.num_tokens) == (
-        "abc", "\n\nWait", "stop", 9
-    )  # fmt: skip
+        "abc",
+        "\n\nWait",
+        "stop",
+        9,
+    )
     assert (second.text, second.finish_reason, second.num_tokens) == ("0123456789", "length", 10)
     assert lm.name == "fake-model@http://fake:8000"
 
@@ -325,9 +345,12 @@ def test_progress_reward_on_trl_server_lm_forced_prover(char_tokenizer):
     client = FakeVLLMClient(char_tokenizer, answer)
     forcing = "\n\nAnswer: \\boxed{"
     prover = make_prover(
-        TRLServerLM(client, char_tokenizer), "forced", k=2, max_answer_tokens=8,
+        TRLServerLM(client, char_tokenizer),
+        "forced",
+        k=2,
+        max_answer_tokens=8,
         forcing_text=forcing,
-    )  # fmt: skip
+    )
     stream = "Try 3.\n\nNo.\n\nHmm.\n\nWait, it is 7."  # two episodes
     reward = make_progress_reward(prover)
     assert reward(["Q: x?\n"], [stream], answer=["7"], problem_id=["q"]) == pytest.approx(
@@ -412,11 +435,22 @@ def test_grpo_trainer_two_steps_on_the_tiny_model_logs_both_rewards(tmp_path, on
     progress = make_progress_reward(prover, include_outcome=False, problems=problems)
     folder = shipped_model_folder()
     args = GRPOConfig(
-        output_dir=str(tmp_path / "out"), per_device_train_batch_size=4, num_generations=4,
-        max_completion_length=48, max_steps=2, use_cpu=True, report_to="none", bf16=False,
-        gradient_checkpointing=False, logging_steps=1, save_strategy="steps", save_steps=2,
-        temperature=1.0, learning_rate=1e-4, seed=0,
-    )  # fmt: skip
+        output_dir=str(tmp_path / "out"),
+        per_device_train_batch_size=4,
+        num_generations=4,
+        max_completion_length=48,
+        max_steps=2,
+        use_cpu=True,
+        report_to="none",
+        bf16=False,
+        gradient_checkpointing=False,
+        logging_steps=1,
+        save_strategy="steps",
+        save_steps=2,
+        temperature=1.0,
+        learning_rate=1e-4,
+        seed=0,
+    )
     trainer = GRPOTrainer(
         model=folder,
         reward_funcs=[outcome_reward, progress],
@@ -452,8 +486,11 @@ def test_example_cpu_smoke_trains_two_steps(tmp_path):
     env = {**os.environ, "OMP_NUM_THREADS": "1"}  # the tiny model on a busy 2-core machine
     out = subprocess.run(
         [sys.executable, str(EXAMPLE), "--cpu-smoke", "--out", str(tmp_path / "smoke")],
-        capture_output=True, text=True, timeout=300, env=env,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+    )
     assert out.returncode == 0, out.stderr[-3000:]
     assert "'rewards/progress_reward/mean'" in out.stdout and "'step': 2" in out.stdout
     assert (tmp_path / "smoke" / "model.safetensors").is_file()
