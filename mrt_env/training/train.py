@@ -477,8 +477,16 @@ def _drop_rows_after(path: Path, step: int) -> None:
 
 def _comparable(config: TrainConfig) -> dict[str, Any]:
     """The settings a checkpoint belongs to (what may change on resume is left out)."""
-    free = ("resume", "out", "steps", "token_budget", "eval_every", "eval_problems",
-            "checkpoint_every")  # fmt: skip  # a resumed run may change these
+    # A resumed run may change these.
+    free = (
+        "resume",
+        "out",
+        "steps",
+        "token_budget",
+        "eval_every",
+        "eval_problems",
+        "checkpoint_every",
+    )
     settings = {k: v for k, v in asdict(config).items() if k not in free}
     return json.loads(json.dumps(settings, default=str))
 
