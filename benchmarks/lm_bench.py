@@ -38,7 +38,7 @@ class BenchConfig:
 def main(cfg: BenchConfig) -> None:
     import torch
 
-    from mrt_env.lm import TransformersLM
+    from mrt_env.lm import Sampling, TransformersLM
     from mrt_env.lm.testing import tiny_lm
 
     if cfg.threads:
@@ -56,13 +56,14 @@ def main(cfg: BenchConfig) -> None:
     print("| " + " | ".join([*cols, "score tok/s", "x batch 1"]) + " |")
     print("|---|---|---|---|---|---|---|")
     base_gen = base_score = None
+    sampling = Sampling(max_tokens=cfg.max_tokens, temperature=1.0, seed=0)
     for bs in cfg.batch_sizes:
         prompts = [f"Problem {i}: compute {i}+{i}.\n" for i in range(bs)]
         texts = [(f"Step {i}. " * 64)[: cfg.score_chars] for i in range(bs)]
         tokens = {}
 
         def gen(prompts=prompts, tokens=tokens):
-            out = lm.generate(prompts, max_tokens=cfg.max_tokens, temperature=1.0, seed=0)
+            out = lm.generate(prompts, sampling)
             tokens["gen"] = sum(c.num_tokens for per in out for c in per)
 
         def hf_gen(prompts=prompts, tokens=tokens, bs=bs):

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import tyro
 
-from mrt_env.lm import VLLMLM, TransformersLM
+from mrt_env.lm import VLLMLM, Sampling, TransformersLM
 
 FORCING = "\n\nTime is up.\n\nGiven the time I've spent and the approaches I've tried"
 
@@ -57,16 +57,17 @@ def main(cfg: SmokeConfig) -> int:
     stops = ["\n\n", "Wait"]
 
     start = time.perf_counter()
-    a = lm.generate([prompt] * 4, max_tokens=256, n=4, temperature=0.9, seed=7, stop=stops)
+    sampling = Sampling(max_tokens=256, n=4, temperature=0.9, seed=7, stop=stops)
+    a = lm.generate([prompt] * 4, sampling)
     took = time.perf_counter() - start
-    b = lm.generate([prompt], max_tokens=256, n=4, temperature=0.9, seed=7, stop=stops)
+    b = lm.generate([prompt], sampling)
     tokens = sum(c.num_tokens for per in a for c in per)
     print(f"generated {tokens} tokens in {took:.2f} s ({tokens / took:,.0f} tok/s)")
     check(len(a) == 4 and all(len(p) == 4 for p in a), "n=4 completions for each of 4 prompts")
     check([c.text for c in a[0]] == [c.text for c in b[0]], "same seed -> same texts")
     check(all(not any(s in c.text for s in stops) for p in a for c in p), "stop strings cut")
     check(any(c.stop in stops for p in a for c in p), "the fired stop string is reported")
-    long = lm.generate([prompt], max_tokens=8, temperature=0.9, seed=1)[0][0]
+    long = lm.generate([prompt], Sampling(max_tokens=8, temperature=0.9, seed=1))[0][0]
     check(long.finish_reason == "length" and long.num_tokens == 8, "length finish at max_tokens")
 
     conts = [" 391", FORCING]

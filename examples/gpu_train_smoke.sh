@@ -10,7 +10,7 @@ set -euo pipefail
 # the model in this one (mrt_env.training.vllm_sync).
 export VLLM_ENABLE_V1_MULTIPROCESSING=0
 out="$(mktemp -d)/gpu-smoke"
-mrt-train --algorithm mrt --device cuda --dtype bfloat16 --rollout-backend vllm \
+mrt-train --algorithm mrt --model.device cuda --model.dtype bfloat16 --model.backend vllm \
   --vllm-memory 0.3 --steps 4 --problems-per-step 16 --group-size 8 --eval-problems 50 \
   --out "$out"
 python - "$out/metrics.jsonl" <<'PY'

@@ -29,8 +29,10 @@ import tyro
 from mrt_env.bench import BenchConfig
 from mrt_env.bench import run as bench_run
 from mrt_env.data.synthetic import get_task
-from mrt_env.lm.loading import DEFAULT_MODEL
+from mrt_env.lm.loading import DEFAULT_MODEL, ModelSettings
+from mrt_env.report import describe, figure, markdown_table
 from mrt_env.training.train import TrainConfig, train
+from mrt_env.types import EpisodeRecord
 
 
 @dataclass(frozen=True)
@@ -47,8 +49,8 @@ class Experiment:
     """mrt: weight of a block's progress."""
     baseline: str = "group"
     """mrt: the progress baseline, group or termination (the authors' A = R − J)."""
-    prover: str = "policy"
-    """μ while training: policy (the model itself) or oracle (the exact chance)."""
+    oracle_prover: bool = False
+    """μ while training is the exact chance (the oracle), not the model itself."""
     max_blocks: int | None = None
     """Block budget in training and evaluation (default: the env's, 10)."""
     lr: float = 1e-4
@@ -84,7 +86,7 @@ def evaluate(model: str, out: Path, problems: int, max_blocks: int | None) -> di
     config = BenchConfig(
         envs=("MRT-Search-v0",),
         strategies=("think-to-budget",),
-        model=model,
+        model=ModelSettings(model),
         problems=f"0:{problems}",
         samples=1,
         out=out,
@@ -105,8 +107,8 @@ def waste_and_progress(results: Path) -> dict[str, float]:
     repeats, fresh, again = [], [], []
     by_tried: dict[int, list[bool]] = {}  # m distinct pairs tried before -> was it a repeat
     for line in results.read_text().splitlines():
-        row = json.loads(line)
-        blocks, j = row["blocks"], row["success_probs"]
+        episode = EpisodeRecord.from_row(json.loads(line))
+        blocks, j = episode.blocks, episode.success_probs
         count = 0
         for i, block in enumerate(blocks):
             if "boxed" in block or not task.tried([block]):
@@ -137,7 +139,7 @@ def main(exp: Experiment) -> None:
         ]
     }
     for algorithm in exp.algorithms:
-        label = method_label(algorithm, exp.alpha, exp.baseline, exp.prover, exp.lr) + tag
+        label = method_label(algorithm, exp.alpha, exp.baseline, exp.oracle_prover, exp.lr) + tag
         for seed in exp.seeds:
             run = exp.out / f"{label}-s{seed}"
             if not (run / "model" / "config.json").exists():
@@ -147,7 +149,7 @@ def main(exp: Experiment) -> None:
                     alpha=exp.alpha,
                     lr=exp.lr,
                     baseline=exp.baseline,
-                    prover=exp.prover,
+                    oracle_prover=exp.oracle_prover,
                     max_blocks=exp.max_blocks,
                     problems_per_step=exp.problems_per_step,
                     group_size=exp.group_size,
@@ -202,22 +204,19 @@ def main(exp: Experiment) -> None:
     plot(results, exp.out / "mrt_vs_grpo.png")
 
 
-def method_label(algorithm: str, alpha: float, baseline: str, prover: str, lr: float) -> str:
+def method_label(algorithm: str, alpha: float, baseline: str, oracle: bool, lr: float) -> str:
     """``grpo``, ``mrt`` (α = 1, group baseline, the model's μ), or e.g.
     ``mrt-termination-a0.5`` / ``mrt-group-a1-oracle``; ``-lr3e-05`` when the learning
     rate is not the default 1e-4."""
     rate = "" if lr == Experiment.lr else f"-lr{lr:g}"
-    if algorithm == "grpo" or (alpha == 1.0 and baseline == "group" and prover == "policy"):
+    if algorithm == "grpo" or (alpha == 1.0 and baseline == "group" and not oracle):
         return algorithm + rate
-    return f"{algorithm}-{baseline}-a{alpha:g}" + ("-oracle" if prover == "oracle" else "") + rate
+    return f"{algorithm}-{baseline}-a{alpha:g}" + ("-oracle" if oracle else "") + rate
 
 
 def summary_table(results: dict[str, list[dict[str, float]]]) -> str:
     columns = [*METRICS, "sampled_tokens"]
-    lines = [
-        "| method | seeds | " + " | ".join(columns) + " |",
-        "|---|---|" + "---|" * len(columns),
-    ]
+    rows = []
     for method, runs in results.items():
         cells = []
         for name in columns:
@@ -228,12 +227,14 @@ def summary_table(results: dict[str, list[dict[str, float]]]) -> str:
                 cells.append(f"{values.mean():.3f} ± {values.std(ddof=1):.3f}")
             else:
                 cells.append(f"{values.mean():.3f}")
-        lines.append(f"| {method} | {len(runs)} | " + " | ".join(cells) + " |")
+        rows.append([method, len(runs), *cells])
+    lines = markdown_table(["method", "seeds", *columns], rows)
     lines.append("")
     lines.append(
         "Mean ± sample std over training seeds; each model evaluated on the same "
         "held-out problems, one sample each (think-to-budget)."
     )
+    lines += ["", *markdown_table(["metric", "meaning"], [(c, describe(c)) for c in columns])]
     return "\n".join(lines)
 
 
@@ -241,17 +242,14 @@ def repeat_table(results: dict[str, list[dict[str, float]]]) -> str:
     """How often an attempt repeats a pair, after m distinct pairs were tried, against a
     sampler blind to its own history (m/10 of the 10 pairs): does the policy condition on
     what it has tried at all?"""
-    lines = [
-        "| method | " + " | ".join(f"m={m}" for m in REPEAT_AT) + " |",
-        "|---|" + "---|" * len(REPEAT_AT),
-        "| history-blind sampler | " + " | ".join(f"{m / 10:.2f}" for m in REPEAT_AT) + " |",
-    ]
+    rows = [["history-blind sampler", *[f"{m / 10:.2f}" for m in REPEAT_AT]]]
     for method, runs in results.items():
         cells = []
         for m in REPEAT_AT:
             rates = [r[f"repeat_rate@{m}"] for r in runs if f"repeat_rate@{m}" in r]
             cells.append(f"{np.mean(rates):.2f}" if rates else "")
-        lines.append(f"| {method} | " + " | ".join(cells) + " |")
+        rows.append([method, *cells])
+    lines = markdown_table(["method", *[f"m={m}" for m in REPEAT_AT]], rows)
     lines += [
         "",
         "Share of attempts that repeat a pair already tried, after m distinct pairs "
@@ -263,12 +261,11 @@ def repeat_table(results: dict[str, list[dict[str, float]]]) -> str:
 def plot(results: dict[str, list[dict[str, float]]], path: Path) -> None:
     """Left: accuracy within a token budget per method. Right: how often each repeats a
     pair after m distinct ones, against a sampler blind to its history."""
+    fig = figure(figsize=(12, 4.6), layout="constrained")  # checks that matplotlib is there
     from matplotlib import colormaps
-    from matplotlib.figure import Figure
 
     first = next(iter(results.values()))[0]
     budgets = sorted(int(k.split("@")[1]) for k in first if k.startswith("accuracy@"))
-    fig = Figure(figsize=(12, 4.6), layout="constrained")
     acc, rep = fig.subplots(1, 2)
     colors = colormaps["tab20"].colors
     for i, (method, runs) in enumerate(results.items()):

@@ -5,7 +5,7 @@
     python examples/sb3_ppo_strategy.py --features deployable   # no J in the observation
 
 The shipped tiny model's think-to-budget streams on ``--env`` are recorded once
-(:func:`mrt_env.envs.strategy.tabulate`: J per block, and the answer the model gives when
+(:func:`mrt_env.envs.strategy_env.tabulate`: J per block, and the answer the model gives when
 forced at every prefix), on training problems and on held-out ones. PPO then trains on the
 tabulated ``StrategyEnv`` (continue / answer now; the return is minus the anytime regret)
 and is compared on the held-out streams with the fixed rules it can express: think to the
@@ -37,7 +37,7 @@ from mrt_env.envs.strategy_env import (
     tabulate,
 )
 from mrt_env.registration import ENV_IDS
-from mrt_env.report import format_stat, mean_ci
+from mrt_env.report import format_stat, markdown_table, mean_ci
 
 
 @dataclass(frozen=True)
@@ -129,26 +129,25 @@ def main(config: Config) -> None:
     }
     results = {name: evaluate(held_out, p, config.features) for name, p in policies.items()}
     bound = -anytime_return_bound(held_out)
-    lines = [
-        f"{config.env}, tiny model, {len(held_out.traces)} held-out streams; PPO trained "
-        f"{config.timesteps:,} steps on {len(train.traces)} recorded streams "
-        f"(features: {config.features}). Mean ± 95% CI.",
-        "",
-        "| policy | accuracy | anytime regret | regret − think-to-budget's (paired) "
-        "| thinking blocks | tokens |",
-        "|---|---|---|---|---|---|",
-    ]
     base = np.array(results["think-to-budget"]["anytime_regret"])
+    rows = []
     for name, r in results.items():
         stats = {m: format_stat(mean_ci(r[m]), 3) for m in r}
         paired = format_stat(mean_ci(np.array(r["anytime_regret"]) - base), 3)
         if name == "think-to-budget":
             paired = "0"
-        lines.append(
-            f"| {name} | {stats['accuracy']} | {stats['anytime_regret']} | {paired} "
-            f"| {stats['blocks']} | {stats['tokens']} |"
-        )
-    lines.append(f"| oracle stopper (hindsight) | | {bound:.3f} | | | |")
+        rows.append([name, stats["accuracy"], stats["anytime_regret"], paired])
+        rows[-1] += [stats["blocks"], stats["tokens"]]
+    rows.append(["oracle stopper (hindsight)", "", f"{bound:.3f}", "", "", ""])
+    paired_header = "anytime_regret − think-to-budget's (paired)"
+    header = ["policy", "accuracy", "anytime_regret", paired_header, "blocks", "tokens"]
+    lines = [
+        f"{config.env}, tiny model, {len(held_out.traces)} held-out streams; PPO trained "
+        f"{config.timesteps:,} steps on {len(train.traces)} recorded streams "
+        f"(features: {config.features}). Mean ± 95% CI.",
+        "",
+        *markdown_table(header, rows),
+    ]
     summary = "\n".join(lines)
     (config.out / f"summary-{config.env}-{config.features}.md").write_text(summary + "\n")
     print(summary)

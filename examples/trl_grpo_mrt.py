@@ -1,7 +1,7 @@
 """Train with TRL's GRPOTrainer on mrt_env's rewards: outcome + α·(progress of the stream).
 
 The defaults are the authors' RL settings for a 1.5B model (``mrt-train --preset
-deepscaler-mrt``, DESIGN.md §2): DeepScaleR-1.5B-Preview on the AIME 1983-2023 pool, lr 1e-6
+deepscaler-mrt``): DeepScaleR-1.5B-Preview on the AIME 1983-2023 pool, lr 1e-6
 cosine with 10% warmup, 4 generations per prompt, 256 traces per step, temperature 0.9,
 16K completion tokens, bf16, vLLM rollouts (TRL's server mode). μ, the meta-prover, samples
 its forced answers from the same vLLM server, which TRL keeps in sync with the policy.
@@ -11,7 +11,7 @@ its forced answers from the same vLLM server, which TRL keeps in sync with the p
     CUDA_VISIBLE_DEVICES=7 trl vllm-serve --model agentica-org/DeepScaleR-1.5B-Preview &
     CUDA_VISIBLE_DEVICES=0,1,2,3,4,5,6 accelerate launch \\
         --config_file examples/accelerate/multi_gpu.yaml --num_processes 7 \\
-        examples/trl_grpo_mrt.py --data-path ../shared/data
+        examples/trl_grpo_mrt.py --data-path path/to/data
 
 (For DeepSpeed ZeRO-2 instead of plain data parallelism, use the ``zero2.yaml`` that ships
 in TRL's ``trl/accelerate_configs/``.) On a CPU, a 2-step smoke run with the shipped tiny model
@@ -29,12 +29,13 @@ from __future__ import annotations
 
 import os
 import sys
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
 import tyro
 
+from mrt_env.episodes import EpisodeRule
 from mrt_env.lm.loading import DEFAULT_MODEL, load_lm, shipped_model_folder
 from mrt_env.progress import ForcedAnswerConfig, make_prover
 from mrt_env.registration import ENV_IDS, block_settings
@@ -56,14 +57,14 @@ class Args:
 
     cpu_smoke: bool = False
     """Start from the CPU smoke settings (tiny model, MRT-Search, 2 steps); flags still apply."""
-    model: str = PRESET.model
+    model: str = PRESET.model.name
     """The policy: hub id or folder (mrt-env/tiny: the shipped tiny model)."""
     env: str = PRESET.env
     """The env id whose problems (and, for synthetic tasks, text format and μ) are used."""
     train_set: str | None = PRESET.train_set
     """Problems to train on (default for synthetic envs: fresh generated ones)."""
     data_path: str | None = None
-    """Where the training set's file lives (e.g. ../shared/data)."""
+    """Where the training set's file lives (a folder holding aime_1983_2023.json, or that file)."""
     conversational: bool = True
     """Chat prompts rendered with the model's chat template (R1-style models need it)."""
     prompt_template: str | None = DEEPSCALER_TEMPLATE
@@ -81,10 +82,9 @@ class Args:
     every_prefix: bool = False
     """Score J at every episode boundary (logs episodes); the reward is the same (it
     telescopes), so the default scores only the empty prefix and the whole stream."""
-    episode_max_steps: int | None = 49
-    """every_prefix: episode boundaries at most (the authors' R1 analysis: 49)."""
-    episode_group_size: int = 5
-    """every_prefix: merge this many consecutive episodes (the authors' R1 analysis: 5)."""
+    episodes: EpisodeRule = field(default_factory=lambda: EpisodeRule(max_steps=49, group_size=5))
+    """every_prefix: how a completion is cut into episodes (the authors' R1 analysis: at most
+    49 boundaries, every 5 episodes merged)."""
     lr: float = PRESET.lr
     """Peak learning rate."""
     lr_schedule: Literal["constant", "cosine"] = PRESET.lr_schedule
@@ -100,7 +100,7 @@ class Args:
     """Completions per process per forward/backward pass."""
     max_completion_length: int = PRESET.max_tokens or 16384
     """Tokens a completion may use."""
-    temperature: float = PRESET.temperature or 0.9
+    temperature: float = PRESET.agent.temperature or 0.9
     """Rollout sampling temperature."""
     top_p: float = 1.0
     """Rollout nucleus sampling."""
@@ -110,9 +110,9 @@ class Args:
     """Optimizer steps."""
     device: Literal["cuda", "cpu"] = "cuda"
     """Where to train."""
-    bf16: bool = PRESET.dtype == "bfloat16"
+    bf16: bool = PRESET.model.dtype == "bfloat16"
     """bf16 mixed precision (master weights stay float32, which a 1e-6 step needs)."""
-    use_vllm: bool = PRESET.rollout_backend == "vllm"
+    use_vllm: bool = PRESET.model.backend == "vllm"
     """Roll out (and run μ) on a `trl vllm-serve` server; else in the training process."""
     vllm_server_url: str = "http://localhost:8000"
     """The `trl vllm-serve` server."""
@@ -138,8 +138,7 @@ SMOKE = replace(
     prompt_template=None,
     prover="likelihood",
     every_prefix=True,
-    episode_max_steps=None,
-    episode_group_size=1,
+    episodes=EpisodeRule(),
     lr=TrainConfig.lr,
     lr_schedule="constant",
     warmup=0.0,
@@ -203,8 +202,7 @@ def main(args: Args) -> None:
                 alpha=args.alpha,
                 include_outcome=False,
                 every_prefix=args.every_prefix,
-                max_steps=args.episode_max_steps,
-                group_size=args.episode_group_size,
+                rule=args.episodes,
                 problems=problems,
             )
         )

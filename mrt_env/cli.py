@@ -4,33 +4,23 @@ that end in one line of error (exit status 2), and failures turned into exit sta
 
 from __future__ import annotations
 
-import contextvars
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from mrt_env.config import Config, deferred_validation, validate_tree
 from mrt_env.errors import MrtError
 
 __all__ = ["CommandConfig", "exit_status", "parse_command"]
 
-# A command line is parsed first and validated after: tyro catches a ValueError raised while
-# it builds a config and prints it in a multi-line box with its usage.
-_validate_on_init = contextvars.ContextVar("mrt_env_validate_on_init", default=True)
 
-
-class CommandConfig:
+class CommandConfig(Config):
     """Base of the commands' frozen config dataclasses: a config checks itself when it is
-    built (:meth:`validate`), except inside :func:`parse_command`, which checks it right
-    after the command line is parsed."""
-
-    def __post_init__(self) -> None:
-        if _validate_on_init.get():
-            self.validate()
-
-    def validate(self) -> None:
-        """Raise a :class:`ValueError` naming the first bad setting (what was given, what
-        was expected)."""
+    built (:meth:`validate`), except inside :func:`parse_command`, which checks it (and the
+    value objects nested in it: ``--model.*``, ``--prover.*``, ...) right after the command
+    line is parsed. (A command line is parsed first and validated after: tyro catches a
+    ValueError raised while it builds a config and prints it in a multi-line box.)"""
 
 
 def parse_command(
@@ -45,8 +35,7 @@ def parse_command(
     ``prog: error: ...`` for a bad value (the command then exits with status 2)."""
     import tyro
 
-    token = _validate_on_init.set(False)
-    try:
+    with deferred_validation():
         config = tyro.cli(
             cls,
             args=None if argv is None else list(argv),
@@ -54,11 +43,9 @@ def parse_command(
             prog=prog,
             description=description,
         )
-    finally:
-        _validate_on_init.reset(token)
     try:
-        config.validate()
-    except ValueError as exc:
+        validate_tree(config)
+    except MrtError as exc:  # anything else is a bug in a validate(): keep its traceback
         print(f"{prog}: error: {exc}", file=sys.stderr)
         return None
     return config
@@ -73,12 +60,14 @@ def exit_status(
 ) -> int:
     """Run a resumable command's ``work`` and turn its end into an exit status.
 
-    A failure the user can fix (bad data, a backend error, a file problem) is one line on
-    stderr and status 1; Ctrl-C says where the finished rows are and how to resume (130).
+    A failure the user can fix (an :class:`~mrt_env.errors.MrtError`: bad data or settings,
+    a backend error; or an ``OSError``: a file problem) is one line on stderr and status 1;
+    anything else is a bug and keeps its traceback. Ctrl-C says where the finished rows are
+    and how to resume (130).
     """
     try:
         work()
-    except (MrtError, ValueError, OSError) as exc:
+    except (MrtError, OSError) as exc:
         print(f"{prog}: error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

@@ -13,12 +13,9 @@ cannot drift apart (agents may not import the env):
 
 from __future__ import annotations
 
-from mrt_env.grading import extract_answer
+from mrt_env.grading.extract import THINK_CLOSE, extract_answer
 
 __all__ = ["THINK_CLOSE", "answer_opening", "commits", "thinking_open"]
-
-THINK_CLOSE = "</think>"
-"""The tag that ends the thinking of R1-style models."""
 
 
 def thinking_open(text: str, think_close: str = THINK_CLOSE) -> bool:

@@ -4,7 +4,7 @@ MRT (Qu et al., "Optimizing Test-Time Compute via Meta Reinforcement Fine-Tuning
 views one long chain of thought as a sequence of episodes and measures, after each one, how
 likely a meta-prover is to answer correctly if forced to stop there. Progress and regret are
 therefore only as meaningful as the episode boundaries, so the rules below are the paper's,
-implemented exactly (see DESIGN.md §2):
+implemented exactly (the docs' Concepts page has them too):
 
 * **Open-ended setting** (``rule="markers"``). An R1-style model changes course in a new
   paragraph that opens with a discourse marker ("Wait", "Alternatively", ...), so the text is
@@ -35,12 +35,17 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from mrt_env.config import Config
+from mrt_env.errors import ArgumentTypeError, ConfigError
 
 __all__ = [
     "EPISODE_MARKERS",
     "MARKER_STOP_STRINGS",
     "RULES",
+    "EpisodeRule",
     "episode_boundaries",
     "prefixes",
     "split_episodes",
@@ -76,9 +81,9 @@ _BACKTRACK_RE = re.compile(r"^[ \t]*(?:Backtrack to Line \d+|Backtrack to beginn
 def _check_int(name: str, value: Any, minimum: int) -> None:
     # bool is an int subclass; True as a step count is always a mistake.
     if not isinstance(value, int) or isinstance(value, bool):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}: {value!r:.80}")
+        raise ArgumentTypeError(f"{name} must be an int, got {type(value).__name__}: {value!r:.80}")
     if value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value}")
+        raise ConfigError(f"{name} must be >= {minimum}, got {value}")
 
 
 def _starts_with_marker(paragraph: str) -> bool:
@@ -117,7 +122,7 @@ def _token_boundaries(text: str, tokenizer: Any, chunk_tokens: int) -> list[int]
     try:
         encoding = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
     except NotImplementedError as exc:  # HF slow tokenizers cannot give offsets
-        raise ValueError(
+        raise ConfigError(
             "rule='tokens' needs a tokenizer that returns offsets (a fast HF tokenizer); "
             f"{type(tokenizer).__name__} does not: {exc}"
         ) from exc
@@ -132,15 +137,61 @@ def _token_boundaries(text: str, tokenizer: Any, chunk_tokens: int) -> list[int]
     return boundaries
 
 
+@dataclass(frozen=True)
+class EpisodeRule(Config):
+    """How a reasoning stream is cut into episodes: one value, checked once when built (the
+    ``--episodes.*`` flags of ``mrt-regret``).
+
+    >>> split_episodes("a\\nBacktrack to Line 1\\nb", rule=EpisodeRule("backtrack"))
+    ['a\\n', 'Backtrack to Line 1\\nb']
+    >>> EpisodeRule("tokens")
+    Traceback (most recent call last):
+    ...
+    mrt_env.errors.ConfigError: rule 'tokens' needs chunk_tokens (tokens per episode)
+    """
+
+    rule: Literal["markers", "backtrack", "tokens"] = "markers"
+    """markers (open-ended setting: blank-line paragraphs, a new episode at a paragraph
+    opening with Wait, Alternatively, ...), backtrack (a new episode at each 'Backtrack to
+    ...' line) or tokens (chunks of chunk_tokens tokens; needs a tokenizer)."""
+    max_steps: int | None = None
+    """At most this many boundaries; the rest of the text is one final episode, so at most
+    max_steps + 1 episodes before grouping (None: no limit; the authors: 49)."""
+    group_size: int = 1
+    """Merge every group_size consecutive episodes into one, after max_steps (the
+    authors: 5)."""
+    min_paragraphs: int = 3
+    """markers: a marker is ignored when the previous boundary (or the start) is fewer than
+    this many paragraphs back, so every episode but the last has at least this many."""
+    chunk_tokens: int | None = None
+    """tokens: tokens per episode; a cut falls at the start of a token, and text between
+    tokens stays with the earlier chunk (ignored by the other rules)."""
+
+    def validate(self) -> None:
+        if self.rule not in RULES:
+            raise ConfigError(
+                f"unknown rule {self.rule!r}; expected one of {', '.join(map(repr, RULES))}"
+            )
+        if self.max_steps is not None:
+            _check_int("max_steps", self.max_steps, 0)
+        _check_int("group_size", self.group_size, 1)
+        _check_int("min_paragraphs", self.min_paragraphs, 1)
+        if self.chunk_tokens is not None:
+            _check_int("chunk_tokens", self.chunk_tokens, 1)
+        if self.rule == "tokens" and self.chunk_tokens is None:
+            raise ConfigError("rule 'tokens' needs chunk_tokens (tokens per episode)")
+
+
+def _as_rule(rule: EpisodeRule | str) -> EpisodeRule:
+    if isinstance(rule, EpisodeRule):
+        return rule
+    if isinstance(rule, str):  # a rule's name alone: its default settings
+        return EpisodeRule(rule)  # type: ignore[arg-type]
+    raise ArgumentTypeError(f"rule must be an EpisodeRule or a rule's name, got {rule!r:.80}")
+
+
 def episode_boundaries(
-    text: str,
-    *,
-    rule: str = "markers",
-    max_steps: int | None = None,
-    group_size: int = 1,
-    min_paragraphs: int = 3,
-    tokenizer: Any = None,
-    chunk_tokens: int | None = None,
+    text: str, *, rule: EpisodeRule | str = "markers", tokenizer: Any = None
 ) -> list[int]:
     """Character offsets where the episodes of ``text`` start: ``[0, b_1, ..., b_{k-1}]``.
 
@@ -148,116 +199,63 @@ def episode_boundaries(
     no episodes and gives ``[]``. The arguments are those of :func:`split_episodes`.
     """
     if not isinstance(text, str):
-        raise TypeError(f"text must be a str, got {type(text).__name__}")
-    if rule not in RULES:
-        raise ValueError(f"unknown rule {rule!r}; expected one of {', '.join(map(repr, RULES))}")
-    if max_steps is not None:
-        _check_int("max_steps", max_steps, 0)
-    _check_int("group_size", group_size, 1)
-    _check_int("min_paragraphs", min_paragraphs, 1)
-    if chunk_tokens is not None:
-        _check_int("chunk_tokens", chunk_tokens, 1)
-    if rule == "tokens" and (tokenizer is None or chunk_tokens is None):
-        raise ValueError(
-            "rule='tokens' needs both tokenizer= (HF-style, with offsets) and chunk_tokens=; "
-            f"got tokenizer={type(tokenizer).__name__}, chunk_tokens={chunk_tokens!r}"
-        )
+        raise ArgumentTypeError(f"text must be a str, got {type(text).__name__}")
+    rule = _as_rule(rule)
+    if rule.rule == "tokens" and tokenizer is None:
+        raise ConfigError("rule 'tokens' needs tokenizer= (HF-style, with offsets), got None")
 
     if not text:
         return []
-    if rule == "markers":
-        boundaries = _marker_boundaries(text, min_paragraphs)
-    elif rule == "backtrack":
+    if rule.rule == "markers":
+        boundaries = _marker_boundaries(text, rule.min_paragraphs)
+    elif rule.rule == "backtrack":
         boundaries = _backtrack_boundaries(text)
     else:
-        assert chunk_tokens is not None  # checked above; narrows the type
-        boundaries = _token_boundaries(text, tokenizer, chunk_tokens)
+        assert rule.chunk_tokens is not None  # EpisodeRule checked it; narrows the type
+        boundaries = _token_boundaries(text, tokenizer, rule.chunk_tokens)
 
     # Boundaries are found in order and none depends on a later one, so keeping the first
     # max_steps of them is the authors' "stop after max_steps, the rest is one episode".
-    if max_steps is not None:
-        boundaries = boundaries[: max_steps + 1]
+    if rule.max_steps is not None:
+        boundaries = boundaries[: rule.max_steps + 1]
     # Merging every group_size consecutive episodes keeps the start of each group's first one.
-    return boundaries[::group_size]
+    return boundaries[:: rule.group_size]
 
 
 def split_episodes(
-    text: str,
-    *,
-    rule: str = "markers",
-    max_steps: int | None = None,
-    group_size: int = 1,
-    min_paragraphs: int = 3,
-    tokenizer: Any = None,
-    chunk_tokens: int | None = None,
+    text: str, *, rule: EpisodeRule | str = "markers", tokenizer: Any = None
 ) -> list[str]:
     """Split a reasoning stream into episodes; ``"".join(result) == text`` always.
 
     Args:
         text: the model's thinking text (the stream z, without the prompt).
-        rule: ``"markers"`` (open-ended setting: blank-line paragraphs, a new episode at a
-            paragraph opening with one of :data:`EPISODE_MARKERS`), ``"backtrack"``
-            (backtracking setting: a new episode at each ``Backtrack to ...`` line) or
-            ``"tokens"`` (chunks of ``chunk_tokens`` tokens).
-        max_steps: place at most this many boundaries; the rest of the text is one final
-            episode, so there are at most ``max_steps + 1`` episodes before grouping.
-            ``None``: no limit.
-        group_size: merge every ``group_size`` consecutive episodes into one (the last group
-            may be smaller); applied after ``max_steps``.
-        min_paragraphs: ``"markers"`` only: a marker is ignored when the previous boundary
-            (or the start of the text) is fewer than this many paragraphs back, so every
-            episode but the last has at least this many paragraphs.
-        tokenizer: ``"tokens"`` only: an HF-style tokenizer that supports
+        rule: an :class:`EpisodeRule` (its fields say where episodes start, how many
+            boundaries there may be and how episodes are merged), or a rule's name alone
+            (``"markers"``, ``"backtrack"``) for its defaults.
+        tokenizer: ``"tokens"`` rule only: an HF-style tokenizer that supports
             ``tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)``.
-        chunk_tokens: ``"tokens"`` only: tokens per episode; a cut falls at the start of a
-            token, and text between tokens stays with the earlier chunk.
 
     Returns:
         The episodes, in order, each non-empty; ``[]`` for empty text.
 
     Raises:
-        TypeError: ``text`` is not a str, or a count is not an int.
-        ValueError: unknown ``rule``, a count out of range, or ``"tokens"`` without a
-            tokenizer or ``chunk_tokens``.
+        TypeError: ``text`` is not a str, or ``rule`` is neither a rule nor a name.
+        ValueError: a bad rule (see :class:`EpisodeRule`), or ``"tokens"`` without a
+            tokenizer.
     """
-    boundaries = episode_boundaries(
-        text,
-        rule=rule,
-        max_steps=max_steps,
-        group_size=group_size,
-        min_paragraphs=min_paragraphs,
-        tokenizer=tokenizer,
-        chunk_tokens=chunk_tokens,
-    )
+    boundaries = episode_boundaries(text, rule=rule, tokenizer=tokenizer)
     if not boundaries:
         return []
     ends = [*boundaries[1:], len(text)]
     return [text[start:end] for start, end in zip(boundaries, ends, strict=True)]
 
 
-def prefixes(
-    text: str,
-    *,
-    rule: str = "markers",
-    max_steps: int | None = None,
-    group_size: int = 1,
-    min_paragraphs: int = 3,
-    tokenizer: Any = None,
-    chunk_tokens: int | None = None,
-) -> list[str]:
+def prefixes(text: str, *, rule: EpisodeRule | str = "markers", tokenizer: Any = None) -> list[str]:
     """The stream cut at every episode end: ``["", z_0, z_0 + z_1, ..., text]``.
 
     These are the contexts the meta-prover is scored on (the empty prefix, j = 0, included):
     k + 1 strings for k episodes, so ``[""]`` for empty text. Arguments as in
     :func:`split_episodes`.
     """
-    boundaries = episode_boundaries(
-        text,
-        rule=rule,
-        max_steps=max_steps,
-        group_size=group_size,
-        min_paragraphs=min_paragraphs,
-        tokenizer=tokenizer,
-        chunk_tokens=chunk_tokens,
-    )
+    boundaries = episode_boundaries(text, rule=rule, tokenizer=tokenizer)
     return ["", *(text[:b] for b in boundaries[1:]), text] if boundaries else [""]

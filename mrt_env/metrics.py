@@ -1,6 +1,6 @@
 """Metrics of how a model spends test-time compute (MRT, Qu et al., ICML 2025).
 
-Notation (DESIGN.md §2): a stream of k episodes z_0 … z_{k-1}; c_j = x + z_0 … z_{j-1} is the
+Notation (docs: Concepts): a stream of k episodes z_0 … z_{k-1}; c_j = x + z_0 … z_{j-1} is the
 prefix before episode j (c_0 = x, the empty prefix). ``J_j = J(μ(·|c_j))`` is the success
 probability of the meta-prover μ (budget forcing) after prefix j, for j = 0 … k, so a stream
 of k episodes gives k + 1 values ``success_probs = [J_0, J_1, …, J_k]``.
@@ -29,9 +29,11 @@ of k episodes gives k + 1 values ``success_probs = [J_0, J_1, …, J_k]``.
 Also the usual sampling metrics: :func:`pass_at_k` (the unbiased estimator of Chen et al.,
 2021), :func:`maj_at_k` (majority vote) and :func:`accuracy_at_budget`.
 
-Everything here is numpy only and validates its inputs: wrong types raise ``TypeError``,
-wrong values (J outside [0, 1], mismatched lengths, decreasing token counts, non-positive
-budgets, empty inputs) raise ``ValueError``; both say what was expected and what came.
+Everything here is numpy only and validates its inputs: wrong types raise
+:class:`~mrt_env.errors.ArgumentTypeError` (a ``TypeError``), wrong values (J outside
+[0, 1], mismatched lengths, decreasing token counts, non-positive budgets, empty inputs)
+raise :class:`~mrt_env.errors.ConfigError` (a ``ValueError``); both say what was expected
+and what came.
 """
 
 from __future__ import annotations
@@ -43,6 +45,8 @@ from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import ArrayLike
+
+from mrt_env.errors import ArgumentTypeError, ConfigError
 
 __all__ = [
     "EpisodeRegret",
@@ -66,23 +70,23 @@ def _as_1d_floats(values: ArrayLike, name: str, *, allow_empty: bool = False) ->
     if isinstance(values, (str, bytes)) or np.ndim(values) == 0:
         # A bare number or a string is never a sequence of numbers here; np.asarray would
         # turn a number into a 0-d array and a string into a character array.
-        raise TypeError(
+        raise ArgumentTypeError(
             f"{name} must be a 1-D sequence of numbers, got {type(values).__name__}: {values!r:.80}"
         )
     try:
         array = np.array(values, dtype=np.float64)  # a copy: callers' arrays stay untouched
     except (TypeError, ValueError) as exc:
-        raise TypeError(
+        raise ArgumentTypeError(
             f"{name} must be a 1-D sequence of numbers, got {type(values).__name__}: "
             f"{values!r:.80} ({exc})"
         ) from None
     if array.ndim != 1:
-        raise ValueError(f"{name} must be 1-D, got an array of shape {array.shape}")
+        raise ConfigError(f"{name} must be 1-D, got an array of shape {array.shape}")
     if array.size == 0 and not allow_empty:
-        raise ValueError(f"{name} must not be empty")
+        raise ConfigError(f"{name} must not be empty")
     if not np.all(np.isfinite(array)):
         bad = int(np.flatnonzero(~np.isfinite(array))[0])
-        raise ValueError(f"{name} must be finite, got {float(array[bad])!r} at index {bad}")
+        raise ConfigError(f"{name} must be finite, got {float(array[bad])!r} at index {bad}")
     return array
 
 
@@ -90,7 +94,7 @@ def _check_probabilities(array: np.ndarray, name: str) -> None:
     outside = np.flatnonzero((array < 0.0) | (array > 1.0))
     if outside.size:
         i = int(outside[0])
-        raise ValueError(
+        raise ConfigError(
             f"{name} must be probabilities in [0, 1], got {float(array[i])!r} at index {i}"
         )
 
@@ -109,23 +113,25 @@ def _readonly(array: np.ndarray) -> np.ndarray:
 def _as_int(value: object, name: str) -> int:
     # bool is an int subclass, but pass_at_k(n=True, ...) is a bug, not a count.
     if isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"{name} must be an int, got bool: {value!r}")
+        raise ArgumentTypeError(f"{name} must be an int, got bool: {value!r}")
     try:
         return operator.index(value)  # accepts int and numpy integers, rejects 2.0 and "2"
     except TypeError:
-        raise TypeError(
+        raise ArgumentTypeError(
             f"{name} must be an int, got {type(value).__name__}: {value!r:.80}"
         ) from None
 
 
 def _as_bools(values: Sequence[bool], name: str) -> list[bool]:
     if isinstance(values, (str, bytes)) or np.ndim(values) != 1:
-        raise TypeError(f"{name} must be a 1-D sequence of bools, got {type(values).__name__}")
+        raise ArgumentTypeError(
+            f"{name} must be a 1-D sequence of bools, got {type(values).__name__}"
+        )
     out = []
     for i, value in enumerate(values):
         # Only real booleans: truthiness of arbitrary objects ("False" is truthy) hides bugs.
         if not isinstance(value, (bool, np.bool_)):
-            raise TypeError(
+            raise ArgumentTypeError(
                 f"{name}[{i}] must be a bool, got {type(value).__name__}: {value!r:.80}"
             )
         out.append(bool(value))
@@ -146,7 +152,7 @@ def anytime_success(success_probs: ArrayLike, correct: bool) -> list[float]:
     """
     probs = _success_probs(success_probs)
     if probs.size < 2:
-        raise ValueError(f"need J_0 and at least one block: got {probs.size} value(s)")
+        raise ConfigError(f"need J_0 and at least one block: got {probs.size} value(s)")
     return [*probs[:-1].tolist(), float(bool(correct))]
 
 
@@ -175,7 +181,7 @@ def progress(success_probs: ArrayLike) -> np.ndarray:
 
 @dataclass(frozen=True, eq=False)  # eq=False: the generated __eq__ cannot compare arrays
 class EpisodeRegret:
-    """Cumulative regret over the episodes of one stream (DESIGN.md §2).
+    """Cumulative regret over the episodes of one stream (see the docs' Concepts page).
 
     Attributes:
         terms: per-episode regret, ``J*_j − J_{j+1}`` for j = 0 … k−1 (J*_j = J* for the
@@ -208,23 +214,25 @@ def episode_regret(
     after = _success_probs(success_probs)[1:]  # J_1 … J_k
     k = after.size
     if isinstance(comparator, (str, bytes)):
-        raise TypeError(f"comparator must be a number or a sequence of numbers, got {comparator!r}")
+        raise ArgumentTypeError(
+            f"comparator must be a number or a sequence of numbers, got {comparator!r}"
+        )
     if np.ndim(comparator) == 0:
         try:
             j_star = float(comparator)  # type: ignore[arg-type]
         except (TypeError, ValueError):
-            raise TypeError(
+            raise ArgumentTypeError(
                 "comparator must be a number or a sequence of numbers, got "
                 f"{type(comparator).__name__}: {comparator!r:.80}"
             ) from None
         if not 0.0 <= j_star <= 1.0:  # also rejects NaN
-            raise ValueError(f"comparator J* must be a probability in [0, 1], got {j_star!r}")
+            raise ConfigError(f"comparator J* must be a probability in [0, 1], got {j_star!r}")
         reference = np.full(k, j_star)
     else:
         reference = _as_1d_floats(comparator, "comparator", allow_empty=True)
         _check_probabilities(reference, "comparator")
         if reference.size != k:
-            raise ValueError(
+            raise ConfigError(
                 f"comparator must give one J per episode: expected length k = {k} "
                 f"(len(success_probs) - 1), got length {reference.size}"
             )
@@ -284,22 +292,22 @@ def token_regret(
     y = _success_probs(success_probs)
     c0 = _as_1d_floats(budgets, "budgets")
     if x.size != y.size:
-        raise ValueError(
+        raise ConfigError(
             "tokens and success_probs must be aligned (one token count per prefix, "
             f"length k + 1): got len(tokens) = {x.size}, len(success_probs) = {y.size}"
         )
     if x[0] != 0.0:
-        raise ValueError(f"tokens[0] must be 0 (the empty prefix), got {float(x[0])!r}")
+        raise ConfigError(f"tokens[0] must be 0 (the empty prefix), got {float(x[0])!r}")
     steps = np.diff(x)
     if np.any(steps < 0):
         i = int(np.flatnonzero(steps < 0)[0])
-        raise ValueError(
+        raise ConfigError(
             "tokens must be non-decreasing (cumulative counts), got "
             f"tokens[{i}] = {float(x[i])!r} > tokens[{i + 1}] = {float(x[i + 1])!r}"
         )
     if np.any(c0 <= 0):
         i = int(np.flatnonzero(c0 <= 0)[0])
-        raise ValueError(f"budgets must be > 0, got {float(c0[i])!r} at index {i}")
+        raise ConfigError(f"budgets must be > 0, got {float(c0[i])!r} at index {i}")
 
     if not include_j0:
         y[0] = 0.0  # the authors' curve starts at the origin (y is our own copy)
@@ -345,11 +353,11 @@ def pass_at_k(n: int, c: int, k: int) -> float:
     """
     n, c, k = _as_int(n, "n"), _as_int(c, "c"), _as_int(k, "k")
     if n < 1:
-        raise ValueError(f"n must be >= 1, got n = {n}")
+        raise ConfigError(f"n must be >= 1, got n = {n}")
     if not 0 <= c <= n:
-        raise ValueError(f"c must satisfy 0 <= c <= n = {n}, got c = {c}")
+        raise ConfigError(f"c must satisfy 0 <= c <= n = {n}, got c = {c}")
     if not 1 <= k <= n:
-        raise ValueError(f"k must satisfy 1 <= k <= n = {n}, got k = {k}")
+        raise ConfigError(f"k must satisfy 1 <= k <= n = {n}, got k = {k}")
     if n - c < k:
         return 1.0  # every k-subset contains a correct sample
     return 1.0 - math.prod(1.0 - k / i for i in range(n - c + 1, n + 1))
@@ -373,13 +381,15 @@ def maj_at_k(
     are expected to grade alike).
     """
     if isinstance(answers, (str, bytes)):
-        raise TypeError(f"answers must be a sequence of answer keys, got a string: {answers!r:.80}")
+        raise ArgumentTypeError(
+            f"answers must be a sequence of answer keys, got a string: {answers!r:.80}"
+        )
     answers = list(answers)
     flags = _as_bools(correct, "correct")
     if not answers:
-        raise ValueError("answers must not be empty")
+        raise ConfigError("answers must not be empty")
     if len(flags) != len(answers):
-        raise ValueError(
+        raise ConfigError(
             "correct must be parallel to answers: got "
             f"len(answers) = {len(answers)}, len(correct) = {len(flags)}"
         )
@@ -387,7 +397,7 @@ def maj_at_k(
         k = len(answers)
     k = _as_int(k, "k")
     if not 1 <= k <= len(answers):
-        raise ValueError(f"k must satisfy 1 <= k <= len(answers) = {len(answers)}, got k = {k}")
+        raise ConfigError(f"k must satisfy 1 <= k <= len(answers) = {len(answers)}, got k = {k}")
 
     counts: dict[Hashable, int] = {}
     first: dict[Hashable, int] = {}
@@ -397,7 +407,7 @@ def maj_at_k(
         try:
             counts[answer] = counts.get(answer, 0) + 1
         except TypeError:
-            raise TypeError(
+            raise ArgumentTypeError(
                 f"answers[{i}] must be hashable, got {type(answer).__name__}: {answer!r:.80}"
             ) from None
         first.setdefault(answer, i)
@@ -422,15 +432,17 @@ def accuracy_at_budget(tokens_used: ArrayLike, correct: Sequence[bool], budget: 
     used = _as_1d_floats(tokens_used, "tokens_used")
     flags = np.array(_as_bools(correct, "correct"), dtype=bool)
     if flags.size != used.size:
-        raise ValueError(
+        raise ConfigError(
             "correct must be parallel to tokens_used: got "
             f"len(tokens_used) = {used.size}, len(correct) = {flags.size}"
         )
     if np.any(used < 0):
         i = int(np.flatnonzero(used < 0)[0])
-        raise ValueError(f"tokens_used must be >= 0, got {float(used[i])!r} at index {i}")
+        raise ConfigError(f"tokens_used must be >= 0, got {float(used[i])!r} at index {i}")
     if isinstance(budget, (bool, np.bool_)) or not isinstance(budget, (int, float, np.number)):
-        raise TypeError(f"budget must be a number, got {type(budget).__name__}: {budget!r:.80}")
+        raise ArgumentTypeError(
+            f"budget must be a number, got {type(budget).__name__}: {budget!r:.80}"
+        )
     if not budget > 0:  # also rejects NaN
-        raise ValueError(f"budget must be > 0, got {budget!r}")
+        raise ConfigError(f"budget must be > 0, got {budget!r}")
     return float(np.mean(flags & (used <= budget)))

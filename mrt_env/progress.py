@@ -28,11 +28,15 @@ import threading
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from mrt_env.commitment import answer_opening
+from mrt_env.config import Config
+from mrt_env.errors import ArgumentTypeError, ConfigError
 from mrt_env.grading import grade_many
 from mrt_env.lm.base import LanguageModel, SharedResource
+from mrt_env.lm.sampling import Sampling
+from mrt_env.prompts import problem_prompt
 from mrt_env.types import Problem
 
 __all__ = [
@@ -45,6 +49,7 @@ __all__ = [
     "OracleProver",
     "ProverEstimate",
     "ProverRequest",
+    "ProverSettings",
     "default_prompt",
     "make_prover",
 ]
@@ -66,8 +71,7 @@ LIKELIHOOD_FORCING_TEXT = (
 
 def default_prompt(lm: LanguageModel, problem: Problem) -> str:
     """The text the reasoning stream continues: the model's chat template, or a plain one."""
-    chat = lm.chat_prompt(problem.question)
-    return chat if chat is not None else f"Problem: {problem.question}\n\nSolution:\n"
+    return problem_prompt(problem.question, lm=lm)
 
 
 @dataclass(frozen=True)
@@ -109,7 +113,7 @@ class _CachedProver(SharedResource):
 
     def __init__(self, lm: LanguageModel, cache_size: int):
         if cache_size < 0:
-            raise ValueError(f"cache_size must be >= 0, got {cache_size}")
+            raise ConfigError(f"cache_size must be >= 0, got {cache_size}")
         self.lm = lm
         self.cache_size = cache_size
         self._cache: OrderedDict[tuple, ProverEstimate] = OrderedDict()
@@ -133,7 +137,9 @@ class _CachedProver(SharedResource):
     ) -> list[ProverEstimate]:
         """μ's estimate at each prefix (cached; only unseen prefixes reach the model)."""
         if isinstance(prefixes, str):
-            raise TypeError("prefixes must be a sequence of str (the stream's prefixes), got a str")
+            raise ArgumentTypeError(
+                "prefixes must be a sequence of str (the stream's prefixes), got a str"
+            )
         prompt = default_prompt(self.lm, problem) if prompt is None else prompt
         return self.estimate_batch([ProverRequest(problem, prompt, p) for p in prefixes])
 
@@ -146,7 +152,9 @@ class _CachedProver(SharedResource):
         requests = list(requests)
         for r in requests:
             if not isinstance(r, ProverRequest):
-                raise TypeError(f"requests must be ProverRequest objects, got {type(r).__name__}")
+                raise ArgumentTypeError(
+                    f"requests must be ProverRequest objects, got {type(r).__name__}"
+                )
         keys = [self._key(r) for r in requests]
         with self._lock:
             found = {k: self._cache[k] for k in keys if k in self._cache}
@@ -197,13 +205,21 @@ class ForcedAnswerConfig:
 
     def __post_init__(self) -> None:
         if self.k < 1 or self.max_answer_tokens < 1:
-            raise ValueError(
+            raise ConfigError(
                 f"k and max_answer_tokens must be >= 1, got {self.k}, {self.max_answer_tokens}"
             )
-        if not self.temperature >= 0 or not 0 < self.top_p <= 1:
-            raise ValueError(
-                f"need temperature >= 0 and 0 < top_p <= 1, got {self.temperature}, {self.top_p}"
-            )
+        _ = self.answers  # building the Sampling checks temperature, top_p and seed
+
+    @property
+    def answers(self) -> Sampling:
+        """How the k answers after a prefix are sampled."""
+        return Sampling(
+            max_tokens=self.max_answer_tokens,
+            n=self.k,
+            temperature=self.temperature,
+            top_p=self.top_p,
+            seed=self.seed,
+        )
 
 
 class ForcedAnswerProver(_CachedProver):
@@ -230,14 +246,7 @@ class ForcedAnswerProver(_CachedProver):
     def _compute(self, requests: list[ProverRequest]) -> list[ProverEstimate]:
         cfg = self.config
         contexts = [r.prompt + r.prefix + cfg.forcing_text for r in requests]
-        outs = self.lm.generate(
-            contexts,
-            max_tokens=cfg.max_answer_tokens,
-            n=cfg.k,
-            temperature=cfg.temperature,
-            top_p=cfg.top_p,
-            seed=cfg.seed,
-        )
+        outs = self.lm.generate(contexts, cfg.answers)
         # The forcing text may open the answer (the paper's ends in "1. **"): grade it
         # together with the completion, so an answer split across the two is found.
         tail = answer_opening(cfg.forcing_text)
@@ -270,9 +279,11 @@ class LikelihoodConfig:
 
     def __post_init__(self) -> None:
         if self.normalize not in ("sequence", "per_token"):
-            raise ValueError(f"normalize must be 'sequence' or 'per_token', got {self.normalize!r}")
+            raise ConfigError(
+                f"normalize must be 'sequence' or 'per_token', got {self.normalize!r}"
+            )
         if "{answer}" not in self.answer_template:
-            raise ValueError(
+            raise ConfigError(
                 f"answer_template must contain {{answer}}, got {self.answer_template!r}"
             )
 
@@ -345,7 +356,7 @@ def make_prover(lm: LanguageModel, kind: str = "forced", **settings: Any) -> Met
     (``cache_size`` too); ``forcing_text=None`` means the kind's default.
     """
     if kind not in PROVER_KINDS:
-        raise ValueError(f"prover kind must be one of {PROVER_KINDS}, got {kind!r}")
+        raise ConfigError(f"prover kind must be one of {PROVER_KINDS}, got {kind!r}")
     if settings.get("forcing_text", "") is None:
         del settings["forcing_text"]
     cls = ForcedAnswerProver if kind == "forced" else LikelihoodProver
@@ -354,7 +365,67 @@ def make_prover(lm: LanguageModel, kind: str = "forced", **settings: Any) -> Met
     except TypeError as exc:  # an unknown setting: say which ones exist
         config = ForcedAnswerConfig if kind == "forced" else LikelihoodConfig
         names = sorted([*config.__dataclass_fields__, "cache_size"])
-        raise TypeError(f"{kind} prover settings are {names}; got {sorted(settings)}") from exc
+        raise ArgumentTypeError(
+            f"{kind} prover settings are {names}; got {sorted(settings)}"
+        ) from exc
+
+
+_FORCED = ForcedAnswerConfig()  # the defaults, stated once (the authors' settings)
+
+
+@dataclass(frozen=True)
+class ProverSettings(Config):
+    """Which meta-prover μ a command builds on its model: the ``--prover.*`` flags.
+
+    The sampling fields are the forced prover's (the likelihood prover samples nothing);
+    their defaults are :class:`ForcedAnswerConfig`'s, the authors'.
+
+    >>> ProverSettings(kind="forced", k=4).forced_settings()["k"]
+    4
+    """
+
+    kind: Literal["forced", "likelihood"] | None = None
+    """How J is estimated: forced (sample k answers after the forcing text and grade them,
+    the paper's) or likelihood (the probability of the gold answer after forcing; one pass,
+    deterministic). None: the command's default (mrt-bench: the env's own, likelihood for
+    the synthetic tasks and forced otherwise; mrt-regret: forced)."""
+    k: int = _FORCED.k
+    """forced: answers sampled per prefix (the paper's K)."""
+    temperature: float = _FORCED.temperature
+    """forced: sampling temperature of the answers."""
+    top_p: float = _FORCED.top_p
+    """forced: nucleus sampling of the answers."""
+    max_answer_tokens: int = _FORCED.max_answer_tokens
+    """forced: tokens each answer may use (it must reach its \\boxed{} within them)."""
+    seed: int = _FORCED.seed
+    """forced: seed of the answers (same seed and inputs, same J)."""
+    forcing_text: str | None = None
+    """Text appended after a prefix to end the thinking and ask for the answer (default: the
+    env's in mrt-bench; else the kind's own: the authors' text for forced, the same ending in
+    '\\boxed{' for likelihood)."""
+
+    def validate(self) -> None:
+        if self.forcing_text is not None and not self.forcing_text:
+            raise ConfigError("forcing_text must not be empty (omit it for the default)")
+        ForcedAnswerConfig(**self.forced_settings())  # checks k and the answers' sampling
+
+    def forced_settings(self) -> dict[str, Any]:
+        """The forced prover's settings (:class:`ForcedAnswerConfig` fields) besides the
+        forcing text."""
+        return {
+            "k": self.k,
+            "temperature": self.temperature,
+            "top_p": self.top_p,
+            "max_answer_tokens": self.max_answer_tokens,
+            "seed": self.seed,
+        }
+
+    def build(self, lm: LanguageModel, *, default_kind: str = "forced") -> MetaProver:
+        """μ on ``lm`` (of ``default_kind`` when :attr:`kind` is None)."""
+        kind = self.kind or default_kind
+        if kind == "likelihood":
+            return make_prover(lm, kind, forcing_text=self.forcing_text)
+        return make_prover(lm, kind, forcing_text=self.forcing_text, **self.forced_settings())
 
 
 class OracleProver(SharedResource):
@@ -369,7 +440,7 @@ class OracleProver(SharedResource):
 
     def __init__(self, success: Any, *, lm: LanguageModel | None = None):
         if not callable(success):
-            raise TypeError(
+            raise ArgumentTypeError(
                 f"success must be a function (problem, blocks) -> float, got {success!r}"
             )
         self.success = success

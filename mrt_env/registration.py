@@ -59,7 +59,7 @@ STRATEGY_ENV_IDS: dict[str, dict[str, Any]] = {
     "MRT-Strategy-Search-v0": {"env": "MRT-Search-v0"},
     "MRT-Strategy-Arithmetic-v0": {"env": "MRT-Arithmetic-v0"},
 }
-"""Registered id -> :class:`~mrt_env.envs.strategy.StrategyEnv` kwargs: the meta-level
+"""Registered id -> :class:`~mrt_env.envs.strategy_env.StrategyEnv` kwargs: the meta-level
 decision (continue or answer) over the LM's streams in a ReasoningEnv, for stable-baselines3;
 ``gym.make(id, table=path)`` replays a recorded table instead of running the LM."""
 

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import IO, Any
 
-from mrt_env.errors import DataFormatError
+from mrt_env.errors import DataFormatError, RunStateError
 from mrt_env.extras import require
 
 __all__ = ["SETTINGS_FILE", "append_row", "check_settings", "read_rows", "save_atomic"]
@@ -37,7 +37,7 @@ def read_rows(path: Path, *, key: str, tool: str) -> list[dict[str, Any]]:
         try:
             row = json.loads(raw)
             if not isinstance(row, dict) or key not in row:
-                raise ValueError("not a row")
+                raise DataFormatError("not a row")
         except ValueError:
             if i == len(lines) - 1:  # the last line, without its newline: torn by a kill
                 print(f"note: dropping an incomplete last line of {path}", file=sys.stderr)
@@ -73,7 +73,7 @@ def check_settings(out: Path, settings: Mapping[str, Any], *, resuming: bool) ->
         ]
         if changed:
             what = ", ".join(f"{k}: {before.get(k)!r} -> {settings.get(k)!r}" for k in changed)
-            raise ValueError(
+            raise RunStateError(
                 f"{out} holds rows computed with other settings ({what}); "
                 "pass --overwrite to start afresh or choose another --out"
             )

@@ -19,6 +19,8 @@ from typing import Any
 import numpy as np
 from gymnasium import spaces
 
+from mrt_env.errors import ConfigError
+
 __all__ = ["UnicodeText"]
 
 # What ``sample`` draws from: printable ASCII with whitespace, no control characters.
@@ -45,10 +47,10 @@ class UnicodeText(spaces.Text):
         self, max_length: int, *, sample_length: int | None = None, seed: Any = None
     ) -> None:
         if isinstance(max_length, bool) or not isinstance(max_length, int) or max_length < 0:
-            raise ValueError(f"max_length must be an int >= 0, got {max_length!r}")
+            raise ConfigError(f"max_length must be an int >= 0, got {max_length!r}")
         sample_length = min(max_length, 64) if sample_length is None else sample_length
         if not 0 <= sample_length <= max_length:
-            raise ValueError(
+            raise ConfigError(
                 f"sample_length must lie in [0, max_length={max_length}], got {sample_length}"
             )
         super().__init__(max_length, min_length=0, charset=_SAMPLE_CHARSET, seed=seed)

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-# ../shared/data beside the repository (see ../shared/data/README.md); CI lays it there too.
+# The test data: $MRT_ENV_TEST_DATA, else the team's data folder beside the repository.
 SHARED_DATA = Path(
     os.environ.get(
         "MRT_ENV_TEST_DATA", Path(__file__).resolve().parents[1].parent / "shared" / "data"

@@ -23,12 +23,10 @@ class CopyLastBoxedFakeLM:
         found = re.findall(r"\\boxed\{([^{}]*)\}", text)
         return found[-1] if found else "0"
 
-    def generate(
-        self, prompts, *, max_tokens, stop=None, n=1, temperature=1.0, top_p=1.0, seed=None
-    ):
+    def generate(self, prompts, sampling):
         self.generate_calls.append(list(prompts))
         return [
-            [Completion(f"The answer is \\boxed{{{self._last_boxed(p)}}}.", 8, "stop")] * n
+            [Completion(f"The answer is \\boxed{{{self._last_boxed(p)}}}.", 8, "stop")] * sampling.n
             for p in prompts
         ]
 

@@ -19,8 +19,8 @@ A plain function ``(observation, info) -> str`` works wherever an agent does
 """
 
 from mrt_env.agents.base import Agent, FunctionAgent, as_agent
-from mrt_env.agents.lm_agent import LMAgent
-from mrt_env.agents.runner import EpisodeRecord, play
+from mrt_env.agents.lm_agent import BlockSampling, LMAgent
+from mrt_env.agents.runner import play
 from mrt_env.agents.scripted import RandomAgent, ReplayAgent, ScriptedAgent
 from mrt_env.agents.strategies import (
     BudgetForcingExtend,
@@ -29,6 +29,7 @@ from mrt_env.agents.strategies import (
     SelfVerify,
     ThinkToBudget,
 )
+from mrt_env.types import EpisodeRecord  # what play returns, re-exported
 
 STRATEGIES = {
     cls.name: cls
@@ -39,6 +40,7 @@ STRATEGIES = {
 __all__ = [
     "STRATEGIES",
     "Agent",
+    "BlockSampling",
     "BudgetForcingExtend",
     "EarlyExit",
     "EpisodeRecord",

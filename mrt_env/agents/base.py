@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from mrt_env.errors import ArgumentTypeError
+
 __all__ = ["Agent", "FunctionAgent", "as_agent"]
 
 Info = Mapping[str, Any]
@@ -51,14 +53,16 @@ class FunctionAgent(Agent):
 
     def __init__(self, fn: Callable[[str, Info], str], name: str | None = None):
         if not callable(fn):
-            raise TypeError(f"expected a callable (observation, info) -> str, got {fn!r}")
+            raise ArgumentTypeError(f"expected a callable (observation, info) -> str, got {fn!r}")
         self.fn = fn
         self.name = name or getattr(fn, "__name__", "function")
 
     def act(self, observation: str, info: Info) -> str:
         block = self.fn(observation, info)
         if not isinstance(block, str):
-            raise TypeError(f"agent function {self.name} returned {type(block).__name__}, not str")
+            raise ArgumentTypeError(
+                f"agent function {self.name} returned {type(block).__name__}, not str"
+            )
         return block
 
 
@@ -68,6 +72,6 @@ def as_agent(agent: Agent | Callable[[str, Info], str]) -> Agent:
         return agent
     if callable(agent) and not isinstance(agent, type):
         return FunctionAgent(agent)
-    raise TypeError(
+    raise ArgumentTypeError(
         f"expected an Agent or a function (observation, info) -> str, got {type(agent).__name__}"
     )

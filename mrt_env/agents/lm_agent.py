@@ -4,16 +4,58 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from mrt_env import info as keys
 from mrt_env.agents.base import Agent, Info
 from mrt_env.commitment import THINK_CLOSE, thinking_open
+from mrt_env.config import Config
 from mrt_env.episodes import MARKER_STOP_STRINGS
+from mrt_env.errors import ArgumentTypeError, ConfigError
 from mrt_env.lm.base import Completion, LanguageModel
+from mrt_env.lm.sampling import Sampling
 
-__all__ = ["LMAgent"]
+__all__ = ["BlockSampling", "LMAgent"]
+
+
+@dataclass(frozen=True)
+class BlockSampling(Config):
+    """How an LM agent samples its blocks, over an env's defaults (the commands'
+    ``--agent.*`` flags). None keeps the env's value
+    (:func:`~mrt_env.registration.block_settings`).
+
+    >>> BlockSampling(temperature=0.0).over({"temperature": 1.0, "top_p": 1.0})
+    {'temperature': 0.0, 'top_p': 1.0}
+    """
+
+    temperature: float | None = None
+    """Sampling temperature of the blocks (default: the env's, 1.0 synthetic, 0.6
+    otherwise)."""
+    top_p: float | None = None
+    """Nucleus sampling of the blocks (default: the env's, 1.0 synthetic, 0.95 otherwise)."""
+    block_tokens: int | None = None
+    """Most tokens per block (default: the env's, 48 synthetic, 2048 otherwise)."""
+
+    def validate(self) -> None:
+        if self.block_tokens is not None and self.block_tokens < 1:
+            raise ConfigError(f"block_tokens must be >= 1, got {self.block_tokens}")
+        # Sampling is where sampling values are checked.
+        Sampling(
+            max_tokens=1,
+            temperature=1.0 if self.temperature is None else self.temperature,
+            top_p=1.0 if self.top_p is None else self.top_p,
+        )
+
+    def over(self, settings: Mapping[str, Any]) -> dict[str, Any]:
+        """``settings`` (:class:`LMAgent` keyword arguments) with the values given here."""
+        given = {
+            "temperature": self.temperature,
+            "top_p": self.top_p,
+            "max_block_tokens": self.block_tokens,
+        }
+        return {**settings, **{k: v for k, v in given.items() if v is not None}}
 
 
 class LMAgent(Agent):
@@ -51,9 +93,13 @@ class LMAgent(Agent):
         seed: int = 0,
     ):
         if isinstance(stop, str):
-            raise TypeError(f"stop must be a sequence of strings, got the string {stop!r}")
+            raise ArgumentTypeError(f"stop must be a sequence of strings, got the string {stop!r}")
         if max_block_tokens < 1:
-            raise ValueError(f"max_block_tokens must be >= 1, got {max_block_tokens}")
+            raise ConfigError(f"max_block_tokens must be >= 1, got {max_block_tokens}")
+        # Checked now, not at the first block: Sampling checks every sampling setting.
+        Sampling(
+            max_tokens=max_block_tokens, stop=stop, temperature=temperature, top_p=top_p, seed=seed
+        )
         self.lm = lm
         self.stop = tuple(stop)
         self.keep_stop = keep_stop
@@ -87,15 +133,15 @@ class LMAgent(Agent):
         seed: int | Sequence[int] | None = None,
     ) -> list[list[Completion]]:
         """One batched generation with this agent's settings unless overridden (counted)."""
-        outs = self.lm.generate(
-            list(prompts),
+        sampling = Sampling(
             max_tokens=max_tokens or self.max_block_tokens,
-            stop=list(self.stop if stop is None else stop),
+            stop=self.stop if stop is None else tuple(stop),
             n=n,
             temperature=self.temperature if temperature is None else temperature,
             top_p=self.top_p,
             seed=self.seed if seed is None else seed,
         )
+        outs = self.lm.generate(list(prompts), sampling)
         self.tokens_generated += sum(c.num_tokens for per in outs for c in per)
         return outs
 

@@ -8,40 +8,36 @@ from typing import Any
 
 from mrt_env import info as keys
 from mrt_env.agents.base import Agent, as_agent
+from mrt_env.types import EpisodeRecord
 
-__all__ = ["EpisodeRecord", "play"]
+__all__ = ["play"]
 
 
 @dataclass
-class EpisodeRecord:
-    """One episode: the blocks written and what the env said about them."""
+class _Recording:
+    """An episode while it runs; :meth:`record` freezes it once the env has ended it."""
 
     problem_id: str
-    prompt: str = ""
+    prompt: str
+    success_probs: list[float]
     blocks: list[str] = field(default_factory=list)
-    success_probs: list[float] = field(default_factory=list)  # J_0 ... J_k
     rewards: list[float] = field(default_factory=list)
-    prefix_tokens: list[int] = field(default_factory=lambda: [0])  # tokens of c_0 ... c_k
-    hidden_tokens: list[int] = field(default_factory=list)  # per block, not in the transcript
-    tokens: int = 0
-    correct: bool = False
-    outcome: str = ""
-    answer: str | None = None
+    prefix_tokens: list[int] = field(default_factory=lambda: [0])
+    hidden_tokens: list[int] = field(default_factory=list)
 
-    @property
-    def episode_return(self) -> float:
-        return float(sum(self.rewards))
-
-    @property
-    def compute_tokens(self) -> list[int]:
-        """Tokens spent by each prefix c_0 … c_k: the transcript's plus what the agent
-        generated off it (:meth:`Agent.take_hidden_tokens`); the x-axis for comparing
-        strategies at equal compute."""
-        spent, out = 0, [0]
-        for j, hidden in enumerate(self.hidden_tokens):
-            spent += hidden
-            out.append(self.prefix_tokens[j + 1] + spent)
-        return out
+    def record(self, info: dict[str, Any]) -> EpisodeRecord:
+        return EpisodeRecord(
+            self.problem_id,
+            tuple(self.blocks),
+            tuple(self.success_probs),
+            tuple(self.prefix_tokens),
+            bool(info[keys.CORRECT]),
+            outcome=str(info[keys.OUTCOME]),
+            answer=info[keys.ANSWER],
+            prompt=self.prompt,
+            rewards=tuple(self.rewards),
+            hidden_tokens=tuple(self.hidden_tokens),
+        )
 
 
 def play(
@@ -89,14 +85,15 @@ def _play_batch(env, agent, chunk, seed, *, vector: bool) -> list[EpisodeRecord]
     else:
         o, info = env.reset(seed=seed, options={"problem": chunk[0]})
         obs, per_env = [o], [info]
-    records = [
-        EpisodeRecord(
+    running = [
+        _Recording(
             str(per_env[i][keys.PROBLEM_ID]),
             prompt=obs[i],
             success_probs=[float(per_env[i][keys.SUCCESS_PROB])],
         )
         for i in range(len(chunk))
     ]
+    records: list[EpisodeRecord | None] = [None] * len(chunk)
     active = list(range(len(chunk)))
     while active:
         views = [{**per_env[i], keys.SLOT: i} for i in active]
@@ -117,17 +114,14 @@ def _play_batch(env, agent, chunk, seed, *, vector: bool) -> list[EpisodeRecord]
             steps = {0: (r, term or trunc, info)}
         for i, block in zip(list(active), blocks, strict=True):
             reward, done, info = steps[i]
-            record = records[i]
-            record.blocks.append(block)
-            record.rewards.append(float(reward))
-            record.success_probs.append(float(info[keys.SUCCESS_PROB]))
-            record.prefix_tokens.append(int(info[keys.TOKENS]))
-            record.hidden_tokens.append(hidden[i])
+            episode = running[i]
+            episode.blocks.append(block)
+            episode.rewards.append(float(reward))
+            episode.success_probs.append(float(info[keys.SUCCESS_PROB]))
+            episode.prefix_tokens.append(int(info[keys.TOKENS]))
+            episode.hidden_tokens.append(hidden[i])
             per_env[i] = info
             if done:
-                record.tokens = int(info[keys.TOKENS])
-                record.correct = bool(info[keys.CORRECT])
-                record.outcome = str(info[keys.OUTCOME])
-                record.answer = info[keys.ANSWER]
+                records[i] = episode.record(info)
                 active.remove(i)
-    return records
+    return [r for r in records if r is not None]  # every one: all episodes have ended

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import string
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
 from mrt_env import info as keys
 from mrt_env.agents.base import Agent, Info
-from mrt_env.episodes import split_episodes
+from mrt_env.episodes import EpisodeRule, split_episodes
+from mrt_env.errors import ArgumentTypeError, UnknownKey
 
 __all__ = ["RandomAgent", "ReplayAgent", "ScriptedAgent"]
 
@@ -26,7 +28,9 @@ class ScriptedAgent(Agent):
 
     def __init__(self, script: Sequence[str] | Mapping[str, Sequence[str]], *, after: str = ""):
         if isinstance(script, str):
-            raise TypeError("script must be a sequence of blocks (or a mapping of them), not a str")
+            raise ArgumentTypeError(
+                "script must be a sequence of blocks (or a mapping of them), not a str"
+            )
         self.script = script
         self.after = after
 
@@ -35,7 +39,7 @@ class ScriptedAgent(Agent):
         if isinstance(blocks, Mapping):
             problem = info.get(keys.PROBLEM_ID)
             if problem not in blocks:
-                raise KeyError(
+                raise UnknownKey(
                     f"no script for problem {problem!r}; scripts for {sorted(blocks)[:5]}"
                 )
             blocks = blocks[problem]
@@ -49,19 +53,27 @@ class ReplayAgent(ScriptedAgent):
 
     Args:
         trace: the response text, or a mapping from problem id to response.
-        rule, **split_kwargs: how to split it (:func:`mrt_env.episodes.split_episodes`:
-            ``markers`` by default, ``backtrack``, ``tokens``).
+        rule, tokenizer: how to split it (:func:`mrt_env.episodes.split_episodes`: an
+            :class:`~mrt_env.episodes.EpisodeRule`, or ``markers`` by default, ``backtrack``).
     """
 
     name = "replay"
 
-    def __init__(self, trace: str | Mapping[str, str], *, rule: str = "markers", **split_kwargs):
+    def __init__(
+        self,
+        trace: str | Mapping[str, str],
+        *,
+        rule: EpisodeRule | str = "markers",
+        tokenizer: Any = None,
+    ):
         if isinstance(trace, str):
             script: Sequence[str] | dict[str, Sequence[str]] = split_episodes(
-                trace, rule=rule, **split_kwargs
+                trace, rule=rule, tokenizer=tokenizer
             )
         else:
-            script = {k: split_episodes(v, rule=rule, **split_kwargs) for k, v in trace.items()}
+            script = {
+                k: split_episodes(v, rule=rule, tokenizer=tokenizer) for k, v in trace.items()
+            }
         super().__init__(script)
 
 

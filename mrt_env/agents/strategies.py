@@ -15,6 +15,7 @@ from mrt_env import info as keys
 from mrt_env.agents.base import Info
 from mrt_env.agents.lm_agent import LMAgent
 from mrt_env.commitment import THINK_CLOSE, answer_opening, commits
+from mrt_env.errors import ConfigError
 from mrt_env.grading import extract_answer
 
 __all__ = [
@@ -131,7 +132,7 @@ class EarlyExit(_CommitAware):
     ):
         super().__init__(lm, **kwargs)
         if m < 1:
-            raise ValueError(f"m must be >= 1, got {m}")
+            raise ConfigError(f"m must be >= 1, got {m}")
         self.m = m
         self.forcing_text = forcing_text
         self.answer_tokens = answer_tokens
@@ -217,7 +218,7 @@ class BudgetForcingExtend(_CommitAware):
     def __init__(self, lm, *, n: int = 1, wait_text: str = "\n\nWait", **kwargs):
         super().__init__(lm, **kwargs)
         if n < 0:
-            raise ValueError(f"n must be >= 0, got {n}")
+            raise ConfigError(f"n must be >= 0, got {n}")
         self.n = n
         self.wait_text = wait_text
         self._extended: dict[int, list[int]] = {}
@@ -257,10 +258,10 @@ class ParallelVote(_CommitAware):
     ):
         super().__init__(lm, **kwargs)
         if n < 1:
-            raise ValueError(f"n must be >= 1, got {n}")
+            raise ConfigError(f"n must be >= 1, got {n}")
         per_stream = (total_tokens - n * answer_tokens) // n
         if per_stream < 1:
-            raise ValueError(
+            raise ConfigError(
                 f"total_tokens={total_tokens} leaves no tokens per stream for n={n} streams "
                 f"of answer_tokens={answer_tokens}"
             )

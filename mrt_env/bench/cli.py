@@ -37,7 +37,8 @@ finish: rerun the same command to resume after an interruption.
 
   mrt-bench                                       # offline: synthetic envs, shipped model
   mrt-bench --strategies think-to-budget mymod:MyAgent --problems 0:100 --samples 4
-  mrt-bench --envs MRT-AIME-v0 --backend vllm --model agentica-org/DeepScaleR-1.5B-Preview
+  mrt-bench --envs MRT-AIME-v0 --model.name agentica-org/DeepScaleR-1.5B-Preview \\
+      --model.backend vllm --prover.k 4 --agent.temperature 0.6
 """
 
 
@@ -54,13 +55,7 @@ def run(config: BenchConfig) -> Path:
     if left:
         from mrt_env.lm import load_lm
 
-        lm = load_lm(
-            config.model,
-            backend=config.backend,
-            device=config.device,
-            dtype=config.dtype,
-            base_url=config.base_url,
-        )
+        lm = load_lm(config.model)
         with tqdm(total=total, initial=total - left, desc="mrt-bench", unit="episode") as bar:
             every_row.extend(run_episodes(config, plans, lm, rows_path, bar))
     else:
@@ -81,10 +76,9 @@ def run(config: BenchConfig) -> Path:
     budgets = {p.env_id: p.budgets for p in plans}
     stats = summarise(rows, max_blocks=max_blocks, budgets=budgets, samples=config.samples)
     header = [
-        f"Model `{config.model}` ({config.backend}); problems `{config.problems}`, seeds "
-        f"{list(config.seeds)}, {config.samples} sample(s) each; token budgets C0: "
-        + "; ".join(f"{p.env_id} {list(p.budgets)}" for p in plans)
-        + ".",
+        f"Model `{config.model.name}` ({config.model.backend}); problems "
+        f"`{config.problems}`, seeds {list(config.seeds)}, {config.samples} sample(s) each; "
+        "token budgets C0: " + "; ".join(f"{p.env_id} {list(p.budgets)}" for p in plans) + ".",
     ]
     md_path, csv_path = write_summary(config.out, stats, header=header)
     plots = (
@@ -93,7 +87,7 @@ def run(config: BenchConfig) -> Path:
             config.out,
             max_blocks=max_blocks,
             budgets=budgets,
-            title=model_title(config.model),
+            title=model_title(config.model.name),
         )
         if config.plots
         else []

@@ -3,19 +3,22 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
-from mrt_env.agents import STRATEGIES
+from mrt_env.agents import STRATEGIES, BlockSampling
 from mrt_env.bench.specs import parse_strategy, resolve
 from mrt_env.cli import CommandConfig
-from mrt_env.lm.loading import DEFAULT_MODEL
+from mrt_env.errors import ConfigError
+from mrt_env.lm.loading import DEFAULT_MODEL, ModelSettings
+from mrt_env.progress import ProverSettings
 from mrt_env.registration import ENV_IDS
 
 __all__ = ["BenchConfig", "ProblemSelection"]
 
 _SLICE = re.compile(r"^(\d*):(\d*)$")
+_DEFAULTS = ProverSettings().forced_settings()
 
 
 @dataclass(frozen=True)
@@ -27,17 +30,17 @@ class ProblemSelection:
     def parse(self) -> slice | list[int | str]:
         text = self.text.strip()
         if not text:
-            raise ValueError("--problems must not be empty (all, start:stop or i,j,...)")
+            raise ConfigError("--problems must not be empty (all, start:stop or i,j,...)")
         if text == "all":
             return slice(None)
         if match := _SLICE.match(text):
             start, stop = (int(x) if x else None for x in match.groups())
             if start is not None and stop is not None and stop <= start:
-                raise ValueError(f"--problems {text}: an empty slice (stop <= start)")
+                raise ConfigError(f"--problems {text}: an empty slice (stop <= start)")
             return slice(start, stop)
         items = [x.strip() for x in text.split(",")]
         if any(not x for x in items):
-            raise ValueError(f"--problems {text!r}: an empty item in the list")
+            raise ConfigError(f"--problems {text!r}: an empty item in the list")
         return [int(x) if x.isdigit() else x for x in items]
 
     def pick(self, ids: list[str]) -> list[int]:
@@ -46,21 +49,21 @@ class ProblemSelection:
         if isinstance(chosen, slice):
             picked = list(range(len(ids)))[chosen]
             if not picked:
-                raise ValueError(f"--problems {self.text}: no problem in a set of {len(ids)}")
+                raise ConfigError(f"--problems {self.text}: no problem in a set of {len(ids)}")
             return picked
         where = {pid: i for i, pid in enumerate(ids)}
         out = []
         for item in chosen:
             if isinstance(item, int):
                 if not 0 <= item < len(ids):
-                    raise ValueError(
+                    raise ConfigError(
                         f"--problems: index {item} is outside the set of {len(ids)} problems"
                     )
                 out.append(item)
             elif item in where:
                 out.append(where[item])
             else:
-                raise ValueError(
+                raise ConfigError(
                     f"--problems: no problem with id {item!r}; ids look like {ids[0]!r}"
                 )
         return list(dict.fromkeys(out))  # a problem asked twice runs once
@@ -77,17 +80,8 @@ class BenchConfig(CommandConfig):
     """Strategies: shipped names (think-to-budget early-exit self-verify budget-forcing
     parallel-vote), your own as module:Class or file.py:Class (an Agent, or a function
     (observation, info) -> str), each optionally with arguments: 'parallel-vote(n=8)'."""
-    model: str = DEFAULT_MODEL
-    """The model that writes the blocks and plays the meta-prover: the shipped tiny model
-    (mrt-env/tiny), a hub id or local path, or a server's model name (--backend openai)."""
-    backend: Literal["transformers", "vllm", "openai"] = "transformers"
-    """How the model runs: transformers (CPU/GPU), vllm (GPU), openai (a completions server)."""
-    device: str = "auto"
-    """transformers: cpu, cuda, cuda:1, ...; auto picks cuda when available."""
-    dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
-    """transformers and vllm: weights dtype (auto: the checkpoint's own)."""
-    base_url: str | None = None
-    """openai: the API root, e.g. http://localhost:8000/v1."""
+    model: ModelSettings = field(default_factory=lambda: ModelSettings(DEFAULT_MODEL))
+    """The model that writes the blocks and plays the meta-prover."""
     problems: str = "0:50"
     """Which problems of each env: all, a slice start:stop (0:50 = the first 50), or a comma
     list of indices and ids (3,7,aime24-11)."""
@@ -99,20 +93,11 @@ class BenchConfig(CommandConfig):
     """Block budget per problem (default: the env's: 10 search, 8 arithmetic, 64 AIME)."""
     max_tokens: int | None = None
     """Token budget of a stream (default: the env's: 1024 synthetic, 16384 AIME)."""
-    block_tokens: int | None = None
-    """Most tokens per block (default: 48 synthetic, 2048 otherwise)."""
-    temperature: float | None = None
-    """Sampling temperature of the blocks (default: 1.0 synthetic, 0.6 otherwise)."""
-    top_p: float | None = None
-    """Nucleus sampling of the blocks (default: 1.0 synthetic, 0.95 otherwise)."""
-    prover: Literal["forced", "likelihood"] | None = None
-    """How J is estimated: forced (sample k forced answers, the paper's) or likelihood
-    (p(gold | forced prefix)); default: the env's (likelihood synthetic, forced otherwise)."""
-    k: int = 8
-    """forced prover: answers sampled per prefix (the paper's K)."""
-    forcing_text: str | None = None
-    """Text that ends the thinking and asks for the answer (default: the env's; the paper's
-    text for real problem sets)."""
+    agent: BlockSampling = field(default_factory=BlockSampling)
+    """How the strategies' model samples its blocks (default: each env's)."""
+    prover: ProverSettings = field(default_factory=ProverSettings)
+    """The meta-prover μ: how J is estimated after every block (default: each env's,
+    likelihood for the synthetic tasks and forced otherwise)."""
     data_path: str | None = None
     """Where a real problem set's file lives (default: MRT_ENV_DATA_DIR, then the Hub)."""
     budgets: tuple[int, ...] = ()
@@ -131,61 +116,58 @@ class BenchConfig(CommandConfig):
         """Raise a :class:`ValueError` naming the first bad setting (what was given, what
         was expected)."""
         if not self.envs:
-            raise ValueError("--envs needs at least one env id")
+            raise ConfigError("--envs needs at least one env id")
         known = _reasoning_env_ids()
         for env_id in self.envs:
             if env_id not in known:
-                raise ValueError(f"unknown env id {env_id!r}; choose from {', '.join(known)}")
+                raise ConfigError(f"unknown env id {env_id!r}; choose from {', '.join(known)}")
         if len(set(self.envs)) != len(self.envs):
-            raise ValueError(f"--envs repeats an id: {list(self.envs)}")
+            raise ConfigError(f"--envs repeats an id: {list(self.envs)}")
         if not self.strategies:
-            raise ValueError("--strategies needs at least one strategy")
+            raise ConfigError("--strategies needs at least one strategy")
         specs = [parse_strategy(s) for s in self.strategies]
         labels = [spec.label for spec in specs]
         if len(set(labels)) != len(labels):
-            raise ValueError(f"--strategies repeats one: {labels}")
+            raise ConfigError(f"--strategies repeats one: {labels}")
         for spec in specs:
             resolve(spec)  # imports a user's module now: fail before running
-        if not self.model.strip():
-            raise ValueError("--model must name a model")
-        if self.backend == "openai" and not self.base_url:
-            raise ValueError("--backend openai needs --base-url (e.g. http://localhost:8000/v1)")
         ProblemSelection(self.problems).parse()
         if not self.seeds:
-            raise ValueError("--seeds needs at least one seed")
+            raise ConfigError("--seeds needs at least one seed")
         if any(s < 0 for s in self.seeds) or len(set(self.seeds)) != len(self.seeds):
-            raise ValueError(f"--seeds must be distinct integers >= 0, got {list(self.seeds)}")
-        for name in ("samples", "batch", "k", "max_blocks", "max_tokens", "block_tokens"):
+            raise ConfigError(f"--seeds must be distinct integers >= 0, got {list(self.seeds)}")
+        for name in ("samples", "batch", "max_blocks", "max_tokens"):
             value = getattr(self, name)
             if value is not None and value < 1:
-                raise ValueError(f"--{name.replace('_', '-')} must be >= 1, got {value}")
+                raise ConfigError(f"--{name.replace('_', '-')} must be >= 1, got {value}")
         if any(b <= 0 for b in self.budgets):
-            raise ValueError(f"--budgets must be positive token counts, got {list(self.budgets)}")
+            raise ConfigError(f"--budgets must be positive token counts, got {list(self.budgets)}")
         if len(set(self.budgets)) != len(self.budgets):
-            raise ValueError(f"--budgets must not repeat, got {list(self.budgets)}")
-        if self.temperature is not None and not self.temperature >= 0:
-            raise ValueError(f"--temperature must be >= 0, got {self.temperature}")
-        if self.top_p is not None and not 0 < self.top_p <= 1:
-            raise ValueError(f"--top-p must be in (0, 1], got {self.top_p}")
-        if self.forcing_text is not None and not self.forcing_text:
-            raise ValueError("--forcing-text must not be empty (omit it for the env's)")
+            raise ConfigError(f"--budgets must not repeat, got {list(self.budgets)}")
 
     def row_settings(self) -> dict[str, Any]:
         """What a row's numbers depend on besides its key (env, strategy, seed, sample,
         problem): rows made under other settings are not resumed."""
+        prover, forced = self.prover, self.prover.kind != "likelihood"
+        # The forced answers' settings that are not the defaults (absent: all defaults, as in
+        # folders written before they could be set).
+        answers = {
+            k: v for k, v in prover.forced_settings().items() if k != "k" and v != _DEFAULTS[k]
+        }
         return {
-            "model": self.model,
-            "backend": self.backend,
-            "dtype": self.dtype,
-            "prover": self.prover,
-            "k": self.k if self.prover != "likelihood" else None,
-            "forcing_text": self.forcing_text,
+            "model": self.model.name,
+            "backend": self.model.backend,
+            "dtype": self.model.dtype,
+            "prover": prover.kind,
+            "k": prover.k if forced else None,
+            "forcing_text": prover.forcing_text,
             "max_blocks": self.max_blocks,
             "max_tokens": self.max_tokens,
-            "block_tokens": self.block_tokens,
-            "temperature": self.temperature,
-            "top_p": self.top_p,
+            "block_tokens": self.agent.block_tokens,
+            "temperature": self.agent.temperature,
+            "top_p": self.agent.top_p,
             "data_path": self.data_path,
+            **({"prover_answers": answers} if forced and answers else {}),
         }
 
 

@@ -20,12 +20,12 @@ with the definitions of :mod:`mrt_env.metrics`:
 * ``token_regret@C0``: the authors' normalized regret at budget C0 (area above the
   success-vs-tokens curve), on s and compute tokens;
 * ``accuracy@C0``: right and within C0 tokens of compute (the anytime curve).
+
+The one-line meanings in ``summary.md`` are :data:`mrt_env.report.COLUMNS`.
 """
 
 from __future__ import annotations
 
-import csv
-import math
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -33,8 +33,6 @@ from typing import Any
 
 import numpy as np
 
-from mrt_env.errors import DependencyNotInstalled
-from mrt_env.extras import require
 from mrt_env.metrics import (
     accuracy_at_budget,
     anytime_regret,
@@ -43,23 +41,26 @@ from mrt_env.metrics import (
     token_regret,
 )
 from mrt_env.metrics import anytime_success as metrics_anytime_success
-from mrt_env.report import format_stat, held, mean_ci
+from mrt_env.report import (
+    can_plot,
+    describe,
+    format_stat,
+    markdown_table,
+    metric_vs_tokens,
+    panels,
+    plot_held_mean,
+    summarise_rows,
+    write_markdown,
+    write_stats_csv,
+)
 
 __all__ = ["PLOT_FILES", "sample_ks", "summarise", "table_lines", "write_plots", "write_summary"]
 
 SUMMARY_MD = "summary.md"
 SUMMARY_CSV = "summary.csv"
 PLOT_FILES = ("accuracy_vs_tokens.png", "j_curve.png", "regret_vs_tokens.png")
-
-_MEANING = {
-    "accuracy": "answer correct (pass@1)",
-    "tokens": "compute tokens per episode (transcript + off-transcript generation)",
-    "blocks": "blocks written",
-    "final_j": "J after the last block",
-    "progress": "mean progress per block, (J_k − J_0) / k",
-    "regret": "episode regret Δ_k = Σ_{j<k} (1 − J_{j+1}) over the blocks written",
-    "anytime_regret": "Σ_{j≤B} (1 − s_j): J while thinking, the outcome once answered",
-}
+GROUPS = ("env", "strategy")
+"""The keys a summary is grouped by: one set of statistics per env and strategy."""
 
 
 def sample_ks(samples: int) -> list[int]:
@@ -110,15 +111,13 @@ def summarise(
     Episode metrics are over episodes; ``pass@k``/``maj@k`` over (problem, seed) groups
     that have at least k samples.
     """
-    groups: dict[tuple[str, str], list[Mapping[str, Any]]] = defaultdict(list)
-    for row in rows:
-        groups[(row["env"], row["strategy"])].append(row)
-    stats = []
-    for (env, strategy), group in groups.items():
+
+    def columns(group: Sequence[Mapping[str, Any]]) -> dict[str, list[float]]:
+        env = group[0]["env"]
         per_episode = [
             episode_values(r, max_blocks=max_blocks[env], budgets=budgets[env]) for r in group
         ]
-        columns: dict[str, list[float]] = {
+        values: dict[str, list[float]] = {
             name: [v[name] for v in per_episode] for name in per_episode[0]
         }
         by_problem: dict[tuple[int, str], list[Mapping[str, Any]]] = defaultdict(list)
@@ -133,27 +132,12 @@ def summarise(
                 correct = [bool(r["correct"]) for r in runs]
                 passes.append(pass_at_k(len(runs), sum(correct), k))
                 majs.append(maj_at_k([r["answer"] for r in runs], correct, k))
-            columns[f"pass@{k}"], columns[f"maj@{k}"] = passes, majs
-        order = ["accuracy", *[c for c in columns if c[:4] in ("pass", "maj@")]]
-        order += [c for c in columns if c not in order]
-        for name in order:
-            stats.append(
-                {"env": env, "strategy": strategy, "metric": name, **mean_ci(columns[name])}
-            )
-    return stats
+            values[f"pass@{k}"], values[f"maj@{k}"] = passes, majs
+        order = ["accuracy", *[c for c in values if c[:4] in ("pass", "maj@")]]
+        order += [c for c in values if c not in order]
+        return {name: values[name] for name in order}
 
-
-def _describe(metric: str) -> str:
-    name, _, arg = metric.partition("@")
-    if name == "token_regret":
-        return f"normalized token regret at C0 = {arg} tokens"
-    if name == "accuracy" and arg:
-        return f"correct within {arg} tokens of compute"
-    if name == "pass":
-        return f"some of {arg} samples correct (unbiased)"
-    if name == "maj":
-        return f"majority answer of {arg} samples correct"
-    return _MEANING.get(metric, "")
+    return summarise_rows(rows, columns, by=GROUPS)
 
 
 def _by_env(stats: Sequence[Mapping[str, Any]]) -> dict[str, dict[str, dict[str, Any]]]:
@@ -167,15 +151,11 @@ def _by_env(stats: Sequence[Mapping[str, Any]]) -> dict[str, dict[str, dict[str,
 def table_lines(stats: Sequence[Mapping[str, Any]], env: str, metrics: Sequence[str]) -> list[str]:
     """A markdown table for one env: a row per strategy, a column per metric (mean ± CI)."""
     per = _by_env(stats)[env]
-    n = {strategy: m["accuracy"]["n"] for strategy, m in per.items()}
-    lines = [
-        "| strategy | episodes | " + " | ".join(metrics) + " |",
-        "|---|---|" + "---|" * len(metrics),
+    rows = [
+        [strategy, m["accuracy"]["n"], *[format_stat(m[c], 3) if c in m else "" for c in metrics]]
+        for strategy, m in per.items()
     ]
-    for strategy, m in per.items():
-        cells = [format_stat(m[name], 3) if name in m else "" for name in metrics]
-        lines.append(f"| {strategy} | {n[strategy]} | " + " | ".join(cells) + " |")
-    return lines
+    return markdown_table(["strategy", "episodes", *metrics], rows)
 
 
 def headline_metrics(stats: Sequence[Mapping[str, Any]], env: str) -> list[str]:
@@ -205,21 +185,13 @@ def write_summary(
         metrics = list(next(iter(_by_env(stats)[env].values())))
         md += [f"## {env}", "", *table_lines(stats, env, headline_metrics(stats, env)), ""]
         md += ["All metrics:", "", *table_lines(stats, env, metrics), ""]
-        md += ["| metric | meaning |", "|---|---|"]
-        md += [f"| {m} | {_describe(m)} |" for m in metrics]
+        md += markdown_table(["metric", "meaning"], [(m, describe(m)) for m in metrics])
         md.append("")
     md.append(
         "Mean ± 95% CI (1.96 · std / √n) over episodes; pass@k and maj@k over (problem, seed)."
     )
-    md_path, csv_path = out / SUMMARY_MD, out / SUMMARY_CSV
-    md_path.write_text("\n".join(md) + "\n", encoding="utf-8")
-    with csv_path.open("w", newline="", encoding="utf-8") as f:
-        writer = csv.writer(f)
-        writer.writerow(["env", "strategy", "metric", "mean", "ci95", "n"])
-        for s in stats:
-            mean = "" if math.isnan(s["mean"]) else repr(s["mean"])
-            ci = "" if math.isnan(s["ci95"]) else repr(s["ci95"])
-            writer.writerow([s["env"], s["strategy"], s["metric"], mean, ci, s["n"]])
+    md_path = write_markdown(out / SUMMARY_MD, md)
+    csv_path = write_stats_csv(out / SUMMARY_CSV, stats, by=GROUPS)
     return md_path, csv_path
 
 
@@ -227,16 +199,31 @@ def write_summary(
 # Plots
 
 
-def _grid(
-    rows: Sequence[Mapping[str, Any]], budgets: Sequence[int], points: int = 80
-) -> np.ndarray:
+Rows = Sequence[Mapping[str, Any]]
+
+
+def _grid(rows: Rows, budgets: Sequence[int], points: int = 80) -> np.ndarray:
     """Token budgets from 1 to past the largest of the budgets and the compute spent."""
     top = max(max(budgets), max(r["compute_tokens"][-1] for r in rows))
     return np.linspace(1.0, float(top), points)
 
 
+def _accuracy_curve(group: Rows, grid: np.ndarray) -> list[float]:
+    """Accuracy within each compute budget C of ``grid`` (the anytime curve)."""
+    used = [r["compute_tokens"][-1] for r in group]
+    correct = [bool(r["correct"]) for r in group]
+    return [accuracy_at_budget(used, correct, float(c)) for c in grid]
+
+
+def _regret_area(group: Rows, grid: np.ndarray) -> np.ndarray:
+    """Cumulative regret ∫_0^C (1 − s(t)) dt = C · token_regret(C) at each C of ``grid``,
+    mean over episodes."""
+    areas = [grid * token_regret(r["compute_tokens"], anytime_success(r), grid) for r in group]
+    return np.mean(areas, axis=0)  # [len(grid)]
+
+
 def write_plots(
-    rows: Sequence[Mapping[str, Any]],
+    rows: Rows,
     out: Path,
     *,
     max_blocks: Mapping[str, int],
@@ -245,81 +232,54 @@ def write_plots(
 ) -> list[Path]:
     """``accuracy_vs_tokens.png``, ``j_curve.png`` and ``regret_vs_tokens.png`` in ``out``:
     one panel per env, one line per strategy; ``[]`` (and one line) without matplotlib."""
-    try:
-        require("matplotlib", extra="plot", feature="the plots")
-        from matplotlib.figure import Figure  # Agg canvas; no pyplot, no global backend
-    except DependencyNotInstalled as exc:
-        print(f"skipping plots: {exc}")
+    if not can_plot():
         return []
     by_env: dict[str, dict[str, list[Mapping[str, Any]]]] = {}
     for r in rows:
         by_env.setdefault(r["env"], {}).setdefault(r["strategy"], []).append(r)
     if not by_env:
         return []
+    grids = {
+        env: _grid([r for g in per.values() for r in g], budgets[env])
+        for env, per in by_env.items()
+    }
 
-    def panels(ylabel: str, xlabel: str) -> tuple[Any, list[Any]]:
-        fig = Figure(figsize=(5.2 * len(by_env), 4.2), layout="constrained")
-        axes = fig.subplots(1, len(by_env), squeeze=False)[0]
-        for ax, env in zip(axes, by_env, strict=True):
-            ax.set_title(env)
-            ax.set_xlabel(xlabel)
-            ax.grid(alpha=0.3)
-        axes[0].set_ylabel(ylabel)
-        return fig, list(axes)
+    def vs_tokens(curve: Any) -> dict[str, dict[str, tuple[np.ndarray, Any]]]:
+        return {
+            env: {
+                strategy: (grids[env], curve(group, grids[env])) for strategy, group in per.items()
+            }
+            for env, per in by_env.items()
+        }
 
-    paths = []
-    # Accuracy within a compute budget (the anytime curve).
-    fig, axes = panels("accuracy within the budget", "token budget (compute)")
-    for ax, (env, per) in zip(axes, by_env.items(), strict=True):
-        grid = _grid([r for g in per.values() for r in g], budgets[env])
-        for strategy, group in per.items():
-            used = [r["compute_tokens"][-1] for r in group]
-            correct = [bool(r["correct"]) for r in group]
-            ax.plot(
-                grid, [accuracy_at_budget(used, correct, float(c)) for c in grid], label=strategy
-            )
-        ax.set_ylim(-0.02, 1.02)
-    axes[-1].legend(loc="best", fontsize="small")
-    fig.suptitle(f"Accuracy vs tokens: {title}")
-    paths.append(out / PLOT_FILES[0])
-    fig.savefig(paths[-1], dpi=110)
+    paths = [out / name for name in PLOT_FILES]
+    metric_vs_tokens(
+        vs_tokens(_accuracy_curve),
+        ylabel="accuracy within the budget",
+        xlabel="token budget (compute)",
+        title=f"Accuracy vs tokens: {title}",
+        ylim=(-0.02, 1.02),
+    ).savefig(paths[0], dpi=110)
 
-    # Mean J after each block.
+    # Mean anytime success after each block.
     fig, axes = panels(
-        r"mean $s_j$: $J_j$ while thinking, outcome once answered", "block j (held after the end)"
+        list(by_env),
+        xlabel="block j (held after the end)",
+        ylabel=r"mean $s_j$: $J_j$ while thinking, outcome once answered",
     )
     for ax, (env, per) in zip(axes, by_env.items(), strict=True):
         for strategy, group in per.items():
-            j = held([anytime_success(r) for r in group], max_blocks[env] + 1)
-            mean = j.mean(axis=0)
-            ci = 1.96 * j.std(axis=0, ddof=1) / math.sqrt(len(j)) if len(j) > 1 else 0 * mean
-            x = np.arange(len(mean))
-            (line,) = ax.plot(x, mean, marker="o", ms=3, label=strategy)
-            ax.fill_between(
-                x,
-                np.clip(mean - ci, 0, 1),
-                np.clip(mean + ci, 0, 1),
-                color=line.get_color(),
-                alpha=0.12,
-            )
+            curves = [anytime_success(r) for r in group]
+            plot_held_mean(ax, curves, width=max_blocks[env] + 1, label=strategy)
         ax.set_ylim(-0.02, 1.02)
     axes[-1].legend(loc="best", fontsize="small")
     fig.suptitle(f"Anytime success after each block (95% CI): {title}")
-    paths.append(out / PLOT_FILES[1])
-    fig.savefig(paths[-1], dpi=110)
+    fig.savefig(paths[1], dpi=110)
 
-    # Cumulative regret ∫_0^C (1 − s(t)) dt = C · token_regret(C), mean over episodes.
-    fig, axes = panels(r"cumulative regret $\int_0^C (1 - s)\,dt$", "tokens C (compute)")
-    for ax, (env, per) in zip(axes, by_env.items(), strict=True):
-        grid = _grid([r for g in per.values() for r in g], budgets[env])
-        for strategy, group in per.items():
-            area = np.mean(
-                [grid * token_regret(r["compute_tokens"], anytime_success(r), grid) for r in group],
-                axis=0,
-            )  # [len(grid)]
-            ax.plot(grid, area, label=strategy)
-    axes[-1].legend(loc="best", fontsize="small")
-    fig.suptitle(f"Cumulative regret vs tokens (lower is better): {title}")
-    paths.append(out / PLOT_FILES[2])
-    fig.savefig(paths[-1], dpi=110)
+    metric_vs_tokens(
+        vs_tokens(_regret_area),
+        ylabel=r"cumulative regret $\int_0^C (1 - s)\,dt$",
+        xlabel="tokens C (compute)",
+        title=f"Cumulative regret vs tokens (lower is better): {title}",
+    ).savefig(paths[2], dpi=110)
     return paths

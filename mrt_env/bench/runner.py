@@ -3,9 +3,10 @@
 Rows go to ``results.jsonl`` as each batch of problems finishes (flushed and synced), keyed
 by env, strategy, seed, sample and problem id; a rerun of the same command skips the rows
 that are there, so a killed run resumes where it stopped with nothing lost or repeated.
-A row holds the episode as the env saw it (blocks, J after every block, tokens of every
-prefix, compute spent off the transcript, outcome); every metric is computed from rows by
-:mod:`mrt_env.bench.report`, so summaries and plots can be redrawn without rerunning.
+A row holds the episode as the env saw it (an :class:`~mrt_env.types.EpisodeRecord`: blocks,
+J after every block, tokens of every prefix, compute spent off the transcript, outcome);
+every metric is computed from rows by :mod:`mrt_env.bench.report`, so summaries and plots
+can be redrawn without rerunning.
 """
 
 from __future__ import annotations
@@ -71,15 +72,15 @@ def _env_kwargs(env_id: str, config: BenchConfig) -> dict[str, Any]:
     """The env's registered kwargs with the run's overrides (prover settings, budgets)."""
     registered = dict(gym.spec(env_id).kwargs)
     env_kind = registered.get("prover_kind", "forced")
-    kind = config.prover or env_kind
+    kind = config.prover.kind or env_kind
     prover_kwargs = dict(registered.get("prover_kwargs", {}))
     if kind != env_kind:  # the other kind's settings do not carry over; its text does
         prover_kwargs = {k: v for k, v in prover_kwargs.items() if k == "forcing_text"}
     if kind == "forced":
-        prover_kwargs["k"] = config.k
+        prover_kwargs.update(config.prover.forced_settings())
     kwargs = {**registered, "prover_kind": kind, "prover_kwargs": prover_kwargs}
-    if config.forcing_text is not None:
-        kwargs["forcing_text"] = prover_kwargs["forcing_text"] = config.forcing_text
+    if config.prover.forcing_text is not None:
+        kwargs["forcing_text"] = prover_kwargs["forcing_text"] = config.prover.forcing_text
     for name in ("max_blocks", "max_tokens", "data_path"):
         if getattr(config, name) is not None:
             kwargs[name] = getattr(config, name)
@@ -101,9 +102,7 @@ def plan_envs(config: BenchConfig, done: set[str]) -> list[EnvPlan]:
             kwargs,
             max_blocks=env_config.max_blocks,
             max_tokens=env_config.max_tokens,
-            block_tokens=config.block_tokens,
-            temperature=config.temperature,
-            top_p=config.top_p,
+            sampling=config.agent,
         )
         budget = settings.token_budget
         budgets = config.budgets or tuple(
@@ -136,7 +135,10 @@ def episode_row(
     problem: int,
     seconds: float,
 ) -> dict[str, Any]:
-    """One ``results.jsonl`` row: the episode and what the env said about it."""
+    """One ``results.jsonl`` row: where the episode ran, the episode
+    (:meth:`EpisodeRecord.to_row <mrt_env.types.EpisodeRecord.to_row>`; read it back with
+    ``EpisodeRecord.from_row(row)``), and for readers of the file its ``compute_tokens``
+    and ``regret`` (Δ_k)."""
     return {
         "key": row_key(env_id, strategy, seed, sample, record.problem_id),
         "env": env_id,
@@ -144,16 +146,10 @@ def episode_row(
         "seed": seed,
         "sample": sample,
         "problem": problem,
-        "problem_id": record.problem_id,
-        "correct": record.correct,
-        "outcome": record.outcome,
-        "answer": record.answer,
-        "success_probs": record.success_probs,
-        "prefix_tokens": record.prefix_tokens,
-        "compute_tokens": record.compute_tokens,
+        **record.to_row(),
+        "compute_tokens": list(record.compute_tokens),
         "regret": episode_regret(record.success_probs).total,
         "seconds": seconds,
-        "blocks": record.blocks,
     }
 
 

@@ -22,12 +22,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mrt_env.agents import STRATEGIES, Agent, LMAgent, as_agent
+from mrt_env.agents import STRATEGIES, Agent, BlockSampling, LMAgent, as_agent
+from mrt_env.errors import ConfigError, MrtError
 from mrt_env.progress import PAPER_FORCING_TEXT
 from mrt_env.registration import block_settings
 
 __all__ = ["AgentSettings", "StrategySpec", "agent_settings", "build_agent", "parse_strategy"]
 
+_ENV_DEFAULTS = BlockSampling()  # every value the env's own
 _SPEC = re.compile(r"^\s*(?P<target>[^()\s]+)\s*(?:\((?P<args>.*)\))?\s*$", re.S)
 
 
@@ -54,7 +56,7 @@ def _kwargs(text: str, args: str) -> dict[str, Any]:
     except SyntaxError:
         call = None
     if not isinstance(call, ast.Call) or call.args or any(k.arg is None for k in call.keywords):
-        raise ValueError(f"strategy {text!r}: expected key=value, ... in the parentheses")
+        raise ConfigError(f"strategy {text!r}: expected key=value, ... in the parentheses")
     kwargs: dict[str, Any] = {}
     for keyword in call.keywords:
         node = keyword.value
@@ -64,7 +66,7 @@ def _kwargs(text: str, args: str) -> dict[str, Any]:
         try:
             kwargs[keyword.arg] = ast.literal_eval(node)
         except ValueError:
-            raise ValueError(
+            raise ConfigError(
                 f"strategy {text!r}: the value of {keyword.arg} must be a literal "
                 f"(number, 'string', True/False), got {ast.unparse(node)}"
             ) from None
@@ -75,11 +77,11 @@ def parse_strategy(text: str) -> StrategySpec:
     """Parse and check a spec; a :class:`ValueError` says what is wrong with it."""
     match = _SPEC.match(text)
     if not match:
-        raise ValueError(f"strategy {text!r} is not NAME, module:Attr or either with (k=v,...)")
+        raise ConfigError(f"strategy {text!r} is not NAME, module:Attr or either with (k=v,...)")
     target, args = match["target"], match["args"]
     kwargs = _kwargs(text, args) if args and args.strip() else {}
     if target not in STRATEGIES and ":" not in target:
-        raise ValueError(
+        raise ConfigError(
             f"unknown strategy {target!r}; choose from {sorted(STRATEGIES)} "
             "or give your own as module:Class"
         )
@@ -100,12 +102,12 @@ def _import_target(target: str, cwd: str) -> Any:
     ``cwd`` is part of the cache key because relative paths and modules depend on it)."""
     module_name, _, attr = target.rpartition(":")
     if not module_name or not attr:
-        raise ValueError(f"strategy {target!r}: expected module:Attr")
+        raise ConfigError(f"strategy {target!r}: expected module:Attr")
     try:
         if module_name.endswith(".py"):
             path = Path(module_name)
             if not path.is_file():
-                raise ValueError(f"strategy {target!r}: no file {path}")
+                raise ConfigError(f"strategy {target!r}: no file {path}")
             unit = importlib.util.spec_from_file_location(path.stem, path)
             module = importlib.util.module_from_spec(unit)
             unit.loader.exec_module(module)
@@ -114,15 +116,15 @@ def _import_target(target: str, cwd: str) -> Any:
                 sys.path.insert(0, str(Path.cwd()))  # as `python -m` would: the user's modules
             module = importlib.import_module(module_name)
     except ImportError as exc:
-        raise ValueError(f"strategy {target!r}: cannot import {module_name}: {exc}") from None
+        raise ConfigError(f"strategy {target!r}: cannot import {module_name}: {exc}") from None
     try:
         obj = getattr(module, attr)
     except AttributeError:
-        raise ValueError(f"strategy {target!r}: {module_name} has no {attr!r}") from None
+        raise ConfigError(f"strategy {target!r}: {module_name} has no {attr!r}") from None
     if isinstance(obj, type) and not issubclass(obj, Agent):
-        raise ValueError(f"strategy {target!r}: {attr} is a class but not an mrt_env Agent")
+        raise ConfigError(f"strategy {target!r}: {attr} is a class but not an mrt_env Agent")
     if not callable(obj):
-        raise ValueError(f"strategy {target!r}: {attr} is neither an Agent class nor a function")
+        raise ConfigError(f"strategy {target!r}: {attr} is neither an Agent class nor a function")
     return obj
 
 
@@ -146,20 +148,19 @@ def agent_settings(
     *,
     max_blocks: int,
     max_tokens: int,
-    block_tokens: int | None = None,
-    temperature: float | None = None,
-    top_p: float | None = None,
+    sampling: BlockSampling = _ENV_DEFAULTS,
 ) -> AgentSettings:
-    """Defaults for an env from its registered kwargs; given values override them.
+    """Defaults for an env from its registered kwargs; the values ``sampling`` gives
+    override them.
 
     Synthetic tasks write one line per block (the tiny model's format, sampled at
     temperature 1); real problem sets end a block at the paper's episode markers, sampled
     as in the paper (0.6, top-p 0.95). ``parallel-vote`` splits the sequential budget
     (``min(max_tokens, max_blocks · block_tokens)``) into 4 streams.
     """
-    base = block_settings(env_kwargs)
+    base = sampling.over(block_settings(env_kwargs))
     forcing = env_kwargs.get("forcing_text") or PAPER_FORCING_TEXT
-    tokens = block_tokens or base["max_block_tokens"]
+    tokens = base["max_block_tokens"]
     if base["keep_stop"]:  # blocks are lines: a held commitment is cut before its \boxed
         verify, wait = "\n", "\n"  # and the model writes another line
     else:
@@ -169,8 +170,8 @@ def agent_settings(
         stop=base["stop"],
         keep_stop=base["keep_stop"],
         max_block_tokens=tokens,
-        temperature=base["temperature"] if temperature is None else temperature,
-        top_p=base["top_p"] if top_p is None else top_p,
+        temperature=base["temperature"],
+        top_p=base["top_p"],
         token_budget=budget,
         strategy_kwargs={
             "think-to-budget": {},
@@ -180,6 +181,29 @@ def agent_settings(
             "parallel-vote": {"n": 4, "total_tokens": budget, "forcing_text": forcing},
         },
     )
+
+
+def _check_arguments(spec: StrategySpec, target: type, given: Mapping[str, Any]) -> None:
+    """Refuse an unknown (k=v) argument before the call, so that a TypeError raised inside
+    a constructor stays a bug with its traceback, not a one-line settings error."""
+    if issubclass(target, LMAgent):  # their **kwargs go on to LMAgent's constructor
+        accepted = {
+            name
+            for cls in target.__mro__[: target.__mro__.index(LMAgent) + 1]
+            if "__init__" in vars(cls)
+            for name, p in inspect.signature(cls.__init__).parameters.items()
+            if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and name != "self"
+        }
+        if unknown := sorted(set(given) - accepted):
+            raise ConfigError(
+                f"strategy {spec.label!r}: unexpected keyword argument(s) {unknown}; "
+                f"{target.__name__} takes {sorted(accepted - {'lm'})}"
+            )
+        return
+    try:
+        inspect.signature(target).bind(**given)
+    except TypeError as exc:  # an unknown (k=v) argument, or a required one missing
+        raise ConfigError(f"strategy {spec.label!r}: {exc}") from None
 
 
 def build_agent(
@@ -193,7 +217,7 @@ def build_agent(
     """
     if not isinstance(target, type):  # a plain function (observation, info) -> str
         if spec.kwargs:
-            raise ValueError(f"strategy {spec.label!r}: a function takes no (k=v) arguments")
+            raise ConfigError(f"strategy {spec.label!r}: a function takes no (k=v) arguments")
         agent = as_agent(target)
         agent.name = spec.label
         return agent
@@ -213,7 +237,8 @@ def build_agent(
     else:
         params = inspect.signature(target).parameters
         given = {k: v for k, v in common.items() if k in params} | dict(spec.kwargs)
+    _check_arguments(spec, target, given)
     try:
         return target(**given)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"strategy {spec.label!r}: {exc}") from None
+    except MrtError as exc:  # the agent refused a value; any other error is a bug: traceback
+        raise ConfigError(f"strategy {spec.label!r}: {exc}") from None

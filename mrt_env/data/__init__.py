@@ -32,7 +32,7 @@ from mrt_env.data.sources import (
     register_source,
 )
 from mrt_env.data.synthetic.sources import register_synthetic_sources
-from mrt_env.errors import DataNotFound
+from mrt_env.errors import ArgumentTypeError, ConfigError, DataNotFound
 from mrt_env.types import Problem
 
 register_synthetic_sources()
@@ -79,9 +79,11 @@ def load_problems(
     Ids are ``"<set>/<raw id>"``, unique, and the same for the same file every time.
 
     Raises:
-        ValueError: an unknown name that is not a file (the message lists the known
-            names), or a bad ``limit`` (not a positive int) or an empty ``name``/``split``.
-        TypeError: ``name``, ``path`` or ``split`` of the wrong type.
+        ConfigError: (a ``ValueError``) an unknown name that is not a file (the message
+            lists the known names), or a bad ``limit`` (not a positive int) or an empty
+            ``name``/``split``.
+        ArgumentTypeError: (a ``TypeError``) ``name``, ``path`` or ``split`` of the wrong
+            type.
         DataNotFound: no source holds the data; the message lists each place tried and
             why it failed, and the exact ways to provide the data.
         DataFormatError: a file or row is malformed (no question, no answer, duplicate
@@ -90,15 +92,15 @@ def load_problems(
     if isinstance(name, os.PathLike):
         name = os.fspath(name)
     if not isinstance(name, str):
-        raise TypeError(f"name must be a str (a set's name or a file), got {name!r:.80}")
+        raise ArgumentTypeError(f"name must be a str (a set's name or a file), got {name!r:.80}")
     if not name.strip():
-        raise ValueError("name must be a set's name or a file, got an empty string")
+        raise ConfigError("name must be a set's name or a file, got an empty string")
     if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
-        raise ValueError(f"limit must be a positive int or None, got {limit!r}")
+        raise ConfigError(f"limit must be a positive int or None, got {limit!r}")
     if split is not None and not isinstance(split, str):
-        raise TypeError(f"split must be a str or None, got {split!r:.80}")
+        raise ArgumentTypeError(f"split must be a str or None, got {split!r:.80}")
     if split is not None and not split.strip():
-        raise ValueError("split must be a split's name, got an empty string")
+        raise ConfigError("split must be a split's name, got an empty string")
     local = None if path is None else Path(os.fspath(path)).expanduser()
 
     if get_source(name) is not None:
@@ -112,7 +114,7 @@ def load_problems(
         raise DataNotFound(f"{name}: no such file (and not the name of a problem set)")
     else:
         known = ", ".join(available_sources())
-        raise ValueError(
+        raise ConfigError(
             f"unknown problem set {name!r}; known sets: {known}. "
             "A path to a .jsonl, .json, .parquet or .csv file works too, "
             "and register_source() adds a set."

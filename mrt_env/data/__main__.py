@@ -1,7 +1,7 @@
 """Summarise a problem set: where it loaded from, how many problems, the answer types.
 
     python -m mrt_env.data aime24
-    python -m mrt_env.data math500 --path ../shared/data --limit 50
+    python -m mrt_env.data math500 --path path/to/data --limit 50
     python -m mrt_env.data my_problems.jsonl
     python -m mrt_env.data            # lists the known sets
 
@@ -23,7 +23,7 @@ from pathlib import Path
 import tyro  # this module is only loaded for the command line
 
 from mrt_env.data import available_sources, load_problems
-from mrt_env.errors import MrtError
+from mrt_env.errors import ConfigError, MrtError
 from mrt_env.types import Problem
 
 _KINDS: tuple[tuple[str, re.Pattern[str]], ...] = (
@@ -52,9 +52,9 @@ class DataCommand:
 
     def __post_init__(self) -> None:
         if self.limit is not None and self.limit < 1:
-            raise ValueError(f"--limit must be a positive integer, got {self.limit}")
+            raise ConfigError(f"--limit must be a positive integer, got {self.limit}")
         if self.width < 20:
-            raise ValueError(f"--width must be at least 20, got {self.width}")
+            raise ConfigError(f"--width must be at least 20, got {self.width}")
 
 
 def answer_kind(answer: str) -> str:
@@ -92,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
     try:
         problems = load_problems(cmd.name, path=cmd.path, split=cmd.split, limit=cmd.limit)
-    except (MrtError, ValueError) as exc:
+    except (MrtError, OSError) as exc:  # anything else is a bug: keep its traceback
         print(f"error: {exc}", file=sys.stderr)
         return 1
     title = cmd.name if cmd.name in available_sources() else problems[0].source

@@ -19,7 +19,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from mrt_env.data.files import Rows
-from mrt_env.errors import DataFormatError
+from mrt_env.errors import ArgumentTypeError, DataFormatError
 from mrt_env.types import Problem
 
 __all__ = [
@@ -61,9 +61,11 @@ def answer_text(value: Any) -> tuple[str, bool]:
         ValueError: a missing value, NaN or infinity.
     """
     if isinstance(value, bool) or not isinstance(value, (str, numbers.Number)):
-        raise TypeError(f"an answer must be a string or a number, got {type(value).__name__}")
+        raise ArgumentTypeError(
+            f"an answer must be a string or a number, got {type(value).__name__}"
+        )
     if _missing(value):
-        raise ValueError("the answer is empty")
+        raise DataFormatError("the answer is empty")
     if isinstance(value, numbers.Integral):
         return str(int(value)), False
     if isinstance(value, str):
@@ -75,7 +77,7 @@ def answer_text(value: Any) -> tuple[str, bool]:
         return sign + str(int(match.group(2))), True
     number = float(value)  # type: ignore[arg-type]  # numbers.Real, Decimal, numpy floats
     if not math.isfinite(number):
-        raise ValueError(f"the answer is {number}")
+        raise DataFormatError(f"the answer is {number}")
     if number.is_integer():
         return str(int(number)), True
     return str(value), False

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mrt_env.errors import DataFormatError, DataNotFound
+from mrt_env.errors import ConfigError, DataFormatError, DataNotFound
 from mrt_env.extras import require
 
 __all__ = ["SUFFIXES", "Rows", "read_rows"]
@@ -40,7 +40,7 @@ class Rows:
 
     def __post_init__(self) -> None:
         if len(self.records) != len(self.labels):
-            raise ValueError(
+            raise ConfigError(
                 f"Rows needs one label per record, got {len(self.records)} records "
                 f"and {len(self.labels)} labels"
             )

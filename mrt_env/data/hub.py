@@ -29,7 +29,7 @@ from typing import Any
 
 from mrt_env.data.columns import to_problems
 from mrt_env.data.files import Rows
-from mrt_env.errors import DataFormatError, DataNotFound
+from mrt_env.errors import ConfigError, DataFormatError, DataNotFound
 from mrt_env.extras import require
 from mrt_env.types import Problem
 
@@ -60,13 +60,13 @@ class HubSpec:
 
     def __post_init__(self) -> None:
         if not isinstance(self.repo, str) or self.repo.count("/") != 1 or " " in self.repo:
-            raise ValueError(f"HubSpec.repo must look like 'owner/name', got {self.repo!r}")
+            raise ConfigError(f"HubSpec.repo must look like 'owner/name', got {self.repo!r}")
         if not isinstance(self.split, str) or not self.split:
-            raise ValueError(f"HubSpec.split must be a non-empty str, got {self.split!r}")
+            raise ConfigError(f"HubSpec.split must be a non-empty str, got {self.split!r}")
         for name in ("config", "revision"):
             value = getattr(self, name)
             if value is not None and not (isinstance(value, str) and value):
-                raise ValueError(f"HubSpec.{name} must be None or a non-empty str, got {value!r}")
+                raise ConfigError(f"HubSpec.{name} must be None or a non-empty str, got {value!r}")
 
     def describe(self, split: str | None = None) -> str:
         """``hub owner/name (split test)``: how error messages name this place."""
@@ -138,9 +138,9 @@ def _probe_timeout() -> float:
     try:
         value = float(raw) if raw else PROBE_TIMEOUT_S
     except ValueError:
-        raise ValueError(f"MRT_ENV_HUB_TIMEOUT must be a number of seconds, got {raw!r}") from None
+        raise ConfigError(f"MRT_ENV_HUB_TIMEOUT must be a number of seconds, got {raw!r}") from None
     if not value > 0:
-        raise ValueError(f"MRT_ENV_HUB_TIMEOUT must be positive, got {raw!r}")
+        raise ConfigError(f"MRT_ENV_HUB_TIMEOUT must be positive, got {raw!r}")
     return value
 
 

@@ -28,7 +28,14 @@ from typing import Any, Protocol
 from mrt_env.data.columns import to_problems
 from mrt_env.data.files import SUFFIXES, Rows, read_rows
 from mrt_env.data.hub import HubSpec, load_from_hub
-from mrt_env.errors import DataFormatError, DataNotFound, DependencyNotInstalled
+from mrt_env.errors import (
+    ArgumentTypeError,
+    ConfigError,
+    DataFormatError,
+    DataNotFound,
+    DependencyNotInstalled,
+    UnknownKey,
+)
 from mrt_env.types import Problem
 
 __all__ = [
@@ -62,11 +69,13 @@ class LoaderFn(Protocol):
 
 def _as_tuple(owner: str, name: str, value: Any, kind: type) -> tuple[Any, ...]:
     if isinstance(value, (str, bytes)) or not isinstance(value, Iterable):
-        raise TypeError(f"{owner}.{name} must be a tuple of {kind.__name__}, got {value!r:.80}")
+        raise ArgumentTypeError(
+            f"{owner}.{name} must be a tuple of {kind.__name__}, got {value!r:.80}"
+        )
     items = tuple(value)
     for item in items:
         if not isinstance(item, kind) or (isinstance(item, str) and not item):
-            raise TypeError(
+            raise ArgumentTypeError(
                 f"{owner}.{name} must hold non-empty {kind.__name__} values, got {item!r:.80}"
             )
     return items
@@ -107,13 +116,15 @@ class Source:
                 self, field_name, _as_tuple("Source", field_name, getattr(self, field_name), kind)
             )
         if not isinstance(self.description, str):
-            raise TypeError(f"Source.description must be a str, got {self.description!r:.80}")
+            raise ArgumentTypeError(
+                f"Source.description must be a str, got {self.description!r:.80}"
+            )
         if self.parts and (self.files or self.hub):
-            raise ValueError(f"Source {self.name!r}: a composite (parts=) has no files or hub")
+            raise ConfigError(f"Source {self.name!r}: a composite (parts=) has no files or hub")
         if not (self.parts or self.files or self.hub):
-            raise ValueError(f"Source {self.name!r} needs files, hub copies or parts")
+            raise ConfigError(f"Source {self.name!r} needs files, hub copies or parts")
         if self.name in self.parts:
-            raise ValueError(f"Source {self.name!r} cannot be one of its own parts")
+            raise ConfigError(f"Source {self.name!r} cannot be one of its own parts")
 
     def file_names(self) -> tuple[str, ...]:
         """The names looked up in a folder: ``files``, then ``name`` with each suffix."""
@@ -123,7 +134,7 @@ class Source:
 
 def _check_name(name: Any) -> None:
     if not isinstance(name, str) or not name.strip() or name != name.strip():
-        raise ValueError(f"a source name must be a non-empty str, no outer spaces, got {name!r}")
+        raise ConfigError(f"a source name must be a non-empty str, no outer spaces, got {name!r}")
 
 
 _REGISTRY: dict[str, Source | LoaderFn] = {}
@@ -140,13 +151,15 @@ def register_source(name: str, loader: Source | LoaderFn, *, replace: bool = Fal
     _check_name(name)
     if isinstance(loader, Source):
         if loader.name != name:
-            raise ValueError(f"register_source({name!r}, ...) got a Source named {loader.name!r}")
+            raise ConfigError(f"register_source({name!r}, ...) got a Source named {loader.name!r}")
     elif not callable(loader):
-        raise TypeError(
+        raise ArgumentTypeError(
             f"loader must be a Source or a callable, got {type(loader).__name__}: {loader!r:.80}"
         )
     if name in _REGISTRY and not replace:
-        raise ValueError(f"a problem source named {name!r} exists; pass replace=True to replace it")
+        raise ConfigError(
+            f"a problem source named {name!r} exists; pass replace=True to replace it"
+        )
     _REGISTRY[name] = loader
 
 
@@ -171,7 +184,7 @@ def load_source(name: str, *, path: Path | None = None, split: str | None = None
     """Load the registered set ``name`` (see the module docstring for the order)."""
     entry = _REGISTRY.get(name)
     if entry is None:
-        raise KeyError(name)  # load_problems turns this into a message listing the names
+        raise UnknownKey(f"unknown problem set {name!r}; registered sets: {', '.join(_REGISTRY)}")
     if not isinstance(entry, Source):
         return _from_loader(name, entry, path=path, split=split)
     if entry.parts and not (path is not None and path.is_file()):

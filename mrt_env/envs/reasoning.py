@@ -8,9 +8,7 @@ outcome when the stream ends.
 
 from __future__ import annotations
 
-import math
 import warnings
-from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 from typing import Any, ClassVar
@@ -19,25 +17,21 @@ import gymnasium as gym
 import numpy as np
 
 from mrt_env import info as keys
-from mrt_env.commitment import THINK_CLOSE, answer_opening, commits
-from mrt_env.grading import grade
+from mrt_env.commitment import THINK_CLOSE
+from mrt_env.envs.stream import Stepper, Stream, StreamRules
+from mrt_env.errors import ArgumentTypeError, ConfigError, ResetNeeded
 from mrt_env.lm.base import LanguageModel
 from mrt_env.progress import (
     PAPER_FORCING_TEXT,
     PROVER_KINDS,
     MetaProver,
-    ProverEstimate,
-    ProverRequest,
     make_prover,
 )
+from mrt_env.prompts import problem_prompt
 from mrt_env.spaces import UnicodeText
 from mrt_env.types import Problem
 
 __all__ = ["ReasoningEnv", "ReasoningEnvConfig"]
-
-PLAIN_TEMPLATE = "Problem: {question}\n\nSolution:\n"
-"""The prompt of a problem when the model has no chat template and none is given."""
-_CHARS_PER_TOKEN = 4  # token-count fallback without a tokenizer (a common rule of thumb)
 
 
 @dataclass(frozen=True)
@@ -90,31 +84,31 @@ class ReasoningEnvConfig:
     plain ``Problem: ... Solution:`` template."""
 
     def __post_init__(self) -> None:
-        for name in ("max_tokens", "max_blocks", "max_block_chars", "forced_answer_tokens"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be an int >= 1, got {value!r}")
-        for name in ("alpha", "outcome_weight"):
-            value = getattr(self, name)
-            if not isinstance(value, int | float) or not math.isfinite(value):
-                raise ValueError(f"{name} must be a finite number, got {value!r}")
+        self.stream_rules(self.forcing_text or PAPER_FORCING_TEXT)  # validates the budgets
         if self.prover_kind not in PROVER_KINDS:
-            raise ValueError(f"prover_kind must be one of {PROVER_KINDS}, got {self.prover_kind!r}")
+            raise ConfigError(
+                f"prover_kind must be one of {PROVER_KINDS}, got {self.prover_kind!r}"
+            )
         if self.limit is not None and self.limit < 1:
-            raise ValueError(f"limit must be >= 1 or None, got {self.limit}")
+            raise ConfigError(f"limit must be >= 1 or None, got {self.limit}")
         if self.prompt_template is not None and "{question}" not in self.prompt_template:
-            raise ValueError(
+            raise ConfigError(
                 f"prompt_template must contain {{question}}, got {self.prompt_template!r}"
             )
         if not isinstance(self.problems, str):
             bad = [p for p in self.problems if not isinstance(p, Problem)]
             if bad or not self.problems:
-                raise TypeError(
+                raise ArgumentTypeError(
                     "problems must be a set name or a non-empty sequence of Problem, got "
                     f"{type(bad[0]).__name__ if bad else 'an empty sequence'}"
                 )
-        if not self.think_close:
-            raise ValueError("think_close must be a non-empty string")
+
+    def stream_rules(self, forcing_text: str) -> StreamRules:
+        """The rules its streams are stepped by, with the forcing text the env settled on.
+
+        The config keeps the rules' fields flat, as ``gym.make`` keyword arguments."""
+        names = {f.name for f in fields(StreamRules)} - {"forcing_text"}
+        return StreamRules(forcing_text=forcing_text, **{n: getattr(self, n) for n in names})
 
 
 def _build_prover(config: ReasoningEnvConfig) -> MetaProver | None:
@@ -129,40 +123,10 @@ def _build_prover(config: ReasoningEnvConfig) -> MetaProver | None:
         spec = load_lm(spec, backend=config.backend, **dict(config.backend_kwargs))
     if hasattr(spec, "generate") and hasattr(spec, "count_tokens"):
         return make_prover(spec, config.prover_kind, **dict(config.prover_kwargs))
-    raise TypeError(
+    raise ArgumentTypeError(
         "prover must be a MetaProver, a LanguageModel, a model name or path, or None; "
         f"got {type(spec).__name__}"
     )
-
-
-@dataclass
-class _Stream:
-    """One attempt at one problem: the blocks so far and μ's estimates after each."""
-
-    problem: Problem
-    prompt: str
-    blocks: list[str] = field(default_factory=list)
-    tokens: list[int] = field(default_factory=list)  # per block
-    estimates: list[ProverEstimate] = field(default_factory=list)  # J_0 ... J_j
-    done: bool = False
-
-    @property
-    def text(self) -> str:
-        return "".join(self.blocks)
-
-    @property
-    def success_probs(self) -> list[float]:
-        return [e.success_prob for e in self.estimates]
-
-
-@dataclass
-class _Pending:
-    """A step between its two halves: the block is accepted, μ's answer is awaited."""
-
-    block: str
-    block_tokens: int
-    committed: bool
-    truncated: bool
 
 
 class ReasoningEnv(gym.Env[str, str]):
@@ -216,7 +180,21 @@ class ReasoningEnv(gym.Env[str, str]):
     problem; without one it walks a seeded shuffle of the set. ``render_mode="ansi"``:
     :meth:`render` returns the transcript with J and progress per block.
 
-    The prover's model can drive an agent too: ``env.unwrapped.prover.lm``.
+    The prover's model can drive an agent too: ``env.unwrapped.prover.lm``. Each step is
+    :meth:`mrt_env.envs.stream.Stepper.step` on a batch of one stream.
+
+    ## Example
+    The offline ids run the tiny model the package ships (no download)::
+
+        >>> import gymnasium as gym
+        >>> import mrt_env
+        >>> env = gym.make("MRT-Arithmetic-v0")
+        >>> obs, info = env.reset(seed=0)
+        >>> obs, info["episode"]
+        ('Q 867+640\\n', 0)
+        >>> obs, reward, terminated, truncated, info = env.step("867+640=1507\\n\\n")
+        >>> info["episode"], reward == info["progress"], terminated
+        (1, True, False)
 
     ## Version history
     * v0: first version.
@@ -234,12 +212,12 @@ class ReasoningEnv(gym.Env[str, str]):
         known = {f.name for f in fields(ReasoningEnvConfig)}
         unknown = sorted(set(overrides) - known)
         if unknown:
-            raise TypeError(
+            raise ArgumentTypeError(
                 f"unknown ReasoningEnv settings {unknown}; the settings are {sorted(known)}"
             )
         config = replace(config or ReasoningEnvConfig(), **overrides)
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
-            raise ValueError(
+            raise ConfigError(
                 f"render_mode must be one of {self.metadata['render_modes']} or None, "
                 f"got {render_mode!r}"
             )
@@ -257,14 +235,16 @@ class ReasoningEnv(gym.Env[str, str]):
         self.forcing_text = config.forcing_text or getattr(
             getattr(self.prover, "config", None), "forcing_text", PAPER_FORCING_TEXT
         )
-        longest_prompt = max(len(self._prompt(p)) for p in self.problems)
+        self.stepper = Stepper(config.stream_rules(self.forcing_text), prover=self.prover)
+        longest_prompt = max(len(self.prompt(p)) for p in self.problems)
         self.action_space = UnicodeText(config.max_block_chars)
         self.observation_space = UnicodeText(
             longest_prompt + config.max_blocks * config.max_block_chars
         )
         self._order: list[int] = []
         self._cursor = 0
-        self._stream: _Stream | None = None
+        self.stream: Stream | None = None
+        """The stream of the current episode (None before the first reset)."""
 
     # -- setup -------------------------------------------------------------------------
 
@@ -279,20 +259,13 @@ class ReasoningEnv(gym.Env[str, str]):
             config.problems, path=config.data_path, split=config.split, limit=config.limit
         )
 
-    def _prompt(self, problem: Problem) -> str:
-        template = self.config.prompt_template
-        if template is None:
-            chat = self.lm.chat_prompt(problem.question) if self.lm is not None else None
-            if chat is not None:
-                return chat
-            template = PLAIN_TEMPLATE
-        return template.replace("{question}", problem.question)
+    def prompt(self, problem: Problem) -> str:
+        """The text a stream on ``problem`` starts from (the observation after reset)."""
+        return problem_prompt(problem.question, lm=self.lm, template=self.config.prompt_template)
 
     def count_tokens(self, text: str) -> int:
         """Tokens of ``text`` by the prover model's tokenizer (else ~4 characters a token)."""
-        if self.lm is not None:
-            return self.lm.count_tokens(text)
-        return -(-len(text) // _CHARS_PER_TOKEN)
+        return self.stepper.count_tokens(text)
 
     # -- Gymnasium API -----------------------------------------------------------------
 
@@ -300,21 +273,18 @@ class ReasoningEnv(gym.Env[str, str]):
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
     ) -> tuple[str, dict[str, Any]]:
         super().reset(seed=seed)
-        stream = self._start(self._pick(seed, options))
-        (estimate,) = self._estimate([stream])
-        return self._started(stream, estimate)
+        problem = self.pick(seed, options)
+        (self.stream,) = self.stepper.start([problem], [self.prompt(problem)])
+        return self.stream.observation, dict(self.stream.info)
 
     def step(self, action: str) -> tuple[str, float, bool, bool, dict[str, Any]]:
-        pending = self._prepare(action)
-        stream = self._current()
-        (estimate,) = self._estimate([self._after(stream, pending)])
-        forced = self._force([(stream, pending)])[0]
-        return self._finish(pending, estimate, forced)
+        (out,) = self.stepper.step([self.current()], [action])
+        return out.observation, out.reward, out.terminated, out.truncated, out.info
 
     def render(self) -> str | None:
         if self.render_mode != "ansi":
             return None
-        stream = self._current()
+        stream = self.current()
         probs = stream.success_probs
         lines = [f"Problem {stream.problem.id}", f"[J_0 = {probs[0]:.3f}]"]
         for j, (block, tokens) in enumerate(zip(stream.blocks, stream.tokens, strict=True)):
@@ -323,17 +293,21 @@ class ReasoningEnv(gym.Env[str, str]):
                 f"--- block {j + 1} ({tokens} tokens) J = {jj:.3f}  progress {jj - probs[j]:+.3f}"
             )
             lines.append(block)
-        if stream.done and self._last_info.get(keys.CORRECT) is not None:
+        info = stream.info
+        if stream.done and info.get(keys.CORRECT) is not None:
             lines.append(
-                f"=== answer {self._last_info[keys.ANSWER]!r}: "
-                f"{'correct' if self._last_info[keys.CORRECT] else 'wrong'} "
-                f"({self._last_info[keys.OUTCOME]})"
+                f"=== answer {info[keys.ANSWER]!r}: "
+                f"{'correct' if info[keys.CORRECT] else 'wrong'} ({info[keys.OUTCOME]})"
             )
         return "\n".join(lines)
 
-    # -- the two halves of reset and step (a vector env batches the middle) --------------
+    # -- problems and the current stream (a vector env steps the streams together) --------
 
-    def _pick(self, seed: int | None, options: dict[str, Any] | None) -> Problem:
+    def pick(self, seed: int | None, options: dict[str, Any] | None) -> Problem:
+        """The problem of the next episode: ``options["problem"]`` (an index or id), else
+        the next of a seeded shuffle of the set (reshuffled when ``seed`` is given)."""
+        if options is not None and not isinstance(options, Mapping):
+            raise ArgumentTypeError(f"options must be a dict or None, got {type(options).__name__}")
         choice = (options or {}).get("problem")
         if choice is not None:
             return self._problem_by(choice)
@@ -347,7 +321,7 @@ class ReasoningEnv(gym.Env[str, str]):
     def _problem_by(self, choice: Any) -> Problem:
         if isinstance(choice, int | np.integer) and not isinstance(choice, bool):
             if not 0 <= choice < len(self.problems):
-                raise ValueError(
+                raise ConfigError(
                     f"options['problem'] index must lie in [0, {len(self.problems)}), got {choice}"
                 )
             return self.problems[int(choice)]
@@ -355,142 +329,15 @@ class ReasoningEnv(gym.Env[str, str]):
             for problem in self.problems:
                 if problem.id == choice:
                     return problem
-            raise ValueError(
+            raise ConfigError(
                 f"no problem with id {choice!r}; ids look like {self.problems[0].id!r}"
             )
-        raise TypeError(f"options['problem'] must be an index or a problem id, got {choice!r}")
-
-    def _start(self, problem: Problem) -> _Stream:
-        self._stream = _Stream(problem, self._prompt(problem))
-        self._last_info: dict[str, Any] = {}
-        return self._stream
-
-    def _started(self, stream: _Stream, estimate: ProverEstimate) -> tuple[str, dict[str, Any]]:
-        stream.estimates.append(estimate)
-        self._last_info = self._info(stream, block_tokens=0)
-        return stream.prompt, dict(self._last_info)
-
-    def _current(self) -> _Stream:
-        if self._stream is None:
-            raise gym.error.ResetNeeded("call reset() before step() or render()")
-        return self._stream
-
-    def _prepare(self, action: Any) -> _Pending:
-        """Check the action and decide how the stream goes on; changes nothing yet."""
-        stream = self._current()
-        if stream.done:
-            raise gym.error.ResetNeeded(
-                "the episode is over (terminated or truncated); call reset()"
-            )
-        if not isinstance(action, str):
-            raise TypeError(
-                f"the action must be a str (the next reasoning block), got {type(action).__name__}"
-            )
-        if len(action) > self.config.max_block_chars:
-            raise ValueError(
-                f"the block has {len(action)} characters; at most max_block_chars="
-                f"{self.config.max_block_chars} are accepted"
-            )
-        block_tokens = self.count_tokens(action) if action else 0
-        committed = commits(stream.prompt + stream.text, action, self.config.think_close)
-        used = sum(stream.tokens) + block_tokens
-        truncated = not committed and (
-            used >= self.config.max_tokens or len(stream.blocks) + 1 >= self.config.max_blocks
-        )
-        return _Pending(action, block_tokens, committed, truncated)
-
-    def _thinking(self, text: str) -> str:
-        """The part of a stream μ is asked about: up to the end of the thinking."""
-        return text.split(self.config.think_close, 1)[0]
-
-    def _after(self, stream: _Stream, pending: _Pending) -> _Stream:
-        return replace(stream, blocks=[*stream.blocks, pending.block])
-
-    def _estimate(self, streams: Sequence[_Stream]) -> list[ProverEstimate]:
-        if self.prover is None:
-            return [ProverEstimate(0.0) for _ in streams]
-        requests = [ProverRequest(s.problem, s.prompt, self._thinking(s.text)) for s in streams]
-        return self.prover.estimate_batch(requests)
-
-    def _force(self, items: Sequence[tuple[_Stream, _Pending]]) -> list[str | None]:
-        """The forced answers of the truncated streams among ``items`` (one batched call)."""
-        needed = [i for i, (_, p) in enumerate(items) if p.truncated and self.config.force_answer]
-        answers: list[str | None] = [None] * len(items)
-        if not needed or self.lm is None:
-            return answers
-        contexts = [
-            items[i][0].prompt
-            + self._thinking(items[i][0].text + items[i][1].block)
-            + self.forcing_text
-            for i in needed
-        ]
-        outs = self.lm.generate(
-            contexts, max_tokens=self.config.forced_answer_tokens, temperature=0.0
-        )
-        # Grade the answer with the forcing text's own tail, which may open the answer.
-        tail = answer_opening(self.forcing_text, self.config.think_close)
-        for i, per in zip(needed, outs, strict=True):
-            answers[i] = tail + per[0].text
-        return answers
-
-    def _finish(
-        self, pending: _Pending, estimate: ProverEstimate, forced: str | None
-    ) -> tuple[str, float, bool, bool, dict[str, Any]]:
-        stream = self._current()
-        before = stream.estimates[-1].success_prob
-        stream.blocks.append(pending.block)
-        stream.tokens.append(pending.block_tokens)
-        stream.estimates.append(estimate)
-        reward = self.config.alpha * (estimate.success_prob - before)
-        info = self._info(stream, block_tokens=pending.block_tokens)
-        if pending.committed or pending.truncated:
-            stream.done = True
-            text = stream.text
-            if pending.committed:
-                close = self.config.think_close
-                response, how = (
-                    (text.split(close, 1)[1] if close in text else pending.block),
-                    "committed",
-                )
-            elif forced is not None:
-                response, how = forced, "forced"
-            else:
-                response, how = text, "unforced"
-            result = grade(response, stream.problem.answer)
-            info.update(
-                {
-                    keys.ANSWER: result.extracted,
-                    keys.CORRECT: bool(result.correct),
-                    keys.OUTCOME: how,
-                    keys.GOLD_ANSWER: stream.problem.answer,
-                }
-            )
-            reward += self.config.outcome_weight * float(result.correct)
-        self._last_info = info
-        return (
-            stream.prompt + stream.text,
-            float(reward),
-            pending.committed,
-            pending.truncated,
-            dict(info),
+        raise ArgumentTypeError(
+            f"options['problem'] must be an index or a problem id, got {choice!r}"
         )
 
-    def _info(self, stream: _Stream, *, block_tokens: int) -> dict[str, Any]:
-        probs = stream.success_probs
-        estimate = stream.estimates[-1]
-        answers = tuple(estimate.answers)
-        counted = Counter(a for a in answers if a is not None)
-        return {
-            keys.EPISODE: len(stream.blocks),
-            keys.TOKENS: sum(stream.tokens),
-            keys.BLOCK_TOKENS: block_tokens,
-            keys.SUCCESS_PROB: probs[-1],
-            keys.PROGRESS: probs[-1] - probs[-2] if len(probs) > 1 else 0.0,
-            # Δ_j of metrics.episode_regret, summed inline: that function validates its
-            # input with numpy (~50 µs), too much for every step.
-            keys.REGRET: float(sum(1.0 - p for p in probs[1:])),
-            keys.TERMINATION_REWARD: self.config.outcome_weight * probs[-1],
-            keys.FORCED_ANSWERS: answers,
-            keys.ANSWER: counted.most_common(1)[0][0] if counted else None,
-            keys.PROBLEM_ID: stream.problem.id,
-        }
+    def current(self) -> Stream:
+        """The stream of the current episode; :class:`ResetNeeded` before the first reset."""
+        if self.stream is None:
+            raise ResetNeeded("call reset() before step() or render()")
+        return self.stream

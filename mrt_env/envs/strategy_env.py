@@ -18,7 +18,7 @@ from __future__ import annotations
 import gzip
 import json
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
@@ -26,16 +26,24 @@ import gymnasium as gym
 import numpy as np
 
 from mrt_env import info as keys
+from mrt_env.errors import (
+    ArgumentTypeError,
+    ConfigError,
+    DataFormatError,
+    DataNotFound,
+    ResetNeeded,
+    RunStateError,
+)
 from mrt_env.metrics import anytime_regret
-from mrt_env.types import Problem
+from mrt_env.types import EpisodeRecord, Problem
 
 __all__ = [
     "ANSWER",
     "CONTINUE",
     "FEATURES",
+    "TABLE_FORMAT",
     "StrategyEnv",
     "StrategyTable",
-    "StrategyTrace",
     "anytime_return_bound",
     "tabulate",
 ]
@@ -55,75 +63,62 @@ FEATURES = ("block_fraction", "token_fraction", "success_prob", "success_trend",
 * ``agreement``: how many prefixes in a row, ending now, the forced answer has been this
   one, / H (0 with no answer; the rule of the early-exit strategy is agreement·H ≥ m)."""
 _USES_J = ("success_prob", "success_trend")
+TABLE_FORMAT = "mrt-strategy-table/2"
+"""The ``format`` of a saved :class:`StrategyTable` (/2: each trace an EpisodeRecord row)."""
 _NO_ANSWER = "none"  # committed when the forced model gives no answer: graded wrong
 
 
 @dataclass(frozen=True)
-class StrategyTrace:
-    """One think-to-budget stream of the LM on one problem, recorded for replay.
-
-    A stream of k blocks has prefixes c_0 … c_k; it ended at c_k by the model's own
-    commitment or by the block/token budget (the env then forced the answer).
-    """
-
-    problem_id: str
-    success_probs: tuple[float, ...]
-    """J_0 … J_k."""
-    tokens: tuple[int, ...]
-    """Transcript tokens of c_0 … c_k (c_0 = 0: the prompt is not counted)."""
-    forced_answers: tuple[str | None, ...]
-    """The model's greedy answer when forced at c_0 … c_{k−1}."""
-    forced_correct: tuple[bool, ...]
-    """Whether each of those answers is right: the outcome of answering at that prefix."""
-    correct: bool
-    """The outcome of the stream's own end."""
-
-    def __post_init__(self) -> None:
-        k = len(self.success_probs) - 1
-        if k < 1:
-            raise ValueError(f"a trace needs J_0 and at least one block, got {k + 1} value(s)")
-        if len(self.tokens) != k + 1:
-            raise ValueError(f"tokens must have k + 1 = {k + 1} entries, got {len(self.tokens)}")
-        for name in ("forced_answers", "forced_correct"):
-            if len(getattr(self, name)) != k:
-                raise ValueError(
-                    f"{name} must have k = {k} entries, got {len(getattr(self, name))}"
-                )
-        if not all(0.0 <= j <= 1.0 for j in self.success_probs):
-            raise ValueError(f"success_probs must lie in [0, 1], got {self.success_probs}")
-
-    @property
-    def blocks(self) -> int:
-        return len(self.success_probs) - 1
-
-
-@dataclass(frozen=True)
 class StrategyTable:
-    """Recorded streams of one env, with the budgets they ran under."""
+    """Recorded streams of one env, with the budgets they ran under.
+
+    Each stream is an :class:`~mrt_env.types.EpisodeRecord` of k blocks that ended at c_k
+    by the model's own commitment or by the block/token budget (the env then forced the
+    answer), with the model's greedy answer when forced at c_0 … c_{k−1} and whether each
+    is right (``forced_answers``, ``forced_correct``): the outcome of answering there.
+    """
 
     env_id: str
     horizon: int
     """The block budget H: regret is counted over H blocks."""
     max_tokens: int
     """The token budget (the scale of ``token_fraction``)."""
-    traces: tuple[StrategyTrace, ...]
+    traces: tuple[EpisodeRecord, ...]
 
     def __post_init__(self) -> None:
         if not self.traces:
-            raise ValueError("a StrategyTable needs at least one trace")
+            raise ConfigError("a StrategyTable needs at least one trace")
         if self.horizon < 1 or self.max_tokens < 1:
-            raise ValueError(
+            raise ConfigError(
                 f"horizon and max_tokens must be >= 1, got {self.horizon}, {self.max_tokens}"
             )
-        long = [t.problem_id for t in self.traces if t.blocks > self.horizon]
+        unforced = [
+            t.problem_id
+            for t in self.traces
+            if t.forced_answers is None or t.forced_correct is None
+        ]
+        if unforced:
+            raise ConfigError(
+                "a StrategyTable replays answering at every prefix: traces without "
+                f"forced_answers and forced_correct: {unforced[:3]}"
+            )
+        long = [t.problem_id for t in self.traces if len(t.blocks) > self.horizon]
         if long:
-            raise ValueError(f"traces longer than the horizon {self.horizon}: {long[:3]}")
+            raise ConfigError(f"traces longer than the horizon {self.horizon}: {long[:3]}")
 
     def save(self, path: str | Path) -> Path:
         """Write the table as JSON (gzipped if ``path`` ends in ``.gz``); returns the path."""
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        text = json.dumps({"format": "mrt-strategy-table/1", **asdict(self)})
+        text = json.dumps(
+            {
+                "format": TABLE_FORMAT,
+                "env_id": self.env_id,
+                "horizon": self.horizon,
+                "max_tokens": self.max_tokens,
+                "traces": [t.to_row() for t in self.traces],
+            }
+        )
         tmp = path.with_name(path.name + ".tmp")
         opener = gzip.open if path.suffix == ".gz" else open
         with opener(tmp, "wt", encoding="utf-8") as f:
@@ -135,19 +130,22 @@ class StrategyTable:
     def load(cls, path: str | Path) -> StrategyTable:
         path = Path(path)
         if not path.is_file():
-            raise FileNotFoundError(
+            raise DataNotFound(
                 f"no strategy table at {path}; record one with "
-                "mrt_env.envs.strategy.tabulate(...).save(path)"
+                "mrt_env.envs.strategy_env.tabulate(...).save(path)"
             )
         opener = gzip.open if path.suffix == ".gz" else open
         with opener(path, "rt", encoding="utf-8") as f:
             data = json.load(f)
-        if not isinstance(data, dict) or data.get("format") != "mrt-strategy-table/1":
-            raise ValueError(f"{path} is not a strategy table (format mrt-strategy-table/1)")
-        traces = tuple(
-            StrategyTrace(**{k: tuple(v) if isinstance(v, list) else v for k, v in t.items()})
-            for t in data["traces"]
-        )
+        found = data.get("format") if isinstance(data, dict) else None
+        if found != TABLE_FORMAT:
+            again = (
+                "; it was written by an older mrt_env: record it again with tabulate(...)"
+                if isinstance(found, str) and found.startswith("mrt-strategy-table/")
+                else ""
+            )
+            raise DataFormatError(f"{path} is not a strategy table (format {TABLE_FORMAT}){again}")
+        traces = tuple(EpisodeRecord.from_row(t) for t in data["traces"])
         return cls(data["env_id"], data["horizon"], data["max_tokens"], traces)
 
 
@@ -256,9 +254,9 @@ class StrategyEnv(gym.Env[np.ndarray, int]):
         **env_kwargs: Any,
     ) -> None:
         if features not in ("all", "deployable"):
-            raise ValueError(f"features must be 'all' or 'deployable', got {features!r}")
+            raise ConfigError(f"features must be 'all' or 'deployable', got {features!r}")
         if answer_tokens < 1:
-            raise ValueError(f"answer_tokens must be >= 1, got {answer_tokens}")
+            raise ConfigError(f"answer_tokens must be >= 1, got {answer_tokens}")
         self.features = tuple(f for f in FEATURES if features == "all" or f not in _USES_J)
         self.answer_tokens = answer_tokens
         self.table: StrategyTable | None = None
@@ -266,7 +264,7 @@ class StrategyEnv(gym.Env[np.ndarray, int]):
         self.agent: Any = None
         if table is not None:
             if agent is not None or env_kwargs:
-                raise TypeError(
+                raise ArgumentTypeError(
                     "a tabulated StrategyEnv replays its table: drop agent= and "
                     f"the env settings {sorted(env_kwargs)}"
                 )
@@ -284,7 +282,7 @@ class StrategyEnv(gym.Env[np.ndarray, int]):
         self.observation_space = gym.spaces.Box(low, np.ones_like(low), dtype=np.float32)
         self.action_space = gym.spaces.Discrete(2)
         self._stream: _Stream | None = None
-        self._trace: StrategyTrace | None = None
+        self._trace: EpisodeRecord | None = None
         self._obs_text = ""
         self._info: dict[str, Any] = {}
         self._regret = 0.0
@@ -307,7 +305,7 @@ class StrategyEnv(gym.Env[np.ndarray, int]):
                 or not isinstance(index, int | np.integer)
                 or not (0 <= index < len(traces))
             ):
-                raise ValueError(
+                raise ConfigError(
                     f"options['trace'] must be an index in [0, {len(traces)}), got {index!r}"
                 )
             self._trace = traces[int(index)]
@@ -333,9 +331,9 @@ class StrategyEnv(gym.Env[np.ndarray, int]):
 
     def step(self, action: int) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
         if self._done or self._stream is None:
-            raise RuntimeError("StrategyEnv.step called before reset or after the episode ended")
+            raise ResetNeeded("StrategyEnv.step called before reset or after the episode ended")
         if not self.action_space.contains(action):
-            raise ValueError(f"action must be 0 (continue) or 1 (answer), got {action!r}")
+            raise ConfigError(f"action must be 0 (continue) or 1 (answer), got {action!r}")
         stream = self._stream
         if int(action) == ANSWER:
             correct, outcome = self._answer(), "answered"
@@ -367,10 +365,10 @@ class StrategyEnv(gym.Env[np.ndarray, int]):
         stream = self._stream
         if self.table is not None:
             trace, t = self._trace, stream.t + 1
-            if t == trace.blocks:
-                stream.add(trace.success_probs[t], trace.tokens[t], None)
-                return trace.correct, "ended"
-            stream.add(trace.success_probs[t], trace.tokens[t], trace.forced_answers[t])
+            if t == len(trace.blocks):
+                stream.add(trace.success_probs[t], trace.prefix_tokens[t], None)
+                return trace.correct, trace.outcome
+            stream.add(trace.success_probs[t], trace.prefix_tokens[t], trace.forced_answers[t])
             return None
         (block,) = self.agent.act_batch([self._obs_text], [{**self._info, keys.SLOT: 0}])
         self.agent.take_hidden_tokens(0)
@@ -393,7 +391,7 @@ class StrategyEnv(gym.Env[np.ndarray, int]):
         )
         self._obs_text, _, terminated, truncated, self._info = self._env.step(block)
         if not (terminated or truncated):
-            raise RuntimeError(f"the answer block {block!r} did not end the wrapped env's episode")
+            raise RunStateError(f"the answer block {block!r} did not end the wrapped env's episode")
         return bool(self._info.get(keys.CORRECT, False))
 
     def _forced_answer(self, context: str) -> str | None:
@@ -437,7 +435,7 @@ def _default_agent(env_id: str, env_kwargs: Mapping[str, Any], env: Any) -> Any:
     from mrt_env.registration import ENV_IDS, block_settings
 
     if env.lm is None:
-        raise ValueError(f"{env_id} has no prover model to write blocks with: pass agent=...")
+        raise ConfigError(f"{env_id} has no prover model to write blocks with: pass agent=...")
     return ThinkToBudget(env.lm, **block_settings({**ENV_IDS.get(env_id, {}), **env_kwargs}))
 
 
@@ -467,9 +465,10 @@ def tabulate(
 
     problems = list(problems)
     if not problems or not all(isinstance(p, Problem) for p in problems):
-        raise TypeError("problems must be a non-empty sequence of Problem")
+        kinds = sorted({type(p).__name__ for p in problems})
+        raise ArgumentTypeError(f"problems must be a non-empty sequence of Problem, got {kinds}")
     if samples < 1 or batch < 1:
-        raise ValueError(f"samples and batch must be >= 1, got {samples}, {batch}")
+        raise ConfigError(f"samples and batch must be >= 1, got {samples}, {batch}")
     # A problem's copies must share a batch: equal texts in one batch get distinct samples.
     width = min(samples * max(1, batch // samples), samples * len(problems))
     vec = gym.make_vec(env, num_envs=width, problems=problems, **env_kwargs)
@@ -514,13 +513,10 @@ def tabulate(
         for r in records:
             k = len(r.blocks)
             traces.append(
-                StrategyTrace(
-                    problem_id=r.problem_id,
-                    success_probs=tuple(r.success_probs),
-                    tokens=tuple(r.prefix_tokens),
+                replace(
+                    r,
                     forced_answers=tuple(answers[at : at + k]),
                     forced_correct=tuple(correct[at : at + k]),
-                    correct=bool(r.correct),
                 )
             )
             at += k
@@ -540,7 +536,7 @@ def anytime_return_bound(table: StrategyTable) -> float:
         # it in the anytime success): 0.0 stands in for it.
         regrets = [
             anytime_regret([*js[: t + 1], 0.0], trace.forced_correct[t], horizon)
-            for t in range(trace.blocks)
+            for t in range(len(trace.blocks))
         ]
         regrets.append(anytime_regret(js, trace.correct, horizon))
         best.append(-min(regrets))

@@ -21,6 +21,7 @@ from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
 from mrt_env.envs.reasoning import ReasoningEnv, ReasoningEnvConfig
+from mrt_env.errors import ConfigError
 
 __all__ = ["ReasoningVectorEnv"]
 
@@ -53,7 +54,7 @@ class ReasoningVectorEnv(VectorEnv):
         **fields: Any,
     ) -> None:
         if isinstance(num_envs, bool) or not isinstance(num_envs, int) or num_envs < 1:
-            raise ValueError(f"num_envs must be an int >= 1, got {num_envs!r}")
+            raise ConfigError(f"num_envs must be an int >= 1, got {num_envs!r}")
         first = ReasoningEnv(config, render_mode=render_mode, **fields)
         # One prover (one model, one cache) for all sub-envs.
         shared = {**fields, "prover": first.prover}
@@ -66,6 +67,7 @@ class ReasoningVectorEnv(VectorEnv):
         self.num_envs = num_envs
         self.render_mode = render_mode
         self.prover = first.prover
+        self.stepper = first.stepper  # one stepper (one prover call per step) for all
         self.single_observation_space = first.observation_space
         self.single_action_space = first.action_space
         self.observation_space = batch_space(first.observation_space, num_envs)
@@ -88,11 +90,11 @@ class ReasoningVectorEnv(VectorEnv):
         else:
             seeds = list(seed)
             if len(seeds) != self.num_envs:
-                raise ValueError(f"need {self.num_envs} seeds, got {len(seeds)}")
+                raise ConfigError(f"need {self.num_envs} seeds, got {len(seeds)}")
         mask = (options or {}).get("reset_mask")
         which = range(self.num_envs) if mask is None else np.flatnonzero(mask).tolist()
         obs, per_env = self._reset_some(list(which), [seeds[i] for i in which], options)
-        out = [env._stream.prompt + env._stream.text for env in self.envs]
+        out = [env.stream.observation if env.stream else "" for env in self.envs]
         infos: dict[str, Any] = {}
         for i, o, info in zip(which, obs, per_env, strict=True):
             out[i] = o
@@ -108,48 +110,44 @@ class ReasoningVectorEnv(VectorEnv):
         choice = sub_options.get("problem")
         per_env = isinstance(choice, list | tuple)
         if per_env and len(choice) != self.num_envs:
-            raise ValueError(
+            raise ConfigError(
                 f"options['problem'] as a list needs one entry per sub-env ({self.num_envs}), "
                 f"got {len(choice)}"
             )
-        streams = []
+        problems = []
         for i, seed in zip(which, seeds, strict=True):
             env = self.envs[i]
             gym.Env.reset(env, seed=seed)
             mine = {**sub_options, "problem": choice[i]} if per_env else sub_options
-            streams.append(env._start(env._pick(seed, mine or None)))
-        estimates = self.envs[0]._estimate(streams) if streams else []
-        started = [
-            self.envs[i]._started(stream, estimate)
-            for i, stream, estimate in zip(which, streams, estimates, strict=True)
-        ]
-        return [o for o, _ in started], [info for _, info in started]
+            problems.append(env.pick(seed, mine or None))
+        prompts = [self.envs[i].prompt(p) for i, p in zip(which, problems, strict=True)]
+        streams = self.stepper.start(problems, prompts)
+        for i, stream in zip(which, streams, strict=True):
+            self.envs[i].stream = stream
+        return [s.observation for s in streams], [dict(s.info) for s in streams]
 
     def step(
         self, actions: Sequence[str]
     ) -> tuple[tuple[str, ...], np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
         actions = list(actions)
         if len(actions) != self.num_envs:
-            raise ValueError(f"need one action per sub-env ({self.num_envs}), got {len(actions)}")
+            raise ConfigError(f"need one action per sub-env ({self.num_envs}), got {len(actions)}")
         resetting = np.flatnonzero(self._needs_reset).tolist()
         stepping = [i for i in range(self.num_envs) if not self._needs_reset[i]]
-        # Check every action before any sub-env changes, so a bad one leaves all as they were.
-        pendings = [self.envs[i]._prepare(actions[i]) for i in stepping]
-        streams = [self.envs[i]._current() for i in stepping]
-        after = [
-            env._after(s, p)
-            for env, s, p in zip((self.envs[i] for i in stepping), streams, pendings, strict=True)
-        ]
-        estimates = self.envs[0]._estimate(after) if after else []
-        forced = self.envs[0]._force(list(zip(streams, pendings, strict=True)))
+        # The stepper checks every block before any stream changes, so a bad action leaves
+        # all sub-envs as they were.
+        outcomes = self.stepper.step(
+            [self.envs[i].current() for i in stepping], [actions[i] for i in stepping]
+        )
         obs: list[str] = [""] * self.num_envs
         rewards = np.zeros(self.num_envs, dtype=np.float64)
         terminated = np.zeros(self.num_envs, dtype=bool)
         truncated = np.zeros(self.num_envs, dtype=bool)
         infos: dict[str, Any] = {}
-        for i, p, e, f in zip(stepping, pendings, estimates, forced, strict=True):
-            obs[i], rewards[i], terminated[i], truncated[i], info = self.envs[i]._finish(p, e, f)
-            infos = self._add_info(infos, info, i)
+        for i, out in zip(stepping, outcomes, strict=True):
+            obs[i], rewards[i] = out.observation, out.reward
+            terminated[i], truncated[i] = out.terminated, out.truncated
+            infos = self._add_info(infos, out.info, i)
         if resetting:
             reset_obs, reset_infos = self._reset_some(resetting, [None] * len(resetting), None)
             for i, o, info in zip(resetting, reset_obs, reset_infos, strict=True):

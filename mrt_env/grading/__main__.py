@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import tyro  # this module is only loaded for the command line
 
+from mrt_env.errors import ConfigError
 from mrt_env.grading.grader import DEFAULT_TIMEOUT, grade_many
 
 
@@ -36,7 +37,7 @@ class GradeCommand:
 
     def __post_init__(self) -> None:
         if not self.timeout > 0:
-            raise ValueError(f"--timeout must be positive, got {self.timeout}")
+            raise ConfigError(f"--timeout must be positive, got {self.timeout}")
 
 
 def _read_responses(items: tuple[str, ...]) -> list[str]:

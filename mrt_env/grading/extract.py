@@ -17,6 +17,7 @@ import re
 __all__ = ["THINK_CLOSE", "extract_answer", "find_boxed", "match_braces"]
 
 THINK_CLOSE = "</think>"
+"""The tag that ends the thinking of R1-style models."""
 
 _BOX_OPEN = re.compile(r"\\(?:boxed|fbox)\s*\{")
 # The last phrase wins; the answer runs to the end of its line.

@@ -17,7 +17,7 @@ import os
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 
-from mrt_env.errors import GradingError
+from mrt_env.errors import ArgumentTypeError, ConfigError, GradingError
 from mrt_env.grading.extract import THINK_CLOSE, extract_answer
 from mrt_env.grading.normalize import fast_verdict, implausible, normalize_answer
 from mrt_env.grading.pool import Outcome, get_pool
@@ -36,7 +36,7 @@ _BARE_ANSWER_MAX_CHARS = 200
 
 def _check_timeout(timeout: float) -> float:
     if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0:
-        raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
+        raise ConfigError(f"timeout must be a positive number of seconds, got {timeout!r}")
     return float(timeout)
 
 
@@ -130,10 +130,10 @@ def grade_many(
     if workers is None:
         workers = min(8, os.cpu_count() or 1)
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
-        raise ValueError(f"workers must be a positive int, got {workers!r}")
+        raise ConfigError(f"workers must be a positive int, got {workers!r}")
     for i, pair in enumerate(pairs):
         if not (isinstance(pair, tuple | list) and len(pair) == 2):
-            raise TypeError(f"pairs[{i}] must be a (response, gold) pair, got {pair!r:.80}")
+            raise ArgumentTypeError(f"pairs[{i}] must be a (response, gold) pair, got {pair!r:.80}")
     # Items queue for a free worker (a timed-out worker is replaced in about a second);
     # each item's own comparison is still bounded by ``timeout``.
     wait = get_pool(workers).startup_timeout + timeout

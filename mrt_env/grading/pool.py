@@ -27,7 +27,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mrt_env.errors import GradingError
+from mrt_env.errors import ConfigError, GradingError
 
 __all__ = ["Outcome", "WorkerPool", "get_pool", "shutdown_pool"]
 
@@ -65,9 +65,10 @@ class _Worker:
             encoding="utf-8",
             bufsize=1,
         )
-        worker = cls(process)
-        threading.Thread(target=worker._read, name="mrt-grading-reader", daemon=True).start()
-        return worker
+        return cls(process)
+
+    def __post_init__(self) -> None:
+        threading.Thread(target=self._read, name="mrt-grading-reader", daemon=True).start()
 
     def _read(self) -> None:
         # One reader thread per worker: a portable way to wait for a line with a timeout.
@@ -106,7 +107,7 @@ class WorkerPool:
 
     def __init__(self, max_workers: int = 2, *, startup_timeout: float = 120.0) -> None:
         if max_workers < 1:
-            raise ValueError(f"max_workers must be >= 1, got {max_workers}")
+            raise ConfigError(f"max_workers must be >= 1, got {max_workers}")
         self.max_workers = max_workers
         self.startup_timeout = startup_timeout
         self._cond = threading.Condition()
@@ -169,6 +170,16 @@ class WorkerPool:
             self._cond.notify_all()
         for worker in idle:
             worker.kill()
+
+    @property
+    def pid(self) -> int:
+        """The process that made the pool (a forked child must not use its parent's)."""
+        return self._pid
+
+    @property
+    def usable_here(self) -> bool:
+        """Whether this process may use the pool: it made it, and it is not closed."""
+        return self._pid == os.getpid() and not self._closed
 
     def worker_pids(self) -> list[int]:
         """Process ids of the idle, live workers (for diagnostics and tests)."""
@@ -273,7 +284,7 @@ def get_pool(min_workers: int = 1) -> WorkerPool:
     """The process-wide pool (created on first use; recreated after ``os.fork``)."""
     global _pool
     with _pool_lock:
-        if _pool is None or _pool._pid != os.getpid() or _pool._closed:
+        if _pool is None or not _pool.usable_here:
             _pool = WorkerPool(max(2, min_workers))
         elif min_workers > _pool.max_workers:
             _pool.resize(min_workers)
@@ -285,7 +296,7 @@ def shutdown_pool() -> None:
     global _pool
     with _pool_lock:
         pool, _pool = _pool, None
-    if pool is not None and pool._pid == os.getpid():
+    if pool is not None and pool.pid == os.getpid():
         pool.close()
 
 

@@ -29,6 +29,7 @@ from typing import Any
 import sympy
 from latex2sympy2_extended import latex2sympy
 
+from mrt_env.errors import AnswerParseError
 from mrt_env.grading.normalize import split_top_level, strip_outer_braces
 
 __all__ = ["compare", "parse_value", "values_equal"]
@@ -46,7 +47,7 @@ _I = sympy.Symbol("i")
 _RNG_SEED = 20250311
 
 
-class TooLarge(ValueError):
+class TooLarge(AnswerParseError):
     """An expression whose value is too large to evaluate."""
 
 
@@ -135,7 +136,7 @@ def _exact_decimals(s: str) -> str:
 def _parse_expr(s: str) -> Any:
     s = strip_outer_braces(s.strip())
     if not s:
-        raise ValueError("empty expression")
+        raise AnswerParseError("empty expression")
     expr = latex2sympy(_exact_decimals(s))
     if isinstance(expr, sympy.Basic) and _I in expr.free_symbols:
         expr = expr.xreplace({_I: sympy.I})  # models write i for the imaginary unit
@@ -194,12 +195,12 @@ def parse_value(s: str) -> Scalar | Seq | Bag | Ival | Mat | Rel:
     """Parse one normalised answer into a tagged value (see the module docstring)."""
     s = strip_outer_braces(s.strip())
     if not s:
-        raise ValueError("empty answer")
+        raise AnswerParseError("empty answer")
     if _CUP in s:
         pieces = [parse_value(p) for p in s.split(_CUP)]
         sets = [_as_set(p) for p in pieces]
         if any(x is None for x in sets):
-            raise ValueError("\\cup of something that is not an interval or a set")
+            raise AnswerParseError("\\cup of something that is not an interval or a set")
         return Ival(sympy.Union(*sets))
     if s.startswith("\\{") and s.endswith("\\}"):
         return Bag(_elements(s[2:-2]) if s[2:-2].strip() else ())
@@ -243,7 +244,7 @@ def parse_value(s: str) -> Scalar | Seq | Bag | Ival | Mat | Rel:
 
 def _scalar_expr(v: Any) -> Any:
     if not isinstance(v, Scalar):
-        raise ValueError("an interval end point must be a single expression")
+        raise AnswerParseError("an interval end point must be a single expression")
     return v.expr
 
 

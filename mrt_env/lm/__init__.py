@@ -14,8 +14,9 @@ what it needs when it is built, and a missing dependency names the extra to inst
 """
 
 from mrt_env.lm.base import Completion, LanguageModel, TokenLogprobs
-from mrt_env.lm.loading import BACKENDS, DEFAULT_MODEL, load_default, load_lm
+from mrt_env.lm.loading import BACKENDS, DEFAULT_MODEL, ModelSettings, load_default, load_lm
 from mrt_env.lm.openai_lm import OpenAICompatibleLM
+from mrt_env.lm.sampling import Sampling
 from mrt_env.lm.transformers_lm import TransformersLM
 from mrt_env.lm.trl_server import TRLServerLM
 from mrt_env.lm.vllm_lm import VLLMLM
@@ -26,7 +27,9 @@ __all__ = [
     "VLLMLM",
     "Completion",
     "LanguageModel",
+    "ModelSettings",
     "OpenAICompatibleLM",
+    "Sampling",
     "TRLServerLM",
     "TokenLogprobs",
     "TransformersLM",

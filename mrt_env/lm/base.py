@@ -10,18 +10,19 @@ template. Backends: :class:`~mrt_env.lm.transformers_lm.TransformersLM` (CPU/GPU
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol, runtime_checkable
 
-from mrt_env.errors import BackendError, ContextLengthExceeded
+from mrt_env.errors import ArgumentTypeError, BackendError, ConfigError, ContextLengthExceeded
+from mrt_env.lm.sampling import Sampling
 
 __all__ = [
     "Completion",
     "HFTokenizerMixin",
     "LanguageModel",
     "Messages",
+    "Sampling",
     "TokenLogprobs",
     "check_context",
     "check_generate_args",
@@ -76,18 +77,8 @@ class LanguageModel(Protocol):
 
     name: str
 
-    def generate(
-        self,
-        prompts: Sequence[str],
-        *,
-        max_tokens: int,
-        stop: Sequence[str] | None = None,
-        n: int = 1,
-        temperature: float = 1.0,
-        top_p: float = 1.0,
-        seed: int | None = None,
-    ) -> list[list[Completion]]:
-        """For each prompt, ``n`` completions. Same seed and inputs -> same texts."""
+    def generate(self, prompts: Sequence[str], sampling: Sampling) -> list[list[Completion]]:
+        """For each prompt, ``sampling.n`` completions. Same seed and inputs -> same texts."""
         ...
 
     def score(self, prompts: Sequence[str], continuations: Sequence[str]) -> list[float]:
@@ -109,57 +100,41 @@ class LanguageModel(Protocol):
 
 def _check_prompts(prompts: Sequence[str], what: str = "prompts") -> list[str]:
     if isinstance(prompts, str):
-        raise TypeError(
+        raise ArgumentTypeError(
             f"{what} must be a sequence of str, got a single str; wrap it: [{what[:-1]}]"
         )
     out = list(prompts)
     for i, p in enumerate(out):
         if not isinstance(p, str):
-            raise TypeError(f"{what}[{i}] must be a str, got {type(p).__name__}")
+            raise ArgumentTypeError(f"{what}[{i}] must be a str, got {type(p).__name__}")
     return out
 
 
 def check_generate_args(
-    prompts: Sequence[str],
-    *,
-    max_tokens: int,
-    stop: Sequence[str] | None,
-    n: int,
-    temperature: float,
-    top_p: float,
-    seed: int | Sequence[int] | None,
-    seed_per_prompt: bool = False,
-) -> tuple[list[str], tuple[str, ...]]:
-    """Validate ``generate`` arguments; returns (prompts as a list, stop strings as a tuple).
+    prompts: Sequence[str], sampling: Sampling, *, seed_per_prompt: bool = False
+) -> list[str]:
+    """Check ``generate``'s arguments (``sampling`` checked itself when it was built);
+    returns the prompts as a list.
 
-    ``seed_per_prompt``: the backend also takes one seed per prompt (a sequence)."""
+    ``seed_per_prompt``: the backend also takes one seed per prompt (``sampling.seed`` a
+    tuple); other backends refuse such a seed."""
     prompts = _check_prompts(prompts)
-    per_prompt = seed_per_prompt and isinstance(seed, Sequence) and not isinstance(seed, str)
-    seeds = list(seed) if per_prompt else [seed]
-    if per_prompt and len(seeds) != len(prompts):
-        raise ValueError(f"need one seed per prompt: {len(prompts)} prompts, {len(seeds)} seeds")
-    for name, value in (("max_tokens", max_tokens), ("n", n)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"{name} must be a positive int, got {value!r}")
-    if not (
-        isinstance(temperature, int | float) and math.isfinite(temperature) and temperature >= 0
-    ):
-        raise ValueError(f"temperature must be a finite number >= 0, got {temperature!r}")
-    if not (isinstance(top_p, int | float) and 0 < top_p <= 1):
-        raise ValueError(f"top_p must be in (0, 1], got {top_p!r}")
-    for one in seeds:
-        if one is not None and (isinstance(one, bool) or not isinstance(one, int) or one < 0):
-            raise ValueError(f"seed must be a non-negative int or None, got {one!r}")
-    if stop is None:
-        stops: tuple[str, ...] = ()
-    elif isinstance(stop, str):
-        stops = (stop,)
-    else:
-        stops = tuple(stop)
-    for s in stops:
-        if not isinstance(s, str) or not s:
-            raise ValueError(f"stop strings must be non-empty str, got {s!r}")
-    return prompts, stops
+    if not isinstance(sampling, Sampling):
+        raise ArgumentTypeError(
+            "generate takes the sampling settings as one value: "
+            f"generate(prompts, Sampling(max_tokens=...)); got {type(sampling).__name__}"
+        )
+    seeds = sampling.seed
+    if isinstance(seeds, tuple):
+        if not seed_per_prompt:
+            raise ConfigError(
+                f"this backend takes one seed for all prompts, got {len(seeds)} (one per prompt)"
+            )
+        if len(seeds) != len(prompts):
+            raise ConfigError(
+                f"need one seed per prompt: {len(prompts)} prompts, {len(seeds)} seeds"
+            )
+    return prompts
 
 
 def check_score_args(prompts: Sequence[str], continuations: Sequence[str]) -> list[tuple[str, str]]:
@@ -167,13 +142,13 @@ def check_score_args(prompts: Sequence[str], continuations: Sequence[str]) -> li
     prompts = _check_prompts(prompts)
     continuations = _check_prompts(continuations, "continuations")
     if len(prompts) != len(continuations):
-        raise ValueError(
+        raise ConfigError(
             f"score needs one continuation per prompt, got {len(prompts)} prompts and "
             f"{len(continuations)} continuations"
         )
     for i, c in enumerate(continuations):
         if not c:
-            raise ValueError(f"continuations[{i}] is empty; there is nothing to score")
+            raise ConfigError(f"continuations[{i}] is empty; there is nothing to score")
     return list(zip(prompts, continuations, strict=True))
 
 

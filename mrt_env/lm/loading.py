@@ -1,72 +1,126 @@
-"""Build a backend from a model name and a backend kind (what CLIs and ``gym.make`` take)."""
+"""Build a backend from :class:`ModelSettings` (a model name and how it runs: what CLIs and
+``gym.make`` take)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, fields
 from typing import Any, Literal
 
+from mrt_env.config import Config
+from mrt_env.errors import ArgumentTypeError, ConfigError
 from mrt_env.extras import require
 from mrt_env.lm.base import LanguageModel
 
-__all__ = ["BACKENDS", "DEFAULT_MODEL", "default_model_path", "load_default", "load_lm"]
+__all__ = [
+    "BACKENDS",
+    "DEFAULT_MODEL",
+    "DTYPES",
+    "ModelSettings",
+    "default_model_path",
+    "load_default",
+    "load_lm",
+]
 
 Backend = Literal["transformers", "vllm", "openai"]
 BACKENDS: tuple[str, ...] = ("transformers", "vllm", "openai")
+Dtype = Literal["auto", "float32", "bfloat16", "float16"]
+DTYPES: tuple[str, ...] = ("auto", "float32", "bfloat16", "float16")
 
 
-def load_lm(
-    model: str,
-    *,
-    backend: Backend = "transformers",
-    device: str = "auto",
-    dtype: str = "auto",
-    base_url: str | None = None,
-    tokenizer: str | None = None,
-    seed: int = 0,
-    **kwargs: Any,
-) -> LanguageModel:
-    """Load ``model`` on ``backend`` (imports that backend's library only now).
+@dataclass(frozen=True)
+class ModelSettings(Config):
+    """Which model to load and how it runs (the commands' ``--model.*`` flags).
+
+    >>> ModelSettings("mrt-env/tiny", device="cpu").backend
+    'transformers'
+    >>> ModelSettings("Qwen/Qwen2.5-0.5B", backend="openai")
+    Traceback (most recent call last):
+    ...
+    mrt_env.errors.ConfigError: backend openai needs base_url (e.g. http://localhost:8000/v1)
+    """
+
+    name: str
+    """The model: the shipped tiny model (mrt-env/tiny), a hub id or local folder
+    (transformers, vllm), or the server's model name (openai)."""
+    backend: Backend = "transformers"
+    """How the model runs: transformers (CPU/GPU, in process), vllm (GPU) or openai (any
+    OpenAI-compatible completions server at base_url)."""
+    device: str = "auto"
+    """transformers: cpu, cuda, cuda:1, ...; auto picks cuda when available."""
+    dtype: Dtype = "auto"
+    """transformers and vllm: weights dtype (auto: the checkpoint's own)."""
+    base_url: str | None = None
+    """openai: the API root, e.g. http://localhost:8000/v1."""
+    tokenizer: str | None = None
+    """Hub id or path of the model's tokenizer, if not with the model. openai: for token
+    counts and the chat template (without it, tokens are counted by the server's /tokenize
+    and no chat template is applied)."""
+
+    def validate(self) -> None:
+        if not isinstance(self.name, str) or not self.name.strip():
+            raise ConfigError(
+                f"name must be a hub id, a local folder or a server's model name, got {self.name!r}"
+            )
+        if self.backend not in BACKENDS:
+            raise ConfigError(f"backend must be one of {BACKENDS}, got {self.backend!r}")
+        if self.dtype not in DTYPES:
+            raise ConfigError(f"dtype must be one of {DTYPES}, got {self.dtype!r}")
+        if not isinstance(self.device, str) or not self.device.strip():
+            raise ConfigError(f"device must be auto, cpu, cuda, cuda:1, ..., got {self.device!r}")
+        if self.backend == "openai" and not self.base_url:
+            raise ConfigError("backend openai needs base_url (e.g. http://localhost:8000/v1)")
+        if self.base_url is not None and not self.base_url.startswith(("http://", "https://")):
+            raise ConfigError(f"base_url must start with http:// or https://, got {self.base_url}")
+
+
+_SETTINGS = frozenset(f.name for f in fields(ModelSettings)) - {"name"}
+
+
+def load_lm(model: str | ModelSettings, *, seed: int = 0, **kwargs: Any) -> LanguageModel:
+    """Load a model on its backend (imports that backend's library only now).
 
     Args:
-        model: hub id or local folder (transformers, vllm), or the server's model name
-            (openai); :data:`DEFAULT_MODEL` is the shipped tiny model's folder.
-        backend: ``transformers`` (CPU/GPU, in process), ``vllm`` (GPU) or ``openai`` (any
-            OpenAI-compatible completions server at ``base_url``).
-        device: transformers: ``cpu``, ``cuda``, ``cuda:1``, ...; ``auto`` picks CUDA if present.
-        dtype: transformers and vllm: ``auto`` (the checkpoint's), ``float32``, ``bfloat16``, ...
-        base_url: openai: the API root, e.g. ``http://localhost:8000/v1``.
-        tokenizer: openai: the tokenizer's hub id or path (token counts, chat template).
+        model: the :class:`ModelSettings`; or the model's name, with the other settings as
+            keywords: ``load_lm("mrt-env/tiny", device="cpu")`` is
+            ``load_lm(ModelSettings("mrt-env/tiny", device="cpu"))``.
+            :data:`DEFAULT_MODEL` is the shipped tiny model's folder.
         seed: vllm: the engine seed.
         **kwargs: passed on to the backend's constructor.
     """
-    if backend not in BACKENDS:
-        raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
-    if not isinstance(model, str) or not model:
-        raise ValueError(f"model must be a non-empty hub id, path or model name, got {model!r}")
-    shipped = model == DEFAULT_MODEL and backend != "openai"
+    if isinstance(model, ModelSettings):
+        if clash := sorted(_SETTINGS & kwargs.keys()):
+            raise ArgumentTypeError(f"give {clash} in the ModelSettings, not as keywords too")
+        settings = model
+    else:
+        settings = ModelSettings(model, **{k: kwargs.pop(k) for k in _SETTINGS if k in kwargs})
+    backend, path = settings.backend, settings.name
+    shipped = path == DEFAULT_MODEL and backend != "openai"
     if shipped:  # the shipped tiny model: its folder, through the same loaders as any model
-        model = shipped_model_folder()
+        path = shipped_model_folder()
         if backend == "transformers":
             kwargs.setdefault("name", DEFAULT_MODEL)
             kwargs.setdefault("max_batch_size", 64)
     if backend == "openai":
         from mrt_env.lm.openai_lm import OpenAICompatibleLM
 
-        if not base_url:
-            raise ValueError("the openai backend needs base_url (e.g. http://localhost:8000/v1)")
-        return OpenAICompatibleLM(base_url, model, tokenizer=tokenizer, **kwargs)
+        assert settings.base_url is not None  # ModelSettings checked it
+        return OpenAICompatibleLM(settings.base_url, path, tokenizer=settings.tokenizer, **kwargs)
+    if settings.tokenizer is not None:
+        kwargs.setdefault("tokenizer", settings.tokenizer)
     if backend == "vllm":
         from mrt_env.lm.vllm_lm import VLLMLM
 
-        lm = VLLMLM(model, dtype=dtype, seed=seed, **kwargs)
+        lm = VLLMLM(path, dtype=settings.dtype, seed=seed, **kwargs)
         if shipped:
             lm.name = DEFAULT_MODEL
         return lm
     from mrt_env.lm.transformers_lm import TransformersLM
 
+    device = settings.device
     if device == "auto":
         torch = require("torch", extra="hf", feature="the transformers backend")
         device = "cuda" if torch.cuda.is_available() else "cpu"
-    return TransformersLM.from_pretrained(model, device=device, dtype=dtype, **kwargs)
+    return TransformersLM.from_pretrained(path, device=device, dtype=settings.dtype, **kwargs)
 
 
 DEFAULT_MODEL = "mrt-env/tiny"

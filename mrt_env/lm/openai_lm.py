@@ -32,6 +32,7 @@ from mrt_env.errors import (
     BackendError,
     BackendTimeout,
     BackendUnavailable,
+    ConfigError,
     ContextLengthExceeded,
 )
 from mrt_env.lm.base import (
@@ -45,6 +46,7 @@ from mrt_env.lm.base import (
     continuation_logprob,
     cut_at_stop,
 )
+from mrt_env.lm.sampling import Sampling
 
 __all__ = ["OpenAICompatibleLM"]
 
@@ -82,9 +84,9 @@ class OpenAICompatibleLM(SharedResource):
         tokenizer: Any = None,
     ):
         if not base_url.startswith(("http://", "https://")):
-            raise ValueError(f"base_url must start with http:// or https://, got {base_url!r}")
+            raise ConfigError(f"base_url must start with http:// or https://, got {base_url!r}")
         if timeout <= 0 or max_retries < 0 or backoff < 0 or concurrency < 1:
-            raise ValueError(
+            raise ConfigError(
                 "need timeout > 0, max_retries >= 0, backoff >= 0, concurrency >= 1; got "
                 f"{timeout=}, {max_retries=}, {backoff=}, {concurrency=}"
             )
@@ -164,41 +166,24 @@ class OpenAICompatibleLM(SharedResource):
 
     # -- protocol ----------------------------------------------------------------------
 
-    def generate(
-        self,
-        prompts: Sequence[str],
-        *,
-        max_tokens: int,
-        stop: Sequence[str] | None = None,
-        n: int = 1,
-        temperature: float = 1.0,
-        top_p: float = 1.0,
-        seed: int | None = None,
-    ) -> list[list[Completion]]:
-        prompts, stops = check_generate_args(
-            prompts,
-            max_tokens=max_tokens,
-            stop=stop,
-            n=n,
-            temperature=temperature,
-            top_p=top_p,
-            seed=seed,
-        )
+    def generate(self, prompts: Sequence[str], sampling: Sampling) -> list[list[Completion]]:
+        prompts = check_generate_args(prompts, sampling)
+        stops, n = sampling.stop, sampling.n
 
         def one(prompt: str) -> list[Completion]:
             payload: dict[str, Any] = {
                 "model": self.model,
                 "prompt": prompt,
-                "max_tokens": max_tokens,
+                "max_tokens": sampling.max_tokens,
                 "n": n,
-                "temperature": temperature,
-                "top_p": top_p,
+                "temperature": sampling.temperature,
+                "top_p": sampling.top_p,
                 "logprobs": 0,  # the sampled tokens, to count them
             }
             if stops:
                 payload["stop"] = list(stops)
-            if seed is not None:
-                payload["seed"] = seed
+            if sampling.seed is not None:
+                payload["seed"] = sampling.seed
             body = self._post(f"{self.base_url}/completions", payload)
             choices = sorted(body.get("choices", []), key=lambda c: c.get("index", 0))
             if len(choices) != n:

@@ -23,6 +23,7 @@ from typing import Any
 
 from mrt_env.errors import BackendError
 from mrt_env.extras import require
+from mrt_env.lm.sampling import Sampling
 
 __all__ = ["CHAR_VOCAB", "serve_openai_compatible", "tiny_llama", "tiny_lm", "tiny_tokenizer"]
 
@@ -150,8 +151,7 @@ def _completion_choices(lm: Any, body: dict) -> list[dict]:
                 }
             )
         return choices
-    outs = lm.generate(
-        prompts,
+    sampling = Sampling(
         max_tokens=max_tokens,
         stop=body.get("stop"),
         n=int(body.get("n", 1)),
@@ -159,6 +159,7 @@ def _completion_choices(lm: Any, body: dict) -> list[dict]:
         top_p=float(body.get("top_p", 1.0)),
         seed=body.get("seed"),
     )
+    outs = lm.generate(prompts, sampling)
     choices = []
     for per_prompt in outs:
         for c in per_prompt:

@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from mrt_env.errors import ArgumentTypeError, ConfigError
 from mrt_env.extras import require
 from mrt_env.lm.base import (
     Completion,
@@ -31,6 +32,7 @@ from mrt_env.lm.base import (
     cut_at_stop,
 )
 from mrt_env.lm.masks import packed_causal_mask
+from mrt_env.lm.sampling import Sampling
 
 __all__ = ["TransformersLM"]
 
@@ -64,13 +66,13 @@ class TransformersLM(SharedResource, HFTokenizerMixin):
     Use :meth:`from_pretrained` to load by hub id or path. Thread-safe: calls are serialised.
     """
 
-    seed_per_prompt = True  # generate(seed=[...]) gives each prompt its own seed
+    seed_per_prompt = True  # Sampling(seed=[...]) gives each prompt its own seed
 
     def __init__(
         self, model: Any, tokenizer: Any, *, max_batch_size: int = 32, name: str | None = None
     ):
         if max_batch_size < 1:
-            raise ValueError(f"max_batch_size must be >= 1, got {max_batch_size}")
+            raise ConfigError(f"max_batch_size must be >= 1, got {max_batch_size}")
         self.model = model.eval()
         self.tokenizer = tokenizer
         self.max_batch_size = max_batch_size
@@ -113,7 +115,7 @@ class TransformersLM(SharedResource, HFTokenizerMixin):
             name: how the model is named in results (default: ``model``).
         """
         if dtype not in _DTYPES:
-            raise ValueError(f"dtype must be one of {_DTYPES}, got {dtype!r}")
+            raise ConfigError(f"dtype must be one of {_DTYPES}, got {dtype!r}")
         torch, tf = _torch(), _transformers()
         torch_dtype = dtype if dtype == "auto" else getattr(torch, dtype)
         extra = {"gguf_file": gguf_file} if gguf_file else {}
@@ -142,37 +144,21 @@ class TransformersLM(SharedResource, HFTokenizerMixin):
 
     # -- protocol ----------------------------------------------------------------------
 
-    def generate(
-        self,
-        prompts: Sequence[str],
-        *,
-        max_tokens: int,
-        stop: Sequence[str] | None = None,
-        n: int = 1,
-        temperature: float = 1.0,
-        top_p: float = 1.0,
-        seed: int | Sequence[int] | None = None,
-    ) -> list[list[Completion]]:
-        """As the protocol's; ``seed`` may also be one seed per prompt (so that equal prompts
-        of one batch can get different samples, see ``LMAgent.sample_distinct``)."""
-        prompts, stops = check_generate_args(
-            prompts,
-            max_tokens=max_tokens,
-            stop=stop,
-            n=n,
-            temperature=temperature,
-            top_p=top_p,
-            seed=seed,
-            seed_per_prompt=True,
-        )
+    def generate(self, prompts: Sequence[str], sampling: Sampling) -> list[list[Completion]]:
+        """As the protocol's; ``sampling.seed`` may also be one seed per prompt (so that
+        equal prompts of one batch can get different samples, see
+        ``LMAgent.sample_distinct``)."""
+        prompts = check_generate_args(prompts, sampling, seed_per_prompt=True)
         torch = _torch()
-        config = self._generation_config(max_tokens, stops)
+        stops, temperature = sampling.stop, sampling.temperature
+        config = self._generation_config(sampling.max_tokens, stops)
+        seed = sampling.seed
         if seed is None and temperature > 0:
             seed = int(torch.randint(0, 2**62, ()).item())  # fresh randomness, same code path
-        per_prompt = list(seed) if isinstance(seed, Sequence) else [seed] * len(prompts)
+        per_prompt = list(seed) if isinstance(seed, tuple) else [seed] * len(prompts)
         # Row (prompt i, sample j) gets its own random stream, a pure function of (seed, j,
         # prompt): a prompt's samples do not depend on what else is in the batch.
-        rows = [(i, j) for i in range(len(prompts)) for j in range(n)]
+        rows = [(i, j) for i in range(len(prompts)) for j in range(sampling.n)]
         results: list[list[Completion]] = [[] for _ in prompts]
         with self._lock, torch.inference_mode():
             for start in range(0, len(rows), self.max_batch_size):
@@ -180,7 +166,7 @@ class TransformersLM(SharedResource, HFTokenizerMixin):
                 sampler = None
                 if temperature > 0:
                     seeds = [_row_seed(per_prompt[i], j, prompts[i]) for i, j in chunk]
-                    sampler = _RowSampler(seeds, temperature, top_p, self.device)
+                    sampler = _RowSampler(seeds, temperature, sampling.top_p, self.device)
                 done = self._generate_chunk([prompts[i] for i, _ in chunk], config, stops, sampler)
                 for (i, _), completion in zip(chunk, done, strict=True):
                     results[i].append(completion)
@@ -196,7 +182,7 @@ class TransformersLM(SharedResource, HFTokenizerMixin):
         """
         torch = _torch()
         if not getattr(self.tokenizer, "is_fast", False):
-            raise TypeError(
+            raise ArgumentTypeError(
                 f"scoring needs a fast tokenizer (character offsets); {self.name} has "
                 f"{type(self.tokenizer).__name__}"
             )
@@ -252,9 +238,9 @@ class TransformersLM(SharedResource, HFTokenizerMixin):
         if not cuts:
             return []
         if any(not 0 <= c <= len(text) for c in cuts):
-            raise ValueError(f"cuts must lie in [0, {len(text)}], got {cuts}")
+            raise ConfigError(f"cuts must lie in [0, {len(text)}], got {cuts}")
         if not continuation:
-            raise ValueError("continuation is empty; there is nothing to score")
+            raise ConfigError("continuation is empty; there is nothing to score")
         tok = self.tokenizer
         enc = tok(text, return_offsets_mapping=True)
         ids, offsets = list(enc["input_ids"]), enc["offset_mapping"]

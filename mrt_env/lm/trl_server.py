@@ -10,7 +10,7 @@ import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from mrt_env.errors import BackendError
+from mrt_env.errors import ArgumentTypeError, BackendError
 from mrt_env.extras import require
 from mrt_env.lm.base import (
     Completion,
@@ -20,6 +20,7 @@ from mrt_env.lm.base import (
     check_generate_args,
     cut_at_stop,
 )
+from mrt_env.lm.sampling import Sampling
 
 __all__ = ["TRLServerLM"]
 
@@ -49,51 +50,36 @@ class TRLServerLM(HFTokenizerMixin, SharedResource):
 
     def __init__(self, client: Any, tokenizer: Any, *, name: str | None = None):
         if not callable(getattr(client, "generate", None)):
-            raise TypeError(
+            raise ArgumentTypeError(
                 f"client must be a trl VLLMClient (with generate), got {type(client).__name__}"
             )
         if isinstance(tokenizer, str | os.PathLike):
             tf = require("transformers", extra="hf", feature="TRLServerLM's tokenizer")
             tokenizer = tf.AutoTokenizer.from_pretrained(str(tokenizer))
         if not callable(getattr(tokenizer, "decode", None)):
-            raise TypeError(f"tokenizer must be a HF tokenizer, got {type(tokenizer).__name__}")
+            raise ArgumentTypeError(
+                f"tokenizer must be a HF tokenizer, got {type(tokenizer).__name__}"
+            )
         self.client = client
         self.tokenizer = tokenizer
         model = getattr(client, "model", None) or "vllm"
         self.name = name or f"{model}@{getattr(client, 'base_url', 'trl-server')}"
 
-    def generate(
-        self,
-        prompts: Sequence[str],
-        *,
-        max_tokens: int,
-        stop: Sequence[str] | None = None,
-        n: int = 1,
-        temperature: float = 1.0,
-        top_p: float = 1.0,
-        seed: int | None = None,
-    ) -> list[list[Completion]]:
-        prompts, stops = check_generate_args(
-            prompts,
-            max_tokens=max_tokens,
-            stop=stop,
-            n=n,
-            temperature=temperature,
-            top_p=top_p,
-            seed=seed,
-        )
+    def generate(self, prompts: Sequence[str], sampling: Sampling) -> list[list[Completion]]:
+        prompts = check_generate_args(prompts, sampling)
         if not prompts:
             return []
+        stops, n, max_tokens = sampling.stop, sampling.n, sampling.max_tokens
         extra: dict[str, Any] = {}
         if stops:
             extra["stop"] = list(stops)
-        if seed is not None:
-            extra["seed"] = seed
+        if sampling.seed is not None:
+            extra["seed"] = sampling.seed
         out = self.client.generate(
             prompts=prompts,
             n=n,
-            temperature=float(temperature),
-            top_p=float(top_p),
+            temperature=float(sampling.temperature),
+            top_p=float(sampling.top_p),
             max_tokens=max_tokens,
             generation_kwargs=extra or None,
         )

@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from mrt_env.errors import ConfigError
 from mrt_env.extras import require
 from mrt_env.lm.base import (
     Completion,
@@ -25,6 +26,7 @@ from mrt_env.lm.base import (
     check_generate_args,
     cut_at_stop,
 )
+from mrt_env.lm.sampling import Sampling
 
 __all__ = ["VLLMLM"]
 
@@ -55,7 +57,7 @@ class VLLMLM(SharedResource, HFTokenizerMixin):
             sampling_params_cls = sampling_params_cls or vllm.SamplingParams
             if engine is None:
                 if not model:
-                    raise ValueError("VLLMLM needs model= (a hub id or path) or engine=")
+                    raise ConfigError("VLLMLM needs model= (a hub id or path) or engine=")
                 engine_kwargs.setdefault("enable_prefix_caching", True)
                 engine = vllm.LLM(model=model, **engine_kwargs)
         self.engine = engine
@@ -65,40 +67,23 @@ class VLLMLM(SharedResource, HFTokenizerMixin):
         config = getattr(getattr(engine, "llm_engine", None), "model_config", None)
         self.max_context = getattr(config, "max_model_len", None)
 
-    def generate(
-        self,
-        prompts: Sequence[str],
-        *,
-        max_tokens: int,
-        stop: Sequence[str] | None = None,
-        n: int = 1,
-        temperature: float = 1.0,
-        top_p: float = 1.0,
-        seed: int | None = None,
-    ) -> list[list[Completion]]:
-        prompts, stops = check_generate_args(
-            prompts,
-            max_tokens=max_tokens,
-            stop=stop,
-            n=n,
-            temperature=temperature,
-            top_p=top_p,
-            seed=seed,
-        )
+    def generate(self, prompts: Sequence[str], sampling: Sampling) -> list[list[Completion]]:
+        prompts = check_generate_args(prompts, sampling)
+        stops = sampling.stop
         for i, p in enumerate(prompts):
             check_context(
                 self.count_tokens(p),
-                max_tokens,
+                sampling.max_tokens,
                 self.max_context,
                 where=f"{self.name} generate[{i}]",
             )
         params = self.sampling_params_cls(
-            n=n,
-            temperature=temperature,
-            top_p=top_p,
-            max_tokens=max_tokens,
+            n=sampling.n,
+            temperature=sampling.temperature,
+            top_p=sampling.top_p,
+            max_tokens=sampling.max_tokens,
             stop=list(stops) or None,
-            seed=seed,
+            seed=sampling.seed,
             include_stop_str_in_output=False,
         )
         outputs = self.engine.generate(prompts, params, use_tqdm=False)

@@ -14,7 +14,7 @@ budgets (committed and correct by then: the anytime curve), blocks used, wasted 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +26,7 @@ from mrt_env.data.synthetic import get_task
 from mrt_env.lm.loading import DEFAULT_MODEL
 from mrt_env.metrics import episode_regret
 from mrt_env.registration import ENV_IDS, block_settings
-from mrt_env.report import held
+from mrt_env.report import figure, held, markdown_table
 
 __all__ = ["TASK_ENV_IDS", "EvalConfig", "rollout", "summarise"]
 
@@ -78,11 +78,13 @@ def rollout(
     agent = LMAgent(lm, seed=seed, **settings)
     records = play(vec, agent, indices, seed=seed)
     vec.close()
-    return [asdict(r) for r in records]
+    return [r.to_row() for r in records]
 
 
 def summarise(task_name: str, rows: Sequence[dict[str, Any]], max_blocks: int) -> dict[str, Any]:
-    """Accuracy (final and per block budget), blocks, waste, mean J curve, episode regret."""
+    """Accuracy (final and per block budget), blocks, waste, mean J curve, and the episode
+    regret two ways: over the budget with J held (``held_regret``) and over the blocks
+    written (``regret``, Δ_k); the names are those of :data:`mrt_env.report.COLUMNS`."""
     task = get_task(task_name)
     used = np.array([len(r["blocks"]) for r in rows])
     committed = np.array([r["correct"] and r["outcome"] == "committed" for r in rows])
@@ -100,11 +102,30 @@ def summarise(task_name: str, rows: Sequence[dict[str, Any]], max_blocks: int) -
         "wasted_blocks": float(np.mean([task.waste(r["blocks"]) for r in rows])),
         "no_waste_share": float(np.mean([task.waste(r["blocks"]) == 0 for r in rows])),
         "j_curve": curves.mean(axis=0).tolist(),
-        "episode_regret": float((1.0 - curves[:, 1:]).sum(axis=1).mean()),
-        "episode_regret_used": float(
-            np.mean([episode_regret(r["success_probs"]).total for r in rows])
-        ),
+        "held_regret": float((1.0 - curves[:, 1:]).sum(axis=1).mean()),
+        "regret": float(np.mean([episode_regret(r["success_probs"]).total for r in rows])),
     }
+
+
+CARD_HEADER = (
+    "task",
+    "problems",
+    "accuracy",
+    "blocks used",
+    "wasted blocks",
+    "episodes without waste",
+    "episode regret",
+    *[f"J_{j}" for j in range(4)],
+)
+"""The columns of the card's table: ``accuracy``, ``blocks``, ``wasted_blocks``,
+``no_waste_share``, ``held_regret`` and the mean J curve's first values, in words."""
+
+
+def _card_cells(s: dict[str, Any]) -> list[str]:
+    """One task's line of the card's table (:data:`CARD_HEADER`)."""
+    stats = [f"{s['accuracy']:.3f}", f"{s['blocks']:.2f}", f"{s['wasted_blocks']:.2f}"]
+    stats += [f"{s['no_waste_share']:.2f}", f"{s['held_regret']:.2f}"]
+    return [s["task"], str(s["problems"]), *stats, *[f"{x:.3f}" for x in s["j_curve"][:4]]]
 
 
 def card_markdown(summaries: Sequence[dict[str, Any]], cfg: EvalConfig) -> str:
@@ -114,19 +135,7 @@ def card_markdown(summaries: Sequence[dict[str, Any]], cfg: EvalConfig) -> str:
         f"--temperature {cfg.temperature} --seed {cfg.seed}` (held-out problems, seed 0; "
         "blocks sampled at that temperature, J from the model's own likelihood prover).",
         "",
-        "| task | problems | accuracy | blocks used | wasted blocks | episodes without waste "
-        "| episode regret | J_0 | J_1 | J_2 | J_3 |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
-    ]
-    for s in summaries:
-        j = s["j_curve"]
-        lines.append(
-            f"| {s['task']} | {s['problems']} | {s['accuracy']:.3f} | {s['blocks']:.2f} | "
-            f"{s['wasted_blocks']:.2f} | {s['no_waste_share']:.2f} | {s['episode_regret']:.2f} | "
-            + " | ".join(f"{x:.3f}" for x in j[:4])
-            + " |"
-        )
-    lines += [
+        *markdown_table(CARD_HEADER, [_card_cells(s) for s in summaries]),
         "",
         "Accuracy counts the committed answer, or the one forced at the block budget. Episode "
         "regret is Σ_j (1 − J_j) over the budget's blocks, with J held at its last value "
@@ -145,12 +154,7 @@ def card_markdown(summaries: Sequence[dict[str, Any]], cfg: EvalConfig) -> str:
 
 
 def _plot(summaries: Sequence[dict[str, Any]], path: Path) -> None:
-    from mrt_env.extras import require
-
-    require("matplotlib", extra="plot", feature="the J-curve plot")
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(5, 3.2))
+    fig = figure(figsize=(5, 3.2))
     ax = fig.subplots()
     for s in summaries:
         ax.plot(range(len(s["j_curve"])), s["j_curve"], marker="o", label=s["task"])

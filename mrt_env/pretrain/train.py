@@ -27,13 +27,14 @@ from typing import Any
 
 import numpy as np
 
-from mrt_env.cli import CommandConfig, parse_command
+from mrt_env.cli import CommandConfig, exit_status, parse_command
 from mrt_env.data.synthetic import (
     TASKS,
     SyntheticTask,
     get_task,
     held_out_questions,
 )
+from mrt_env.errors import ConfigError, RunStateError
 from mrt_env.extras import require
 from mrt_env.lm.masks import packed_causal_mask
 from mrt_env.runfiles import save_atomic
@@ -84,18 +85,18 @@ class PretrainConfig(CommandConfig):
         """Raise a :class:`ValueError` naming the first bad setting."""
         unknown = sorted(set(self.tasks) - set(TASKS))
         if unknown or not self.tasks:
-            raise ValueError(f"tasks must be some of {sorted(TASKS)}, got {list(self.tasks)}")
+            raise ConfigError(f"tasks must be some of {sorted(TASKS)}, got {list(self.tasks)}")
         for name in ("steps", "batch_size", "hidden_size", "num_layers", "num_heads", "save_every"):
             if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+                raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
         if self.hidden_size % self.num_heads:
-            raise ValueError(
+            raise ConfigError(
                 f"hidden_size ({self.hidden_size}) must be a multiple of num_heads "
                 f"({self.num_heads})"
             )
         for name in ("forced_fraction", "efficient_fraction"):
             if not 0.0 <= getattr(self, name) <= 1.0:
-                raise ValueError(f"{name} must lie in [0, 1], got {getattr(self, name)}")
+                raise ConfigError(f"{name} must lie in [0, 1], got {getattr(self, name)}")
 
 
 class TraceSampler:
@@ -146,7 +147,7 @@ def _packed_batch(
     for text, mask in samples:
         ids = tokenizer(text)["input_ids"] + [tokenizer.eos_token_id]  # BOS + chars + EOS
         if len(ids) > width:
-            raise ValueError(
+            raise ConfigError(
                 f"a training sample of {len(ids)} tokens exceeds the row width {width}"
             )
         if used[-1] + len(ids) > width:
@@ -213,7 +214,7 @@ def train(cfg: PretrainConfig) -> Path:
     if checkpoint.exists():
         state = torch.load(checkpoint, weights_only=False)
         if state["config"] != _jsonable(cfg):
-            raise ValueError(
+            raise RunStateError(
                 f"{checkpoint} was written with other settings; use another --out or delete it"
             )
         model.load_state_dict(state["model"])
@@ -291,9 +292,12 @@ def main(argv: list[str] | None = None) -> int:
     cfg = parse_command(PretrainConfig, "mrt-pretrain", argv, description=__doc__)
     if cfg is None:
         return 2
-    out = train(cfg)
-    print(f"saved to {out}")
-    return 0
+    return exit_status(
+        "mrt-pretrain",
+        lambda: print(f"saved to {train(cfg)}"),
+        Path(cfg.out),
+        resume="Run the same command again to continue from the last checkpoint.",
+    )
 
 
 if __name__ == "__main__":

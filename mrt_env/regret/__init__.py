@@ -3,7 +3,7 @@
 MRT (Qu et al., "Optimizing Test-Time Compute via Meta Reinforcement Fine-Tuning", ICML 2025)
 asks whether a model spends its test-time compute well: does every episode of its thinking
 bring it closer to a right answer, or does it keep thinking without getting anywhere? This
-module answers that for a file of finished traces (DESIGN.md §2 has the definitions):
+module answers that for a file of finished traces (the docs' Concepts page has the definitions):
 
 1. **Episodes.** The response z is cut into episodes z_0 … z_{k-1}
    (:func:`mrt_env.episodes.split_episodes`: the paper's marker rule by default — a new
@@ -26,9 +26,11 @@ module answers that for a file of finished traces (DESIGN.md §2 has the definit
 
 Use it from the command line::
 
-    mrt-regret traces.jsonl --model deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B --device cuda
-    mrt-regret traces.jsonl --backend vllm --model MODEL --max-steps 49 --group-size 5
-    mrt-regret traces.jsonl --backend openai --base-url http://host:8000/v1 --model MODEL
+    mrt-regret traces.jsonl --model.name deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B
+    mrt-regret traces.jsonl --model.name MODEL --model.backend vllm \\
+        --episodes.max-steps 49 --episodes.group-size 5
+    mrt-regret traces.jsonl --model.name MODEL --model.backend openai \\
+        --model.base-url http://host:8000/v1
 
 or from Python: :func:`analyse_trace` computes one trace's row from a prover and a model
 (no files); :func:`run` does a whole file, writing ``rows.jsonl`` (one row per trace,

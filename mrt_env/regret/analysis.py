@@ -11,8 +11,8 @@ from typing import Any
 
 import numpy as np
 
-from mrt_env.episodes import prefixes
-from mrt_env.errors import DataFormatError
+from mrt_env.episodes import EpisodeRule, prefixes
+from mrt_env.errors import ArgumentTypeError, DataFormatError, DataNotFound
 from mrt_env.grading import grade
 from mrt_env.metrics import episode_regret, progress, token_regret
 from mrt_env.progress import (
@@ -39,13 +39,13 @@ def load_traces(path: str | Path, *, limit: int | None = None) -> list[dict[str,
     ``question`` (None when absent), ``answer``, ``response`` and ``line``.
 
     Raises:
-        FileNotFoundError: no such file.
+        DataNotFound: (a ``FileNotFoundError``) no such file.
         DataFormatError: a line that is not a JSON object, lacks ``answer`` or ``response``,
             or has neither an id nor a question; the message names the file and the line.
     """
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"traces file {path} not found")
+        raise DataNotFound(f"traces file {path} not found")
     traces: list[dict[str, Any]] = []
     seen: dict[str, int] = {}
     with path.open(encoding="utf-8") as f:
@@ -115,7 +115,8 @@ def analyse_trace(
     *,
     prover: MetaProver,
     lm: Any,
-    episode_kwargs: Mapping[str, Any] | None = None,
+    rule: EpisodeRule | str = "markers",
+    tokenizer: Any = None,
     budgets: Sequence[float] = DEFAULT_BUDGETS,
 ) -> dict[str, Any]:
     """The regret analysis of one trace, as a JSON-serialisable row.
@@ -126,23 +127,24 @@ def analyse_trace(
         prover: the meta-prover μ (:class:`~mrt_env.progress.ForcedAnswerProver` or
             :class:`~mrt_env.progress.LikelihoodProver`), usually on ``lm``.
         lm: the model whose ``count_tokens`` measures the prefixes.
-        episode_kwargs: keyword arguments of :func:`~mrt_env.episodes.prefixes` (``rule``,
-            ``max_steps``, ``group_size``, ...); default: the paper's marker rule.
+        rule, tokenizer: how the response is cut into episodes
+            (:func:`~mrt_env.episodes.prefixes`); default: the paper's marker rule.
         budgets: token budgets C0 for the normalized regret (each > 0).
 
     Returns:
-        A dict with ``id``, ``problem_id``, ``answer``, ``episodes`` (k), ``tokens`` (k + 1
-        cumulative token counts, the first 0), ``success_probs`` (J_0 … J_k), ``progress``
-        (k terms J_{j+1} − J_j), ``regret_terms``, ``regret_cumulative`` (Δ_1 … Δ_k),
-        ``regret_total`` (Δ_k), ``token_regret`` (budget as a string → normalized regret),
-        ``final_j`` (J_k), ``correct`` and ``extracted`` (the response graded as written),
+        A dict with ``id``, ``problem_id``, ``gold_answer``, ``blocks`` (k, the episodes),
+        ``prefix_tokens`` (tokens of the prefixes c_0 … c_k, the first 0),
+        ``success_probs`` (J_0 … J_k), ``progress`` (k terms J_{j+1} − J_j),
+        ``regret_terms``, ``regret_cumulative`` (Δ_1 … Δ_k), ``regret`` (Δ_k),
+        ``token_regret`` (budget as a string → normalized regret),
+        ``final_j`` (J_k), ``correct`` and ``answer`` (the response graded as written: its answer),
         ``prover_answers`` (forced prover: the graded answers at each prefix) and ``seconds``.
     """
     started = time.perf_counter()
     answer = str(trace["answer"])
     response = trace["response"]
     if not isinstance(response, str):
-        raise TypeError(f"trace['response'] must be a str, got {type(response).__name__}")
+        raise ArgumentTypeError(f"trace['response'] must be a str, got {type(response).__name__}")
     question = trace.get("question")
     problem_id = str(trace.get("problem_id", trace.get("id", "")))
     trace_id = str(trace.get("id", problem_id))
@@ -150,7 +152,7 @@ def analyse_trace(
     problem = Problem(problem_id or trace_id, question or f"(problem {trace_id})", answer)
     prompt = None if question else ""
 
-    cuts = prefixes(response, **dict(episode_kwargs or {}))
+    cuts = prefixes(response, rule=rule, tokenizer=tokenizer)
     estimates = prover.estimate(problem, cuts, prompt=prompt)
     success_probs = [float(e.success_prob) for e in estimates]
     # Counting each prefix (not each episode) gives the tokens the model actually sees. A
@@ -164,18 +166,18 @@ def analyse_trace(
     row: dict[str, Any] = {
         "id": trace_id,
         "problem_id": problem.id,
-        "answer": answer,
-        "episodes": len(cuts) - 1,
-        "tokens": tokens,
+        "gold_answer": answer,
+        "blocks": len(cuts) - 1,
+        "prefix_tokens": tokens,
         "success_probs": success_probs,
         "progress": [float(x) for x in progress(success_probs)],
         "regret_terms": [float(x) for x in regret.terms],
         "regret_cumulative": [float(x) for x in regret.cumulative],
-        "regret_total": float(regret.total),
+        "regret": float(regret.total),
         "token_regret": {budget_key(b): float(r) for b, r in zip(budgets, normalized, strict=True)},
         "final_j": success_probs[-1],
         "correct": bool(verdict.correct),
-        "extracted": verdict.extracted,
+        "answer": verdict.extracted,
     }
     if any(e.answers for e in estimates):
         row["prover_answers"] = [list(e.answers) for e in estimates]

@@ -8,11 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from mrt_env.cli import exit_status, parse_command
-from mrt_env.errors import ContextLengthExceeded
-from mrt_env.progress import (
-    MetaProver,
-    make_prover,
-)
+from mrt_env.errors import ConfigError, ContextLengthExceeded
+from mrt_env.progress import MetaProver
 from mrt_env.regret.analysis import analyse_trace, load_traces
 from mrt_env.regret.config import RegretConfig
 from mrt_env.regret.summary import summarise, summary_table, write_plots, write_summary
@@ -37,8 +34,9 @@ progress (J_{j+1} - J_j), cumulative episode regret (sum of 1 - J_{j+1}) and nor
 regret at the given budgets, plus the response's own correctness. Writes rows.jsonl (resumable:
 rerun the same command after an interruption), summary.md, summary.csv and PNG plots to --out.
 
-  mrt-regret traces.jsonl --model deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B --device cuda
-  mrt-regret traces.jsonl --backend openai --base-url http://host:8000/v1 --model NAME
+  mrt-regret traces.jsonl --model.name deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B
+  mrt-regret traces.jsonl --model.name NAME --model.backend openai \\
+      --model.base-url http://host:8000/v1 --prover.k 4 --episodes.group-size 5
 """
 
 
@@ -50,31 +48,12 @@ def build_lm(config: RegretConfig) -> Any:
     """The language model of ``config`` (imports the backend's library only now)."""
     from mrt_env.lm import load_lm
 
-    return load_lm(
-        config.model,
-        backend=config.backend,
-        device=config.device,
-        dtype=config.dtype,
-        base_url=config.base_url,
-        tokenizer=config.tokenizer,
-        seed=config.seed,
-    )
+    return load_lm(config.model, seed=config.prover.seed)
 
 
 def build_prover(config: RegretConfig, lm: Any) -> MetaProver:
     """The meta-prover μ of ``config`` on ``lm``."""
-    if config.prover == "likelihood":
-        return make_prover(lm, "likelihood", forcing_text=config.forcing_text)
-    return make_prover(
-        lm,
-        "forced",
-        k=config.k,
-        temperature=config.temperature,
-        top_p=config.top_p,
-        max_answer_tokens=config.max_answer_tokens,
-        forcing_text=config.forcing_text,
-        seed=config.seed,
-    )
+    return config.prover.build(lm)
 
 
 def run(config: RegretConfig) -> Path:
@@ -103,11 +82,13 @@ def run(config: RegretConfig) -> Path:
     if todo:
         lm = build_lm(config)
         prover = build_prover(config, lm)
-        episode_kwargs = config.episode_kwargs
-        if config.rule == "tokens":
-            episode_kwargs["tokenizer"] = getattr(lm, "tokenizer", None)
-            if episode_kwargs["tokenizer"] is None:
-                raise ValueError("--rule tokens needs a local tokenizer (openai: --tokenizer)")
+        tokenizer = None
+        if config.episodes.rule == "tokens":
+            tokenizer = getattr(lm, "tokenizer", None)
+            if tokenizer is None:
+                raise ConfigError(
+                    "--episodes.rule tokens needs a local tokenizer (openai: --model.tokenizer)"
+                )
         with (
             rows_path.open("a", encoding="utf-8") as f,
             tqdm(
@@ -120,7 +101,8 @@ def run(config: RegretConfig) -> Path:
                         trace,
                         prover=prover,
                         lm=lm,
-                        episode_kwargs=episode_kwargs,
+                        rule=config.episodes,
+                        tokenizer=tokenizer,
                         budgets=config.budgets,
                     )
                 except ContextLengthExceeded as exc:  # this trace, not the run, is at fault
@@ -135,9 +117,9 @@ def run(config: RegretConfig) -> Path:
     failed = [r for r in rows if "error" in r]
     stats = summarise(rows, config.budgets)
     md_path, csv_path = write_summary(out, stats, config, failed)
-    plots = write_plots(rows, out, title=model_title(config.model))
+    plots = write_plots(rows, out, title=model_title(config.model.name))
 
-    print(f"\nmrt-regret: {config.model} on {config.traces}")
+    print(f"\nmrt-regret: {config.model.name} on {config.traces}")
     print("\n".join(summary_table(stats)))
     if failed:
         print(

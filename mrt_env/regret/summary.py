@@ -2,19 +2,26 @@
 
 from __future__ import annotations
 
-import csv
-import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from mrt_env.errors import DependencyNotInstalled
-from mrt_env.extras import require
 from mrt_env.regret.analysis import budget_key
 from mrt_env.regret.config import RegretConfig
-from mrt_env.report import format_stat, held, mean_ci
+from mrt_env.report import (
+    can_plot,
+    describe,
+    figure,
+    format_stat,
+    held,
+    markdown_table,
+    plot_held_mean,
+    summarise_rows,
+    write_markdown,
+    write_stats_csv,
+)
 
 __all__ = [
     "J_CURVE_PNG",
@@ -36,46 +43,35 @@ REGRET_PNG = "regret.png"
 # Summary
 
 
-_METRIC_DOCS = {
-    "episodes": "episodes per trace (k)",
-    "tokens": "tokens per response",
-    "final_j": "J_k: meta-prover success after the whole response",
-    "accuracy": "the response's own answer is correct",
-    "regret_total": "cumulative episode regret Δ_k = Σ_j (1 − J_{j+1})",
-}
-
-
 def summarise(rows: Sequence[Mapping[str, Any]], budgets: Sequence[float]) -> list[dict[str, Any]]:
     """Mean, 95% confidence half-width (1.96·std/√n, sample std) and n of each metric.
 
-    Metrics: ``episodes``, ``tokens``, ``final_j``, ``accuracy``, ``regret_total`` and
+    Metrics: ``blocks``, ``tokens``, ``final_j``, ``accuracy``, ``regret`` and
     ``token_regret@C0`` for each budget; rows with an ``error`` are left out. ``ci95`` is
     NaN when n < 2.
     """
-    ok = [r for r in rows if "error" not in r]
-    columns: dict[str, list[float]] = {
-        "episodes": [r["episodes"] for r in ok],
-        "tokens": [r["tokens"][-1] for r in ok],
-        "final_j": [r["final_j"] for r in ok],
-        "accuracy": [float(r["correct"]) for r in ok],
-        "regret_total": [r["regret_total"] for r in ok],
-    }
-    for b in budgets:
-        columns[f"token_regret@{budget_key(b)}"] = [r["token_regret"][budget_key(b)] for r in ok]
-    return [{"metric": name, **mean_ci(values)} for name, values in columns.items()]
 
+    def columns(ok: Sequence[Mapping[str, Any]]) -> dict[str, list[float]]:
+        values: dict[str, list[float]] = {
+            "blocks": [r["blocks"] for r in ok],
+            "tokens": [r["prefix_tokens"][-1] for r in ok],
+            "final_j": [r["final_j"] for r in ok],
+            "accuracy": [float(r["correct"]) for r in ok],
+            "regret": [r["regret"] for r in ok],
+        }
+        for b in budgets:
+            values[f"token_regret@{budget_key(b)}"] = [r["token_regret"][budget_key(b)] for r in ok]
+        return values
 
-def describe(name: str) -> str:
-    if name.startswith("token_regret@"):
-        return f"normalized token regret at C0 = {name.partition('@')[2]} tokens"
-    return _METRIC_DOCS.get(name, "")
+    return summarise_rows([r for r in rows if "error" not in r], columns)
 
 
 def summary_table(stats: Sequence[Mapping[str, Any]]) -> list[str]:
-    lines = ["| metric | mean ± 95% CI | n | meaning |", "|---|---|---|---|"]
-    for s in stats:
-        lines.append(f"| {s['metric']} | {format_stat(s)} | {s['n']} | {describe(s['metric'])} |")
-    return lines
+    """The summary as a markdown table: a line per metric, with its meaning."""
+    return markdown_table(
+        ["metric", "mean ± 95% CI", "n", "meaning"],
+        [(s["metric"], format_stat(s), s["n"], describe(s["metric"])) for s in stats],
+    )
 
 
 def write_summary(
@@ -84,11 +80,11 @@ def write_summary(
     settings = config.analysis_settings()
     shown = {k: v for k, v in settings.items() if k not in ("model", "forcing_text")}
     md = [
-        f"# mrt-regret: {config.model}",
+        f"# mrt-regret: {config.model.name}",
         "",
         f"Traces: `{config.traces}` ({stats[0]['n']} analysed"
         + (f", {len(failed)} failed" if failed else "")
-        + f"). Backend: {config.backend}.",
+        + f"). Backend: {config.model.backend}.",
         "",
         "Settings: " + ", ".join(f"{k}={v}" for k, v in shown.items()),
         "",
@@ -100,16 +96,7 @@ def write_summary(
     if failed:
         md += ["", "Failed traces:", ""]
         md += [f"* `{r['id']}`: {r['error']}" for r in failed]
-    md_path, csv_path = out / SUMMARY_MD, out / SUMMARY_CSV
-    md_path.write_text("\n".join(md) + "\n", encoding="utf-8")
-    with csv_path.open("w", newline="", encoding="utf-8") as f:
-        writer = csv.writer(f)
-        writer.writerow(["metric", "mean", "ci95", "n"])
-        for s in stats:
-            ci = "" if math.isnan(s["ci95"]) else repr(s["ci95"])
-            mean = "" if math.isnan(s["mean"]) else repr(s["mean"])
-            writer.writerow([s["metric"], mean, ci, s["n"]])
-    return md_path, csv_path
+    return write_markdown(out / SUMMARY_MD, md), write_stats_csv(out / SUMMARY_CSV, stats)
 
 
 # --------------------------------------------------------------------------------------------
@@ -122,13 +109,10 @@ def write_plots(rows: Sequence[Mapping[str, Any]], out: str | Path, *, title: st
     A trace that ended holds its final J (and its final Δ) at later episode indices, as the
     normalized regret holds the curve flat after the stream ends.
     """
-    try:
-        require("matplotlib", extra="plot", feature="the plots")
-        from matplotlib.figure import Figure  # Agg canvas; no pyplot, no global backend
-        from matplotlib.ticker import MaxNLocator
-    except DependencyNotInstalled as exc:
-        print(f"skipping plots: {exc}")
+    if not can_plot():
         return []
+    from matplotlib.ticker import MaxNLocator
+
     ok = [r for r in rows if "error" not in r]
     if not ok:
         return []
@@ -137,20 +121,19 @@ def write_plots(rows: Sequence[Mapping[str, Any]], out: str | Path, *, title: st
     held_note = "traces that ended hold their last value"
 
     def new_axes() -> tuple[Any, Any]:
-        fig = Figure(figsize=(7, 4.5), layout="constrained")
+        fig = figure(figsize=(7, 4.5), layout="constrained")
         ax = fig.add_subplot()
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(alpha=0.3)
         return fig, ax
 
-    j = held([r["success_probs"] for r in ok])
-    x = np.arange(j.shape[1])
-    mean = j.mean(axis=0)
-    ci = 1.96 * j.std(axis=0, ddof=1) / math.sqrt(n) if n > 1 else np.zeros_like(mean)
     fig, ax = new_axes()
-    ax.plot(x, mean, marker="o", ms=3, label=f"mean over {n} traces ({held_note})")
-    ax.fill_between(
-        x, np.clip(mean - ci, 0, 1), np.clip(mean + ci, 0, 1), alpha=0.25, label="95% CI"
+    plot_held_mean(
+        ax,
+        [r["success_probs"] for r in ok],
+        label=f"mean over {n} traces ({held_note})",
+        band_alpha=0.25,
+        band_label="95% CI",
     )
     ax.set_xlabel(r"episode index $j$ (prefix $c_j$ = the first $j$ episodes)")
     ax.set_ylabel(r"$J(\mu(\cdot|c_j))$: forced answer correct")
@@ -167,7 +150,7 @@ def write_plots(rows: Sequence[Mapping[str, Any]], out: str | Path, *, title: st
         ax.plot(x, curve, color="tab:gray", lw=0.6, alpha=0.5)
     ax.plot([], [], color="tab:gray", lw=0.6, label="one trace")
     ax.plot(x, cum.mean(axis=0), color="tab:red", lw=2.2, label=f"mean over {n} traces")
-    ax.set_xlabel(f"episodes $k$ ({held_note})")
+    ax.set_xlabel(f"blocks (episodes) $k$ ({held_note})")
     ax.set_ylabel(r"cumulative regret $\Delta_k = \sum_{j<k}\,(1 - J_{j+1})$")
     ax.set_title(f"Cumulative episode regret: {title}")
     ax.legend(loc="upper left")

@@ -4,15 +4,14 @@ Notation: B sampled traces (episodes of the env), T token positions, K the most 
 a trace. ``groups[b]`` is the problem trace b answers: traces of one group are the samples
 of one problem (GRPO's group). Blocks are MRT's episodes z_j; J_j is the meta-prover's
 success at the prefix before block j (J_0 the bare prompt), so block j's progress is
-``J_{j+1} − J_j`` (DESIGN.md §2).
+``J_{j+1} − J_j`` (definitions: the docs' Concepts page).
 
 * :func:`grpo_advantages`: the outcome advantage, normalised within each group.
 * :func:`mrt_block_advantages`: MRT's per-block credit. Each block gets the outcome
   advantage plus α times *its own* progress minus a baseline (the mean progress at that
   block index in the group), or the authors' termination baseline A_j = R − J_j.
   Adding α·Σ_j progress to the trajectory reward instead would telescope to
-  α·(J_k − J_0) and, under group normalisation, be GRPO with a reshaped outcome
-  (``../shared/notes/miniature-mrt.md``).
+  α·(J_k − J_0) and, under group normalisation, be GRPO with a reshaped outcome.
 * :func:`clipped_policy_loss`: PPO's clipped surrogate on token log-probabilities, with an
   optional KL penalty to a reference model (the k3 estimator), averaged over tokens.
 * :func:`sequence_nll`: the supervised loss MRT-STaR fine-tunes with.
@@ -20,9 +19,14 @@ success at the prefix before block j (J_0 the bare prompt), so block j's progres
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from types import ModuleType
+from typing import TYPE_CHECKING, Literal
 
+from mrt_env.errors import ConfigError
 from mrt_env.extras import require
+
+if TYPE_CHECKING:
+    from torch import Tensor
 
 __all__ = [
     "clipped_policy_loss",
@@ -33,11 +37,11 @@ __all__ = [
 ]
 
 
-def _torch() -> Any:
+def _torch() -> ModuleType:
     return require("torch", extra="hf", feature="the trainers")
 
 
-def _group_mean(values: Any, groups: Any, weights: Any) -> Any:
+def _group_mean(values: Tensor, groups: Tensor, weights: Tensor) -> Tensor:
     """Weighted mean of ``values`` [B, ...] within each group, broadcast back to [B, ...]."""
     torch = _torch()
     n_groups = int(groups.max()) + 1
@@ -47,7 +51,9 @@ def _group_mean(values: Any, groups: Any, weights: Any) -> Any:
     return (total / count.clamp(min=1.0))[groups]
 
 
-def grpo_advantages(rewards: Any, groups: Any, *, eps: float = 1e-6, scale: bool = True) -> Any:
+def grpo_advantages(
+    rewards: Tensor, groups: Tensor, *, eps: float = 1e-6, scale: bool = True
+) -> Tensor:
     """(R − mean_group R) / (std_group R + eps) per trace: [B] -> [B].
 
     A group whose rewards are all equal gets advantage 0 (nothing to learn from it).
@@ -66,15 +72,15 @@ def grpo_advantages(rewards: Any, groups: Any, *, eps: float = 1e-6, scale: bool
 
 
 def mrt_block_advantages(
-    outcome: Any,
-    success_probs: Any,
-    block_mask: Any,
-    groups: Any,
+    outcome: Tensor,
+    success_probs: Tensor,
+    block_mask: Tensor,
+    groups: Tensor,
     *,
     alpha: float,
     baseline: Literal["group", "termination"] = "group",
     eps: float = 1e-6,
-) -> Any:
+) -> Tensor:
     """Per-block advantages of MRT: [B, K].
 
     Args:
@@ -97,11 +103,11 @@ def mrt_block_advantages(
         outcome_adv = grpo_advantages(outcome, groups, eps=eps).double()  # [B]
         adv = outcome_adv[:, None] + alpha * (progress - mean_progress)  # [B, K]
     else:
-        raise ValueError(f"baseline must be 'group' or 'termination', got {baseline!r}")
+        raise ConfigError(f"baseline must be 'group' or 'termination', got {baseline!r}")
     return (adv * mask).float()
 
 
-def token_advantages(block_advantages: Any, block_index: Any) -> Any:
+def token_advantages(block_advantages: Tensor, block_index: Tensor) -> Tensor:
     """Spread per-block advantages [B, K] onto tokens: [B, T], where ``block_index`` [B, T]
     is the block each token belongs to (−1 for prompt and padding: advantage 0)."""
     torch = _torch()
@@ -111,15 +117,15 @@ def token_advantages(block_advantages: Any, block_index: Any) -> Any:
 
 
 def clipped_policy_loss(
-    logprobs: Any,
-    old_logprobs: Any,
-    advantages: Any,
-    mask: Any,
+    logprobs: Tensor,
+    old_logprobs: Tensor,
+    advantages: Tensor,
+    mask: Tensor,
     *,
     clip: float = 0.2,
-    ref_logprobs: Any = None,
+    ref_logprobs: Tensor = None,
     kl_coef: float = 0.0,
-) -> tuple[Any, dict[str, float]]:
+) -> tuple[Tensor, dict[str, float]]:
     """PPO's clipped surrogate, averaged over the trained tokens.
 
     Args:
@@ -151,7 +157,7 @@ def clipped_policy_loss(
     return loss, stats
 
 
-def sequence_nll(logprobs: Any, mask: Any) -> Any:
+def sequence_nll(logprobs: Tensor, mask: Tensor) -> Tensor:
     """Mean negative log-likelihood of the masked tokens: [B, T] -> scalar."""
     m = mask.to(logprobs.dtype)
     return -(logprobs * m).sum() / m.sum().clamp(min=1.0)

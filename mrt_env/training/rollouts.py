@@ -15,40 +15,31 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mrt_env.agents import LMAgent, play
-from mrt_env.training.losses import _torch
+from mrt_env.errors import ConfigError
+from mrt_env.extras import require
+from mrt_env.types import EpisodeRecord
 
-__all__ = ["RolloutBatch", "Trace", "collect"]
-
-
-@dataclass(frozen=True)
-class Trace:
-    """One sampled trace: what training needs of an env episode."""
-
-    group: int
-    """Index of the problem within the batch (traces of one group share a problem)."""
-    problem_id: str
-    prompt: str
-    blocks: tuple[str, ...]
-    success_probs: tuple[float, ...]
-    """J_0 … J_k from the env's meta-prover."""
-    correct: bool
-    outcome: str
-    """``committed`` or ``forced`` (the answer forced at the budget)."""
-
-    @property
-    def progress(self) -> list[float]:
-        j = self.success_probs
-        return [j[i + 1] - j[i] for i in range(len(self.blocks))]
+__all__ = ["RolloutBatch", "collect"]
 
 
 @dataclass
 class RolloutBatch:
-    """The traces of one training step, and the tokens it cost to sample them."""
+    """The traces of one training step, their groups, and the tokens it cost to sample them."""
 
-    traces: list[Trace]
+    traces: list[EpisodeRecord]
+    groups: list[int]
+    """``groups[i]``: trace i's problem within the batch (traces of one group share a
+    problem, and are compared with each other)."""
     sampled_tokens: int
     """Tokens the policy generated for these traces (the compute of the step)."""
     stats: dict[str, float] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if len(self.groups) != len(self.traces):
+            raise ConfigError(
+                f"a batch needs one group per trace: {len(self.traces)} traces, "
+                f"{len(self.groups)} groups"
+            )
 
     def tensors(self, tokenizer: Any, device: Any = "cpu") -> dict[str, Any]:
         """Right-padded tensors of the batch (B traces, T tokens, K the most blocks):
@@ -60,7 +51,7 @@ class RolloutBatch:
         The text is tokenized whole (prompt + blocks, as the policy saw it when writing the
         last block); a token belongs to the block its first character is in.
         """
-        torch = _torch()
+        torch = require("torch", extra="hf", feature="the trainers")
         rows, owners = [], []
         for t in self.traces:
             text = t.prompt + "".join(t.blocks)
@@ -95,7 +86,7 @@ class RolloutBatch:
             "outcome": torch.tensor([float(t.correct) for t in self.traces]).to(device),
             "success_probs": probs.to(device),
             "block_mask": block_mask.to(device),
-            "groups": torch.tensor([t.group for t in self.traces]).to(device),
+            "groups": torch.tensor(self.groups).to(device),
         }
 
 
@@ -118,23 +109,12 @@ def collect(
     order = [p for p in problems for _ in range(group_size)]  # a group's traces side by side
     before = agent.tokens_generated
     records = play(vec_env, agent, order, seed=seed)
-    groups = {p: i for i, p in enumerate(problems)}
-    traces = [
-        Trace(
-            group=groups[p],
-            problem_id=r.problem_id,
-            prompt=r.prompt,
-            blocks=tuple(r.blocks),
-            success_probs=tuple(r.success_probs),
-            correct=r.correct,
-            outcome=r.outcome,
-        )
-        for p, r in zip(order, records, strict=True)
-    ]
+    index = {p: i for i, p in enumerate(problems)}
+    traces, groups = list(records), [index[p] for p in order]
     n = len(traces)
     stats = {
         "accuracy": sum(t.correct for t in traces) / n,
         "blocks": sum(len(t.blocks) for t in traces) / n,
         "final_j": sum(t.success_probs[-1] for t in traces) / n,
     }
-    return RolloutBatch(traces, agent.tokens_generated - before, stats)
+    return RolloutBatch(traces, groups, agent.tokens_generated - before, stats)

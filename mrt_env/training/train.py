@@ -31,17 +31,18 @@ import json
 import math
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import gymnasium as gym
 import numpy as np
 
-from mrt_env.agents import LMAgent, play
+from mrt_env.agents import BlockSampling, LMAgent, play
 from mrt_env.cli import CommandConfig, exit_status, parse_command
+from mrt_env.errors import ConfigError, RunStateError
 from mrt_env.extras import require
-from mrt_env.lm.loading import DEFAULT_MODEL
+from mrt_env.lm.loading import DEFAULT_MODEL, ModelSettings
 from mrt_env.metrics import anytime_regret, episode_regret
 from mrt_env.registration import ENV_IDS, block_settings
 from mrt_env.runfiles import append_row, read_rows, save_atomic
@@ -55,6 +56,11 @@ from mrt_env.training.losses import (
 )
 from mrt_env.training.rollouts import RolloutBatch, collect
 from mrt_env.training.vllm_sync import sync_weights
+from mrt_env.types import EpisodeRecord
+
+if TYPE_CHECKING:
+    from torch import Tensor
+    from transformers import PreTrainedModel
 
 __all__ = ["TrainConfig", "main", "train"]
 
@@ -71,15 +77,14 @@ class TrainConfig(CommandConfig):
     fine-tuning)."""
     env: str = "MRT-Search-v0"
     """The env id to train in."""
-    model: str = DEFAULT_MODEL
-    """The policy: the shipped tiny model, a local folder, or a hub id (transformers)."""
-    device: str = "cpu"
-    """Where the policy trains: cpu, cuda, cuda:1, ..."""
-    dtype: Literal["float32", "bfloat16"] = "float32"
-    """Weights dtype of the trained policy (bfloat16 on GPU, as the authors)."""
-    rollout_backend: Literal["transformers", "vllm"] = "transformers"
-    """What samples the traces and plays μ: the trained model itself (transformers), or a
-    vLLM engine on the same GPU whose weights are synced after every update."""
+    model: ModelSettings = field(
+        default_factory=lambda: ModelSettings(DEFAULT_MODEL, device="cpu", dtype="float32")
+    )
+    """The policy (the shipped tiny model, a local folder or a hub id), trained with
+    transformers on --model.device in --model.dtype (float32, or bfloat16 on GPU as the
+    authors). --model.backend is what samples the traces and plays μ: the trained model
+    itself (transformers), or a vLLM engine on the same GPU whose weights are synced after
+    every update (vllm)."""
     vllm_memory: float = 0.3
     """vllm: fraction of GPU memory the rollout engine may take (the rest trains)."""
     alpha: float = 1.0
@@ -109,13 +114,13 @@ class TrainConfig(CommandConfig):
     """Weight of the KL penalty to the initial policy (0: none, no reference copy kept)."""
     max_grad_norm: float = 1.0
     """Gradient norm clip."""
-    prover: Literal["policy", "oracle"] = "policy"
-    """μ during training: the policy itself (the paper's), or the task's exact success
-    chance (synthetic search only) to tell the method from its estimator's noise."""
+    oracle_prover: bool = False
+    """μ during training is the task's exact success chance (synthetic search only), not the
+    policy itself (the paper's): it tells the method from its estimator's noise."""
     star_keep: int = 1
     """mrt-star: traces kept per group (correct ones, most progress per block first)."""
-    temperature: float | None = None
-    """Sampling temperature of the traces (default: the env's, 1.0 for synthetic tasks)."""
+    agent: BlockSampling = field(default_factory=BlockSampling)
+    """How the policy samples its blocks (default: the env's)."""
     max_blocks: int | None = None
     """Block budget per trace (default: the env's)."""
     max_tokens: int | None = None
@@ -138,9 +143,9 @@ class TrainConfig(CommandConfig):
     """Continue from out/checkpoint.pt."""
 
     def validate(self) -> None:
-        """Raise a :class:`ValueError` naming the first bad setting."""
+        """Raise a :class:`~mrt_env.errors.ConfigError` naming the first bad setting."""
         if self.env not in ENV_IDS:
-            raise ValueError(f"unknown env id {self.env!r}; choose from {', '.join(ENV_IDS)}")
+            raise ConfigError(f"unknown env id {self.env!r}; choose from {', '.join(ENV_IDS)}")
         for name in (
             "group_size",
             "problems_per_step",
@@ -150,49 +155,63 @@ class TrainConfig(CommandConfig):
             "checkpoint_every",
         ):
             if getattr(self, name) < 1:
-                raise ValueError(
+                raise ConfigError(
                     f"--{name.replace('_', '-')} must be >= 1, got {getattr(self, name)}"
                 )
         if self.group_size < 2 and self.algorithm != "mrt-star":
-            raise ValueError("--group-size must be >= 2: advantages are relative to the group")
+            raise ConfigError(
+                f"--group-size must be >= 2 (advantages are relative to the group) unless "
+                f"--algorithm mrt-star, got {self.group_size}"
+            )
         if self.token_budget is not None and self.token_budget < 1:
-            raise ValueError(f"--token-budget must be >= 1, got {self.token_budget}")
+            raise ConfigError(f"--token-budget must be >= 1, got {self.token_budget}")
         if not self.lr > 0 or not math.isfinite(self.lr):
-            raise ValueError(f"--lr must be a positive number, got {self.lr}")
-        if self.prover == "oracle" and ENV_IDS[self.env].get("problems") != "search":
-            raise ValueError("--prover oracle exists for MRT-Search-v0 only")
+            raise ConfigError(f"--lr must be a positive number, got {self.lr}")
+        if self.oracle_prover and ENV_IDS[self.env].get("problems") != "search":
+            raise ConfigError(
+                f"--oracle-prover exists for MRT-Search-v0 only, got --env {self.env}"
+            )
         if not 0 <= self.warmup < 1:
-            raise ValueError(f"--warmup must be a fraction in [0, 1), got {self.warmup}")
-        if self.rollout_backend == "vllm" and not self.device.startswith("cuda"):
-            raise ValueError("--rollout-backend vllm needs --device cuda")
+            raise ConfigError(f"--warmup must be a fraction in [0, 1), got {self.warmup}")
+        model = self.model
+        if model.backend not in ("transformers", "vllm"):
+            raise ConfigError(
+                f"--model.backend must be transformers or vllm (what samples the traces), "
+                f"got {model.backend}"
+            )
+        if model.dtype not in ("float32", "bfloat16"):
+            raise ConfigError(f"--model.dtype must be float32 or bfloat16, got {model.dtype}")
+        if model.device == "auto":
+            raise ConfigError(
+                "--model.device must name where the policy trains (cpu, cuda, ...), got auto"
+            )
+        if model.backend == "vllm" and not model.device.startswith("cuda"):
+            raise ConfigError(f"--model.backend vllm needs --model.device cuda, got {model.device}")
         if self.eval_problems < 0 or self.eval_every < 0:
-            raise ValueError("--eval-problems and --eval-every must be >= 0")
+            raise ConfigError(
+                "--eval-problems and --eval-every must be >= 0, "
+                f"got {self.eval_problems} and {self.eval_every}"
+            )
 
 
 # --------------------------------------------------------------------------------------------
 # The pieces the loop uses
 
 
-def load_policy(config: TrainConfig) -> Any:
+def load_policy(config: TrainConfig) -> PreTrainedModel:
     """The trainable policy as a TransformersLM (its ``.model`` is what is optimised)."""
     from mrt_env.lm import load_lm
 
-    return load_lm(config.model, device=config.device, dtype=config.dtype, max_batch_size=64)
+    return load_lm(replace(config.model, backend="transformers"), max_batch_size=64)
 
 
 def load_rollout_lm(config: TrainConfig, policy: Any) -> Any:
     """What samples traces and plays μ: the policy itself, or a vLLM engine of it."""
-    if config.rollout_backend == "transformers":
+    if config.model.backend == "transformers":
         return policy
     from mrt_env.lm import load_lm
 
-    return load_lm(
-        config.model,
-        backend="vllm",
-        dtype=config.dtype,
-        seed=config.seed,
-        gpu_memory_utilization=config.vllm_memory,
-    )
+    return load_lm(config.model, seed=config.seed, gpu_memory_utilization=config.vllm_memory)
 
 
 def learning_rate(config: TrainConfig, step: int) -> float:
@@ -219,7 +238,7 @@ def training_problems(config: TrainConfig, count: int = 2000) -> list[Any]:
 def make_env(config: TrainConfig, lm: Any, problems: list[Any] | None, num_envs: int) -> Any:
     """A vector env of ``config.env`` whose meta-prover is the policy (or the oracle)."""
     kwargs: dict[str, Any] = {"prover": lm}
-    if config.prover == "oracle" and problems is not None:  # evaluation keeps the model's μ
+    if config.oracle_prover and problems is not None:  # evaluation keeps the model's μ
         from mrt_env.data.synthetic import get_task
         from mrt_env.progress import OracleProver
 
@@ -234,13 +253,10 @@ def make_env(config: TrainConfig, lm: Any, problems: list[Any] | None, num_envs:
 
 
 def make_agent(config: TrainConfig, lm: Any, seed: int) -> LMAgent:
-    settings = block_settings(ENV_IDS[config.env])
-    if config.temperature is not None:
-        settings["temperature"] = config.temperature
-    return LMAgent(lm, seed=seed, **settings)
+    return LMAgent(lm, seed=seed, **config.agent.over(block_settings(ENV_IDS[config.env])))
 
 
-def token_logprobs(model: Any, batch: dict[str, Any]) -> Any:
+def token_logprobs(model: PreTrainedModel, batch: dict[str, Tensor]) -> Tensor:
     """log π(token t | tokens < t) for t = 1 … T−1: [B, T−1]."""
     from mrt_env.lm.transformers_lm import next_token_logprobs
 
@@ -248,7 +264,7 @@ def token_logprobs(model: Any, batch: dict[str, Any]) -> Any:
     return next_token_logprobs(logits, batch["input_ids"])  # [B, T-1]
 
 
-def advantages(config: TrainConfig, t: dict[str, Any]) -> Any:
+def advantages(config: TrainConfig, t: dict[str, Tensor]) -> Tensor:
     """Per-token advantages [B, T−1] aligned with :func:`token_logprobs`."""
     block_index = t["block_index"][:, 1:]  # [B, T-1]: the block of each predicted token
     if config.algorithm == "grpo":
@@ -269,12 +285,14 @@ def advantages(config: TrainConfig, t: dict[str, Any]) -> Any:
 def star_selection(batch: RolloutBatch, keep: int) -> RolloutBatch:
     """MRT-STaR's filter: per group, the correct traces with the most progress per block
     ((J_k − J_0) / k: the same gain in fewer blocks ranks first)."""
-    kept = []
-    for group in sorted({t.group for t in batch.traces}):
-        good = [t for t in batch.traces if t.group == group and t.correct]
+    kept: list[tuple[EpisodeRecord, int]] = []
+    pairs = list(zip(batch.traces, batch.groups, strict=True))
+    for group in sorted(set(batch.groups)):
+        good = [t for t, g in pairs if g == group and t.correct]
         good.sort(key=lambda t: -(t.success_probs[-1] - t.success_probs[0]) / len(t.blocks))
-        kept.extend(good[:keep])
-    return RolloutBatch(kept, batch.sampled_tokens, batch.stats)
+        kept += [(t, group) for t in good[:keep]]
+    traces, groups = [t for t, _ in kept], [g for _, g in kept]
+    return RolloutBatch(traces, groups, batch.sampled_tokens, batch.stats)
 
 
 def evaluate(config: TrainConfig, lm: Any, *, seed: int) -> dict[str, Any]:
@@ -299,7 +317,7 @@ def evaluate(config: TrainConfig, lm: Any, *, seed: int) -> dict[str, Any]:
         "anytime_regret": float(
             np.mean([anytime_regret(r.success_probs, r.correct, max_blocks) for r in records])
         ),
-        "tokens": float(np.mean([r.tokens for r in records])),
+        "tokens": float(np.mean([r.compute_tokens[-1] for r in records])),
     }
 
 
@@ -327,10 +345,10 @@ def train(config: TrainConfig) -> Path:
     checkpoint = out / CHECKPOINT
     if config.resume:
         if not checkpoint.exists():
-            raise FileNotFoundError(f"--resume: no {checkpoint}; run without --resume first")
-        state = torch.load(checkpoint, map_location=config.device, weights_only=False)
+            raise RunStateError(f"--resume: no {checkpoint}; run without --resume first")
+        state = torch.load(checkpoint, map_location=config.model.device, weights_only=False)
         if state["config"] != _comparable(config):
-            raise ValueError(f"--resume: {checkpoint} was written by a run with other settings")
+            raise RunStateError(f"--resume: {checkpoint} was written by a run with other settings")
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         step, sampled = state["step"], state["sampled_tokens"]
@@ -382,7 +400,7 @@ def train(config: TrainConfig) -> Path:
             step += 1
             row["seconds"] = time.perf_counter() - start
             row["tokens_per_s"] = batch.sampled_tokens / row["seconds"]
-            if torch.cuda.is_available() and config.device.startswith("cuda"):
+            if torch.cuda.is_available() and config.model.device.startswith("cuda"):
                 row["gpu_memory_gb"] = torch.cuda.max_memory_allocated() / 2**30
             append_row(log, row)
             _scalars(writer, row, step)
@@ -508,22 +526,21 @@ def _scalars(writer: Any, row: dict[str, Any], step: int) -> None:
 
 
 PRESETS: dict[str, TrainConfig] = {
-    # The authors' RL settings for a 1.5B model (DESIGN.md §2): lr 1e-6 cosine, warmup 0.1,
+    # The authors' RL settings for a 1.5B model: lr 1e-6 cosine, warmup 0.1,
     # 256 traces per step (64 problems x 4), temperature 0.9, 16K tokens, bf16, vLLM rollouts.
     "deepscaler-mrt": TrainConfig(
         algorithm="mrt",
         env="MRT-AIME-v0",
-        model="agentica-org/DeepScaleR-1.5B-Preview",
-        device="cuda",
-        dtype="bfloat16",
-        rollout_backend="vllm",
+        model=ModelSettings(
+            "agentica-org/DeepScaleR-1.5B-Preview", backend="vllm", device="cuda", dtype="bfloat16"
+        ),
         vllm_memory=0.35,
         lr=1e-6,
         lr_schedule="cosine",
         warmup=0.1,
         problems_per_step=64,
         group_size=4,
-        temperature=0.9,
+        agent=BlockSampling(temperature=0.9),
         max_tokens=16384,
         steps=500,
         train_set="aime_1983_2023",

@@ -38,16 +38,16 @@ import hashlib
 import logging
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-from mrt_env.envs.reasoning import PLAIN_TEMPLATE
-from mrt_env.episodes import RULES, episode_boundaries, prefixes
-from mrt_env.errors import BackendError
+from mrt_env.episodes import EpisodeRule, episode_boundaries, prefixes
+from mrt_env.errors import ArgumentTypeError, BackendError, ConfigError, DataFormatError
 from mrt_env.extras import require
 from mrt_env.grading import DEFAULT_TIMEOUT, grade_many
 from mrt_env.lm.trl_server import TRLServerLM
 from mrt_env.progress import MetaProver, ProverRequest
+from mrt_env.prompts import PLAIN_TEMPLATE
 from mrt_env.registration import ENV_IDS
 from mrt_env.types import Problem
 
@@ -144,7 +144,7 @@ def _column(kwargs: Mapping[str, Any], name: str, n: int, *, required: bool) -> 
     if name not in kwargs:
         if required:
             given = sorted(k for k in kwargs if k not in _TRL_KWARGS)
-            raise ValueError(
+            raise DataFormatError(
                 f"the reward needs a {name!r} dataset column (TRL passes every column as a "
                 f"keyword); the dataset has {given}. Build it with "
                 "mrt_env.training.trl.problems_dataset(problems)"
@@ -152,7 +152,7 @@ def _column(kwargs: Mapping[str, Any], name: str, n: int, *, required: bool) -> 
         return None
     values = list(kwargs[name])
     if len(values) != n:
-        raise ValueError(f"column {name!r} has {len(values)} entries for {n} completions")
+        raise DataFormatError(f"column {name!r} has {len(values)} entries for {n} completions")
     return values
 
 
@@ -196,7 +196,7 @@ def _outcomes(texts: list[str], golds: list[str | None], timeout: float) -> list
 
 def _check_lengths(prompts: Sequence[Any], completions: Sequence[Any]) -> None:
     if len(prompts) != len(completions):
-        raise ValueError(
+        raise ConfigError(
             f"got {len(prompts)} prompts and {len(completions)} completions; TRL passes one "
             "prompt per completion"
         )
@@ -244,16 +244,8 @@ class ProgressRewardConfig:
     include_outcome: bool = True
     """Add the 0/1 outcome (the reward is the MRT objective on its own); False to pair it
     with :func:`outcome_reward` in ``reward_funcs`` so TRL logs the two parts separately."""
-    rule: str = "markers"
-    """Episode rule of :func:`mrt_env.episodes.split_episodes`."""
-    max_steps: int | None = None
-    """At most this many episode boundaries (the rest is one episode); None: no limit."""
-    group_size: int = 1
-    """Merge every ``group_size`` consecutive episodes into one."""
-    min_paragraphs: int = 3
-    """markers rule: paragraphs an episode holds at least."""
-    chunk_tokens: int | None = None
-    """tokens rule: tokens per episode (needs a tokenizer)."""
+    rule: EpisodeRule = field(default_factory=EpisodeRule)
+    """How a completion is cut into episodes (:func:`mrt_env.episodes.prefixes`)."""
     every_prefix: bool = True
     """Score J at every episode boundary (for the logged per-episode numbers); False scores
     only the empty prefix and the whole stream, which gives the same reward (it telescopes)."""
@@ -264,28 +256,18 @@ class ProgressRewardConfig:
 
     def __post_init__(self) -> None:
         if isinstance(self.alpha, bool) or not isinstance(self.alpha, int | float):
-            raise TypeError(f"alpha must be a number, got {type(self.alpha).__name__}")
+            raise ArgumentTypeError(f"alpha must be a number, got {type(self.alpha).__name__}")
         if not math.isfinite(self.alpha):
-            raise ValueError(f"alpha must be finite, got {self.alpha}")
+            raise ConfigError(f"alpha must be finite, got {self.alpha}")
         for flag in ("include_outcome", "every_prefix"):
             if not isinstance(getattr(self, flag), bool):
-                raise TypeError(f"{flag} must be a bool, got {getattr(self, flag)!r}")
-        if self.rule not in RULES:
-            raise ValueError(f"rule must be one of {RULES}, got {self.rule!r}")
+                raise ArgumentTypeError(f"{flag} must be a bool, got {getattr(self, flag)!r}")
+        if not isinstance(self.rule, EpisodeRule):
+            raise ArgumentTypeError(f"rule must be an EpisodeRule, got {self.rule!r:.80}")
         if not (isinstance(self.grading_timeout, int | float) and self.grading_timeout > 0):
-            raise ValueError(f"grading_timeout must be > 0 seconds, got {self.grading_timeout!r}")
+            raise ConfigError(f"grading_timeout must be > 0 seconds, got {self.grading_timeout!r}")
         if not isinstance(self.name, str) or not self.name.strip():
-            raise ValueError(f"name must be a non-empty str, got {self.name!r}")
-
-    def segmentation(self) -> dict[str, Any]:
-        """The keyword arguments of :func:`mrt_env.episodes.prefixes` (tokenizer aside)."""
-        return {
-            "rule": self.rule,
-            "max_steps": self.max_steps,
-            "group_size": self.group_size,
-            "min_paragraphs": self.min_paragraphs,
-            "chunk_tokens": self.chunk_tokens,
-        }
+            raise ConfigError(f"name must be a non-empty str, got {self.name!r}")
 
 
 class ProgressReward:
@@ -304,14 +286,16 @@ class ProgressReward:
         problems: Mapping[str, Problem] | Iterable[Problem] | None = None,
     ):
         if not callable(getattr(prover, "estimate_batch", None)):
-            raise TypeError(
+            raise ArgumentTypeError(
                 "prover must be a MetaProver (make_prover(lm, kind) or OracleProver), got "
                 f"{type(prover).__name__}"
             )
         if not isinstance(config, ProgressRewardConfig):
-            raise TypeError(f"config must be a ProgressRewardConfig, got {type(config).__name__}")
-        # The episodes module validates the segmentation settings (it raises on bad ones).
-        episode_boundaries("", tokenizer=tokenizer, **config.segmentation())
+            raise ArgumentTypeError(
+                f"config must be a ProgressRewardConfig, got {type(config).__name__}"
+            )
+        # Fails now, not at the first reward, if the rule needs a tokenizer and has none.
+        episode_boundaries("", rule=config.rule, tokenizer=tokenizer)
         self.prover = prover
         self.config = config
         self.tokenizer = tokenizer
@@ -327,9 +311,11 @@ class ProgressReward:
         pid = ids[i] if ids is not None else None
         if self.problems is not None:
             if pid is None:
-                raise ValueError("problems= was given, so the dataset needs a 'problem_id' column")
+                raise DataFormatError(
+                    "problems= was given, so the dataset needs a 'problem_id' column"
+                )
             if str(pid) not in self.problems:
-                raise ValueError(
+                raise DataFormatError(
                     f"problem_id {pid!r} is not among the {len(self.problems)} problems"
                 )
             return self.problems[str(pid)]
@@ -366,7 +352,7 @@ class ProgressReward:
             if gold is None or not text:
                 continue  # not scored, or an empty stream (no episodes: no progress)
             if cfg.every_prefix:
-                cuts = prefixes(text, tokenizer=self.tokenizer, **cfg.segmentation())
+                cuts = prefixes(text, rule=cfg.rule, tokenizer=self.tokenizer)
             else:
                 cuts = ["", text]
             problem = self._problem(i, prompt, gold, ids, questions)
@@ -412,7 +398,7 @@ def _problem_lookup(
     items = list(problems.values()) if isinstance(problems, Mapping) else list(problems)
     for p in items:
         if not isinstance(p, Problem):
-            raise TypeError(f"problems must be Problem objects, got {type(p).__name__}")
+            raise ArgumentTypeError(f"problems must be Problem objects, got {type(p).__name__}")
     return {p.id: p for p in items}
 
 
@@ -421,12 +407,8 @@ def make_progress_reward(
     *,
     alpha: float = 1.0,
     include_outcome: bool = True,
-    rule: str = "markers",
-    max_steps: int | None = None,
-    group_size: int = 1,
-    min_paragraphs: int = 3,
+    rule: EpisodeRule | str = "markers",
     tokenizer: Any = None,
-    chunk_tokens: int | None = None,
     every_prefix: bool = True,
     problems: Mapping[str, Problem] | Iterable[Problem] | None = None,
     grading_timeout: float = DEFAULT_TIMEOUT,
@@ -435,8 +417,8 @@ def make_progress_reward(
     """A TRL reward function: outcome + α·Σ_j progress_j of each completion.
 
     Each completion is split into episodes z_0..z_{k-1} by :func:`mrt_env.episodes.prefixes`
-    (``rule``, ``max_steps``, ``group_size``, ``min_paragraphs``, ``tokenizer``,
-    ``chunk_tokens`` as there); J_j = J(μ(·|c_j)) is estimated by ``prover`` at every prefix
+    (``rule``, an :class:`~mrt_env.episodes.EpisodeRule` or a rule's name, and ``tokenizer``
+    as there); J_j = J(μ(·|c_j)) is estimated by ``prover`` at every prefix
     c_0 = "" .. c_k = the completion, for all completions of the call in **one**
     ``prover.estimate_batch`` call; the reward is ``outcome + α·Σ_j (J_{j+1} − J_j)``
     (``α·Σ_j ...`` alone with ``include_outcome=False``).
@@ -446,7 +428,7 @@ def make_progress_reward(
     answer before any reasoning) is the same for every completion of a prompt, so GRPO's group
     normalisation cancels it: under GRPO this is the outcome *reshaped* by how likely μ is to
     answer right at the end of the stream, one scalar per completion, credited to all of its
-    tokens alike (see ``shared/notes/miniature-mrt.md``, point 1). MRT proper gives each
+    tokens alike (the docs' Training page says more). MRT proper gives each
     *block* its own progress as credit, with a per-block baseline; that needs per-token
     advantages, which TRL's reward-function interface cannot express: use
     ``mrt-train --algorithm mrt``. With ``every_prefix=False`` only J_0 and J_end are scored:
@@ -471,11 +453,7 @@ def make_progress_reward(
     config = ProgressRewardConfig(
         alpha=alpha,
         include_outcome=include_outcome,
-        rule=rule,
-        max_steps=max_steps,
-        group_size=group_size,
-        min_paragraphs=min_paragraphs,
-        chunk_tokens=chunk_tokens,
+        rule=EpisodeRule(rule) if isinstance(rule, str) else rule,  # type: ignore[arg-type]
         every_prefix=every_prefix,
         grading_timeout=grading_timeout,
         name=name,
@@ -519,16 +497,18 @@ def problems_dataset(
     """
     datasets = require("datasets", extra="trl", feature="problems_dataset")
     if isinstance(problems, Problem) or not isinstance(problems, Sequence):
-        raise TypeError(f"problems must be a list of Problem, got {type(problems).__name__}")
+        raise ArgumentTypeError(
+            f"problems must be a list of Problem, got {type(problems).__name__}"
+        )
     if not problems:
-        raise ValueError("problems is empty; a training dataset needs at least one problem")
+        raise ConfigError("problems is empty; a training dataset needs at least one problem")
     for i, p in enumerate(problems):
         if not isinstance(p, Problem):
-            raise TypeError(f"problems[{i}] must be a Problem, got {type(p).__name__}")
+            raise ArgumentTypeError(f"problems[{i}] must be a Problem, got {type(p).__name__}")
     if prompt_template is not None and "{question}" not in prompt_template:
-        raise ValueError(f"prompt_template must contain {{question}}, got {prompt_template!r}")
+        raise ConfigError(f"prompt_template must contain {{question}}, got {prompt_template!r}")
     if system_prompt is not None and not conversational:
-        raise ValueError("system_prompt needs conversational=True (plain prompts have no roles)")
+        raise ConfigError("system_prompt needs conversational=True (plain prompts have no roles)")
     rows: dict[str, list[Any]] = {"prompt": [], _ANSWER: [], _PROBLEM_ID: [], _QUESTION: []}
     for p in problems:
         template = prompt_template or _env_template(p.source)

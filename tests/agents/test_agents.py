@@ -26,6 +26,7 @@ from mrt_env.agents import (
 )
 from mrt_env.envs import ReasoningEnv
 from mrt_env.episodes import split_episodes
+from mrt_env.lm import Sampling
 from mrt_env.progress import ForcedAnswerProver
 from mrt_env.types import Problem
 
@@ -68,7 +69,7 @@ def test_replay_agent_puts_a_recorded_response_through_the_env():
     episodes = split_episodes(response)
     records = play(fake_env(), ReplayAgent({"toy/0": response}), ["toy/0"])
     (record,) = records
-    assert record.blocks == episodes and "".join(record.blocks) == response
+    assert list(record.blocks) == episodes and "".join(record.blocks) == response
     assert record.correct and record.outcome == "committed"
     assert record.success_probs[0] == 0.0 and record.success_probs[-1] == 1.0
 
@@ -76,7 +77,7 @@ def test_replay_agent_puts_a_recorded_response_through_the_env():
 def test_scripted_and_random_agents():
     script = ScriptedAgent(["a\n\n", "</think> \\boxed{4}"])
     (rec,) = play(fake_env(), script, [0])
-    assert rec.blocks == ["a\n\n", "</think> \\boxed{4}"] and rec.correct
+    assert rec.blocks == ("a\n\n", "</think> \\boxed{4}") and rec.correct
     rand = RandomAgent(seed=3)
     blocks = [rand.act("", {}) for _ in range(5)]
     rand.reset()
@@ -149,9 +150,7 @@ def test_early_exit_stops_earlier_than_thinking_to_budget(search_lm):
         vec, search_agent(EarlyExit, search_lm, m=1, forcing_text=FORCING), problems, seed=0
     )
     # Thinking to budget spends only the transcript; early exit also its forced answers.
-    assert all(
-        r.compute_tokens == r.prefix_tokens and r.tokens == r.prefix_tokens[-1] for r in think
-    )
+    assert all(r.compute_tokens == r.prefix_tokens for r in think)
     assert sum(sum(r.hidden_tokens) for r in early) > 0
     blocks_think = np.mean([len(r.blocks) for r in think])
     blocks_early = np.mean([len(r.blocks) for r in early])
@@ -170,8 +169,8 @@ def test_parallel_vote_respects_the_total_token_budget(search_lm):
         before = agent.tokens_generated
         assert 0 < spent <= 200 and len(record.blocks) == 1  # one committing block
         # The streams are off the transcript: the record counts them as hidden compute.
-        assert record.hidden_tokens == [spent]
-        assert record.compute_tokens == [0, record.prefix_tokens[1] + spent]
+        assert record.hidden_tokens == (spent,)
+        assert record.compute_tokens == (0, record.prefix_tokens[1] + spent)
     with pytest.raises(ValueError, match="leaves no tokens"):
         ParallelVote(search_lm, n=4, total_tokens=40)
 
@@ -183,6 +182,9 @@ def test_lm_agent_keeps_or_drops_the_stop_string(search_lm):
     assert keep.act(obs, {}) == drop.act(obs, {}) + "\n"
     with pytest.raises(TypeError, match="sequence of strings"):
         LMAgent(search_lm, stop="\n")
+    # Bad sampling settings fail when the agent is built, not at its first block.
+    with pytest.raises(ValueError, match="top_p must be in"):
+        LMAgent(search_lm, top_p=0.0)
 
 
 def test_custom_agent_example_runs():
@@ -219,8 +221,8 @@ def test_envs_showing_the_same_text_get_different_samples(search_lm):
 def test_one_seed_per_prompt_on_the_transformers_backend(search_lm):
     kw = {"max_tokens": 20, "stop": ["\n"], "temperature": 1.0}
     prompt = "Q 03 06 11 14 17 sum 23\n"
-    a = search_lm.generate([prompt, prompt], seed=[1, 2], **kw)
-    assert a[0][0].text == search_lm.generate([prompt], seed=1, **kw)[0][0].text
-    assert a[1][0].text == search_lm.generate([prompt], seed=2, **kw)[0][0].text
+    a = search_lm.generate([prompt, prompt], Sampling(seed=[1, 2], **kw))
+    assert a[0][0].text == search_lm.generate([prompt], Sampling(seed=1, **kw))[0][0].text
+    assert a[1][0].text == search_lm.generate([prompt], Sampling(seed=2, **kw))[0][0].text
     with pytest.raises(ValueError, match="one seed per prompt"):
-        search_lm.generate([prompt, prompt], seed=[1], **kw)
+        search_lm.generate([prompt, prompt], Sampling(seed=[1], **kw))

@@ -119,7 +119,7 @@ def test_a_killed_run_resumes_with_nothing_lost_or_repeated(tmp_path, capsys):
         assert r["success_probs"] == pytest.approx(full[r["key"]]["success_probs"], abs=1e-6)
 
     # Resuming under other settings would mix rows: refused.
-    assert main([*common, "--out", str(tmp_path / "killed"), "--temperature", "0.5"]) == 1
+    assert main([*common, "--out", str(tmp_path / "killed"), "--agent.temperature", "0.5"]) == 1
     assert "holds rows computed with other settings" in capsys.readouterr().err
 
 
@@ -168,6 +168,11 @@ def test_user_strategies_by_file_and_by_module(tmp_path, monkeypatch):
         (["--max-tokens", "-5"], "--max-tokens must be >= 1, got -5"),
         (["--samples", "0"], "--samples must be >= 1, got 0"),
         (["--problems", "9:3"], "empty slice"),
+        (["--agent.top-p", "0"], r"--agent.top-p must be in (0, 1]"),
+        (["--agent.block-tokens", "0"], "--agent.block-tokens must be >= 1, got 0"),
+        (["--prover.k", "0"], "--prover.k and --prover.max-answer-tokens must be >= 1"),
+        (["--prover.forcing-text", ""], "--prover.forcing-text must not be empty"),
+        (["--model.backend", "openai"], "--model.backend openai needs --model.base-url"),
     ],
 )
 def test_bad_arguments_are_one_line_errors(argv, message, tmp_path, capsys):
@@ -185,6 +190,8 @@ def test_help_is_the_config_field_docs(capsys):
     out = " ".join(capsys.readouterr().out.split())
     assert "Samples per problem and seed" in out and "module:Class" in out
     assert "--no-plots" in out
+    for flag in ("--model.name", "--model.backend", "--agent.temperature", "--prover.kind"):
+        assert flag in out
 
 
 def test_strategies_differ_measurably_on_search(tmp_path):
@@ -227,9 +234,9 @@ def test_a_real_problem_set_with_a_local_model(tmp_path, shared_data, tiny_model
         "MRT-AIME24-v0",
         "--data-path",
         str(shared_data),
-        "--model",
+        "--model.name",
         str(tiny_model_dir),
-        "--device",
+        "--model.device",
         "cpu",
         "--strategies",
         "think-to-budget",
@@ -240,9 +247,9 @@ def test_a_real_problem_set_with_a_local_model(tmp_path, shared_data, tiny_model
         "1",
         "--max-blocks",
         "2",
-        "--block-tokens",
+        "--agent.block-tokens",
         "6",
-        "--k",
+        "--prover.k",
         "2",
         "--no-plots",
         "--out",

@@ -3,7 +3,7 @@
 import pytest
 from fakes import CopyLastBoxedFakeLM
 
-from mrt_env.agents import EarlyExit, LMAgent, ParallelVote
+from mrt_env.agents import BlockSampling, EarlyExit, LMAgent, ParallelVote
 from mrt_env.bench.config import ProblemSelection
 from mrt_env.bench.specs import agent_settings, build_agent, parse_strategy, resolve
 from mrt_env.registration import ENV_IDS
@@ -70,6 +70,16 @@ def test_build_agent_passes_env_settings_and_spec_arguments():
     aime = agent_settings(ENV_IDS["MRT-AIME-v0"], max_blocks=64, max_tokens=16384)
     agent = build_agent(parse_strategy("think-to-budget"), LMAgent, lm, aime, seed=0)
     assert agent.stop[0].startswith("\n\n") and (agent.temperature, agent.top_p) == (0.6, 0.95)
+    # --agent.* values override the env's; the ones not given stay the env's.
+    given = BlockSampling(temperature=0.3, block_tokens=10)
+    chosen = agent_settings(
+        ENV_IDS["MRT-Search-v0"], max_blocks=10, max_tokens=1024, sampling=given
+    )
+    assert (chosen.temperature, chosen.top_p, chosen.max_block_tokens) == (0.3, 1.0, 10)
+    assert (
+        chosen.token_budget == 100
+        and chosen.strategy_kwargs["parallel-vote"]["total_tokens"] == 100
+    )
 
 
 def test_problem_selection():

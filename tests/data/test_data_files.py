@@ -31,7 +31,7 @@ def write_parquet(path, rows):
     return path
 
 
-# The column layouts of the Hub copies (see ../shared/data/README.md).
+# The column layouts of the Hub copies of the problem sets.
 MATH500_ROWS = [
     {
         "problem": "Compute $1+1$.",

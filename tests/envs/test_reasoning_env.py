@@ -142,7 +142,7 @@ def test_gold_answer_in_block_3_makes_j_jump_there():
     assert info[keys.REGRET] == pytest.approx(2.0)  # (1 - 0) + (1 - 0) + 0 + 0
     assert info[keys.REGRET] == pytest.approx(episode_regret([0.0, *success_probs]).total)
     assert info[keys.TERMINATION_REWARD] == 1.0 and info[keys.ANSWER] == GOLD
-    assert obs == env.unwrapped._stream.prompt + "".join(blocks)
+    assert obs == env.unwrapped.stream.prompt + "".join(blocks)
 
 
 def test_closing_the_thinking_terminates_and_grades_the_answer():

@@ -18,13 +18,14 @@ from mrt_env.data.synthetic import get_task, training_problems
 from mrt_env.envs.strategy_env import (
     ANSWER,
     CONTINUE,
+    TABLE_FORMAT,
     StrategyEnv,
     StrategyTable,
-    StrategyTrace,
     anytime_return_bound,
     tabulate,
 )
 from mrt_env.metrics import anytime_regret
+from mrt_env.types import EpisodeRecord
 
 H = 4
 
@@ -37,21 +38,25 @@ def hand_table() -> StrategyTable:
         horizon=H,
         max_tokens=100,
         traces=(
-            StrategyTrace(
+            EpisodeRecord(
                 "p0",
+                ("b1", "b2", "b3"),
                 (0.1, 0.2, 0.5, 1.0),
                 (0, 10, 20, 30),
-                ("a", "b", "b"),
-                (False, True, True),
                 correct=True,
+                outcome="committed",
+                forced_answers=("a", "b", "b"),
+                forced_correct=(False, True, True),
             ),
-            StrategyTrace(
+            EpisodeRecord(
                 "p1",
+                ("b1", "b2", "b3", "b4"),
                 (0.3, 0.2, 0.2, 0.4, 0.1),
                 (0, 5, 10, 15, 20),
-                (None, "x", "x", "x"),
-                (False, False, False, False),
                 correct=False,
+                outcome="forced",
+                forced_answers=(None, "x", "x", "x"),
+                forced_correct=(False, False, False, False),
             ),
         ),
     )
@@ -75,13 +80,13 @@ def test_thinking_to_the_end_returns_minus_the_anytime_regret():
     rewards, infos, done = play_actions(env, 0, [CONTINUE] * 3)
     # Blocks 1, 2 cost 1 − J: 0.8, 0.5; block 3 ends right: 0 for the rest.
     assert rewards == pytest.approx([-0.8, -0.5, 0.0])
-    assert done and infos[-1]["correct"] is True
+    assert done and infos[-1]["correct"] is True and infos[-1]["outcome"] == "committed"
     assert sum(rewards) == pytest.approx(-anytime_regret([0.1, 0.2, 0.5, 1.0], True, H))
     rewards, infos, done = play_actions(env, 1, [CONTINUE] * 4)
     # 0.8, 0.8, 0.6, then the budget ends at block 4, wrong: (1 − 0)·(4 − 4 + 1).
     assert rewards == pytest.approx([-0.8, -0.8, -0.6, -1.0])
     assert sum(rewards) == pytest.approx(-anytime_regret([0.3, 0.2, 0.2, 0.4, 0.1], False, H))
-    assert infos[-1]["regret"] == pytest.approx(3.2)
+    assert infos[-1]["regret"] == pytest.approx(3.2) and infos[-1]["outcome"] == "forced"
 
 
 def test_answering_holds_the_forced_answers_outcome_to_the_budget():
@@ -140,14 +145,20 @@ def test_bad_input_gets_clear_errors(tmp_path):
     with pytest.raises(TypeError, match="replays its table"):
         StrategyEnv(table=hand_table(), max_blocks=3)
     with pytest.raises(ValueError, match="forced_answers must have k = 2"):
-        StrategyTrace("p", (0.1, 0.2, 0.3), (0, 1, 2), ("a",), (False, False), correct=False)
+        EpisodeRecord("p", ("x", "y"), (0.1, 0.2, 0.3), (0, 1, 2), False, forced_answers=("a",))
     with pytest.raises(ValueError, match="longer than the horizon"):
         StrategyTable("MRT-Search-v0", 2, 10, hand_table().traces)
+    unforced = EpisodeRecord("p", ("x",), (0.1, 0.2), (0, 1), False)
+    with pytest.raises(ValueError, match="without forced_answers"):
+        StrategyTable("MRT-Search-v0", 2, 10, (unforced,))
     with pytest.raises(FileNotFoundError, match="tabulate"):
         StrategyTable.load(tmp_path / "missing.json")
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps({"traces": []}))
     with pytest.raises(ValueError, match="not a strategy table"):
+        StrategyTable.load(bad)
+    bad.write_text(json.dumps({"format": "mrt-strategy-table/1", "traces": []}))
+    with pytest.raises(ValueError, match="older mrt_env: record it again"):
         StrategyTable.load(bad)
 
 
@@ -156,7 +167,7 @@ def test_table_round_trips_through_json_and_gzip(tmp_path):
     assert StrategyTable.load(table.save(tmp_path / "t.json")) == table
     path = table.save(tmp_path / "t.json.gz")
     with gzip.open(path, "rt") as f:
-        assert json.load(f)["format"] == "mrt-strategy-table/1"
+        assert json.load(f)["format"] == TABLE_FORMAT == "mrt-strategy-table/2"
     env = gym.make("MRT-Strategy-Search-v0", table=str(path))
     assert env.unwrapped.table == table
 
@@ -179,11 +190,12 @@ def search_tables():
 def test_tabulated_streams_match_the_env_and_the_grader(search_tables):
     train, _ = search_tables
     assert len(train.traces) == 32 and train.horizon == 10
-    by_problem: dict[str, list[StrategyTrace]] = {}
+    by_problem: dict[str, list[EpisodeRecord]] = {}
     for trace in train.traces:
         by_problem.setdefault(trace.problem_id, []).append(trace)
-        assert trace.blocks <= 10 and trace.tokens[0] == 0
-        assert list(trace.tokens) == sorted(trace.tokens)
+        assert len(trace.blocks) <= 10 and trace.prefix_tokens[0] == 0
+        assert list(trace.prefix_tokens) == sorted(trace.prefix_tokens)
+        assert trace.outcome in ("committed", "forced")
     # A problem's two streams are distinct samples, not copies.
     assert any(a != b for a, b in by_problem.values())
     # Forced answers are graded against the gold pair "a,b" (ascending): right ones name it.

@@ -16,6 +16,7 @@ from mrt_env.episodes import (
     EPISODE_MARKERS,
     MARKER_STOP_STRINGS,
     RULES,
+    EpisodeRule,
     episode_boundaries,
     prefixes,
     split_episodes,
@@ -157,7 +158,10 @@ def test_consecutive_markers_every_paragraph():
 @pytest.mark.parametrize("min_paragraphs", [1, 2, 4])
 def test_min_paragraphs_is_configurable(min_paragraphs):
     text = paras(*(f"Wait, idea {i}." for i in range(8)))
-    starts = [int(e.split()[2][0]) for e in split_episodes(text, min_paragraphs=min_paragraphs)]
+    starts = [
+        int(e.split()[2][0])
+        for e in split_episodes(text, rule=EpisodeRule(min_paragraphs=min_paragraphs))
+    ]
     assert starts == list(range(0, 8, min_paragraphs))
 
 
@@ -211,14 +215,14 @@ def test_max_steps_caps_boundaries_and_keeps_the_tail_whole():
     ]
     text = paras(*p)
     assert len(split_episodes(text)) == 4
-    assert split_episodes(text, max_steps=2) == [
+    assert split_episodes(text, rule=EpisodeRule(max_steps=2)) == [
         paras(*p[0:3]) + SEP,
         paras(*p[3:6]) + SEP,
         paras(*p[6:12]),  # the third marker is not honoured: the rest is one episode
     ]
-    assert split_episodes(text, max_steps=0) == [text]
-    assert split_episodes(text, max_steps=3) == split_episodes(text)
-    assert split_episodes(text, max_steps=100) == split_episodes(text)
+    assert split_episodes(text, rule=EpisodeRule(max_steps=0)) == [text]
+    assert split_episodes(text, rule=EpisodeRule(max_steps=3)) == split_episodes(text)
+    assert split_episodes(text, rule=EpisodeRule(max_steps=100)) == split_episodes(text)
 
 
 def test_group_size_merges_consecutive_episodes():
@@ -226,13 +230,13 @@ def test_group_size_merges_consecutive_episodes():
     text = paras(*p)
     singles = split_episodes(text)
     assert len(singles) == 5
-    pairs = split_episodes(text, group_size=2)
+    pairs = split_episodes(text, rule=EpisodeRule(group_size=2))
     assert pairs == [paras(*p[0:6]) + SEP, paras(*p[6:12]) + SEP, paras(*p[12:15])]
     assert pairs == [singles[0] + singles[1], singles[2] + singles[3], singles[4]]
-    assert split_episodes(text, group_size=5) == [text]
-    assert split_episodes(text, group_size=50) == [text]
+    assert split_episodes(text, rule=EpisodeRule(group_size=5)) == [text]
+    assert split_episodes(text, rule=EpisodeRule(group_size=50)) == [text]
     # max_steps applies first (3 episodes), then grouping (2 of them, then 1).
-    assert split_episodes(text, max_steps=2, group_size=2) == [
+    assert split_episodes(text, rule=EpisodeRule(max_steps=2, group_size=2)) == [
         paras(*p[0:6]) + SEP,
         paras(*p[6:15]),
     ]
@@ -275,11 +279,11 @@ def test_backtrack_rule_starts_an_attempt_at_each_backtrack_line():
     ]
     assert episodes[1].startswith("Backtrack to Line 2\nLine 2: 3x = 15")
     assert episodes[2].startswith("Backtrack to beginning\nLine 1: 17 - 2")
-    assert split_episodes(BACKTRACK_TRACE, rule="backtrack", max_steps=1) == [
+    assert split_episodes(BACKTRACK_TRACE, rule=EpisodeRule("backtrack", max_steps=1)) == [
         episodes[0],
         episodes[1] + episodes[2],
     ]
-    assert split_episodes(BACKTRACK_TRACE, rule="backtrack", group_size=2) == [
+    assert split_episodes(BACKTRACK_TRACE, rule=EpisodeRule("backtrack", group_size=2)) == [
         episodes[0] + episodes[1],
         episodes[2],
     ]
@@ -298,7 +302,7 @@ def test_backtrack_rule_edge_cases():
     assert split_episodes(paras(*DIVISORS), rule="backtrack") == [paras(*DIVISORS)]
     # min_paragraphs does not apply to the backtrack rule.
     text = "a\nBacktrack to Line 1\nBacktrack to Line 1\n"
-    assert split_episodes(text, rule="backtrack", min_paragraphs=5) == [
+    assert split_episodes(text, rule=EpisodeRule("backtrack", min_paragraphs=5)) == [
         "a\n",
         "Backtrack to Line 1\n",
         "Backtrack to Line 1\n",
@@ -328,29 +332,33 @@ def char_tokenizer():
 )
 def test_tokens_rule_with_the_character_tokenizer(chunk, expected):
     text = "Wait, 2+2=4.\n\nOk"
-    assert split_episodes(text, rule="tokens", tokenizer=char_tokenizer(), chunk_tokens=chunk) == (
-        expected
-    )
+    assert split_episodes(
+        text, rule=EpisodeRule("tokens", chunk_tokens=chunk), tokenizer=char_tokenizer()
+    ) == (expected)
 
 
 def test_tokens_rule_max_steps_and_groups():
     text = "abcdefghij"
     tok = char_tokenizer()
-    assert split_episodes(text, rule="tokens", tokenizer=tok, chunk_tokens=3) == [
+    assert split_episodes(text, rule=EpisodeRule("tokens", chunk_tokens=3), tokenizer=tok) == [
         "abc",
         "def",
         "ghi",
         "j",
     ]
-    assert split_episodes(text, rule="tokens", tokenizer=tok, chunk_tokens=3, max_steps=1) == [
+    assert split_episodes(
+        text, rule=EpisodeRule("tokens", chunk_tokens=3, max_steps=1), tokenizer=tok
+    ) == [
         "abc",
         "defghij",
     ]
-    assert split_episodes(text, rule="tokens", tokenizer=tok, chunk_tokens=3, group_size=3) == [
+    assert split_episodes(
+        text, rule=EpisodeRule("tokens", chunk_tokens=3, group_size=3), tokenizer=tok
+    ) == [
         "abcdefghi",
         "j",
     ]
-    assert split_episodes("", rule="tokens", tokenizer=tok, chunk_tokens=3) == []
+    assert split_episodes("", rule=EpisodeRule("tokens", chunk_tokens=3), tokenizer=tok) == []
 
 
 class WordTokenizer:
@@ -372,19 +380,25 @@ class RepeatingOffsetsTokenizer:
 
 def test_tokens_rule_with_gaps_and_repeated_offsets_stays_exact():
     text = "  alpha beta  gamma delta\n\nepsilon "
-    episodes = split_episodes(text, rule="tokens", tokenizer=WordTokenizer(), chunk_tokens=2)
+    episodes = split_episodes(
+        text, rule=EpisodeRule("tokens", chunk_tokens=2), tokenizer=WordTokenizer()
+    )
     # Text between tokens stays with the earlier chunk; leading spaces belong to the first.
     assert episodes == ["  alpha beta  ", "gamma delta\n\n", "epsilon "]
     tok = RepeatingOffsetsTokenizer()
     # Tokens 3, 6, 9 start at characters 1, 3, 4.
-    assert split_episodes("abcde", rule="tokens", tokenizer=tok, chunk_tokens=3) == [
+    assert split_episodes("abcde", rule=EpisodeRule("tokens", chunk_tokens=3), tokenizer=tok) == [
         "a",
         "bc",
         "d",
         "e",
     ]
     # Two tokens at one offset never make an empty piece.
-    assert split_episodes("abc", rule="tokens", tokenizer=tok, chunk_tokens=1) == ["a", "b", "c"]
+    assert split_episodes("abc", rule=EpisodeRule("tokens", chunk_tokens=1), tokenizer=tok) == [
+        "a",
+        "b",
+        "c",
+    ]
 
 
 def test_tokens_rule_slow_tokenizer_without_offsets():
@@ -394,7 +408,7 @@ def test_tokens_rule_slow_tokenizer_without_offsets():
         )
 
     with pytest.raises(ValueError, match="offsets"):
-        split_episodes("abc", rule="tokens", tokenizer=slow, chunk_tokens=1)
+        split_episodes("abc", rule=EpisodeRule("tokens", chunk_tokens=1), tokenizer=slow)
 
 
 # --------------------------------------------------------------------------- prefixes
@@ -408,15 +422,15 @@ def test_prefixes_are_the_contexts_the_meta_prover_scores():
     assert pre[0] == ""
     assert pre[-1] == text
     assert pre == ["", episodes[0], episodes[0] + episodes[1], text]
-    assert prefixes(text, max_steps=0) == ["", text]
+    assert prefixes(text, rule=EpisodeRule(max_steps=0)) == ["", text]
     assert prefixes("") == [""]
-    assert prefixes(BACKTRACK_TRACE, rule="backtrack", group_size=2) == [
+    assert prefixes(BACKTRACK_TRACE, rule=EpisodeRule("backtrack", group_size=2)) == [
         "",
         BACKTRACK_TRACE[: BACKTRACK_TRACE.index("Backtrack to beginning")],
         BACKTRACK_TRACE,
     ]
     tok = char_tokenizer()
-    assert prefixes("abcde", rule="tokens", tokenizer=tok, chunk_tokens=2) == [
+    assert prefixes("abcde", rule=EpisodeRule("tokens", chunk_tokens=2), tokenizer=tok) == [
         "",
         "ab",
         "abcd",
@@ -427,6 +441,28 @@ def test_prefixes_are_the_contexts_the_meta_prover_scores():
 # --------------------------------------------------------------------------- validation
 
 
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        (
+            {"rule": "paragraphs"},
+            ValueError,
+            r"unknown rule 'paragraphs'.*'markers', 'backtrack', 'tokens'",
+        ),
+        ({"max_steps": -1}, ValueError, "max_steps must be >= 0, got -1"),
+        ({"group_size": 0}, ValueError, "group_size must be >= 1, got 0"),
+        ({"min_paragraphs": 0}, ValueError, "min_paragraphs must be >= 1, got 0"),
+        ({"max_steps": 2.0}, TypeError, "max_steps must be an int, got float"),
+        ({"group_size": True}, TypeError, "group_size must be an int, got bool"),
+        ({"rule": "tokens"}, ValueError, "rule 'tokens' needs chunk_tokens"),
+        ({"rule": "tokens", "chunk_tokens": 0}, ValueError, "chunk_tokens must be >= 1, got 0"),
+    ],
+)
+def test_a_bad_rule_fails_when_it_is_built(kwargs, error, match):
+    with pytest.raises(error, match=match):
+        EpisodeRule(**kwargs)
+
+
 @pytest.mark.parametrize("func", [split_episodes, episode_boundaries, prefixes])
 def test_argument_validation(func):
     with pytest.raises(TypeError, match="text must be a str, got bytes"):
@@ -435,29 +471,14 @@ def test_argument_validation(func):
         func(None)
     with pytest.raises(TypeError, match="got list"):
         func(["a", "b"])
-    with pytest.raises(
-        ValueError, match=r"unknown rule 'paragraphs'.*'markers', 'backtrack', 'tokens'"
-    ):
+    # A rule's name is its default rule, checked the same way.
+    with pytest.raises(ValueError, match="unknown rule 'paragraphs'"):
         func("x", rule="paragraphs")
-    with pytest.raises(ValueError, match="max_steps must be >= 0, got -1"):
-        func("x", max_steps=-1)
-    with pytest.raises(ValueError, match="group_size must be >= 1, got 0"):
-        func("x", group_size=0)
-    with pytest.raises(ValueError, match="min_paragraphs must be >= 1, got 0"):
-        func("x", min_paragraphs=0)
-    with pytest.raises(TypeError, match="max_steps must be an int, got float"):
-        func("x", max_steps=2.0)
-    with pytest.raises(TypeError, match="group_size must be an int, got bool"):
-        func("x", group_size=True)
-    with pytest.raises(ValueError, match="needs both tokenizer"):
-        func("x", rule="tokens", chunk_tokens=4)
-    with pytest.raises(ValueError, match="needs both tokenizer"):
-        func("x", rule="tokens", tokenizer=WordTokenizer())
-    with pytest.raises(ValueError, match="chunk_tokens must be >= 1, got 0"):
-        func("x", rule="tokens", tokenizer=WordTokenizer(), chunk_tokens=0)
-    # Validation does not depend on the text being non-empty.
-    with pytest.raises(ValueError, match="group_size"):
-        func("", group_size=0)
+    with pytest.raises(TypeError, match="rule must be an EpisodeRule or a rule's name"):
+        func("x", rule={"rule": "markers"})
+    # The tokens rule needs a tokenizer, even for an empty text.
+    with pytest.raises(ValueError, match="needs tokenizer="):
+        func("", rule=EpisodeRule("tokens", chunk_tokens=4))
 
 
 # --------------------------------------------------------------------------- properties
@@ -546,12 +567,14 @@ def test_property_episodes_join_back_to_the_text(
 ):
     toks = _tokenizers()
     kwargs = dict(
-        rule=rule,
-        max_steps=max_steps,
-        group_size=group_size,
-        min_paragraphs=min_paragraphs,
+        rule=EpisodeRule(
+            rule,
+            max_steps=max_steps,
+            group_size=group_size,
+            min_paragraphs=min_paragraphs,
+            chunk_tokens=chunk_tokens,
+        ),
         tokenizer=toks[tok_index % len(toks)],
-        chunk_tokens=chunk_tokens,
     )
     episodes = split_episodes(text, **kwargs)
     bounds = episode_boundaries(text, **kwargs)
@@ -575,7 +598,7 @@ def test_property_episodes_join_back_to_the_text(
 def test_property_markers_rule_matches_the_reference(text, max_steps, group_size, min_paragraphs):
     kwargs = dict(max_steps=max_steps, group_size=group_size, min_paragraphs=min_paragraphs)
     expected = reference_markers(text, **kwargs) if text else []
-    assert split_episodes(text, **kwargs) == expected
+    assert split_episodes(text, rule=EpisodeRule(**kwargs)) == expected
 
 
 @PROPS
@@ -586,7 +609,8 @@ def test_property_markers_episode_shape(text, max_steps, group_size, min_paragra
     least ``group_size * min_paragraphs`` paragraphs; every episode except the first opens with
     a paragraph that starts (after whitespace) with a marker as a whole word."""
     episodes = split_episodes(
-        text, max_steps=max_steps, group_size=group_size, min_paragraphs=min_paragraphs
+        text,
+        rule=EpisodeRule(max_steps=max_steps, group_size=group_size, min_paragraphs=min_paragraphs),
     )
     for ep in episodes[:-1]:
         assert ep.endswith(SEP)
@@ -609,16 +633,18 @@ def test_property_max_steps_and_group_size_are_merges_of_the_plain_split(
     text, rule, max_steps, group_size, chunk_tokens
 ):
     tok = WordTokenizer()
-    plain = split_episodes(text, rule=rule, tokenizer=tok, chunk_tokens=chunk_tokens)
+    plain = split_episodes(text, rule=EpisodeRule(rule, chunk_tokens=chunk_tokens), tokenizer=tok)
     capped = split_episodes(
-        text, rule=rule, tokenizer=tok, chunk_tokens=chunk_tokens, max_steps=max_steps
+        text, rule=EpisodeRule(rule, chunk_tokens=chunk_tokens, max_steps=max_steps), tokenizer=tok
     )
     expected = (
         plain if len(plain) <= max_steps + 1 else [*plain[:max_steps], "".join(plain[max_steps:])]
     )
     assert capped == expected
     grouped = split_episodes(
-        text, rule=rule, tokenizer=tok, chunk_tokens=chunk_tokens, group_size=group_size
+        text,
+        rule=EpisodeRule(rule, chunk_tokens=chunk_tokens, group_size=group_size),
+        tokenizer=tok,
     )
     assert grouped == ["".join(plain[i : i + group_size]) for i in range(0, len(plain), group_size)]
 

@@ -3,8 +3,8 @@ TransformersLM in process, and OpenAICompatibleLM over loopback to a stand-in se
 
 import pytest
 
-from mrt_env.errors import ContextLengthExceeded
-from mrt_env.lm import Completion, LanguageModel
+from mrt_env.errors import ConfigError, ContextLengthExceeded
+from mrt_env.lm import Completion, LanguageModel, Sampling
 
 PROMPTS = ["Question: 2+2?\nAnswer:", "Wait, let me think.", "x"]
 
@@ -14,7 +14,7 @@ def test_backend_satisfies_the_protocol(lm):
 
 
 def test_generate_returns_n_completions_per_prompt(lm):
-    out = lm.generate(PROMPTS, max_tokens=8, n=3, seed=0)
+    out = lm.generate(PROMPTS, Sampling(max_tokens=8, n=3, seed=0))
     assert len(out) == len(PROMPTS)
     for per_prompt in out:
         assert len(per_prompt) == 3
@@ -26,9 +26,9 @@ def test_generate_returns_n_completions_per_prompt(lm):
 
 
 def test_same_seed_same_text_and_other_seed_other_text(lm):
-    a = lm.generate(PROMPTS, max_tokens=16, n=2, seed=7)
-    b = lm.generate(PROMPTS, max_tokens=16, n=2, seed=7)
-    c = lm.generate(PROMPTS, max_tokens=16, n=2, seed=8)
+    a = lm.generate(PROMPTS, Sampling(max_tokens=16, n=2, seed=7))
+    b = lm.generate(PROMPTS, Sampling(max_tokens=16, n=2, seed=7))
+    c = lm.generate(PROMPTS, Sampling(max_tokens=16, n=2, seed=8))
     assert [[x.text for x in p] for p in a] == [[x.text for x in p] for p in b]
     assert [[x.text for x in p] for p in a] != [[x.text for x in p] for p in c]
     # The n samples of one prompt differ from each other.
@@ -36,16 +36,16 @@ def test_same_seed_same_text_and_other_seed_other_text(lm):
 
 
 def test_samples_of_a_prompt_do_not_depend_on_the_rest_of_the_batch(lm):
-    batched = lm.generate(PROMPTS, max_tokens=16, n=2, seed=11)
-    alone = lm.generate([PROMPTS[1]], max_tokens=16, n=2, seed=11)
+    batched = lm.generate(PROMPTS, Sampling(max_tokens=16, n=2, seed=11))
+    alone = lm.generate([PROMPTS[1]], Sampling(max_tokens=16, n=2, seed=11))
     assert [c.text for c in alone[0]] == [c.text for c in batched[1]]
 
 
 def test_stop_strings_cut_the_text_exactly(lm):
-    free = lm.generate([PROMPTS[0]], max_tokens=24, seed=3)[0][0].text
+    free = lm.generate([PROMPTS[0]], Sampling(max_tokens=24, seed=3))[0][0].text
     assert len(free) >= 8
     stop = free[4:6]  # a stop string this sample is known to produce
-    cut = lm.generate([PROMPTS[0]], max_tokens=24, seed=3, stop=["#never#", stop])[0][0]
+    cut = lm.generate([PROMPTS[0]], Sampling(max_tokens=24, seed=3, stop=["#never#", stop]))[0][0]
     assert cut.text == free[: free.find(stop)]
     assert cut.stop == stop
     assert cut.finish_reason == "stop"
@@ -54,7 +54,7 @@ def test_stop_strings_cut_the_text_exactly(lm):
 
 
 def test_length_finish_when_the_budget_runs_out(lm):
-    out = lm.generate(PROMPTS * 4, max_tokens=6, n=2, seed=5)
+    out = lm.generate(PROMPTS * 4, Sampling(max_tokens=6, n=2, seed=5))
     flat = [c for per_prompt in out for c in per_prompt]
     lengths = [c for c in flat if c.finish_reason == "length"]
     assert lengths, "some of 24 samples of 6 tokens must run out of budget"
@@ -62,8 +62,8 @@ def test_length_finish_when_the_budget_runs_out(lm):
 
 
 def test_greedy_is_deterministic_and_ignores_the_seed(lm):
-    a = lm.generate(PROMPTS, max_tokens=10, n=2, temperature=0.0, seed=1)
-    b = lm.generate(PROMPTS, max_tokens=10, n=2, temperature=0.0, seed=2)
+    a = lm.generate(PROMPTS, Sampling(max_tokens=10, n=2, temperature=0.0, seed=1))
+    b = lm.generate(PROMPTS, Sampling(max_tokens=10, n=2, temperature=0.0, seed=2))
     assert a == b
     assert all(p[0].text == p[1].text for p in a)
 
@@ -83,31 +83,60 @@ def test_count_tokens_and_chat_prompt(lm):
 
 
 @pytest.mark.parametrize(
-    ("kwargs", "error", "match"),
+    ("kwargs", "match"),
     [
-        ({"max_tokens": 0}, ValueError, "max_tokens must be a positive int"),
-        ({"max_tokens": 4, "n": 0}, ValueError, "n must be a positive int"),
-        ({"max_tokens": 4, "top_p": 0.0}, ValueError, r"top_p must be in \(0, 1\]"),
-        ({"max_tokens": 4, "temperature": -1}, ValueError, "temperature must be"),
-        ({"max_tokens": 4, "stop": [""]}, ValueError, "stop strings must be non-empty"),
-        ({"max_tokens": 4, "seed": -3}, ValueError, "seed must be a non-negative int"),
+        ({"max_tokens": 0}, "max_tokens must be a positive int"),
+        ({"max_tokens": 4, "n": 0}, "n must be a positive int"),
+        ({"max_tokens": 4, "top_p": 0.0}, r"top_p must be in \(0, 1\]"),
+        ({"max_tokens": 4, "temperature": -1}, "temperature must be"),
+        ({"max_tokens": 4, "temperature": float("nan")}, "temperature must be"),
+        ({"max_tokens": 4, "stop": [""]}, "stop strings must be non-empty"),
+        ({"max_tokens": 4, "seed": -3}, "seed must be a non-negative int"),
+        ({"max_tokens": 4, "seed": [1, -3]}, "seed must be a non-negative int"),
     ],
 )
-def test_bad_generate_arguments_are_clear_errors(lm, kwargs, error, match):
-    with pytest.raises(error, match=match):
-        lm.generate(["x"], **kwargs)
+def test_bad_sampling_settings_fail_where_they_are_written(kwargs, match):
+    # Checked once, when the Sampling is built: no backend sees a bad value.
+    with pytest.raises(ConfigError, match=match):
+        Sampling(**kwargs)
+
+
+def test_sampling_normalises_stop_strings_and_per_prompt_seeds():
+    assert Sampling(max_tokens=4, stop="\n").stop == ("\n",)
+    assert Sampling(max_tokens=4, stop=None).stop == ()
+    assert Sampling(max_tokens=4, seed=[3, 4]).seed == (3, 4)
+    with pytest.raises(TypeError):
+        Sampling(4)  # type: ignore[misc]  # keyword-only: the order is a trap
+
+
+def test_generate_takes_one_sampling_value(lm):
+    with pytest.raises(TypeError, match="max_tokens"):
+        lm.generate(["x"], max_tokens=4)  # type: ignore[call-arg]
+    with pytest.raises(TypeError, match=r"generate\(prompts, Sampling\(max_tokens=...\)\)"):
+        lm.generate(["x"], {"max_tokens": 4})  # type: ignore[arg-type]
+
+
+def test_per_prompt_seeds_where_the_backend_takes_them(hf_lm, served_lm):
+    prompts = [PROMPTS[0], PROMPTS[0]]
+    two = hf_lm.generate(prompts, Sampling(max_tokens=8, seed=[1, 2]))
+    one = hf_lm.generate(prompts[:1], Sampling(max_tokens=8, seed=2))
+    assert two[1][0].text == one[0][0].text  # the second prompt got seed 2
+    with pytest.raises(ValueError, match="one seed per prompt: 2 prompts, 3 seeds"):
+        hf_lm.generate(prompts, Sampling(max_tokens=8, seed=[1, 2, 3]))
+    with pytest.raises(ValueError, match="takes one seed for all prompts"):
+        served_lm.generate(prompts, Sampling(max_tokens=8, seed=[1, 2]))
 
 
 def test_a_single_string_is_not_a_batch(lm):
     with pytest.raises(TypeError, match="wrap it"):
-        lm.generate("hello", max_tokens=4)  # type: ignore[arg-type]
+        lm.generate("hello", Sampling(max_tokens=4))  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="one continuation per prompt"):
         lm.score(["a", "b"], ["c"])
 
 
 def test_prompt_longer_than_the_context_is_a_clear_error(lm):
     with pytest.raises(ContextLengthExceeded, match="context"):
-        lm.generate(["y" * 1100], max_tokens=4)
+        lm.generate(["y" * 1100], Sampling(max_tokens=4))
 
 
 def test_scores_agree_between_backends(hf_lm, served_lm):

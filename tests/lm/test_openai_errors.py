@@ -10,7 +10,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from mrt_env.errors import BackendError, BackendTimeout, BackendUnavailable, ContextLengthExceeded
-from mrt_env.lm import OpenAICompatibleLM
+from mrt_env.lm import OpenAICompatibleLM, Sampling
 
 OK_BODY = {
     "choices": [
@@ -63,7 +63,7 @@ def test_server_down_is_backend_unavailable_after_retries():
     with pytest.raises(
         BackendUnavailable, match=r"cannot reach .* after 3 attempts; is the server running"
     ):
-        lm.generate(["hi"], max_tokens=4)
+        lm.generate(["hi"], Sampling(max_tokens=4))
     assert time.monotonic() - start < 5
     assert isinstance(BackendUnavailable("x"), ConnectionError)
 
@@ -76,7 +76,7 @@ def test_slow_server_is_backend_timeout():
     with fake_server(slow) as (url, calls):
         lm = OpenAICompatibleLM(url, "m", timeout=0.2, max_retries=1, backoff=0.01)
         with pytest.raises(BackendTimeout, match=r"no answer .* within 0\.2 s"):
-            lm.generate(["hi"], max_tokens=4)
+            lm.generate(["hi"], Sampling(max_tokens=4))
         assert len(calls) == 2  # first try + one retry
 
 
@@ -84,7 +84,7 @@ def test_http_500_is_retried_then_reported():
     with fake_server(lambda h, attempt: (500, {"error": "boom"})) as (url, calls):
         lm = OpenAICompatibleLM(url, "m", max_retries=2, backoff=0.01)
         with pytest.raises(BackendError, match=r"HTTP 500 .* after 3 attempts.*boom"):
-            lm.generate(["hi"], max_tokens=4)
+            lm.generate(["hi"], Sampling(max_tokens=4))
         assert len(calls) == 3
 
 
@@ -94,7 +94,7 @@ def test_transient_500_then_success_recovers():
 
     with fake_server(flaky) as (url, calls):
         lm = OpenAICompatibleLM(url, "m", max_retries=2, backoff=0.01)
-        [[c]] = lm.generate(["hi"], max_tokens=4)
+        [[c]] = lm.generate(["hi"], Sampling(max_tokens=4))
         assert (c.text, c.num_tokens, c.finish_reason) == ("ok", 2, "stop")
         assert len(calls) == 2
 
@@ -103,7 +103,7 @@ def test_client_errors_are_not_retried():
     with fake_server(lambda h, a: (404, {"error": "no such model"})) as (url, calls):
         lm = OpenAICompatibleLM(url, "m", max_retries=3, backoff=0.01)
         with pytest.raises(BackendError, match=r"HTTP 404.*no such model"):
-            lm.generate(["hi"], max_tokens=4)
+            lm.generate(["hi"], Sampling(max_tokens=4))
         assert len(calls) == 1
 
 
@@ -112,14 +112,14 @@ def test_vllm_context_message_becomes_context_length_exceeded():
     with fake_server(lambda h, a: (400, {"error": {"message": msg}})) as (url, _):
         lm = OpenAICompatibleLM(url, "m", max_retries=0)
         with pytest.raises(ContextLengthExceeded, match="maximum context length is 2048"):
-            lm.generate(["hi"], max_tokens=4)
+            lm.generate(["hi"], Sampling(max_tokens=4))
 
 
 def test_wrong_number_of_choices_is_reported():
     with fake_server(lambda h, a: (200, OK_BODY)) as (url, _):
         lm = OpenAICompatibleLM(url, "m", max_retries=0)
         with pytest.raises(BackendError, match="asked for n=3 completions, got 1"):
-            lm.generate(["hi"], max_tokens=4, n=3)
+            lm.generate(["hi"], Sampling(max_tokens=4, n=3))
 
 
 def test_bad_constructor_arguments():

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from mrt_env.lm import Sampling
+
 pytestmark = pytest.mark.slow
 
 GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -27,16 +29,16 @@ def smol():
 def test_real_chat_template_and_greedy_answer(smol):
     prompt = smol.chat_prompt("What is 2+3? Answer briefly.")
     assert prompt.startswith("<|im_start|>system") and prompt.endswith("<|im_start|>assistant\n")
-    [[c]] = smol.generate([prompt], max_tokens=30, temperature=0.0)
+    [[c]] = smol.generate([prompt], Sampling(max_tokens=30, temperature=0.0))
     assert "5" in c.text
     assert c.finish_reason == "stop"  # the model ended its turn
 
 
 def test_real_stop_string_cuts_mid_sentence(smol):
     prompt = smol.chat_prompt("Write three short sentences about the sea.")
-    [[free]] = smol.generate([prompt], max_tokens=60, temperature=0.0)
+    [[free]] = smol.generate([prompt], Sampling(max_tokens=60, temperature=0.0))
     assert "." in free.text
-    [[cut]] = smol.generate([prompt], max_tokens=60, temperature=0.0, stop=["."])
+    [[cut]] = smol.generate([prompt], Sampling(max_tokens=60, temperature=0.0, stop=["."]))
     assert cut.text == free.text[: free.text.index(".")]
     assert cut.stop == "." and cut.num_tokens < free.num_tokens
 

@@ -7,7 +7,7 @@ from types import SimpleNamespace
 import pytest
 
 from mrt_env.errors import DependencyNotInstalled
-from mrt_env.lm import VLLMLM
+from mrt_env.lm import VLLMLM, Sampling
 from mrt_env.lm.testing import tiny_tokenizer
 
 
@@ -56,9 +56,10 @@ def test_vllm_adapter_with_fake_engine_sends_sampling_params_and_maps_outputs():
 
     engine = FakeEngine(outputs)
     lm = VLLMLM(engine=engine, sampling_params_cls=FakeSamplingParams)
-    result = lm.generate(
-        ["p1", "p2"], max_tokens=7, stop=["\n\n", "Wait"], n=2, temperature=0.6, top_p=0.95, seed=3
+    sampling = Sampling(
+        max_tokens=7, stop=["\n\n", "Wait"], n=2, temperature=0.6, top_p=0.95, seed=3
     )
+    result = lm.generate(["p1", "p2"], sampling)
 
     prompts, params, use_tqdm = engine.calls[0]
     assert prompts == ["p1", "p2"] and use_tqdm is False
@@ -109,7 +110,7 @@ def test_vllm_adapter_with_fake_engine_scores_from_prompt_logprobs():
 def test_vllm_adapter_with_fake_engine_checks_the_context_window():
     lm = VLLMLM(engine=FakeEngine(lambda p, s: []), sampling_params_cls=FakeSamplingParams)
     with pytest.raises(ValueError, match="context of 64 tokens"):
-        lm.generate(["x" * 60], max_tokens=10)
+        lm.generate(["x" * 60], Sampling(max_tokens=10))
 
 
 def test_vllm_missing_names_the_extra(monkeypatch):

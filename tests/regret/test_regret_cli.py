@@ -12,6 +12,7 @@ import pytest
 pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
+from mrt_env.episodes import EpisodeRule
 from mrt_env.lm import TransformersLM
 from mrt_env.lm.base import Completion
 from mrt_env.lm.testing import tiny_lm
@@ -27,22 +28,22 @@ R1_TRACE = (
     "Wait, let me double-check.\n\n5 - 3 = 2, fine.\n\nSo the answer is \\boxed{5}."
 )
 TRACE = {"problem_id": "toy/1", "question": "What is 2+3?", "answer": "5", "response": R1_TRACE}
-SMALL = ["--k", "2", "--max-answer-tokens", "4", "--budgets", "16", "64", "512"]
+SMALL = ["--prover.k", "2", "--prover.max-answer-tokens", "4", "--budgets", "16", "64", "512"]
 ROW_FIELDS = {
     "id",
     "problem_id",
-    "answer",
-    "episodes",
-    "tokens",
+    "gold_answer",
+    "blocks",
+    "prefix_tokens",
     "success_probs",
     "progress",
     "regret_terms",
     "regret_cumulative",
-    "regret_total",
+    "regret",
     "token_regret",
     "final_j",
     "correct",
-    "extracted",
+    "answer",
     "seconds",
 }
 
@@ -58,15 +59,15 @@ def lm(model_dir):
 
 
 def _check_row(row, episodes, budgets):
-    assert row["episodes"] == episodes
+    assert row["blocks"] == episodes
     j = row["success_probs"]
     assert len(j) == episodes + 1 and all(0.0 <= x <= 1.0 for x in j)
     assert len(row["progress"]) == episodes
     assert row["progress"] == pytest.approx([b - a for a, b in itertools.pairwise(j)])
     assert len(row["regret_terms"]) == len(row["regret_cumulative"]) == episodes
-    assert row["regret_total"] == pytest.approx(sum(row["regret_terms"]))
-    assert row["regret_cumulative"][-1] == pytest.approx(row["regret_total"])
-    tokens = row["tokens"]
+    assert row["regret"] == pytest.approx(sum(row["regret_terms"]))
+    assert row["regret_cumulative"][-1] == pytest.approx(row["regret"])
+    tokens = row["prefix_tokens"]
     assert len(tokens) == episodes + 1 and tokens[0] == 0
     assert all(a < b for a, b in itertools.pairwise(tokens))
     assert set(row["token_regret"]) == {str(b) for b in budgets}
@@ -82,22 +83,17 @@ def test_analyse_trace_on_an_r1_style_trace(lm, kind):
     else:
         prover = LikelihoodProver(lm)
     budgets = (16, 64, 4096)
-    row = analyse_trace(TRACE, prover=prover, lm=lm, episode_kwargs={}, budgets=budgets)
+    row = analyse_trace(TRACE, prover=prover, lm=lm, budgets=budgets)
     _check_row(row, 3, budgets)
     assert set(row) >= ROW_FIELDS
     assert row["id"] == row["problem_id"] == "toy/1"
-    assert row["tokens"][-1] == len(R1_TRACE)  # the tiny tokenizer: one token per character
-    assert row["correct"] is True and row["extracted"] == "5"  # the response graded as written
+    assert row["prefix_tokens"][-1] == len(R1_TRACE)  # the tiny tokenizer: one token per character
+    assert row["correct"] is True and row["answer"] == "5"  # the response graded as written
     if kind == "forced":
         assert [len(a) for a in row["prover_answers"]] == [2] * 4
     # max_steps=1: one boundary, the rest one episode; group_size=2 merges them.
-    assert (
-        analyse_trace(TRACE, prover=prover, lm=lm, episode_kwargs={"max_steps": 1})["episodes"] == 2
-    )
-    assert (
-        analyse_trace(TRACE, prover=prover, lm=lm, episode_kwargs={"group_size": 2})["episodes"]
-        == 2
-    )
+    for rule in (EpisodeRule(max_steps=1), EpisodeRule(group_size=2)):
+        assert analyse_trace(TRACE, prover=prover, lm=lm, rule=rule)["blocks"] == 2
 
 
 class LastBoxedFakeLM:
@@ -105,13 +101,11 @@ class LastBoxedFakeLM:
 
     name = "last-boxed-fake"
 
-    def generate(
-        self, prompts, *, max_tokens, stop=None, n=1, temperature=1.0, top_p=1.0, seed=None
-    ):
+    def generate(self, prompts, sampling):
         def last(p):
             return p.rpartition("\\boxed{")[2].partition("}")[0] if "\\boxed{" in p else "0"
 
-        return [[Completion(f"\\boxed{{{last(p)}}}", 4, "stop")] * n for p in prompts]
+        return [[Completion(f"\\boxed{{{last(p)}}}", 4, "stop")] * sampling.n for p in prompts]
 
     def count_tokens(self, text):
         return len(text.split())
@@ -126,9 +120,9 @@ def test_analyse_trace_numbers_with_a_scripted_prover():
     row = analyse_trace(TRACE, prover=ForcedAnswerProver(fake, k=2), lm=fake, budgets=[1000])
     assert row["success_probs"] == [0.0, 0.0, 0.0, 1.0]
     assert row["progress"] == [0.0, 0.0, 1.0]
-    assert row["regret_terms"] == [1.0, 1.0, 0.0] and row["regret_total"] == 2.0
+    assert row["regret_terms"] == [1.0, 1.0, 0.0] and row["regret"] == 2.0
     assert row["regret_cumulative"] == [1.0, 2.0, 2.0]
-    t = row["tokens"]
+    t = row["prefix_tokens"]
     assert t[-1] == len(R1_TRACE.split())
     # Curve: 0 until t2, linear to 1 at t3, then flat: area = (t3 - t2) / 2 + (1000 - t3).
     assert row["token_regret"]["1000"] == pytest.approx(
@@ -155,11 +149,11 @@ def _write_traces(path, n=3):
 def _args(traces, out, model_dir, *extra):
     return [
         str(traces),
-        "--model",
+        "--model.name",
         str(model_dir),
-        "--backend",
+        "--model.backend",
         "transformers",
-        "--device",
+        "--model.device",
         "cpu",
         "--out",
         str(out),
@@ -188,10 +182,10 @@ def test_end_to_end_files_and_resume(tmp_path, model_dir, capsys):
 
     md, csv_text = (out / "summary.md").read_text(), (out / "summary.csv").read_text()
     for metric in (
-        "episodes",
+        "blocks",
         "final_j",
         "accuracy",
-        "regret_total",
+        "regret",
         "token_regret@16",
         "token_regret@512",
     ):
@@ -211,17 +205,17 @@ def test_end_to_end_files_and_resume(tmp_path, model_dir, capsys):
     assert main(_args(traces, out, model_dir)) == 0
     assert (out / "rows.jsonl").read_text().splitlines() == lines
     # Other settings into the same folder are refused, unless --overwrite.
-    assert main(_args(traces, out, model_dir, "--seed", "1")) == 1
+    assert main(_args(traces, out, model_dir, "--prover.seed", "1")) == 1
     assert "other settings (seed: 0 -> 1)" in capsys.readouterr().err
 
 
 def test_resume_drops_a_torn_last_line(tmp_path, model_dir, capsys):
     traces, out = _write_traces(tmp_path / "traces.jsonl", n=2), tmp_path / "out"
-    assert main(_args(traces, out, model_dir, "--prover", "likelihood", "--limit", "1")) == 0
+    assert main(_args(traces, out, model_dir, "--prover.kind", "likelihood", "--limit", "1")) == 0
     rows_path = out / "rows.jsonl"
     kept = rows_path.read_text()
     rows_path.write_text(kept + '{"id": "2", "episo')  # a run killed mid-write
-    assert main(_args(traces, out, model_dir, "--prover", "likelihood")) == 0
+    assert main(_args(traces, out, model_dir, "--prover.kind", "likelihood")) == 0
     lines = rows_path.read_text().splitlines()
     assert len(lines) == 2 and lines[0] == kept.rstrip("\n")
     assert [json.loads(line)["id"] for line in lines] == ["toy/0", "2"]
@@ -233,7 +227,7 @@ def test_a_trace_longer_than_the_context_is_an_error_row(tmp_path, model_dir, ca
     long = {**TRACE, "problem_id": "long", "response": "x" * 2100}  # the window is 2048
     traces.write_text(traces.read_text() + json.dumps(long) + "\n")
     out = tmp_path / "out"
-    assert main(_args(traces, out, model_dir, "--prover", "likelihood")) == 0
+    assert main(_args(traces, out, model_dir, "--prover.kind", "likelihood")) == 0
     rows = [json.loads(line) for line in (out / "rows.jsonl").read_text().splitlines()]
     assert [("error" in r) for r in rows] == [False, False, True]
     assert "1 trace(s) failed" in capsys.readouterr().out
@@ -270,13 +264,15 @@ def test_bad_rows_are_errors_naming_file_and_line(tmp_path, model_dir, capsys):
     ("extra", "message"),
     [
         (["--budgets", "0"], "--budgets must be positive"),
-        (["--k", "0"], "--k must be at least 1"),
-        (["--backend", "openai"], "--backend openai needs --base-url"),
-        (["--rule", "tokens"], "--rule tokens needs --chunk-tokens"),
+        (["--prover.k", "0"], "--prover.k and --prover.max-answer-tokens must be >= 1"),
+        (["--prover.temperature", "-1"], "--prover.temperature must be a finite number >= 0"),
+        (["--model.backend", "openai"], "--model.backend openai needs --model.base-url"),
+        (["--episodes.rule", "tokens"], "--episodes.rule 'tokens' needs --episodes.chunk-tokens"),
+        (["--episodes.group-size", "0"], "--episodes.group-size must be >= 1, got 0"),
     ],
 )
 def test_bad_options_are_rejected_with_a_message(tmp_path, capsys, extra, message):
-    assert main([str(tmp_path / "t.jsonl"), "--model", "m", *extra]) == 2
+    assert main([str(tmp_path / "t.jsonl"), "--model.name", "m", *extra]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("mrt-regret: error: ") and message in err
     assert len(err.splitlines()) == 1  # one line, not tyro's boxed usage
@@ -292,24 +288,25 @@ def test_help_lists_every_option():
     )
     assert proc.returncode == 0, proc.stderr
     options = [
-        "--model",
+        "--model.name",
         "--out",
-        "--backend",
-        "--base-url",
-        "--tokenizer",
-        "--device",
-        "--dtype",
-        "--prover",
-        "--k",
-        "--temperature",
-        "--top-p",
-        "--max-answer-tokens",
-        "--forcing-text",
-        "--seed",
-        "--rule",
-        "--max-steps",
-        "--group-size",
-        "--chunk-tokens",
+        "--model.backend",
+        "--model.base-url",
+        "--model.tokenizer",
+        "--model.device",
+        "--model.dtype",
+        "--prover.kind",
+        "--prover.k",
+        "--prover.temperature",
+        "--prover.top-p",
+        "--prover.max-answer-tokens",
+        "--prover.forcing-text",
+        "--prover.seed",
+        "--episodes.rule",
+        "--episodes.max-steps",
+        "--episodes.group-size",
+        "--episodes.min-paragraphs",
+        "--episodes.chunk-tokens",
         "--budgets",
         "--limit",
         "--overwrite",

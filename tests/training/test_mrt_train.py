@@ -8,6 +8,7 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
+from mrt_env.errors import RunStateError  # noqa: E402
 from mrt_env.training.train import TrainConfig, main, train  # noqa: E402
 
 SMALL = {"problems_per_step": 2, "group_size": 2, "max_blocks": 4, "eval_problems": 4}
@@ -24,7 +25,9 @@ def weights(folder):
     [("grpo", "policy"), ("mrt", "policy"), ("mrt-star", "policy"), ("mrt", "oracle")],
 )
 def test_two_steps_of_each_algorithm(algorithm, prover, tmp_path):
-    out = train(TrainConfig(algorithm=algorithm, prover=prover, steps=2, out=tmp_path, **SMALL))
+    oracle = prover == "oracle"
+    config = TrainConfig(algorithm=algorithm, oracle_prover=oracle, steps=2, out=tmp_path, **SMALL)
+    out = train(config)
     rows = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines()]
     steps, evals = [r for r in rows if "eval" not in r], [r for r in rows if "eval" in r]
     assert [r["step"] for r in steps] == [1, 2] and len(evals) == 1
@@ -51,7 +54,7 @@ def test_resume_takes_the_same_next_step(tmp_path):
         json.loads(x) for x in (tmp_path / "straight" / "metrics.jsonl").read_text().splitlines()
     ]
     assert [r["sampled_tokens"] for r in rows] == [r["sampled_tokens"] for r in straight]
-    with pytest.raises(ValueError, match="other settings"):
+    with pytest.raises(RunStateError, match="other settings"):
         train(
             TrainConfig(steps=3, out=tmp_path / "stopped", resume=True, **{**common, "alpha": 0.5})
         )
@@ -62,8 +65,8 @@ def test_bad_settings_and_a_missing_checkpoint(tmp_path, capsys):
         TrainConfig(group_size=1)
     with pytest.raises(ValueError, match="unknown env id"):
         TrainConfig(env="MRT-Chess-v0")
-    with pytest.raises(ValueError, match="oracle exists for MRT-Search-v0 only"):
-        TrainConfig(env="MRT-Arithmetic-v0", prover="oracle")
+    with pytest.raises(ValueError, match="--oracle-prover exists for MRT-Search-v0 only"):
+        TrainConfig(env="MRT-Arithmetic-v0", oracle_prover=True)
     assert main(["--resume", "--out", str(tmp_path)]) == 1
     assert "no " in capsys.readouterr().err
 
@@ -73,7 +76,14 @@ def test_bad_settings_and_a_missing_checkpoint(tmp_path, capsys):
     [
         (["--group-size", "1"], "--group-size must be >= 2"),
         (["--lr", "-1"], "--lr must be a positive number, got -1.0"),
-        (["--env", "MRT-Arithmetic-v0", "--prover", "oracle"], "oracle exists for MRT-Search-v0"),
+        (["--env", "MRT-Arithmetic-v0", "--oracle-prover"], "oracle-prover exists for MRT-Search"),
+        (
+            ["--model.backend", "openai", "--model.base-url", "http://h:8000/v1"],
+            "--model.backend must be transformers or vllm",
+        ),
+        (["--model.backend", "vllm"], "--model.backend vllm needs --model.device cuda"),
+        (["--model.dtype", "float16"], "--model.dtype must be float32 or bfloat16"),
+        (["--agent.temperature", "-1"], "--agent.temperature must be a finite number >= 0"),
         (["--preset", "nope"], "--preset must be one of"),
     ],
 )

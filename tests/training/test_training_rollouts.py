@@ -5,17 +5,18 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
-from mrt_env.training.rollouts import RolloutBatch, Trace  # noqa: E402
+from mrt_env.training.rollouts import RolloutBatch  # noqa: E402
 from mrt_env.training.train import star_selection  # noqa: E402
+from mrt_env.types import EpisodeRecord  # noqa: E402
 
 
 def trace(group, blocks, probs, correct):
-    return Trace(
-        group=group,
+    return EpisodeRecord(
         problem_id=f"p{group}",
         prompt="Q 1\n",
         blocks=tuple(blocks),
         success_probs=tuple(probs),
+        prefix_tokens=tuple(range(len(probs))),
         correct=correct,
         outcome="committed",
     )
@@ -25,6 +26,7 @@ def test_tensors_mark_each_token_with_its_block(tiny_backend):
     tok = tiny_backend.tokenizer
     batch = RolloutBatch(
         [trace(0, ["ab\n", "c\n"], [0.1, 0.4, 0.9], True), trace(1, ["xyz\n"], [0.2, 0.3], False)],
+        groups=[0, 1],
         sampled_tokens=9,
     )
     t = batch.tensors(tok)
@@ -50,7 +52,10 @@ def test_star_keeps_correct_traces_with_the_most_progress_per_block():
     slow = trace(0, ["a", "b", "c", "d"], [0.1, 0.1, 0.1, 0.5, 0.9], True)  # 0.2 per block
     wrong = trace(0, ["a"], [0.1, 0.9], False)  # most progress, but wrong
     other = trace(1, ["a"], [0.0, 0.0], False)
-    kept = star_selection(RolloutBatch([slow, wrong, fast, other], 10), keep=1).traces
-    assert kept == [fast]
-    both = star_selection(RolloutBatch([slow, wrong, fast, other], 10), keep=5).traces
-    assert both == [fast, slow]
+    batch = RolloutBatch([slow, wrong, fast, other], [0, 0, 0, 1], 10)
+    kept = star_selection(batch, keep=1)
+    assert kept.traces == [fast] and kept.groups == [0]
+    both = star_selection(batch, keep=5)
+    assert both.traces == [fast, slow] and both.groups == [0, 0]
+    with pytest.raises(ValueError, match="one group per trace"):
+        RolloutBatch([slow, wrong], [0], 10)

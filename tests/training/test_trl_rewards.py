@@ -13,11 +13,13 @@ from pathlib import Path
 import pytest
 
 from mrt_env.data.synthetic import SearchTask
-from mrt_env.episodes import prefixes, split_episodes
+from mrt_env.episodes import EpisodeRule, prefixes, split_episodes
+from mrt_env.lm import Sampling
 from mrt_env.progress import OracleProver, ProverEstimate, make_prover
 from mrt_env.training.trl import (
     DEEPSCALER_TEMPLATE,
     PLAIN_TEMPLATE,
+    ProgressRewardConfig,
     TRLServerLM,
     completion_text,
     make_progress_reward,
@@ -206,9 +208,9 @@ def test_progress_reward_rejects_bad_settings():
     with pytest.raises(ValueError, match="rule"):
         make_progress_reward(FakeProver(scripted_j), rule="lines")
     with pytest.raises(ValueError, match="tokenizer"):
-        make_progress_reward(FakeProver(scripted_j), rule="tokens")
-    with pytest.raises(ValueError, match="group_size"):
-        make_progress_reward(FakeProver(scripted_j), group_size=0)
+        make_progress_reward(FakeProver(scripted_j), rule=EpisodeRule("tokens", chunk_tokens=4))
+    with pytest.raises(TypeError, match="rule must be an EpisodeRule"):
+        ProgressRewardConfig(rule="markers")
     with pytest.raises(ValueError, match="finite"):
         make_progress_reward(FakeProver(scripted_j), alpha=math.nan)
 
@@ -307,9 +309,8 @@ def test_trl_server_lm_sends_one_request_and_maps_completions(char_tokenizer):
     texts = {0: "abc\n\nWait, more", 1: "0123456789ABC"}
     client = FakeVLLMClient(char_tokenizer, lambda p, i: texts[i])
     lm = TRLServerLM(client, char_tokenizer)
-    out = lm.generate(
-        ["p1", "p2"], max_tokens=10, stop=["\n\nWait"], n=2, temperature=0.6, top_p=0.95, seed=3
-    )
+    sampling = Sampling(max_tokens=10, stop=["\n\nWait"], n=2, temperature=0.6, top_p=0.95, seed=3)
+    out = lm.generate(["p1", "p2"], sampling)
     assert client.generate_calls == [
         dict(
             prompts=["p1", "p2"],
@@ -361,6 +362,13 @@ def test_progress_reward_on_trl_server_lm_forced_prover(char_tokenizer):
     assert len(call["prompts"]) == 3
     assert (call["n"], call["temperature"], call["top_p"], call["max_tokens"]) == (2, 0.6, 0.95, 8)
     assert call["generation_kwargs"] == {"seed": 0}
+    # An EpisodeRule decides the prefixes: no boundary at all leaves "" and the whole stream.
+    capped = make_progress_reward(prover, rule=EpisodeRule(max_steps=0))
+    capped(["Q: y?\n"], [stream], answer=["7"], problem_id=["r"])
+    assert client.generate_calls[-1]["prompts"] == [
+        "Q: y?\n" + forcing,
+        "Q: y?\n" + stream + forcing,
+    ]
 
 
 # ---------------------------------------------------------------------------------------

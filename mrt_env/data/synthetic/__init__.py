@@ -13,8 +13,9 @@ model was trained on other seeds, with the evaluation problems excluded.
 from __future__ import annotations
 
 from mrt_env.data.synthetic.arithmetic import ArithmeticTask
-from mrt_env.data.synthetic.base import ANSWER_OPEN, SyntheticTask, Trace
+from mrt_env.data.synthetic.base import ANSWER_OPEN, SyntheticTask, WorkedSolution
 from mrt_env.data.synthetic.search import SearchTask
+from mrt_env.errors import ConfigError
 
 __all__ = [
     "ANSWER_OPEN",
@@ -24,7 +25,7 @@ __all__ = [
     "ArithmeticTask",
     "SearchTask",
     "SyntheticTask",
-    "Trace",
+    "WorkedSolution",
     "get_task",
     "held_out_questions",
     "training_problems",
@@ -43,7 +44,7 @@ TASKS: dict[str, type[SyntheticTask]] = {"arithmetic": ArithmeticTask, "search":
 def get_task(name: str, **knobs: object) -> SyntheticTask:
     """The family ``name`` with the given knobs (``seed``, ``digits``, ``count`` ...)."""
     if name not in TASKS:
-        raise ValueError(f"unknown synthetic task {name!r}; the tasks are {sorted(TASKS)}")
+        raise ConfigError(f"unknown synthetic task {name!r}; the tasks are {sorted(TASKS)}")
     return TASKS[name](**knobs)
 
 

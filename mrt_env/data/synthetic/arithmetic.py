@@ -23,7 +23,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from mrt_env.data.synthetic.base import ANSWER_OPEN, SyntheticTask, Trace
+from mrt_env.data.synthetic.base import ANSWER_OPEN, SyntheticTask, WorkedSolution
+from mrt_env.errors import ConfigError
 from mrt_env.types import Problem
 
 __all__ = ["ArithmeticTask"]
@@ -43,9 +44,9 @@ class ArithmeticTask(SyntheticTask):
 
     def __post_init__(self) -> None:
         if not 2 <= self.digits <= 6:
-            raise ValueError(f"digits must lie in [2, 6], got {self.digits}")
+            raise ConfigError(f"digits must lie in [2, 6], got {self.digits}")
         if not 0.0 <= self.recheck_prob < 1.0:
-            raise ValueError(f"recheck_prob must lie in [0, 1), got {self.recheck_prob}")
+            raise ConfigError(f"recheck_prob must lie in [0, 1), got {self.recheck_prob}")
 
     def problem(self, index: int) -> Problem:
         rng = self.rng(index)
@@ -70,7 +71,7 @@ class ArithmeticTask(SyntheticTask):
             carry = s // 10
         return lines
 
-    def trace(self, problem: Problem, rng: np.random.Generator, style: str) -> Trace:
+    def trace(self, problem: Problem, rng: np.random.Generator, style: str) -> WorkedSolution:
         self.check_style(style)
         blocks = []
         for line in self.columns(problem):
@@ -78,7 +79,7 @@ class ArithmeticTask(SyntheticTask):
             if style == "recheck" and rng.random() < self.recheck_prob:
                 blocks.append(line[:-1] + " ok\n")
         blocks.append(f"{ANSWER_OPEN}{problem.answer}}}\n")
-        return Trace(tuple(blocks), style)
+        return WorkedSolution(tuple(blocks), style)
 
     def forced_answer(
         self, problem: Problem, blocks: tuple[str, ...], rng: np.random.Generator

@@ -14,16 +14,17 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from mrt_env.errors import ConfigError
 from mrt_env.types import Problem
 
-__all__ = ["ANSWER_OPEN", "SyntheticTask", "Trace"]
+__all__ = ["ANSWER_OPEN", "SyntheticTask", "WorkedSolution"]
 
 ANSWER_OPEN = "\\boxed{"
 """Every family commits to its answer as ``\\boxed{...}``, the format the grader reads."""
 
 
 @dataclass(frozen=True)
-class Trace:
+class WorkedSolution:
     """A worked solution: the blocks (each one line ending in ``\\n``) and its style."""
 
     blocks: tuple[str, ...]
@@ -55,7 +56,7 @@ class SyntheticTask(ABC):
 
     def rng(self, index: int, stream: int = 0) -> np.random.Generator:
         if isinstance(index, bool) or not isinstance(index, int | np.integer) or index < 0:
-            raise ValueError(f"index must be an int >= 0, got {index!r}")
+            raise ConfigError(f"index must be an int >= 0, got {index!r}")
         return np.random.default_rng([self.seed, int(index), stream])
 
     @abstractmethod
@@ -63,7 +64,7 @@ class SyntheticTask(ABC):
         """Problem ``index`` of this seed."""
 
     @abstractmethod
-    def trace(self, problem: Problem, rng: np.random.Generator, style: str) -> Trace:
+    def trace(self, problem: Problem, rng: np.random.Generator, style: str) -> WorkedSolution:
         """A worked solution of ``problem`` in ``style`` (ends with the boxed answer)."""
 
     @abstractmethod
@@ -83,4 +84,4 @@ class SyntheticTask(ABC):
 
     def check_style(self, style: str) -> None:
         if style not in self.styles:
-            raise ValueError(f"{self.name} writes traces in styles {self.styles}, got {style!r}")
+            raise ConfigError(f"{self.name} writes traces in styles {self.styles}, got {style!r}")

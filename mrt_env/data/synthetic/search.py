@@ -27,7 +27,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from mrt_env.data.synthetic.base import ANSWER_OPEN, SyntheticTask, Trace
+from mrt_env.data.synthetic.base import ANSWER_OPEN, SyntheticTask, WorkedSolution
+from mrt_env.errors import ConfigError
 from mrt_env.types import Problem
 
 __all__ = ["SearchTask"]
@@ -51,11 +52,11 @@ class SearchTask(SyntheticTask):
 
     def __post_init__(self) -> None:
         if not 3 <= self.count <= 8:
-            raise ValueError(f"count must lie in [3, 8], got {self.count}")
+            raise ConfigError(f"count must lie in [3, 8], got {self.count}")
         if not self.count + 2 <= self.max_value <= 99:
-            raise ValueError(f"max_value must lie in [count + 2, 99], got {self.max_value}")
+            raise ConfigError(f"max_value must lie in [count + 2, 99], got {self.max_value}")
         if not 0.0 <= self.repeat_prob < 1.0:
-            raise ValueError(f"repeat_prob must lie in [0, 1), got {self.repeat_prob}")
+            raise ConfigError(f"repeat_prob must lie in [0, 1), got {self.repeat_prob}")
 
     def problem(self, index: int) -> Problem:
         rng = self.rng(index)
@@ -84,7 +85,7 @@ class SearchTask(SyntheticTask):
         # which a tiny model learns far sooner than a look-up back into the prompt.
         return f"{x:02d}+{y:02d}={x + y:02d}/{target:02d} {tail}\n"
 
-    def trace(self, problem: Problem, rng: np.random.Generator, style: str) -> Trace:
+    def trace(self, problem: Problem, rng: np.random.Generator, style: str) -> WorkedSolution:
         self.check_style(style)
         numbers, target = problem.metadata["numbers"], problem.metadata["target"]
         pairs = list(itertools.combinations(numbers, 2))
@@ -94,7 +95,7 @@ class SearchTask(SyntheticTask):
                 blocks.append(self._line(x, y, target))
                 if x + y == target:
                     break
-            return Trace(tuple(blocks), style)
+            return WorkedSolution(tuple(blocks), style)
         untried = [pairs[i] for i in rng.permutation(len(pairs))]
         missed: list[tuple[int, int]] = []
         while True:
@@ -104,7 +105,7 @@ class SearchTask(SyntheticTask):
                 x, y = untried.pop()
             blocks.append(self._line(x, y, target))
             if x + y == target:
-                return Trace(tuple(blocks), style)
+                return WorkedSolution(tuple(blocks), style)
             missed.append((x, y))
 
     def tried(self, blocks: tuple[str, ...]) -> set[tuple[int, int]]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from mrt_env.data.synthetic import EVAL_PROBLEMS, TASKS, get_task
+from mrt_env.errors import ConfigError
 from mrt_env.types import Problem
 
 __all__ = ["register_synthetic_sources"]
@@ -13,9 +14,9 @@ __all__ = ["register_synthetic_sources"]
 def _loader(name: str):
     def load(*, path: Path | None, split: str | None) -> list[Problem]:
         if path is not None:
-            raise ValueError(f"{name!r} is generated, not read from a file; drop path=")
+            raise ConfigError(f"{name!r} is generated, not read from a file; drop path=")
         if split not in (None, "test"):
-            raise ValueError(
+            raise ConfigError(
                 f"{name!r} has one split, 'test' (seed 0, {EVAL_PROBLEMS} problems); for "
                 f"others use mrt_env.data.synthetic.get_task({name!r}, seed=...)"
             )

@@ -1,0 +1,83 @@
+"""``Sampling``: how to sample from a model, one value every backend's ``generate`` takes.
+
+Like vLLM's ``generate(prompts, sampling_params)``: the settings travel as one frozen value,
+checked once when it is built, so no backend repeats the checks and a bad value fails where
+it was written, not deep inside a batch.
+
+>>> Sampling(max_tokens=32, temperature=0.6, top_p=0.95, stop="\\n")
+Sampling(max_tokens=32, temperature=0.6, top_p=0.95, n=1, stop=('\\n',), seed=None)
+>>> Sampling(max_tokens=8, seed=[1, 2]).seed  # one seed per prompt, where a backend takes it
+(1, 2)
+>>> Sampling(max_tokens=0)
+Traceback (most recent call last):
+...
+mrt_env.errors.ConfigError: max_tokens must be a positive int, got 0
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from mrt_env.errors import ConfigError
+
+__all__ = ["Sampling"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Sampling:
+    """The sampling settings of one ``generate`` call.
+
+    Attributes:
+        max_tokens: most tokens generated per completion.
+        temperature: 0 is greedy; higher is more random.
+        top_p: nucleus sampling: sample from the smallest set of tokens whose probability
+            reaches ``top_p`` (1: all of them).
+        n: completions per prompt.
+        stop: strings that end a completion (cut before them); a single str is one stop.
+        seed: same seed and inputs, same texts; None: fresh randomness. A sequence gives
+            one seed per prompt, for backends with ``seed_per_prompt = True``.
+    """
+
+    max_tokens: int
+    temperature: float = 1.0
+    top_p: float = 1.0
+    n: int = 1
+    stop: tuple[str, ...] = ()
+    seed: int | tuple[int, ...] | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("max_tokens", "n"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ConfigError(f"{name} must be a positive int, got {value!r}")
+        t = self.temperature
+        if isinstance(t, bool) or not isinstance(t, int | float) or not math.isfinite(t) or t < 0:
+            raise ConfigError(f"temperature must be a finite number >= 0, got {t!r}")
+        p = self.top_p
+        if isinstance(p, bool) or not isinstance(p, int | float) or not 0 < p <= 1:
+            raise ConfigError(f"top_p must be in (0, 1], got {p!r}")
+        # Normalised forms (frozen: set through object.__setattr__, once, here).
+        object.__setattr__(self, "stop", _stops(self.stop))
+        seed = self.seed
+        if isinstance(seed, Sequence) and not isinstance(seed, str):
+            seed = tuple(seed)
+            object.__setattr__(self, "seed", seed)
+        for one in seed if isinstance(seed, tuple) else (seed,):
+            if one is not None and (isinstance(one, bool) or not isinstance(one, int) or one < 0):
+                raise ConfigError(f"seed must be a non-negative int or None, got {one!r}")
+
+
+def _stops(stop: Any) -> tuple[str, ...]:
+    if stop is None:
+        stops: tuple[Any, ...] = ()
+    elif isinstance(stop, str):
+        stops = (stop,)
+    else:
+        stops = tuple(stop)
+    for s in stops:
+        if not isinstance(s, str) or not s:
+            raise ConfigError(f"stop strings must be non-empty str, got {s!r}")
+    return stops

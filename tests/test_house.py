@@ -1,0 +1,118 @@
+"""Rules of the house that a refactor must not break: no module reaches into another's
+private names, and nothing in the repository points outside it."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGE = ROOT / "mrt_env"
+
+# Private attributes of third-party objects that the package relies on, each for a reason
+# that the code around it states: (attribute, file).
+ALLOWED_FOREIGN = {
+    ("_add_info", "envs/vector.py"),  # Gymnasium's VectorEnv helper, on self's base class
+}
+
+
+def _sources() -> list[Path]:
+    return sorted(PACKAGE.rglob("*.py"))
+
+
+def _private(name: str) -> bool:
+    return name.startswith("_") and not (name.startswith("__") and name.endswith("__"))
+
+
+def _violations(path: Path) -> list[str]:
+    rel = path.relative_to(PACKAGE).as_posix()
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("mrt_env"):
+            if any(_private(part) for part in node.module.split(".")):
+                found.append(f"{rel}:{node.lineno}: imports from private module {node.module}")
+            found += [
+                f"{rel}:{node.lineno}: imports private name {alias.name} from {node.module}"
+                for alias in node.names
+                if _private(alias.name)
+            ]
+        elif isinstance(node, ast.Import):
+            found += [
+                f"{rel}:{node.lineno}: imports private module {alias.name}"
+                for alias in node.names
+                if alias.name.startswith("mrt_env")
+                and any(_private(p) for p in alias.name.split("."))
+            ]
+        elif isinstance(node, ast.Attribute) and _private(node.attr):
+            owner = node.value
+            if isinstance(owner, ast.Name) and owner.id in {"self", "cls"}:
+                continue
+            if (node.attr, rel) in ALLOWED_FOREIGN:
+                continue
+            found.append(f"{rel}:{node.lineno}: reaches into private attribute .{node.attr}")
+    return found
+
+
+def test_the_walk_sees_the_package():
+    assert len(_sources()) > 50
+
+
+@pytest.mark.parametrize(
+    "source, expected",
+    [
+        ("from mrt_env.envs.reasoning import _Stream\n", "imports private name _Stream"),
+        ("from mrt_env._runfiles import held\n", "private module mrt_env._runfiles"),
+        ("import mrt_env._optional\n", "imports private module"),
+        ("x = env._stream\n", "private attribute ._stream"),
+        ("x = self._stream\n", None),
+        ("x = type(self).__name__\n", None),
+    ],
+)
+def test_the_rule_itself(source, expected):
+    found = _violations_of_text(source)
+    if expected is None:
+        assert found == []
+    else:
+        assert len(found) == 1 and expected in found[0]
+
+
+def _violations_of_text(source: str) -> list[str]:
+    probe = PACKAGE / ".house_probe"
+    probe.mkdir(exist_ok=True)
+    target = probe / "probe.py"
+    try:
+        target.write_text(source, encoding="utf-8")
+        return _violations(target)
+    finally:
+        target.unlink()
+        probe.rmdir()
+
+
+def test_no_module_reaches_into_private_names():
+    found = [v for path in _sources() for v in _violations(path)]
+    assert found == [], "\n".join(found)
+
+
+def test_nothing_refers_outside_the_repository():
+    places = [ROOT / "README.md", ROOT / "mkdocs.yml", ROOT / "pyproject.toml"]
+    for folder in ("mrt_env", "docs", "examples", "benchmarks", "tests", ".ci"):
+        places += [p for p in (ROOT / folder).rglob("*") if p.is_file()]
+    needles = ("../" + "shared", "shared/" + "DESIGN", "DESIGN" + ".md", "shared/" + "notes")
+    hits = []
+    for path in places:
+        if path.suffix in {".png", ".pt", ".safetensors", ".gz", ".pyc", ".bin"}:
+            continue
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (UnicodeDecodeError, FileNotFoundError):
+            continue
+        hits += [f"{path.relative_to(ROOT)}: {n}" for n in needles if n in text]
+    assert hits == [], "\n".join(hits)
+
+
+def test_readme_is_an_entry_point():
+    lines = (ROOT / "README.md").read_text(encoding="utf-8").splitlines()
+    assert len(lines) <= 300, f"README has {len(lines)} lines; the rest belongs in docs/"
