@@ -32,7 +32,7 @@ def test_bad_settings_are_clear_errors():
         PretrainConfig(hidden_size=130, num_heads=4)
 
 
-def test_a_killed_run_resumes_to_the_same_weights(tmp_path, monkeypatch):
+def test_a_killed_run_resumes_to_the_same_weights(tmp_path, monkeypatch, capsys):
     torch = pytest.importorskip("torch")
 
     small = [
@@ -63,8 +63,9 @@ def test_a_killed_run_resumes_to_the_same_weights(tmp_path, monkeypatch):
         return real_step(self, *args, **kwargs)
 
     monkeypatch.setattr(torch.optim.AdamW, "step", dies_at_step_3)
-    with pytest.raises(KeyboardInterrupt):
-        main(["--out", str(tmp_path / "killed"), *small])
+    # Ctrl-C ends the command with status 130 and says how to resume.
+    assert main(["--out", str(tmp_path / "killed"), *small]) == 130
+    assert "continue from the last checkpoint" in capsys.readouterr().err
     assert (tmp_path / "killed" / "checkpoint.pt").exists()
     monkeypatch.setattr(torch.optim.AdamW, "step", real_step)
     assert main(["--out", str(tmp_path / "killed"), *small]) == 0
