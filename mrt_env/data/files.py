@@ -9,6 +9,7 @@ Parquet needs pyarrow, imported only when a Parquet file is read.
 from __future__ import annotations
 
 import csv
+import io
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -91,30 +92,52 @@ def _object(value: Any, file: Path, label: str) -> dict[str, Any]:
     return dict(value)
 
 
+def _text(file: Path) -> str:
+    """The file as text (UTF-8, a byte-order mark allowed); a DataFormatError naming the
+    line and byte offset of the first byte that is not UTF-8."""
+    data = file.read_bytes()
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise DataFormatError(
+            f"{file}, line {line} (byte {exc.start}): not UTF-8 text "
+            f"({data[exc.start : exc.start + 1]!r}); save the file as UTF-8"
+        ) from None
+
+
+def _loads(text: str, file: Path, label: str) -> Any:
+    """``json.loads``, with a value nested too deeply to parse (the parser recurses) as a
+    DataFormatError instead of a RecursionError."""
+    try:
+        return json.loads(text)
+    except RecursionError:
+        raise DataFormatError(f"{file}, {label}: a JSON value nested too deeply to read") from None
+
+
 def _read_jsonl(file: Path) -> Rows:
     records: list[dict[str, Any]] = []
     labels: list[str] = []
-    with file.open(encoding="utf-8-sig") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            label = f"line {number}"
-            try:
-                value = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise DataFormatError(f"{file}, {label}: not valid JSON ({exc.msg})") from exc
-            records.append(_object(value, file, label))
-            labels.append(label)
+    for number, line in enumerate(_text(file).split("\n"), start=1):
+        if not line.strip():
+            continue
+        label = f"line {number}"
+        try:
+            value = _loads(line, file, label)
+        except json.JSONDecodeError as exc:
+            raise DataFormatError(f"{file}, {label}: not valid JSON ({exc.msg})") from exc
+        records.append(_object(value, file, label))
+        labels.append(label)
     return Rows(str(file), tuple(records), tuple(labels))
 
 
 def _read_json(file: Path) -> Rows:
     """A JSON list of objects, ``{"data": [...]}``-style wrappers, or JSON lines named .json."""
-    text = file.read_text(encoding="utf-8-sig")
+    text = _text(file)
     if not text.strip():
         return Rows(str(file), (), ())
     try:
-        value = json.loads(text)
+        value = _loads(text, file, "the document")
     except json.JSONDecodeError as exc:
         if exc.msg == "Extra data":  # several top-level values: JSON lines under a .json name
             return _read_jsonl(file)
@@ -151,7 +174,7 @@ def _read_csv(file: Path) -> Rows:
     """CSV with a header row; every value is a string and an empty cell means no value."""
     records: list[dict[str, Any]] = []
     labels: list[str] = []
-    with file.open(encoding="utf-8-sig", newline="") as handle:
+    with io.StringIO(_text(file), newline="") as handle:
         reader = csv.DictReader(handle)
         start = 2  # line 1 is the header
         try:

@@ -216,6 +216,14 @@ class Stepper:
             raise ArgumentTypeError(
                 f"the action must be a str (the next reasoning block), got {type(block).__name__}"
             )
+        if not block.isascii():
+            try:
+                block.encode("utf-8")
+            except UnicodeEncodeError as exc:  # a lone surrogate: no tokenizer takes it
+                raise ConfigError(
+                    f"the block is not valid Unicode text: {block[exc.start]!r} at index "
+                    f"{exc.start} is a lone surrogate"
+                ) from None
         rules = self.rules
         if len(block) > rules.max_block_chars:
             raise ConfigError(

@@ -9,13 +9,20 @@ Public API: :func:`extract_answer`, :func:`answers_match`, :func:`grade`,
 """
 
 from mrt_env.grading.extract import extract_answer
-from mrt_env.grading.grader import DEFAULT_TIMEOUT, answers_match, grade, grade_many
+from mrt_env.grading.grader import (
+    DEFAULT_TIMEOUT,
+    MAX_TIMEOUT,
+    answers_match,
+    grade,
+    grade_many,
+)
 from mrt_env.grading.normalize import normalize_answer
 from mrt_env.grading.pool import get_pool, shutdown_pool
 from mrt_env.types import GradeResult
 
 __all__ = [
     "DEFAULT_TIMEOUT",
+    "MAX_TIMEOUT",
     "GradeResult",
     "answers_match",
     "extract_answer",

@@ -23,7 +23,7 @@ from mrt_env.grading.normalize import fast_verdict, implausible, normalize_answe
 from mrt_env.grading.pool import Outcome, get_pool
 from mrt_env.types import GradeResult
 
-__all__ = ["DEFAULT_TIMEOUT", "answers_match", "grade", "grade_many"]
+__all__ = ["DEFAULT_TIMEOUT", "MAX_TIMEOUT", "answers_match", "grade", "grade_many"]
 
 logger = logging.getLogger(__name__)
 
@@ -34,9 +34,19 @@ DEFAULT_TIMEOUT = 5.0
 _BARE_ANSWER_MAX_CHARS = 200
 
 
+MAX_TIMEOUT = 86_400.0
+"""The longest ``timeout`` accepted (a day): waits past it overflow the platform's clocks."""
+
+
 def _check_timeout(timeout: float) -> float:
-    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0:
-        raise ConfigError(f"timeout must be a positive number of seconds, got {timeout!r}")
+    if (
+        isinstance(timeout, bool)
+        or not isinstance(timeout, (int, float))
+        or not 0 < timeout <= MAX_TIMEOUT
+    ):
+        raise ConfigError(
+            f"timeout must be a number of seconds in (0, {MAX_TIMEOUT:g}], got {timeout!r}"
+        )
     return float(timeout)
 
 

@@ -12,6 +12,7 @@ in the caller's thread on any input.
 
 from __future__ import annotations
 
+import bisect
 import re
 from dataclasses import dataclass
 from fractions import Fraction
@@ -94,16 +95,41 @@ _HUGE_COMBINATORICS = re.compile(r"\d{7,}\s*!|\\binom\s*\{\s*\d{7,}")
 
 
 def strip_outer_braces(s: str) -> str:
-    """``{{x}}`` -> ``x`` when the braces enclose the whole string."""
-    while len(s) >= 2 and s[0] == "{" and s[-1] == "}":
-        depth = 0
-        for i, ch in enumerate(s):
-            depth += ch == "{"
-            depth -= ch == "}"
-            if depth == 0 and i < len(s) - 1:
-                return s
-        s = s[1:-1].strip()
-    return s
+    """``{{x}}`` -> ``x`` when the braces enclose the whole string.
+
+    Linear in ``len(s)``: one pass records the brace depth after every character, so each
+    layer is checked by a lookup instead of a rescan (a rescan per layer was quadratic).
+
+    >>> strip_outer_braces("{ {x} }"), strip_outer_braces("{a}{b}")
+    ('x', '{a}{b}')
+    """
+    if len(s) < 2 or s[0] != "{" or s[-1] != "}":
+        return s
+    # depth[i]: brace depth after character i; where[d]: the positions with depth d.
+    where: dict[int, list[int]] = {}
+    depth = 0
+    for i, ch in enumerate(s):
+        if ch == "{":
+            depth += 1
+        elif ch == "}":
+            depth -= 1
+        else:
+            continue
+        where.setdefault(depth, []).append(i)
+    lo, hi, base = 0, len(s), 0  # s[lo:hi] is the candidate; base: the depth before lo
+    while hi - lo >= 2 and s[lo] == "{" and s[hi - 1] == "}":
+        # The brace at lo encloses the rest unless the depth falls back to base before
+        # hi - 1 (depth moves by one per brace, so it cannot skip base on the way down).
+        closes = where.get(base, [])
+        k = bisect.bisect_left(closes, lo)
+        if k < len(closes) and closes[k] < hi - 1:
+            break
+        lo, hi, base = lo + 1, hi - 1, base + 1
+        while lo < hi and s[lo].isspace():
+            lo += 1
+        while hi > lo and s[hi - 1].isspace():
+            hi -= 1
+    return s[lo:hi]
 
 
 def split_top_level(s: str, sep: str = ",") -> list[str]:

@@ -268,6 +268,11 @@ class WorkerPool:
             return Outcome(False, f"sympy comparison exceeded {timeout:g} s", timed_out=True)
         except OSError:  # broken pipe: the worker had died
             message = _EOF
+        except BaseException:
+            # Anything else (Ctrl-C while waiting, say) leaves the worker mid-computation:
+            # replace it, so that the pool never loses a worker.
+            self._replace(worker)
+            raise
         if message is _EOF:  # e.g. a C stack overflow in the parser
             self._replace(worker)
             return Outcome(False, "grading worker crashed on this input")

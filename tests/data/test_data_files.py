@@ -274,3 +274,26 @@ def test_csv_row_with_surplus_cells(tmp_path):
 )
 def test_answer_text(raw, text, rewritten):
     assert answer_text(raw) == (text, rewritten)
+
+
+@pytest.mark.parametrize("suffix", [".jsonl", ".json", ".csv"])
+def test_bytes_that_are_not_utf8_name_the_file_line_and_byte(tmp_path, suffix):
+    good = {
+        ".jsonl": b'{"question": "q", "answer": "1"}\n',
+        ".json": b'[{"question": "q", "answer": "1"},\n',
+        ".csv": b"question,answer\n",
+    }[suffix]
+    path = tmp_path / f"bad{suffix}"
+    path.write_bytes(good + b'{"question": "caf\xe9", "answer": "2"}\n')
+    with pytest.raises(DataFormatError, match=r"line 2 \(byte \d+\): not UTF-8") as info:
+        read_rows(path)
+    assert str(path) in str(info.value)
+
+
+@pytest.mark.parametrize("suffix", [".jsonl", ".json"])
+def test_json_nested_too_deeply_is_a_data_format_error(tmp_path, suffix):
+    path = tmp_path / f"deep{suffix}"
+    path.write_text('{"question": "q", "answer": "1"}\n' + "[" * 200_000 + "]" * 200_000)
+    with pytest.raises(DataFormatError, match="nested too deeply") as info:
+        read_rows(path)
+    assert str(path) in str(info.value)

@@ -126,3 +126,21 @@ def test_the_env_docstring_example_runs():
 
     result = doctest.testmod(reasoning_module)
     assert result.attempted > 0 and result.failed == 0
+
+
+def test_hostile_actions_and_options_are_clear_errors_and_change_nothing():
+    import gymnasium as gym
+
+    import mrt_env  # noqa: F401  (registers the ids)
+    from mrt_env.errors import ArgumentTypeError, ConfigError
+
+    env = gym.make("MRT-Arithmetic-v0", prover=None, problems="arithmetic", limit=3)
+    obs, _ = env.reset(seed=0)
+    with pytest.raises(ConfigError, match="lone surrogate"):
+        env.step("a\ud800\n")
+    assert env.unwrapped.stream.blocks == []
+    with pytest.raises(ArgumentTypeError, match="options must be a dict"):
+        env.reset(options="x")
+    assert env.unwrapped.stream.observation == obs  # the episode under way is untouched
+    env.step("fine\n")
+    assert env.unwrapped.stream.blocks == ["fine\n"]
