@@ -7,16 +7,27 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
 from mrt_env.errors import DataFormatError, RunStateError
 from mrt_env.extras import require
 
-__all__ = ["SETTINGS_FILE", "append_row", "check_settings", "read_rows", "save_atomic"]
+__all__ = [
+    "LOCK_FILE",
+    "SETTINGS_FILE",
+    "append_row",
+    "changed_settings",
+    "check_settings",
+    "locked",
+    "read_rows",
+    "save_atomic",
+]
 
 SETTINGS_FILE = "settings.json"
+LOCK_FILE = ".lock"
 
 
 def read_rows(path: Path, *, key: str, tool: str) -> list[dict[str, Any]]:
@@ -62,22 +73,70 @@ def append_row(f: IO[str], row: Mapping[str, Any]) -> None:
     os.fsync(f.fileno())
 
 
+def changed_settings(before: Mapping[str, Any], after: Mapping[str, Any]) -> str:
+    """The settings that differ, as ``name: old -> new, ...`` ('' when none do); nested
+    groups are compared field by field (``model.name: ...``)."""
+
+    def flat(d: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for k, v in d.items():
+            if isinstance(v, Mapping):
+                out |= flat(v, f"{prefix}{k}.")
+            else:
+                out[f"{prefix}{k}"] = v
+        return out
+
+    # Compared as they read back from JSON (tuples -> lists).
+    a, b = flat(json.loads(json.dumps(before))), flat(json.loads(json.dumps(after)))
+    changed = [k for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)]
+    return ", ".join(f"{k}: {a.get(k)!r} -> {b.get(k)!r}" for k in changed)
+
+
 def check_settings(out: Path, settings: Mapping[str, Any], *, resuming: bool) -> None:
-    """Refuse to resume rows made under other ``settings``; then record the settings."""
+    """Refuse to resume rows made under other ``settings``, naming them; then record the
+    settings."""
     path = out / SETTINGS_FILE
-    settings = json.loads(json.dumps(settings))  # as it will read back (tuples -> lists)
     if resuming and path.exists():
         before = json.loads(path.read_text(encoding="utf-8"))
-        changed = [
-            k for k in sorted(set(before) | set(settings)) if before.get(k) != settings.get(k)
-        ]
-        if changed:
-            what = ", ".join(f"{k}: {before.get(k)!r} -> {settings.get(k)!r}" for k in changed)
+        if what := changed_settings(before, settings):
             raise RunStateError(
                 f"{out} holds rows computed with other settings ({what}); "
                 "pass --overwrite to start afresh or choose another --out"
             )
-    path.write_text(json.dumps(settings, indent=2) + "\n", encoding="utf-8")
+    text = json.dumps(json.loads(json.dumps(settings)), indent=2)
+    path.write_text(text + "\n", encoding="utf-8")
+
+
+@contextmanager
+def locked(out: Path, tool: str) -> Iterator[None]:
+    """Hold ``out`` for one run of ``tool``: a second run on the same folder is refused at
+    once instead of interleaving its rows. The lock is the operating system's (``flock``),
+    so a killed run leaves no stale lock. Where ``fcntl`` is missing (Windows) it is a no-op.
+    """
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not POSIX
+        yield
+        return
+    out.mkdir(parents=True, exist_ok=True)
+    with (out / LOCK_FILE).open("a+", encoding="utf-8") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "another process"
+            raise RunStateError(
+                f"{out} is in use by another {tool} run ({holder}); wait for it to finish "
+                "or choose another --out"
+            ) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"pid {os.getpid()}\n")
+        handle.flush()
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def save_atomic(state: dict[str, Any], path: Path) -> None:

@@ -23,6 +23,7 @@ from mrt_env.bench.runner import (
 from mrt_env.bench.specs import parse_strategy
 from mrt_env.cli import exit_status, parse_command
 from mrt_env.report import model_title
+from mrt_env.runfiles import locked
 
 __all__ = ["main", "run"]
 
@@ -43,7 +44,15 @@ finish: rerun the same command to resume after an interruption.
 
 
 def run(config: BenchConfig) -> Path:
-    """Run (or resume) ``config`` and write its summary and plots; returns the folder."""
+    """Run (or resume) ``config`` and write its summary and plots; returns the folder.
+
+    The folder is locked for the run: a second ``mrt-bench`` on the same ``--out`` is
+    refused instead of interleaving its rows."""
+    with locked(Path(config.out), "mrt-bench"):
+        return _run_locked(config)
+
+
+def _run_locked(config: BenchConfig) -> Path:
     from tqdm import tqdm
 
     rows_path, existing = prepare_out(config)

@@ -205,8 +205,13 @@ def run_episodes(
 
 
 def read_results(rows_path: Path) -> list[dict[str, Any]]:
-    """The rows of a results file (a torn last line from a kill is dropped)."""
-    return read_rows(rows_path, key="key", tool="mrt-bench")
+    """The rows of a results file, one per episode key (env, strategy, seed, sample,
+    problem): a torn last line from a kill is dropped, and a row repeated (a file copied
+    together, a line duplicated) counts once."""
+    rows: dict[str, dict[str, Any]] = {}
+    for row in read_rows(rows_path, key="key", tool="mrt-bench"):
+        rows.setdefault(str(row["key"]), row)
+    return list(rows.values())
 
 
 def prepare_out(config: BenchConfig) -> tuple[Path, list[dict[str, Any]]]:

@@ -45,7 +45,7 @@ from mrt_env.extras import require
 from mrt_env.lm.loading import DEFAULT_MODEL, ModelSettings
 from mrt_env.metrics import anytime_regret, episode_regret
 from mrt_env.registration import ENV_IDS, block_settings
-from mrt_env.runfiles import append_row, read_rows, save_atomic
+from mrt_env.runfiles import append_row, changed_settings, locked, read_rows, save_atomic
 from mrt_env.schedule import lr_factor
 from mrt_env.training.losses import (
     clipped_policy_loss,
@@ -141,9 +141,14 @@ class TrainConfig(CommandConfig):
     """Output folder: checkpoint.pt, metrics.jsonl, config.json, the final model."""
     resume: bool = False
     """Continue from out/checkpoint.pt."""
+    overwrite: bool = False
+    """Start afresh in an --out that holds a run (its log and checkpoint are deleted);
+    without it (or --resume) such a folder is refused."""
 
     def validate(self) -> None:
         """Raise a :class:`~mrt_env.errors.ConfigError` naming the first bad setting."""
+        if self.resume and self.overwrite:
+            raise ConfigError("--resume and --overwrite contradict each other; pass one")
         if self.env not in ENV_IDS:
             raise ConfigError(f"unknown env id {self.env!r}; choose from {', '.join(ENV_IDS)}")
         for name in (
@@ -326,12 +331,29 @@ def evaluate(config: TrainConfig, lm: Any, *, seed: int) -> dict[str, Any]:
 
 
 def train(config: TrainConfig) -> Path:
-    """Run (or resume) ``config``; returns the output folder (the final model in ``model/``)."""
+    """Run (or resume) ``config``; returns the output folder (the final model in ``model/``).
+
+    The folder is locked for the run. A folder that already holds a run is refused unless
+    the command says what to do with it (``--resume`` or ``--overwrite``)."""
+    with locked(Path(config.out), "mrt-train"):
+        return _train_locked(config)
+
+
+def _train_locked(config: TrainConfig) -> Path:
     torch = require("torch", extra="hf", feature="the trainers")
     from tqdm import tqdm
 
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
+    held = [p for p in (out / CHECKPOINT, out / METRICS) if p.exists() and p.stat().st_size]
+    if held and not config.resume:
+        if not config.overwrite:
+            raise RunStateError(
+                f"{out} holds a run ({', '.join(p.name for p in held)}); pass --resume to "
+                "continue it, --overwrite to start afresh, or choose another --out"
+            )
+        for path in held:
+            path.unlink()
     torch.manual_seed(config.seed)
     lm = load_policy(config)
     model = lm.model
@@ -347,8 +369,10 @@ def train(config: TrainConfig) -> Path:
         if not checkpoint.exists():
             raise RunStateError(f"--resume: no {checkpoint}; run without --resume first")
         state = torch.load(checkpoint, map_location=config.model.device, weights_only=False)
-        if state["config"] != _comparable(config):
-            raise RunStateError(f"--resume: {checkpoint} was written by a run with other settings")
+        if what := changed_settings(state["config"], _comparable(config)):
+            raise RunStateError(
+                f"--resume: {checkpoint} was written by a run with other settings ({what})"
+            )
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         step, sampled = state["step"], state["sampled_tokens"]
@@ -498,6 +522,7 @@ def _comparable(config: TrainConfig) -> dict[str, Any]:
     # A resumed run may change these.
     free = (
         "resume",
+        "overwrite",
         "out",
         "steps",
         "token_budget",

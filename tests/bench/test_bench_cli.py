@@ -118,9 +118,28 @@ def test_a_killed_run_resumes_with_nothing_lost_or_repeated(tmp_path, capsys):
         assert r["blocks"] == full[r["key"]]["blocks"]
         assert r["success_probs"] == pytest.approx(full[r["key"]]["success_probs"], abs=1e-6)
 
-    # Resuming under other settings would mix rows: refused.
+    # Resuming under other settings would mix rows: refused, naming what changed.
     assert main([*common, "--out", str(tmp_path / "killed"), "--agent.temperature", "0.5"]) == 1
-    assert "holds rows computed with other settings" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "holds rows computed with other settings" in err and "temperature: None -> 0.5" in err
+
+    # A duplicated line (a file copied together) is still one episode.
+    path = tmp_path / "killed" / "results.jsonl"
+    lines = path.read_text().splitlines(keepends=True)
+    path.write_text("".join([*lines, lines[0]]))
+    assert sorted(r["key"] for r in read_results(path)) == sorted(full)
+    assert main([*common, "--out", str(tmp_path / "killed")]) == 0
+    episodes = {
+        r["metric"]: r for r in csv.DictReader((tmp_path / "killed" / "summary.csv").open())
+    }
+    assert int(episodes["accuracy"]["n"]) == len(full)
+
+    # A second run on a folder in use is refused at once instead of interleaving rows.
+    from mrt_env.runfiles import locked
+
+    with locked(tmp_path / "killed", "mrt-bench"):
+        assert main([*common, "--out", str(tmp_path / "killed")]) == 1
+    assert "in use by another mrt-bench run" in capsys.readouterr().err
 
 
 def test_user_strategies_by_file_and_by_module(tmp_path, monkeypatch):

@@ -54,10 +54,35 @@ def test_resume_takes_the_same_next_step(tmp_path):
         json.loads(x) for x in (tmp_path / "straight" / "metrics.jsonl").read_text().splitlines()
     ]
     assert [r["sampled_tokens"] for r in rows] == [r["sampled_tokens"] for r in straight]
-    with pytest.raises(RunStateError, match="other settings"):
+    with pytest.raises(RunStateError, match=r"other settings \(alpha: 1\.0 -> 0\.5\)"):
         train(
             TrainConfig(steps=3, out=tmp_path / "stopped", resume=True, **{**common, "alpha": 0.5})
         )
+
+
+def test_a_folder_that_holds_a_run_is_refused_unless_told(tmp_path, capsys):
+    common = {"algorithm": "grpo", "steps": 1, **SMALL, "eval_problems": 0, "out": tmp_path}
+    train(TrainConfig(**common))
+    log = (tmp_path / "metrics.jsonl").read_text()
+    with pytest.raises(RunStateError, match=r"holds a run .*--resume.*--overwrite"):
+        train(TrainConfig(**common))
+    assert (tmp_path / "metrics.jsonl").read_text() == log  # nothing appended twice
+    assert main(["--steps", "1", "--out", str(tmp_path)]) == 1
+    assert "holds a run" in capsys.readouterr().err
+    train(TrainConfig(**common, overwrite=True))
+    rows = [json.loads(x) for x in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in rows] == [1]
+    with pytest.raises(ValueError, match="contradict"):
+        TrainConfig(**common, overwrite=True, resume=True)
+
+
+def test_a_second_run_on_a_locked_folder_is_refused(tmp_path):
+    from mrt_env.runfiles import locked
+
+    busy = pytest.raises(RunStateError, match="in use by another mrt-train run")
+    with locked(tmp_path, "mrt-train"), busy:
+        train(TrainConfig(steps=1, out=tmp_path, **SMALL))
+    assert not (tmp_path / "metrics.jsonl").exists()
 
 
 def test_bad_settings_and_a_missing_checkpoint(tmp_path, capsys):
