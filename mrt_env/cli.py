@@ -5,14 +5,14 @@ that end in one line of error (exit status 2), and failures turned into exit sta
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from mrt_env.config import Config, deferred_validation, validate_tree
-from mrt_env.errors import MrtError
+from mrt_env.errors import ConfigError, MrtError
 
-__all__ = ["CommandConfig", "exit_status", "parse_command"]
+__all__ = ["CommandConfig", "exit_status", "parse_command", "presets_help", "take_preset"]
 
 
 class CommandConfig(Config):
@@ -49,6 +49,39 @@ def parse_command(
         print(f"{prog}: error: {exc}", file=sys.stderr)
         return None
     return config
+
+
+def take_preset(args: Sequence[str], names: Sequence[str]) -> tuple[str | None, list[str]]:
+    """Split ``--preset NAME`` (or ``--preset=NAME``) off a command line: the name (None
+    when absent) and the other arguments, in order.
+
+    >>> take_preset(["--out", "x", "--preset", "a"], ["a", "b"])
+    ('a', ['--out', 'x'])
+
+    Raises:
+        ConfigError: a name not in ``names``, or ``--preset`` without one.
+    """
+    args, name = list(args), None
+    for i, arg in enumerate(args):
+        if arg == "--preset" or arg.startswith("--preset="):
+            given = arg.partition("=")[2] if "=" in arg else None
+            if given is None:
+                given = args[i + 1] if i + 1 < len(args) else ""
+                del args[i : i + 2]
+            else:
+                del args[i]
+            name = given
+            break
+    if name is not None and name not in names:
+        raise ConfigError(f"--preset must be one of {sorted(names)}, got {name!r}")
+    return name, args
+
+
+def presets_help(presets: Mapping[str, str]) -> str:
+    """The lines ``--help`` shows for the presets: one per name, with what it sets."""
+    lines = ["presets (--preset NAME sets these defaults; flags given after override them):"]
+    lines += [f"  {name}: {summary}" for name, summary in presets.items()]
+    return "\n".join(lines)
 
 
 def exit_status(

@@ -22,6 +22,7 @@ __all__ = [
     "SUCCESS_PROB",
     "TERMINATION_REWARD",
     "TOKENS",
+    "UNDECIDED",
 ]
 
 EPISODE = "episode"
@@ -44,7 +45,13 @@ ANSWER = "answer"
 """Before the end: the most common of μ's answers at c_j (None if none). At the end: the
 answer that was graded (the committed one, or the forced one at truncation)."""
 CORRECT = "correct"
-"""At the end only: whether ``answer`` matches the gold answer."""
+"""At the end only: whether ``answer`` matches the gold answer; None when the grader reached
+no verdict (see ``undecided``)."""
+UNDECIDED = "undecided"
+"""Gradings of this step that reached no verdict (a deadline passed or a grading worker
+died): μ's sampled answers left out of J, plus 1 if the final answer's was one. They are
+left out of rewards, never counted as wrong; when all of μ's answers are undecided the step
+keeps the previous J (progress 0)."""
 OUTCOME = "outcome"
 """At the end only: how the stream ended: ``committed``, ``forced`` or ``unforced``."""
 GOLD_ANSWER = "gold_answer"

@@ -19,12 +19,14 @@ of k episodes gives k + 1 values ``success_probs = [J_0, J_1, …, J_k]``.
   → :func:`episode_regret` (per-episode terms, running sums Δ_1 … Δ_k, and Δ_k).
 
 * **Normalized (token) regret**, the quantity in the authors' plots: the piecewise-linear
-  curve of μ's pass@1 against tokens used, from (0, 0) through (tokens_j, J_j), held flat at
-  J_k after the stream ends; for a budget C0::
+  curve of μ's pass@1 against tokens, from (0, 0), held flat at its last J after the
+  stream ends; for a budget C0::
 
       normalized regret(C0) = 1 − (1/C0) · ∫_0^{C0} curve(t) dt
 
-  → :func:`token_regret`.
+  → :func:`authors_token_regret` (the authors' curve: J_0 on it, x = the cost of asking μ)
+  and :func:`token_regret` (over the stream's own tokens, as ``mrt-bench`` compares
+  strategies).
 
 Also the usual sampling metrics: :func:`pass_at_k` (the unbiased estimator of Chen et al.,
 2021), :func:`maj_at_k` (majority vote) and :func:`accuracy_at_budget`.
@@ -53,6 +55,7 @@ __all__ = [
     "accuracy_at_budget",
     "anytime_regret",
     "anytime_success",
+    "authors_token_regret",
     "episode_regret",
     "maj_at_k",
     "pass_at_k",
@@ -153,6 +156,11 @@ def anytime_success(success_probs: ArrayLike, correct: bool) -> list[float]:
     probs = _success_probs(success_probs)
     if probs.size < 2:
         raise ConfigError(f"need J_0 and at least one block: got {probs.size} value(s)")
+    if correct is None:
+        raise ConfigError(
+            "correct is None: the grader reached no verdict on this stream; leave it out "
+            "(an undecided episode has no anytime success)"
+        )
     return [*probs[:-1].tolist(), float(bool(correct))]
 
 
@@ -253,15 +261,20 @@ def token_regret(
     *,
     include_j0: bool = False,
 ) -> np.ndarray:
-    """The authors' normalized regret at each token budget C0.
+    """The normalized token regret at each token budget C0, over the stream's own tokens.
+
+    This is ``mrt-bench``'s measure: x counts the tokens of the stream (and whatever a
+    strategy generated off it), not the prompt, the forcing text or μ's answers. The
+    authors' own curve, with those counted and J_0 on it, is :func:`authors_token_regret`
+    (``mrt-regret``'s default).
 
     The curve of μ's pass@1 against tokens is piecewise linear through the points
     ``(tokens_j, y_j)`` for j = 0 … k, and flat at ``y_k`` after ``tokens_k``, where
     ``y_j = J_j`` for j ≥ 1 and
 
-    * ``include_j0=False`` (default, the authors' plots): ``y_0 = 0``. The curve starts at
-      the origin (0, 0) even when J_0 > 0; since ``tokens_0 = 0`` the point (0, J_0) would
-      sit at the same x as the origin, so J_0 is simply not used for the area. The first
+    * ``include_j0=False`` (default): ``y_0 = 0``. The curve starts at the origin (0, 0)
+      even when J_0 > 0, as the authors' does; since ``tokens_0 = 0`` the point (0, J_0)
+      would sit at the same x as the origin, so J_0 is not used for the area. The first
       segment rises linearly from (0, 0) to (tokens_1, J_1).
     * ``include_j0=True``: ``y_0 = J_0``; the curve starts at (0, J_0), crediting what μ
       knows before any thinking.
@@ -333,6 +346,61 @@ def token_regret(
 
     # Mathematically 0 <= area <= C0; clip only the last-bit rounding of the division.
     return np.clip(1.0 - area / c0, 0.0, 1.0)
+
+
+def authors_token_regret(
+    costs: ArrayLike, success_probs: ArrayLike, budgets: ArrayLike
+) -> np.ndarray:
+    """The normalized token regret exactly as the MRT authors' ``regret.ipynb`` computes it.
+
+    The curve runs through the origin and one point per prefix,
+    ``(0, 0), (x_0, J_0), (x_1, J_1), …, (x_k, J_k)``, where ``x_j`` is what asking μ at
+    prefix j costs: the tokens of the forced context (prompt, prefix c_j and forcing text)
+    plus the mean length of μ's sampled answers. At a budget C0 past ``x_k`` the curve is
+    held flat at ``J_k`` up to C0; at a budget inside, it is interpolated at C0 on the
+    segment that crosses it. The result is ``1 − (area under the curve up to C0) / C0``,
+    the area by the trapezoidal rule, as in the notebook (which plots ``1 - area``).
+
+    How it differs from :func:`token_regret` (mrt-bench's): J_0 is on the curve, and x
+    counts the prompt, the forcing text and μ's answers, not only the stream's own tokens.
+    ``costs`` are normally increasing; when they are not (a short prefix whose answers
+    ran long), the notebook's formula is followed literally: the points below C0 in their
+    order, then C0.
+
+    Args:
+        costs: ``[x_0, …, x_k]``, each ≥ 0 and finite.
+        success_probs: ``[J_0, …, J_k]`` in [0, 1].
+        budgets: the cutoffs C0 (each > 0); the authors use 4096, 8192, 12288 and 16384.
+
+    >>> # J: 0.5 at x = 100, 1.0 at x = 300. Up to 200: the area 25 (0 to 100) + 62.5 (100 to
+    >>> # 200, J rising to 0.75 at 200), so 1 - 87.5 / 200. Up to 400: 1 - (25 + 150 + 100) / 400.
+    >>> authors_token_regret([100, 300], [0.5, 1.0], [200, 400]).tolist()
+    [0.5625, 0.3125]
+    """
+    x = np.concatenate(([0.0], _as_1d_floats(costs, "costs")))
+    y = np.concatenate(([0.0], _success_probs(success_probs)))
+    c0 = _as_1d_floats(budgets, "budgets")
+    if x.size != y.size:
+        raise ConfigError(
+            "costs and success_probs must be aligned (one cost per prefix, length k + 1): "
+            f"got len(costs) = {x.size - 1}, len(success_probs) = {y.size - 1}"
+        )
+    if np.any(x < 0):
+        raise ConfigError(f"costs must be >= 0 token counts, got {x[1:].tolist()}")
+    if np.any(c0 <= 0):
+        i = int(np.flatnonzero(c0 <= 0)[0])
+        raise ConfigError(f"budgets must be > 0, got {float(c0[i])!r} at index {i}")
+    out = np.empty_like(c0)
+    for n, cutoff in enumerate(c0):
+        below = x < cutoff
+        if below.all():  # held flat from x_k to the cutoff
+            xs, ys = np.append(x, cutoff), np.append(y, y[-1])
+        else:  # interpolated at the cutoff, after the last point below it
+            i = int(below.sum()) - 1
+            y_c = y[i] + (cutoff - x[i]) / (x[i + 1] - x[i]) * (y[i + 1] - y[i])
+            xs, ys = np.append(x[below], cutoff), np.append(y[: i + 1], y_c)
+        out[n] = 1.0 - float(np.trapezoid(ys, xs)) / cutoff
+    return out
 
 
 # --------------------------------------------------------------------------------------------

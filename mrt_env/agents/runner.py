@@ -31,7 +31,7 @@ class _Recording:
             tuple(self.blocks),
             tuple(self.success_probs),
             tuple(self.prefix_tokens),
-            bool(info[keys.CORRECT]),
+            None if info[keys.CORRECT] is None else bool(info[keys.CORRECT]),
             outcome=str(info[keys.OUTCOME]),
             answer=info[keys.ANSWER],
             prompt=self.prompt,

@@ -75,7 +75,7 @@ class BenchConfig(CommandConfig):
 
     envs: tuple[str, ...] = ("MRT-Search-v0", "MRT-Arithmetic-v0")
     """Env ids to benchmark on (MRT-Search-v0, MRT-Arithmetic-v0, MRT-AIME-v0, MRT-AIME24-v0,
-    MRT-AIME25-v0, MRT-AMC23-v0, MRT-MATH500-v0)."""
+    MRT-AIME25-v0, MRT-AMC23-v0, MRT-MATH500-v0, MRT-Minerva-v0)."""
     strategies: tuple[str, ...] = tuple(STRATEGIES)
     """Strategies: shipped names (think-to-budget early-exit self-verify budget-forcing
     parallel-vote), your own as module:Class or file.py:Class (an Agent, or a function
@@ -152,7 +152,7 @@ class BenchConfig(CommandConfig):
         # The forced answers' settings that are not the defaults (absent: all defaults, as in
         # folders written before they could be set).
         answers = {
-            k: v for k, v in prover.forced_settings().items() if k != "k" and v != _DEFAULTS[k]
+            k: v for k, v in prover.forced_settings().items() if k != "k" and v != _DEFAULTS.get(k)
         }
         return {
             "model": self.model.name,

@@ -17,9 +17,12 @@ with the definitions of :mod:`mrt_env.metrics`:
   outcome (1 or 0), held to B. Once a stream has answered, its success is its answer; this
   puts strategies that stop at different blocks, or whose committing block is written by
   the strategy (early exit, a vote) rather than the model, on one scale;
-* ``token_regret@C0``: the authors' normalized regret at budget C0 (area above the
+* ``token_regret@C0``: the normalized token regret at budget C0 (area above the
   success-vs-tokens curve), on s and compute tokens;
-* ``accuracy@C0``: right and within C0 tokens of compute (the anytime curve).
+* ``accuracy@C0``: right and within C0 tokens of compute (the anytime curve);
+* ``undecided`` (only when some episode had one): the share of episodes whose answer the
+  grader reached no verdict on. Those episodes are left out of every other metric, never
+  counted as wrong.
 
 The one-line meanings in ``summary.md`` are :data:`mrt_env.report.COLUMNS`.
 """
@@ -108,20 +111,22 @@ def summarise(
     """One entry per (env, strategy, metric): ``{"env", "strategy", "metric", "mean",
     "ci95", "n"}``, in the order envs and strategies first appear in ``rows``.
 
-    Episode metrics are over episodes; ``pass@k``/``maj@k`` over (problem, seed) groups
-    that have at least k samples.
+    Episode metrics are over episodes with a verdict; ``pass@k``/``maj@k`` over (problem,
+    seed) groups that have at least k such samples; ``undecided`` over all episodes, and
+    only when some episode had no verdict.
     """
+    count_undecided = any(r["correct"] is None for r in rows)
 
     def columns(group: Sequence[Mapping[str, Any]]) -> dict[str, list[float]]:
         env = group[0]["env"]
+        decided = [r for r in group if r["correct"] is not None]
+        names = _episode_metrics(budgets[env])
         per_episode = [
-            episode_values(r, max_blocks=max_blocks[env], budgets=budgets[env]) for r in group
+            episode_values(r, max_blocks=max_blocks[env], budgets=budgets[env]) for r in decided
         ]
-        values: dict[str, list[float]] = {
-            name: [v[name] for v in per_episode] for name in per_episode[0]
-        }
+        values: dict[str, list[float]] = {name: [v[name] for v in per_episode] for name in names}
         by_problem: dict[tuple[int, str], list[Mapping[str, Any]]] = defaultdict(list)
-        for r in group:
+        for r in decided:
             by_problem[(r["seed"], r["problem_id"])].append(r)
         for k in sample_ks(samples):
             passes, majs = [], []
@@ -135,9 +140,27 @@ def summarise(
             values[f"pass@{k}"], values[f"maj@{k}"] = passes, majs
         order = ["accuracy", *[c for c in values if c[:4] in ("pass", "maj@")]]
         order += [c for c in values if c not in order]
+        if count_undecided:
+            values["undecided"] = [float(r["correct"] is None) for r in group]
+            order.append("undecided")
         return {name: values[name] for name in order}
 
     return summarise_rows(rows, columns, by=GROUPS)
+
+
+def _episode_metrics(budgets: Sequence[int]) -> list[str]:
+    """The names :func:`episode_values` returns, in its order (known without a row)."""
+    return [
+        "accuracy",
+        "tokens",
+        "blocks",
+        "final_j",
+        "progress",
+        "regret",
+        "anytime_regret",
+        *[f"token_regret@{c0}" for c0 in budgets],
+        *[f"accuracy@{c0}" for c0 in budgets],
+    ]
 
 
 def _by_env(stats: Sequence[Mapping[str, Any]]) -> dict[str, dict[str, dict[str, Any]]]:
@@ -172,6 +195,7 @@ def headline_metrics(stats: Sequence[Mapping[str, Any]], env: str) -> list[str]:
         "regret",
         "anytime_regret",
         *regrets[-1:],
+        *[m for m in present if m == "undecided"],
     ]
 
 
@@ -236,6 +260,8 @@ def write_plots(
         return []
     by_env: dict[str, dict[str, list[Mapping[str, Any]]]] = {}
     for r in rows:
+        if r["correct"] is None:  # no verdict: left out, as in the summary
+            continue
         by_env.setdefault(r["env"], {}).setdefault(r["strategy"], []).append(r)
     if not by_env:
         return []

@@ -79,6 +79,8 @@ def _env_kwargs(env_id: str, config: BenchConfig) -> dict[str, Any]:
     if kind == "forced":
         prover_kwargs.update(config.prover.forced_settings())
     kwargs = {**registered, "prover_kind": kind, "prover_kwargs": prover_kwargs}
+    if config.prover.max_answer_tokens is not None:  # one budget for every forced answer
+        kwargs["forced_answer_tokens"] = config.prover.max_answer_tokens
     if config.prover.forcing_text is not None:
         kwargs["forcing_text"] = prover_kwargs["forcing_text"] = config.prover.forcing_text
     for name in ("max_blocks", "max_tokens", "data_path"):

@@ -59,8 +59,9 @@ def load_problems(
 
     Args:
         name: a registered set (``aime24``, ``aime25``, ``aime``, ``amc23``, ``math500``,
-            ``aime_1983_2023``, or one added with :func:`register_source`), or the path of
-            a JSONL/JSON/Parquet/CSV file, which loads as the set named by the file's stem.
+            ``minerva``, ``aime_1983_2023``, or one added with :func:`register_source`), or
+            the path of a JSONL/JSON/Parquet/CSV file, which loads as the set named by the
+            file's stem.
             With ``path=`` given, an unregistered name simply names the set.
         path: a local file (any name), or a folder holding the set's file (``aime24.jsonl``
             ...). In a folder without such a file, the files of one split are used: the

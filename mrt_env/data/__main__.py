@@ -39,7 +39,7 @@ class DataCommand:
     """Load a problem set and print a short summary of it."""
 
     name: tyro.conf.Positional[str | None] = None
-    """A set's name (aime24, aime25, aime, amc23, math500, aime_1983_2023, ...) or a data
+    """A set's name (aime24, aime25, aime, amc23, math500, minerva, aime_1983_2023, ...) or a data
     file; without it, the known sets are listed."""
     path: Path | None = None
     """A local file or folder to load the set from (else $MRT_ENV_DATA_DIR, else the Hub)."""

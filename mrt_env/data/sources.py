@@ -17,6 +17,7 @@ each with why it failed, and the exact ways to provide the data.
 from __future__ import annotations
 
 import logging
+import math
 import os
 import warnings
 from collections import Counter
@@ -25,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from mrt_env.data.columns import to_problems
+from mrt_env.data.columns import ANSWER_COLUMNS, to_problems
 from mrt_env.data.files import SUFFIXES, Rows, read_rows
 from mrt_env.data.hub import HubSpec, load_from_hub
 from mrt_env.errors import (
@@ -36,6 +37,7 @@ from mrt_env.errors import (
     DependencyNotInstalled,
     UnknownKey,
 )
+from mrt_env.grading.extract import find_boxed
 from mrt_env.types import Problem
 
 __all__ = [
@@ -95,6 +97,9 @@ class Source:
             ``aime``); a composite has no files or hub of its own and ids keep each part's
             prefix.
         id_fields: columns joined with ``-`` into an id when rows have no id column.
+        boxed_answer_in: for local files whose rows have no answer column: columns (in
+            order) whose last ``\\boxed{...}`` is the answer (MinervaMATH's copies keep only
+            the worked ``solution``). A row that has an answer column keeps it.
     """
 
     name: str
@@ -103,6 +108,7 @@ class Source:
     description: str = ""
     parts: tuple[str, ...] = ()
     id_fields: tuple[str, ...] = ()
+    boxed_answer_in: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         _check_name(self.name)
@@ -111,6 +117,7 @@ class Source:
             ("hub", HubSpec),
             ("parts", str),
             ("id_fields", str),
+            ("boxed_answer_in", str),
         ):
             object.__setattr__(
                 self, field_name, _as_tuple("Source", field_name, getattr(self, field_name), kind)
@@ -194,11 +201,68 @@ def load_source(name: str, *, path: Path | None = None, split: str | None = None
     return _from_source(entry, path=path, split=split)
 
 
-def load_file(file: Path, *, name: str, id_fields: Sequence[str] = ()) -> list[Problem]:
-    """Load one local file as the set ``name``."""
-    problems = to_problems(read_rows(file), source=name, id_fields=id_fields)
+def load_file(
+    file: Path,
+    *,
+    name: str,
+    id_fields: Sequence[str] = (),
+    boxed_answer_in: Sequence[str] = (),
+) -> list[Problem]:
+    """Load one local file as the set ``name`` (see :class:`Source` for the options)."""
+    rows = _with_boxed_answers(read_rows(file), boxed_answer_in)
+    problems = to_problems(rows, source=name, id_fields=id_fields)
     log.info("%s: %d problems from %s", name, len(problems), file)
     return problems
+
+
+def _load_source_file(file: Path, source: Source) -> list[Problem]:
+    return load_file(
+        file,
+        name=source.name,
+        id_fields=source.id_fields,
+        boxed_answer_in=source.boxed_answer_in,
+    )
+
+
+def _with_boxed_answers(rows: Rows, columns: Sequence[str]) -> Rows:
+    """``rows`` with an ``answer`` taken from the last ``\\boxed{...}`` of ``columns``.
+
+    Only rows without a filled answer column (see
+    :data:`~mrt_env.data.columns.ANSWER_COLUMNS`) get one; the first of ``columns`` holding
+    a complete, non-empty box wins (braces balanced, as the grader extracts a model's box).
+
+    Raises:
+        DataFormatError: a row has no answer column and no box in any of ``columns``.
+    """
+    if not columns:
+        return rows
+    records = []
+    for record, label in zip(rows.records, rows.labels, strict=True):
+        if any(_filled(record.get(c)) for c in ANSWER_COLUMNS):
+            records.append(record)
+            continue
+        answer = next(
+            (
+                boxed
+                for c in columns
+                if isinstance(record.get(c), str) and (boxed := find_boxed(record[c])) is not None
+            ),
+            None,
+        )
+        if answer is None:
+            raise DataFormatError(
+                f"{rows.origin}, {label}: no answer (no column {', '.join(ANSWER_COLUMNS)}, "
+                f"and no \\boxed{{...}} in column {' or '.join(map(repr, columns))})"
+            )
+        records.append({**record, "answer": answer})
+    return Rows(rows.origin, tuple(records), rows.labels)
+
+
+def _filled(value: Any) -> bool:
+    """Not None, NaN (what pandas and CSV tools write for empty) or a blank string."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return False
+    return not (isinstance(value, str) and not value.strip())
 
 
 def _from_loader(
@@ -241,7 +305,7 @@ def _from_source(source: Source, *, path: Path | None, split: str | None) -> lis
         else:
             file = _named_file(folder, source)
             if file is not None:
-                return load_file(file, name=source.name, id_fields=source.id_fields)
+                return _load_source_file(file, source)
             first, *others = source.file_names()
             tried.append(
                 f"{DATA_DIR_ENV}: no file {first} in {folder} (also looked for {', '.join(others)})"
@@ -295,12 +359,12 @@ def _split_files(folder: Path, split: str) -> list[Path]:
 def _from_path(source: Source, path: Path, split: str | None) -> list[Problem]:
     """Read an explicit ``path=``; nothing usable there is an error, never a fall-through."""
     if path.is_file():
-        return load_file(path, name=source.name, id_fields=source.id_fields)
+        return _load_source_file(path, source)
     if not path.is_dir():
         raise DataNotFound(f"path={path}: no such file or folder (while loading {source.name!r})")
     file = _named_file(path, source)
     if file is not None:
-        return load_file(file, name=source.name, id_fields=source.id_fields)
+        return _load_source_file(file, source)
     split = split or (source.hub[0].split if source.hub else None)
     shards = _split_files(path, split) if split else []
     if not shards:
@@ -312,8 +376,8 @@ def _from_path(source: Source, path: Path, split: str | None) -> list[Problem]:
             f"supported formats: {', '.join(SUFFIXES)})"
         )
     if len(shards) == 1:
-        return load_file(shards[0], name=source.name, id_fields=source.id_fields)
-    parts = [read_rows(file) for file in shards]
+        return _load_source_file(shards[0], source)
+    parts = [_with_boxed_answers(read_rows(file), source.boxed_answer_in) for file in shards]
     rows = Rows(
         origin=str(path),
         records=tuple(r for part in parts for r in part.records),
@@ -385,6 +449,17 @@ def _register_builtins() -> None:
             files=("math_500.jsonl",),
             hub=(HubSpec("HuggingFaceH4/MATH-500", split="test"),),
             description="MATH-500, 500 problems",
+        ),
+        Source(
+            "minerva",
+            files=("minerva_math.jsonl",),
+            hub=(HubSpec("math-ai/minervamath", split="test"),),
+            id_fields=("idx",),
+            boxed_answer_in=("solution",),
+            description=(
+                "MinervaMATH, 272 MIT OpenCourseWare science problems (answers with units, "
+                "scientific notation, formulas)"
+            ),
         ),
         Source(
             "aime_1983_2023",

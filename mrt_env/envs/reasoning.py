@@ -76,7 +76,9 @@ class ReasoningEnvConfig:
     """Text that ends the thinking and asks for the answer (default: the prover's own, else
     the paper's)."""
     forced_answer_tokens: int = 256
-    """Tokens the forced answer at truncation may use."""
+    """Tokens a forced answer may use: the one at truncation, and μ's when the env builds a
+    forced prover from a model (unless ``prover_kwargs`` sets ``max_answer_tokens``). The
+    real problem sets use the authors' 4096; the synthetic tasks a handful."""
     think_close: str = THINK_CLOSE
     """The tag that ends the thinking; a block that writes it commits to an answer."""
     prompt_template: str | None = None
@@ -122,7 +124,10 @@ def _build_prover(config: ReasoningEnvConfig) -> MetaProver | None:
 
         spec = load_lm(spec, backend=config.backend, **dict(config.backend_kwargs))
     if hasattr(spec, "generate") and hasattr(spec, "count_tokens"):
-        return make_prover(spec, config.prover_kind, **dict(config.prover_kwargs))
+        kwargs = dict(config.prover_kwargs)
+        if config.prover_kind == "forced":  # one answer budget for every forced answer
+            kwargs.setdefault("max_answer_tokens", config.forced_answer_tokens)
+        return make_prover(spec, config.prover_kind, **kwargs)
     raise ArgumentTypeError(
         "prover must be a MetaProver, a LanguageModel, a model name or path, or None; "
         f"got {type(spec).__name__}"

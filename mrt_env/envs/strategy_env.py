@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -31,6 +32,7 @@ from mrt_env.errors import (
     ConfigError,
     DataFormatError,
     DataNotFound,
+    GradingError,
     ResetNeeded,
     RunStateError,
 )
@@ -506,20 +508,34 @@ def tabulate(
             for (r, _), a in zip(contexts, answers, strict=True)
             if a is not None
         ]
-        verdicts = grade_many(graded)
-        right = iter(v.correct for v in verdicts)
-        correct = [a is not None and next(right) for a in answers]
-        traces, at = [], 0
+        verdicts = iter(grade_many(graded))
+        graded_at = [next(verdicts) if a is not None else None for a in answers]
+        correct = [v is not None and v.correct for v in graded_at]
+        traces, at, dropped = [], 0, 0
         for r in records:
             k = len(r.blocks)
-            traces.append(
-                replace(
-                    r,
-                    forced_answers=tuple(answers[at : at + k]),
-                    forced_correct=tuple(correct[at : at + k]),
+            here = graded_at[at : at + k]
+            # A table replays outcomes: a stream with any answer the grader reached no
+            # verdict on cannot be replayed exactly, so it is left out (and counted).
+            if r.correct is None or any(v is not None and v.undecided for v in here):
+                dropped += 1
+            else:
+                traces.append(
+                    replace(
+                        r,
+                        forced_answers=tuple(answers[at : at + k]),
+                        forced_correct=tuple(correct[at : at + k]),
+                    )
                 )
-            )
             at += k
+        if dropped:
+            warnings.warn(
+                f"tabulate: {dropped} of {len(records)} streams had an answer the grader "
+                "reached no verdict on (a deadline passed); they are left out of the table",
+                stacklevel=2,
+            )
+        if not traces:
+            raise GradingError("tabulate: the grader reached no verdict on any stream")
         return StrategyTable(env, first.config.max_blocks, first.config.max_tokens, tuple(traces))
     finally:
         vec.close()

@@ -279,6 +279,8 @@ class Stepper:
         """Append the checked block to ``stream`` with μ's new estimate; reward and info."""
         rules = self.rules
         before = stream.estimates[-1].success_prob
+        if estimate.no_verdict:  # nothing measured: keep J, so no progress is invented
+            estimate = replace(estimate, success_prob=before)
         stream.blocks.append(check.block)
         stream.tokens.append(check.block_tokens)
         stream.estimates.append(estimate)
@@ -299,12 +301,14 @@ class Stepper:
             info.update(
                 {
                     keys.ANSWER: result.extracted,
-                    keys.CORRECT: bool(result.correct),
+                    keys.CORRECT: None if result.undecided else bool(result.correct),
                     keys.OUTCOME: how,
                     keys.GOLD_ANSWER: stream.problem.answer,
                 }
             )
-            reward += rules.outcome_weight * float(result.correct)
+            info[keys.UNDECIDED] += result.undecided
+            if not result.undecided:  # no verdict, no outcome reward (not a 0 verdict)
+                reward += rules.outcome_weight * float(result.correct)
         stream.info = info
         return StepOutcome(
             stream.observation, float(reward), check.committed, check.truncated, dict(info)
@@ -328,4 +332,5 @@ class Stepper:
             keys.FORCED_ANSWERS: answers,
             keys.ANSWER: counted.most_common(1)[0][0] if counted else None,
             keys.PROBLEM_ID: stream.problem.id,
+            keys.UNDECIDED: stream.estimates[-1].undecided,
         }

@@ -20,6 +20,7 @@ import numpy as np
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
+from mrt_env import info as keys
 from mrt_env.envs.reasoning import ReasoningEnv, ReasoningEnvConfig
 from mrt_env.errors import ConfigError
 
@@ -144,6 +145,10 @@ class ReasoningVectorEnv(VectorEnv):
         terminated = np.zeros(self.num_envs, dtype=bool)
         truncated = np.zeros(self.num_envs, dtype=bool)
         infos: dict[str, Any] = {}
+        if any(keys.CORRECT in out.info for out in outcomes):
+            # True, False or None (no verdict): an object array, since Gymnasium would
+            # make a bool array from the first value and turn a later None into False.
+            infos[keys.CORRECT] = np.full(self.num_envs, None, dtype=object)
         for i, out in zip(stepping, outcomes, strict=True):
             obs[i], rewards[i] = out.observation, out.reward
             terminated[i], truncated[i] = out.terminated, out.truncated

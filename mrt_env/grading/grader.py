@@ -7,7 +7,10 @@ compared: exactly in this thread when both are plain numbers, choice letters or 
 deadline (:mod:`mrt_env.grading.pool`).
 
 None of these functions raises, whatever the input: a failure is a ``correct=False``
-verdict whose ``reason`` says what happened.
+result whose ``reason`` says what happened. When no verdict could be reached (no worker
+came free within ``wait``, the comparison overran ``timeout``, the worker died) the result
+is ``undecided``: not a judgement that the answer is wrong, and the env, ``mrt-bench`` and
+the TRL rewards leave it out rather than count it as 0.
 """
 
 from __future__ import annotations
@@ -23,12 +26,18 @@ from mrt_env.grading.normalize import fast_verdict, implausible, normalize_answe
 from mrt_env.grading.pool import Outcome, get_pool
 from mrt_env.types import GradeResult
 
-__all__ = ["DEFAULT_TIMEOUT", "MAX_TIMEOUT", "answers_match", "grade", "grade_many"]
+__all__ = ["DEFAULT_TIMEOUT", "DEFAULT_WAIT", "MAX_TIMEOUT", "answers_match", "grade", "grade_many"]
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_TIMEOUT = 5.0
-"""Seconds a symbolic comparison may take before it counts as wrong (``timed_out``)."""
+"""Seconds a symbolic comparison may take before it is given up (``undecided``)."""
+
+DEFAULT_WAIT = 60.0
+"""Seconds a call may wait for a free grading worker before it is given up (``undecided``).
+
+Kept apart from ``timeout`` so that waiting behind other callers never eats into the
+comparison's own time: on a busy machine a call is slower, its verdict the same."""
 
 # A response without a box is taken as a bare answer only when it is this short.
 _BARE_ANSWER_MAX_CHARS = 200
@@ -38,19 +47,23 @@ MAX_TIMEOUT = 86_400.0
 """The longest ``timeout`` accepted (a day): waits past it overflow the platform's clocks."""
 
 
-def _check_timeout(timeout: float) -> float:
+def _check_seconds(name: str, value: float) -> float:
     if (
-        isinstance(timeout, bool)
-        or not isinstance(timeout, (int, float))
-        or not 0 < timeout <= MAX_TIMEOUT
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not 0 < value <= MAX_TIMEOUT
     ):
         raise ConfigError(
-            f"timeout must be a number of seconds in (0, {MAX_TIMEOUT:g}], got {timeout!r}"
+            f"{name} must be a number of seconds in (0, {MAX_TIMEOUT:g}], got {value!r}"
         )
-    return float(timeout)
+    return float(value)
 
 
-def _compare(pred: str, gold: str, timeout: float, wait: float | None = None) -> Outcome:
+def _check_bounds(timeout: float, wait: float) -> tuple[float, float]:
+    return _check_seconds("timeout", timeout), _check_seconds("wait", wait)
+
+
+def _compare(pred: str, gold: str, timeout: float, wait: float) -> Outcome:
     if not isinstance(pred, str) or not isinstance(gold, str):
         kinds = f"{type(pred).__name__} and {type(gold).__name__}"
         return Outcome(False, f"expected two str answers, got {kinds}")
@@ -67,17 +80,20 @@ def _compare(pred: str, gold: str, timeout: float, wait: float | None = None) ->
         return get_pool().compare(pred_norm, gold_norm, timeout=timeout, wait=wait)
     except GradingError as exc:
         logger.warning("grading pool unavailable: %s", exc)
-        return Outcome(False, f"grading pool unavailable: {exc}")
+        return Outcome(False, f"grading pool unavailable: {exc}", undecided=True)
 
 
-def answers_match(pred: str, gold: str, *, timeout: float = DEFAULT_TIMEOUT) -> bool:
+def answers_match(
+    pred: str, gold: str, *, timeout: float = DEFAULT_TIMEOUT, wait: float = DEFAULT_WAIT
+) -> bool:
     """Is the answer ``pred`` mathematically equivalent to the reference ``gold``?
 
     Both are answer strings (not whole responses). Asymmetric: ``gold`` decides the kind
     of comparison (a gold choice letter accepts ``(C)``/``\\text{(C)}``; a gold integer
-    accepts only that exact value). Keyword-only ``timeout`` bounds the sympy work.
+    accepts only that exact value). Keyword-only ``timeout`` bounds the sympy work and
+    ``wait`` the wait for a free worker. False when undecided (:func:`grade` tells apart).
     """
-    return _compare(pred, gold, _check_timeout(timeout)).correct
+    return _compare(pred, gold, *_check_bounds(timeout, wait)).correct
 
 
 def _committed_answer(response: str) -> str | None:
@@ -96,18 +112,21 @@ def _committed_answer(response: str) -> str | None:
     return None
 
 
-def grade(response: str, gold: str, *, timeout: float = DEFAULT_TIMEOUT) -> GradeResult:
+def grade(
+    response: str, gold: str, *, timeout: float = DEFAULT_TIMEOUT, wait: float = DEFAULT_WAIT
+) -> GradeResult:
     """Grade a model ``response`` against the reference answer ``gold``.
 
     The answer is what :func:`extract_answer` finds; a short response with no box and no
-    ``</think>`` is taken as a bare answer. Never raises and never blocks for longer than
-    ``timeout`` (plus, on the very first symbolic comparison of a process, the one-time
-    start of the worker pool). Thread-safe.
+    ``</think>`` is taken as a bare answer. Never raises. Blocks for at most ``wait`` (for
+    a free grading worker, when other threads hold them all) plus ``timeout`` (for the
+    comparison), plus the start of a worker when the pool grows (about a second); past
+    either bound the result is ``undecided``. Thread-safe.
     """
-    return _grade(response, gold, _check_timeout(timeout))
+    return _grade(response, gold, *_check_bounds(timeout, wait))
 
 
-def _grade(response: str, gold: str, timeout: float, wait: float | None = None) -> GradeResult:
+def _grade(response: str, gold: str, timeout: float, wait: float) -> GradeResult:
     try:
         if not isinstance(response, str):
             kind = type(response).__name__
@@ -116,26 +135,31 @@ def _grade(response: str, gold: str, timeout: float, wait: float | None = None) 
         if extracted is None:
             return GradeResult(False, None, False, "no final answer found")
         outcome = _compare(extracted, gold, timeout, wait)
-        return GradeResult(outcome.correct, extracted, outcome.timed_out, outcome.reason)
+        return GradeResult(
+            outcome.correct, extracted, outcome.timed_out, outcome.reason, outcome.undecided
+        )
     # The grading boundary: an unexpected bug must cost one verdict, not a training run.
     except Exception as exc:
-        logger.exception("grade() failed on an input; counted as incorrect")
-        return GradeResult(False, None, False, f"internal error: {type(exc).__name__}: {exc}")
+        logger.exception("grade() failed on an input; no verdict")
+        reason = f"internal error: {type(exc).__name__}: {exc}"
+        return GradeResult(False, None, False, reason, undecided=True)
 
 
 def grade_many(
     pairs: Iterable[tuple[str, str]],
     *,
     timeout: float = DEFAULT_TIMEOUT,
+    wait: float = DEFAULT_WAIT,
     workers: int | None = None,
 ) -> list[GradeResult]:
     """Grade many ``(response, gold)`` pairs; same verdicts as :func:`grade`, in order.
 
     Plain answers are settled in this thread; the symbolic ones run on ``workers`` worker
     processes at once (default: the number of CPUs, at most 8). Each item's comparison is
-    bounded by ``timeout``; items wait for a free worker rather than time out in the queue.
+    bounded by ``timeout``, and its wait for a free worker by ``wait``; the batch's own
+    items do not compete for workers (it uses at most ``workers`` at once).
     """
-    timeout = _check_timeout(timeout)
+    timeout, wait = _check_bounds(timeout, wait)
     pairs = list(pairs)
     if workers is None:
         workers = min(8, os.cpu_count() or 1)
@@ -144,9 +168,7 @@ def grade_many(
     for i, pair in enumerate(pairs):
         if not (isinstance(pair, tuple | list) and len(pair) == 2):
             raise ArgumentTypeError(f"pairs[{i}] must be a (response, gold) pair, got {pair!r:.80}")
-    # Items queue for a free worker (a timed-out worker is replaced in about a second);
-    # each item's own comparison is still bounded by ``timeout``.
-    wait = get_pool(workers).startup_timeout + timeout
+    get_pool(workers)  # grows the pool to ``workers`` if it is smaller
 
     def one(pair: tuple[str, str]) -> GradeResult:
         return _grade(pair[0], pair[1], timeout, wait)

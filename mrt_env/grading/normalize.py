@@ -1,10 +1,11 @@
 """Text normalisation of answers, and the exact comparisons that need no sympy.
 
 Models and datasets write the same answer many ways: ``070``, ``1{,}000``, ``\\$32,348``,
-``30^\\circ``, ``\\text{(C)}``, ``x = 7``, ``\\dfrac12``. :func:`normalize_answer` maps
-all of them to one canonical LaTeX string; :func:`fast_verdict` then settles the common
-cases (numbers, choice letters, words, identical strings) exactly and in microseconds, so
-that only genuinely symbolic answers pay for a sympy parse in a worker process.
+``30^\\circ``, ``\\text{(C)}``, ``x = 7``, ``\\dfrac12``, ``4.5e33``,
+``4.5 \\times 10^{33}\\,\\mathrm{erg\\,s^{-1}}``. :func:`normalize_answer` maps all of
+them to one canonical LaTeX string; :func:`fast_verdict` then settles the common cases
+(numbers, choice letters, words, identical strings) exactly and in microseconds, so that
+only genuinely symbolic answers pay for a sympy parse in a worker process.
 
 Everything here is plain string work, bounded and linear in the input: it is safe to run
 in the caller's thread on any input.
@@ -15,6 +16,7 @@ from __future__ import annotations
 import bisect
 import re
 from dataclasses import dataclass
+from decimal import Decimal
 from fractions import Fraction
 
 __all__ = [
@@ -72,9 +74,65 @@ _UNITS = (
     "|radians?|rad|cents?|dollars?|seconds?|sec|minutes?|min|hours?|hrs?|days?|weeks?"
     "|months?|years?|people|persons?|students?|ways?|times|points?|liters?|litres?|gallons?"
 )
-# One-letter units (m, g, s, h) only after a space: "2m" may be 2 times a variable m.
+# One-letter units (m, g, s, h) only after a space: "2m" may be 2 times a variable m; and
+# only after a digit: in "\frac{37}{4} m" the m is a factor (a mass), not metres.
 _UNIT = rf"(?:\s*(?:{_UNITS})|\s+[mgsh])(?![a-zA-Z])(?:\s*\^\s*\{{?[23]\}}?)?"
-_TRAILING_UNITS = re.compile(rf"(?<=[\d}}])(?:{_UNIT})+\s*$")
+_TRAILING_UNITS = re.compile(rf"(?:(?<=\d)|(?<=\}})(?!\s+[mgsh](?![a-zA-Z])))(?:{_UNIT})+\s*$")
+# A unit set upright right after a number: "5\mathrm{m}" is 5 metres, so the wrapper
+# counts as a space before it is unwrapped.
+_WRAPPED_AFTER_NUMBER = re.compile(r"(?<=\d)(?=\\(?:mathrm|text|textrm|rm|mbox)\s*\{)")
+
+# --- A number with a unit, and scientific notation (MinervaMATH's physics answers) ---
+# A whole answer that is a decimal number, optionally in scientific notation (4.5e33,
+# 4.5 \times 10^{33}, 3\cdot 10^{8}, 10^{-5}), optionally followed by a unit, becomes the
+# plain decimal: "4.5 \times 10^{33} ergs s^{-1}" -> "4500...0" (33 zeros less one).
+# Only whole answers: inside a formula "2e-1" may be 2e - 1, and a letter after a formula
+# may be a factor. A multi-digit exponent needs braces: 10^33 is TeX's 10^{3}3.
+_MANTISSA = r"(\d{1,3}(?:,\d{3})+(?:\.\d*)?|\d+(?:\.\d*)?|\.\d+)"
+_POWER_OF_TEN = r"10\s*\^\s*\{\s*([+-]?\d+)\s*\}"
+_NUMBER_HEAD = re.compile(
+    rf"^([+-]?)\s*(?:{_POWER_OF_TEN}|{_MANTISSA}(?:[eE]([+-]?\d+)(?![\d.])"
+    rf"|\s*(?:\\times|\\cdot|\*)\s*{_POWER_OF_TEN})?)"
+)
+# Exponents beyond this are left as written (sympy's size guard handles them).
+_MAX_SCI_EXPONENT = 400
+_SI_PREFIX = r"(?:[yzafpnumcdhkMGTPE]|da|\\mu\s*|\u00b5)"
+_UNIT_SYMBOLS = r"m|g|s|K|J|W|N|V|A|C|F|T|L|M|Pa|Hz|eV|mol|bar|erg|ergs|cal|pc|yr|ly|Wb|ohm|\\Omega"
+_UNIT_WORDS = (
+    r"meters?|metres?|seconds?|sec|grams?|years?|days?|hours?|hrs?|h|min|minutes?|weeks?"
+    r"|parsecs?|arcsecs?|arcseconds?|arcmins?|arcminutes?|radians?|rad|degrees?|deg|sr"
+    r"|angstroms?|Angstroms?|\\AA|\u00c5|\u212b|amu|Da|atm|Torr|dynes?|dyn|gauss|ohms?"
+    r"|kelvins?|joules?|watts?|volts?|Volts?|newtons?|moles?|liters?|litres?|AU|au|mag"
+    r"|magnitudes?|atoms?|photons?|molecules?|electrons?|particles?|bits?|bytes?|counts?"
+    r"|cycles?|revolutions?|rev|rpm|r(?=\s*/\s*(?:s|sec|min)(?![A-Za-z]))|dollars?|cents?"
+    r"|bushels?|units?|light[- ]years?"
+    r"|[MLR]_\\odot|\\odot|cm|mm|km|nm|inch(?:es)?|in|feet|foot|ft|miles?|mi|mph|kg"
+    r"|pounds?|lbs?|squared|cubed|square|cubic"
+)
+_UNIT_ATOM = (
+    rf"(?:(?:{_UNIT_WORDS})|{_SI_PREFIX}?(?:{_UNIT_SYMBOLS}))(?![A-Za-z])"
+    r"(?:\s*\^\s*[+-]?\d+)?"
+    r"|\^\s*\\prime(?:\s*\\prime)?|'{1,2}|\\prime{1,2}"
+)
+_UNIT_JOIN = r"(?:\s*(?:/|\\cdot|\*)\s*|\s+per\s+|\s*)"
+# A unit may end "per" a counted thing of any name: eV/vacancy, photons/pulse, kJ/bomb.
+_UNIT_EXPR = re.compile(
+    rf"(?:(?:/|per\s)\s*)?(?:{_UNIT_ATOM})(?:{_UNIT_JOIN}(?:{_UNIT_ATOM}))*"
+    r"(?:\s*(?:/|\s+per\s+)\s*[A-Za-z]{3,})?"
+)
+# What is dropped from a unit before it is read: wrappers, braces, spacing commands.
+_UNIT_NOISE = re.compile(
+    r"\\(?:mathrm|text|textrm|rm|mbox|operatorname|mathit)(?![a-zA-Z])|[{}~]"
+    r"|(?<!\\)\\[,;:! ]"
+)
+_ONE_LETTER_FIRST = re.compile(r"[A-Za-z](?![A-Za-z])")
+
+# Python/numpy spellings in datasets' answers: np.arcsin(10/13), -1./3.
+_NUMPY_FUNCTION = re.compile(
+    r"(?<![\w.\\])np\.(arcsin|arccos|arctan|sinh|cosh|tanh|sin|cos|tan|exp|sqrt|pi)\b"
+)
+_NUMPY_LOG = re.compile(r"(?<![\w.\\])np\.log\b")
+_BARE_POINT = re.compile(r"(?<![\d.])(\d+)\.(?=\s*[/*)])")
 _ASSIGNMENT = re.compile(r"^\s*[a-zA-Z](?:_\{?[a-zA-Z0-9]+\}?)?\s*(?:=|\\in)(?!=)\s*")
 _THOUSANDS_COMMA = re.compile(r"^[+-]?\d{1,3}(?:,\d{3})+(?:\.\d+)?$")
 _CHOICE = re.compile(r"^\(?\s*([A-Ea-e])\s*\)?(?:\s.*)?$", re.DOTALL)
@@ -169,7 +227,10 @@ def normalize_answer(answer: str) -> str:
     Removes presentation that does not change the value (math delimiters, ``\\left``,
     spacing commands, ``\\text{}``-like wrappers, degrees, percent and dollar signs,
     trailing units, thousands separators, a leading ``x =``), and rewrites aliases
-    (``\\dfrac`` -> ``\\frac``, ``\\frac12`` -> ``\\frac{1}{2}``, ``\\sqrt2`` -> ``\\sqrt{2}``).
+    (``\\dfrac`` -> ``\\frac``, ``\\frac12`` -> ``\\frac{1}{2}``, ``\\sqrt2`` -> ``\\sqrt{2}``,
+    ``np.arcsin`` -> ``\\arcsin``, ``1./3`` -> ``1/3``). A whole answer that is a decimal
+    number, in scientific notation or not, with or without a unit after it, becomes the
+    plain decimal (``4.5 \\times 10^{3}\\,\\mathrm{m/s}`` -> ``4500``).
     The percent sign is dropped, not divided out: datasets store ``50`` for "50%".
     """
     s = answer
@@ -182,6 +243,7 @@ def normalize_answer(answer: str) -> str:
     s = _NULL_DELIM.sub("", s)
     s = _SIZING.sub("", s)
     s = _DISPLAY.sub("", s)
+    s = _WRAPPED_AFTER_NUMBER.sub(" ", s)
     s = _unwrap_text_commands(s)
     s = s.replace(r"\%", "").replace("%", "")
     s = _DEGREES.sub("", s)
@@ -194,6 +256,9 @@ def normalize_answer(answer: str) -> str:
     s = _FRAC_HALF_SHORT_DEN.sub(r"\\frac{\1}\2", s)
     s = _SQRT_SHORT.sub(r"\\sqrt{\1}", s)
     s = _SHORT_SCRIPT.sub(r"\1{\2}", s)
+    s = _NUMPY_FUNCTION.sub(r"\\\1", s)
+    s = _NUMPY_LOG.sub(r"\\ln", s)
+    s = _BARE_POINT.sub(r"\1", s)
     s = _WS.sub(" ", s).strip().rstrip(".").strip()
     s = _TRAILING_UNITS.sub("", s).strip()
     s = strip_outer_braces(s)
@@ -203,7 +268,44 @@ def normalize_answer(answer: str) -> str:
         s = ",".join(_ASSIGNMENT.sub("", part) for part in split_top_level(s))
     else:
         s = _ASSIGNMENT.sub("", s)
-    return strip_outer_braces(s.strip())
+    return _plain_number(strip_outer_braces(s.strip()))
+
+
+def _is_unit(rest: str) -> bool:
+    """Is ``rest``, what follows a number, a unit (``ergs s^{-1}``, ``/cm^{3}``, ``\\AA``)?
+
+    A one-letter unit written against the number is not one: ``2m`` may be 2 times m.
+    """
+    flat = _WS.sub(" ", _UNIT_NOISE.sub(" ", rest)).strip()
+    if not flat or len(flat) > 80:
+        return False
+    if not rest[0].isspace() and not rest.startswith("\\") and _ONE_LETTER_FIRST.match(flat):
+        return False
+    return _UNIT_EXPR.fullmatch(flat) is not None
+
+
+def _plain_number(s: str) -> str:
+    """A whole answer that is a number (``_NUMBER_HEAD``), with or without a unit after it,
+    as a plain decimal: ``3e8 m/s`` and ``3 \\times 10^{8}`` -> ``300000000``, ``1.60 cm``
+    -> ``1.60``. Anything else is returned unchanged."""
+    m = _NUMBER_HEAD.match(s)
+    if m is None:
+        return s
+    has_unit = bool(s[m.end() :].strip())
+    if has_unit and not _is_unit(s[m.end() :]):
+        return s
+    sign, mantissa = m.group(1), (m.group(3) or "1").replace(",", "")
+    exponent = m.group(2) or m.group(4) or m.group(5)
+    if exponent is None:
+        return f"{sign}{mantissa}" if has_unit else s
+    if abs(int(exponent)) > _MAX_SCI_EXPONENT:
+        return s
+    # Exact: the digits are kept and only the decimal exponent moves (no float, no rounding).
+    value = Decimal(mantissa).as_tuple()
+    text = format(Decimal((value.sign, value.digits, value.exponent + int(exponent))), "f")
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return ("-" if sign == "-" and text.strip("0.") else "") + text
 
 
 def implausible(norm: str) -> str | None:

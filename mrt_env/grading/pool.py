@@ -8,14 +8,22 @@ a pathological input costs one worker, never the caller.
 
 Workers are plain subprocesses, not ``multiprocessing`` children, so a user's script is
 never re-imported in them. The pool is created on first use, shared by every caller in the
-process, reused between calls, grows on demand up to ``max_workers``, and is shut down at
-interpreter exit. Starting a worker (importing sympy) takes about a second; it is not
-counted against any call's deadline, and :func:`mrt_env.grading.warmup` does it early.
+process, reused between calls, grows on demand up to ``max_workers`` (by default one per CPU,
+at least 2 and at most 8; ``$MRT_GRADING_WORKERS`` or :func:`set_pool_size` change it), and
+is shut down at interpreter exit. Starting a worker (importing sympy) takes about a second;
+it is not counted against any call's deadline, and :func:`mrt_env.grading.warmup` does it
+early.
+
+A call has two bounds: ``wait``, for a worker to come free, and ``timeout``, for the
+comparison itself. They are kept apart so that a busy machine makes a call slower, never
+its verdict different; a call that cannot get a worker, or whose comparison overruns,
+reaches no verdict (``Outcome.undecided``) rather than a wrong one.
 """
 
 from __future__ import annotations
 
 import atexit
+import collections
 import contextlib
 import json
 import os
@@ -29,7 +37,15 @@ from pathlib import Path
 
 from mrt_env.errors import ConfigError, GradingError
 
-__all__ = ["Outcome", "WorkerPool", "get_pool", "shutdown_pool"]
+__all__ = [
+    "WORKERS_ENV",
+    "Outcome",
+    "WorkerPool",
+    "default_pool_size",
+    "get_pool",
+    "set_pool_size",
+    "shutdown_pool",
+]
 
 _READY = "ready"
 _EOF = object()  # what a reader thread queues when the worker's stdout closes
@@ -37,13 +53,23 @@ _EOF = object()  # what a reader thread queues when the worker's stdout closes
 _PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])
 
 
+WORKERS_ENV = "MRT_GRADING_WORKERS"
+"""The environment variable that sets the process-wide pool's size."""
+
+
 @dataclass(frozen=True)
 class Outcome:
-    """What one comparison came to."""
+    """What one comparison came to.
+
+    ``undecided``: no verdict was reached (no worker came free in time, the comparison
+    overran its deadline, or the worker died); ``correct`` is then False but is not a
+    judgement of the answer. ``timed_out``: one of the two deadlines passed.
+    """
 
     correct: bool
     reason: str
     timed_out: bool = False
+    undecided: bool = False
 
 
 @dataclass
@@ -112,6 +138,7 @@ class WorkerPool:
         self.startup_timeout = startup_timeout
         self._cond = threading.Condition()
         self._idle: list[_Worker] = []
+        self._line: collections.deque[object] = collections.deque()  # callers waiting, in order
         self._count = 0  # workers alive or starting
         self._closed = False
         self._pid = os.getpid()
@@ -156,11 +183,19 @@ class WorkerPool:
                 self._idle.extend(ready)
                 self._cond.notify_all()
 
-    def resize(self, max_workers: int) -> None:
-        """Allow at least ``max_workers`` workers (never shrinks a running pool)."""
+    def resize(self, max_workers: int, *, shrink: bool = False) -> None:
+        """Allow ``max_workers`` workers: grow to it, or with ``shrink`` also shrink to it
+        (surplus workers stop as they come free)."""
+        if isinstance(max_workers, bool) or not isinstance(max_workers, int) or max_workers < 1:
+            raise ConfigError(f"max_workers must be an int >= 1, got {max_workers!r}")
         with self._cond:
-            self.max_workers = max(self.max_workers, max_workers)
+            self.max_workers = max_workers if shrink else max(self.max_workers, max_workers)
+            surplus = max(0, min(len(self._idle), self._count - self.max_workers))
+            stopped, self._idle = self._idle[:surplus], self._idle[surplus:]
+            self._count -= surplus
             self._cond.notify_all()
+        for worker in stopped:
+            worker.kill()
 
     def close(self) -> None:
         """Stop every worker; calls made afterwards fail with a clear reason."""
@@ -189,39 +224,50 @@ class WorkerPool:
     # -- use ---------------------------------------------------------------------------
 
     def _acquire(self, deadline: float) -> _Worker | None:
+        # First come, first served: a caller takes a worker only at the head of the line.
+        # Without the line, a thread can lose every race for a freed worker to the others
+        # and wait far longer than its turn (seen as a 60 s wait under 8 threads).
+        ticket = object()
         with self._cond:
-            while True:
-                if self._closed:
-                    raise GradingError("the grading pool is closed")
-                while self._idle:
-                    worker = self._idle.pop()
-                    if worker.process.poll() is None:
-                        return worker
-                    self._count -= 1  # died while idle (killed from outside): drop it
-                    worker.kill()
-                if self._count < self.max_workers:
-                    self._count += 1
-                    break
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    return None
-                self._cond.wait(remaining)
+            self._line.append(ticket)
+            try:
+                while True:
+                    if self._closed:
+                        raise GradingError("the grading pool is closed")
+                    if self._line[0] is ticket:
+                        while self._idle:
+                            worker = self._idle.pop()
+                            if worker.process.poll() is None:
+                                return worker
+                            self._count -= 1  # died while idle (killed from outside): drop it
+                            worker.kill()
+                        if self._count < self.max_workers:
+                            self._count += 1
+                            break
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        return None
+                    self._cond.wait(remaining)
+            finally:
+                self._line.remove(ticket)
+                self._cond.notify_all()  # the next in line may go now
         try:
             return self._start_worker()
         except BaseException:
             with self._cond:
                 self._count -= 1
-                self._cond.notify()
+                self._cond.notify_all()
             raise
 
     def _release(self, worker: _Worker) -> None:
         with self._cond:
-            if self._closed:
+            if self._closed or self._count > self.max_workers:  # closed, or shrunk
                 worker.kill()
                 self._count -= 1
+                self._cond.notify_all()
                 return
             self._idle.append(worker)
-            self._cond.notify()
+            self._cond.notify_all()
 
     def _replace(self, worker: _Worker) -> None:
         """Kill ``worker`` and start its successor, both off the caller's thread."""
@@ -233,7 +279,7 @@ class WorkerPool:
             except GradingError:
                 with self._cond:
                     self._count -= 1
-                    self._cond.notify()
+                    self._cond.notify_all()
                 return
             self._release(successor)
 
@@ -241,31 +287,24 @@ class WorkerPool:
             worker.process.kill()  # stop the runaway computation right now
         threading.Thread(target=run, name="mrt-grading-respawn", daemon=True).start()
 
-    def compare(
-        self, pred: str, gold: str, *, timeout: float, wait: float | None = None
-    ) -> Outcome:
-        """Compare two normalised answers in a worker, within ``timeout`` seconds.
+    def compare(self, pred: str, gold: str, *, timeout: float, wait: float) -> Outcome:
+        """Compare two normalised answers in a worker.
 
-        ``wait`` bounds the wait for a free worker. By default it shares the deadline, so
-        the whole call takes at most ``timeout``; a batch passes a longer ``wait`` so that
-        its items queue for workers (each item's computation still gets ``timeout``).
+        ``wait`` bounds the wait for a free worker; ``timeout`` bounds the comparison once
+        it has one. Starting a new worker counts against neither. When either bound
+        passes, the outcome is undecided.
         """
-        start = time.monotonic()
-        worker = self._acquire(start + (timeout if wait is None else wait))
+        worker = self._acquire(time.monotonic() + wait)
         if worker is None:
-            return Outcome(False, f"no grading worker free within {timeout:g} s", timed_out=True)
-        if wait is None:
-            # A worker that had to be started may have used up the deadline; the
-            # computation still gets the full budget (start-up is not the answer's fault).
-            budget = max(start + timeout - time.monotonic(), 0.0) or timeout
-        else:
-            budget = timeout
+            return Outcome(
+                False, f"no grading worker came free within {wait:g} s", True, undecided=True
+            )
         try:
             worker.send(pred, gold)
-            message = worker.receive(budget)
+            message = worker.receive(timeout)
         except queue.Empty:
             self._replace(worker)
-            return Outcome(False, f"sympy comparison exceeded {timeout:g} s", timed_out=True)
+            return Outcome(False, f"sympy comparison exceeded {timeout:g} s", True, undecided=True)
         except OSError:  # broken pipe: the worker had died
             message = _EOF
         except BaseException:
@@ -275,10 +314,24 @@ class WorkerPool:
             raise
         if message is _EOF:  # e.g. a C stack overflow in the parser
             self._replace(worker)
-            return Outcome(False, "grading worker crashed on this input")
+            return Outcome(False, "grading worker crashed on this input", undecided=True)
         verdict, reason = message
         self._release(worker)
         return Outcome(bool(verdict), str(reason))
+
+
+def default_pool_size() -> int:
+    """``$MRT_GRADING_WORKERS`` if set, else one worker per CPU (at least 2, at most 8)."""
+    raw = os.environ.get(WORKERS_ENV, "").strip()
+    if not raw:
+        return max(2, min(8, os.cpu_count() or 1))
+    try:
+        size = int(raw)
+    except ValueError:
+        size = 0
+    if size < 1:
+        raise ConfigError(f"${WORKERS_ENV} must be a positive int, got {raw!r}")
+    return size
 
 
 _pool: WorkerPool | None = None
@@ -290,10 +343,19 @@ def get_pool(min_workers: int = 1) -> WorkerPool:
     global _pool
     with _pool_lock:
         if _pool is None or not _pool.usable_here:
-            _pool = WorkerPool(max(2, min_workers))
+            _pool = WorkerPool(max(default_pool_size(), min_workers))
         elif min_workers > _pool.max_workers:
             _pool.resize(min_workers)
         return _pool
+
+
+def set_pool_size(workers: int) -> None:
+    """Set how many grading workers the process may run at once (grows or shrinks the pool).
+
+    The default is :func:`default_pool_size`. More workers let more symbolic comparisons
+    run side by side (each is one process, about 90 MB), so concurrent callers wait less.
+    """
+    get_pool().resize(workers, shrink=True)
 
 
 def shutdown_pool() -> None:

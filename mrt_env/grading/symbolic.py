@@ -44,6 +44,15 @@ _GREATER = {">": True, "\\gt": True, ">=": False, "\\ge": False, "\\geq": False}
 _MATRIX = re.compile(r"\\begin\{[pbBvV]?matrix\}")
 _CUP = "\\cup"
 _I = sympy.Symbol("i")
+# Spellings latex2sympy misreads, rewritten to ones it reads as the intended symbol:
+# \gamma is a variable in answers (a Lorentz factor, an angle), not Euler's constant, and
+# "\gamma^{2}-1" must not become gamma(-1)**2; E_{1}, e_{0} are subscripted symbols, not
+# Euler's number (latex2sympy cannot parse them); L_{\odot} is a label, not an operator.
+_GAMMA = re.compile(r"\\gamma(?![a-zA-Z])")
+_SUBSCRIPTED_E = re.compile(r"(?<![\\a-zA-Z])[eE](?=\s*_)")
+_LABEL_SUBSCRIPT = re.compile(
+    r"_\s*(?:\{\s*\\(odot|oplus|star|ast)\s*\}|\\(odot|oplus|star|ast)(?![a-zA-Z]))"
+)
 _RNG_SEED = 20250311
 
 
@@ -137,6 +146,9 @@ def _parse_expr(s: str) -> Any:
     s = strip_outer_braces(s.strip())
     if not s:
         raise AnswerParseError("empty expression")
+    s = _GAMMA.sub(r"\\mathcal{gamma}", s)
+    s = _SUBSCRIPTED_E.sub(r"\\mathbf{E}", s)
+    s = _LABEL_SUBSCRIPT.sub(lambda m: "_{" + (m.group(1) or m.group(2)) + "}", s)
     expr = latex2sympy(_exact_decimals(s))
     if isinstance(expr, sympy.Basic) and _I in expr.free_symbols:
         expr = expr.xreplace({_I: sympy.I})  # models write i for the imaginary unit

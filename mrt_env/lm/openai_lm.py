@@ -10,22 +10,34 @@ the model runs on GPU servers elsewhere. Only the standard library is used.
 * ``score``: ``echo=True, logprobs=0`` returns the log-probability of every prompt token with
   its character offset; the continuation's tokens are summed with the same rule as every
   other backend (:func:`~mrt_env.lm.base.continuation_logprob`).
-* Failures are retried with exponential backoff (connection refused, timeouts, 429, 5xx),
-  then raised as :class:`~mrt_env.errors.BackendUnavailable`,
-  :class:`~mrt_env.errors.BackendTimeout` or :class:`~mrt_env.errors.BackendError`; a
-  prompt that does not fit the context is :class:`~mrt_env.errors.ContextLengthExceeded`.
+* ``timeout`` bounds each whole HTTP request, from connecting to the last byte of the reply,
+  so a server that drips its reply out cannot hold a call past it.
+* Failures are retried with exponential backoff (connection refused or reset, timeouts,
+  replies that are not valid HTTP, 408, 429, 5xx), then raised as
+  :class:`~mrt_env.errors.BackendUnavailable`, :class:`~mrt_env.errors.BackendTimeout` or
+  :class:`~mrt_env.errors.BackendError`; a prompt that does not fit the context is
+  :class:`~mrt_env.errors.ContextLengthExceeded`. A 2xx reply that is not the JSON expected
+  is a :class:`~mrt_env.errors.BackendError` at once (asking again would get the same),
+  quoting the URL, the status and the start of the body.
 """
 
 from __future__ import annotations
 
+import base64
+import contextlib
+import dataclasses
+import http.client
 import json
 import os
 import re
+import socket
+import threading
 import time
-import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any
 
 from mrt_env.errors import (
@@ -53,6 +65,8 @@ __all__ = ["OpenAICompatibleLM"]
 _RETRY_STATUS = frozenset({408, 429, 500, 502, 503, 504})
 # How servers word "does not fit": vLLM says "This model's maximum context length is ...".
 _CONTEXT_HINT = re.compile(r"context (?:length|window|of \d+)|maximum context|too long", re.I)
+# How much of an error reply (the server's own message, meant to be read) to quote.
+_ERROR_SNIPPET = 500
 
 
 class OpenAICompatibleLM(SharedResource):
@@ -62,7 +76,8 @@ class OpenAICompatibleLM(SharedResource):
         base_url: the API root, e.g. ``"http://gpu-host:8000/v1"``.
         model: the model name the server knows (``vllm serve``'s model id).
         api_key: sent as a bearer token; default ``$OPENAI_API_KEY`` if set.
-        timeout: seconds to wait for one HTTP response.
+        timeout: seconds one HTTP request may take, from connecting to the last byte of
+            the reply (each attempt; retries get their own).
         max_retries: retries after the first attempt, for retryable failures.
         backoff: first retry delay in seconds; doubles each retry.
         concurrency: requests in flight at once for a batch.
@@ -85,6 +100,7 @@ class OpenAICompatibleLM(SharedResource):
     ):
         if not base_url.startswith(("http://", "https://")):
             raise ConfigError(f"base_url must start with http:// or https://, got {base_url!r}")
+        _check_host_and_port(base_url, f"base_url {base_url!r}")
         if timeout <= 0 or max_retries < 0 or backoff < 0 or concurrency < 1:
             raise ConfigError(
                 "need timeout > 0, max_retries >= 0, backoff >= 0, concurrency >= 1; got "
@@ -107,9 +123,15 @@ class OpenAICompatibleLM(SharedResource):
 
     # -- HTTP --------------------------------------------------------------------------
 
-    def _post(self, url: str, payload: dict) -> dict:
+    def _post(self, url: str, payload: dict) -> _Reply:
+        """POST ``payload`` as JSON and return the reply's JSON object, retrying transient
+        failures; every failure, whatever the server sent, is a :class:`BackendError`."""
         data = json.dumps(payload).encode()
-        headers = {"Content-Type": "application/json"}
+        headers = {
+            "Content-Type": "application/json",
+            "Accept": "application/json",
+            "Connection": "close",  # one request per connection, as urllib did
+        }
         if self.api_key:
             headers["Authorization"] = f"Bearer {self.api_key}"
         delay, last = self.backoff, None
@@ -117,45 +139,90 @@ class OpenAICompatibleLM(SharedResource):
             if attempt:
                 time.sleep(delay)
                 delay *= 2
-            request = urllib.request.Request(url, data=data, headers=headers, method="POST")
             try:
-                with urllib.request.urlopen(request, timeout=self.timeout) as response:
-                    return json.loads(response.read())
-            except urllib.error.HTTPError as exc:
-                body = exc.read().decode("utf-8", "replace")[:500]
-                if exc.code == 400 and _CONTEXT_HINT.search(body):
-                    raise ContextLengthExceeded(
-                        f"{self.name}: the server says the request does not fit the context: "
-                        f"{body}. Shorten the prompt or lower max_tokens."
-                    ) from exc
-                if exc.code not in _RETRY_STATUS:
-                    raise BackendError(f"{self.name}: HTTP {exc.code} from {url}: {body}") from exc
+                status, body = self._send_once(url, data, headers, tries=attempt + 1)
+            except BackendError as exc:  # a transport failure: worth another try
+                last = exc
+                continue
+            if status in _RETRY_STATUS:
                 last = BackendError(
-                    f"{self.name}: HTTP {exc.code} from {url} after {attempt + 1} attempts: {body}"
+                    f"{self.name}: HTTP {status} from {url} after {_attempts(attempt + 1)}: "
+                    f"{_snippet(body, _ERROR_SNIPPET)}"
                 )
-            except TimeoutError as exc:
-                last = self._timeout_error(url, attempt)
-                last.__cause__ = exc
-            except urllib.error.URLError as exc:
-                if isinstance(exc.reason, TimeoutError):
-                    last = self._timeout_error(url, attempt)
-                else:
-                    last = BackendUnavailable(
-                        f"{self.name}: cannot reach {url} ({exc.reason}) after {attempt + 1} "
-                        "attempts; is the server running (e.g. `vllm serve MODEL --port 8000`) "
-                        "and is base_url right?"
-                    )
-                last.__cause__ = exc
-            except ConnectionError as exc:  # reset mid-response
-                last = BackendUnavailable(f"{self.name}: connection to {url} failed: {exc}")
-                last.__cause__ = exc
+                continue
+            return self._reply(url, status, body)
         assert last is not None
         raise last
 
-    def _timeout_error(self, url: str, attempt: int) -> BackendTimeout:
+    def _send_once(
+        self, url: str, data: bytes, headers: dict[str, str], *, tries: int
+    ) -> tuple[int, bytes]:
+        """One attempt: the reply's status and body, or the transport failure as a
+        BackendError (BackendUnavailable, BackendTimeout) to be retried."""
+        exchange = _Exchange(url, data, headers, self.timeout)
+        try:
+            status, body = exchange.run()
+        except (OSError, http.client.HTTPException) as exc:
+            raise self._transport_error(exchange, exc, tries) from exc
+        if exchange.timed_out:  # a body without a length, cut short by the abort, reads whole
+            raise self._timeout_error(url, tries, status)
+        return status, body
+
+    def _transport_error(self, exchange: _Exchange, exc: BaseException, tries: int) -> BackendError:
+        """What went wrong on the wire, in words; the checks go from most to least specific."""
+        url = exchange.url
+        if exchange.timed_out or isinstance(exc, TimeoutError):
+            return self._timeout_error(url, tries, exchange.status)
+        if not exchange.connected:
+            return BackendUnavailable(
+                f"{self.name}: cannot reach {url} ({exc}) after {_attempts(tries)}; is the "
+                "server running (e.g. `vllm serve MODEL --port 8000`) and is base_url right?"
+            )
+        got = f"HTTP {exchange.status}, " if exchange.status is not None else ""
+        if isinstance(exc, http.client.IncompleteRead):  # closed early, or bad chunking
+            due = f", {exc.expected} more were due" if exc.expected is not None else ""
+            return BackendError(
+                f"{self.name}: the reply from {url} broke off ({got}{len(exc.partial)} bytes "
+                f"of the body came{due}) after {_attempts(tries)}; the body starts "
+                f"{_snippet(exc.partial)}"
+            )
+        if isinstance(exc, ConnectionError):  # reset, or closed before any reply
+            return BackendUnavailable(
+                f"{self.name}: the connection to {url} failed ({got}{type(exc).__name__}: "
+                f"{exc}) after {_attempts(tries)}; is the server restarting or overloaded?"
+            )
+        if isinstance(exc, http.client.HTTPException):  # bad status line, header too long
+            return BackendError(
+                f"{self.name}: {url} did not send a valid HTTP reply ({got}"
+                f"{type(exc).__name__}: {_snippet(str(exc))}) after {_attempts(tries)}; is "
+                "base_url an OpenAI-compatible server?"
+            )
+        return BackendUnavailable(
+            f"{self.name}: talking to {url} failed ({got}{exc}) after {_attempts(tries)}"
+        )
+
+    def _reply(self, url: str, status: int, body: bytes) -> _Reply:
+        """A final (non-retried) HTTP reply: its JSON object if 2xx, else the error it means."""
+        if 200 <= status < 300:
+            return _Reply.parse(self.name, url, status, body)
+        text = body.decode("utf-8", "replace")
+        if status == 400 and _CONTEXT_HINT.search(text):
+            raise ContextLengthExceeded(
+                f"{self.name}: the server says the request does not fit the context: "
+                f"{_snippet(body, _ERROR_SNIPPET)}. Shorten the prompt or lower max_tokens."
+            )
+        hint = ""
+        if 300 <= status < 400:  # urllib turned a redirected POST into a GET: useless here
+            hint = " (redirects are not followed; set base_url to the address it names)"
+        raise BackendError(
+            f"{self.name}: HTTP {status} from {url}: {_snippet(body, _ERROR_SNIPPET)}{hint}"
+        )
+
+    def _timeout_error(self, url: str, tries: int, status: int | None) -> BackendTimeout:
+        got = f"; HTTP {status} came but not the whole body" if status is not None else ""
         return BackendTimeout(
             f"{self.name}: no answer from {url} within {self.timeout:g} s "
-            f"({attempt + 1} attempts); raise timeout= or check the server's load"
+            f"({_attempts(tries)}{got}); raise timeout= or check the server's load"
         )
 
     def _map(self, fn: Any, items: list) -> list:
@@ -184,26 +251,32 @@ class OpenAICompatibleLM(SharedResource):
                 payload["stop"] = list(stops)
             if sampling.seed is not None:
                 payload["seed"] = sampling.seed
-            body = self._post(f"{self.base_url}/completions", payload)
-            choices = sorted(body.get("choices", []), key=lambda c: c.get("index", 0))
+            reply = self._post(f"{self.base_url}/completions", payload)
+            choices = _choices(reply)
             if len(choices) != n:
-                raise BackendError(f"{self.name}: asked for n={n} completions, got {len(choices)}")
-            return [self._completion(c, stops, n, body) for c in choices]
+                raise reply.malformed(f"asked for n={n} completions, got {len(choices)}")
+            return [self._completion(reply, c, k, stops, n) for k, c in enumerate(choices)]
 
         return self._map(one, prompts)
 
-    def _completion(self, choice: dict, stops: tuple[str, ...], n: int, body: dict) -> Completion:
+    def _completion(
+        self, reply: _Reply, choice: dict, k: int, stops: tuple[str, ...], n: int
+    ) -> Completion:
+        text = choice.get("text")
+        if not isinstance(text, str):
+            raise reply.malformed(f"choices[{k}].text is {_kind(text)}, not a string")
         # Servers strip the stop string; cutting again is a no-op there and makes servers
         # that include it behave the same.
-        text, fired = cut_at_stop(choice.get("text", ""), stops)
+        text, fired = cut_at_stop(text, stops)
         reason = choice.get("stop_reason")
         if fired is None and isinstance(reason, str) and reason in stops:
             fired = reason
-        logprobs = choice.get("logprobs") or {}
-        if logprobs.get("tokens") is not None:
-            num_tokens = len(logprobs["tokens"])
-        elif n == 1 and "usage" in body:
-            num_tokens = int(body["usage"]["completion_tokens"])
+        tokens = _sampled_tokens(reply, choice, k)
+        usage = reply.data.get("usage")
+        if tokens is not None:
+            num_tokens = len(tokens)
+        elif n == 1 and usage is not None:
+            num_tokens = _completion_tokens(reply, usage)
         else:
             num_tokens = self.count_tokens(text)
         finish = "length" if choice.get("finish_reason") == "length" else "stop"
@@ -223,8 +296,8 @@ class OpenAICompatibleLM(SharedResource):
                 "echo": True,
                 "logprobs": 0,
             }
-            body = self._post(f"{self.base_url}/completions", payload)
-            tokens = _echo_tokens(body, len(full), where=f"{self.name} score[{i}]")
+            reply = self._post(f"{self.base_url}/completions", payload)
+            tokens = _echo_tokens(reply, len(full))
             return continuation_logprob(tokens, len(prompt), where=f"{self.name} score[{i}]")
 
         return self._map(one, list(enumerate(pairs)))
@@ -235,13 +308,15 @@ class OpenAICompatibleLM(SharedResource):
         root = self.base_url.removesuffix("/v1")
         payload = {"model": self.model, "prompt": text, "add_special_tokens": False}
         try:
-            body = self._post(f"{root}/tokenize", payload)
+            reply = self._post(f"{root}/tokenize", payload)
+        except (BackendUnavailable, BackendTimeout):
+            raise  # the server is down or slow, not missing a route
         except BackendError as exc:
             raise BackendError(
                 f"{self.name}: cannot count tokens: the server has no /tokenize ({exc}); "
                 "pass tokenizer= (a hub id or path of the model's tokenizer)"
             ) from exc
-        return int(body["count"]) if "count" in body else len(body["tokens"])
+        return _token_count(reply)
 
     def chat_prompt(self, messages: str | Messages) -> str | None:
         if self.tokenizer is None:
@@ -249,18 +324,301 @@ class OpenAICompatibleLM(SharedResource):
         return HFTokenizerMixin.chat_prompt(self, messages)  # type: ignore[arg-type]
 
 
-def _echo_tokens(body: dict, text_len: int, *, where: str) -> TokenLogprobs:
+# -- replies -----------------------------------------------------------------------------
+
+_ABSENT = object()  # a key the reply does not have, told apart from a JSON null
+_JSON_KINDS = {
+    dict: "an object",
+    list: "a list",
+    str: "a string",
+    bool: "a boolean",
+    int: "a number",
+    float: "a number",
+}
+
+
+@dataclass(frozen=True)
+class _Reply:
+    """A 2xx reply's JSON object, with what an error about its shape has to quote."""
+
+    who: str
+    url: str
+    status: int
+    body: bytes
+    data: dict
+
+    @classmethod
+    def parse(cls, who: str, url: str, status: int, body: bytes) -> _Reply:
+        reply = cls(who, url, status, body, {})
+        try:
+            value = json.loads(body.decode("utf-8-sig"))
+        except UnicodeDecodeError as exc:
+            raise reply.malformed("the body is not UTF-8 text") from exc
+        except (ValueError, RecursionError) as exc:  # RecursionError: absurdly deep nesting
+            raise reply.malformed("the body is not JSON") from exc
+        if not isinstance(value, dict):
+            raise reply.malformed(f"the body is {_kind(value)}, not a JSON object")
+        return dataclasses.replace(reply, data=value)
+
+    def malformed(self, what: str) -> BackendError:
+        return BackendError(
+            f"{self.who}: malformed reply from {self.url} (HTTP {self.status}): {what}; "
+            f"the body starts {_snippet(self.body)}"
+        )
+
+
+def _snippet(body: bytes | str, limit: int = 200) -> str:
+    """The start of what the server sent, quoted so odd bytes and blank text stay visible."""
+    head = body[:limit]
+    if isinstance(head, bytes):
+        # Text reads best as text; bytes that are not UTF-8 stay bytes, shown as \xNN.
+        with contextlib.suppress(UnicodeDecodeError):
+            head = head.decode("utf-8")
+    return repr(head) + ("..." if len(body) > limit else "")
+
+
+def _kind(value: Any) -> str:
+    """A JSON value's kind, for messages: "missing", "null", "a string", ..."""
+    if value is _ABSENT:
+        return "missing"
+    if value is None:
+        return "null"
+    return _JSON_KINDS.get(type(value), type(value).__name__)
+
+
+def _is_count(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _choices(reply: _Reply) -> list[dict]:
+    """The reply's choices, each checked to be an object, in ``index`` order."""
+    choices = reply.data.get("choices", _ABSENT)
+    if not isinstance(choices, list):
+        raise reply.malformed(f"'choices' is {_kind(choices)}, not a list")
+    for k, choice in enumerate(choices):
+        if not isinstance(choice, dict):
+            raise reply.malformed(f"choices[{k}] is {_kind(choice)}, not an object")
+        if not _is_count(choice.get("index", 0)):
+            raise reply.malformed(f"choices[{k}].index is not a non-negative integer")
+    return sorted(choices, key=lambda c: c.get("index", 0))
+
+
+def _sampled_tokens(reply: _Reply, choice: dict, k: int) -> list | None:
+    """The sampled tokens that ``logprobs=0`` returns, or None if the server sent none."""
+    logprobs = choice.get("logprobs")
+    if logprobs is None:
+        return None
+    if not isinstance(logprobs, dict):
+        raise reply.malformed(f"choices[{k}].logprobs is {_kind(logprobs)}, not an object")
+    tokens = logprobs.get("tokens")
+    if tokens is not None and not isinstance(tokens, list):
+        raise reply.malformed(f"choices[{k}].logprobs.tokens is {_kind(tokens)}, not a list")
+    return tokens
+
+
+def _completion_tokens(reply: _Reply, usage: Any) -> int:
+    if not isinstance(usage, dict):
+        raise reply.malformed(f"'usage' is {_kind(usage)}, not an object")
+    count = usage.get("completion_tokens", _ABSENT)
+    if not _is_count(count):
+        raise reply.malformed(
+            f"usage.completion_tokens is {_kind(count)}, not a non-negative integer"
+        )
+    return count
+
+
+def _token_count(reply: _Reply) -> int:
+    """The count from a ``/tokenize`` reply (vLLM sends ``count`` and ``tokens``)."""
+    if "count" in reply.data:
+        count = reply.data["count"]
+        if not _is_count(count):
+            raise reply.malformed(f"'count' is {_kind(count)}, not a non-negative integer")
+        return count
+    tokens = reply.data.get("tokens", _ABSENT)
+    if not isinstance(tokens, list):
+        raise reply.malformed("it has neither an integer 'count' nor a 'tokens' list")
+    return len(tokens)
+
+
+def _echo_tokens(reply: _Reply, text_len: int) -> TokenLogprobs:
     """The echoed prompt's tokens from an ``echo=True, logprobs=0`` completion."""
-    try:
-        lp = body["choices"][0]["logprobs"]
-        offsets, logprobs = lp["text_offset"], lp["token_logprobs"]
-    except (KeyError, IndexError, TypeError) as exc:
-        raise BackendError(
-            f"{where}: the server did not return echoed prompt logprobs (needs support for "
-            "echo=True with logprobs, as vLLM has)"
-        ) from exc
+    choices = _choices(reply)
+    lp = choices[0].get("logprobs") if choices else None
+    offsets = lp.get("text_offset") if isinstance(lp, dict) else None
+    logprobs = lp.get("token_logprobs") if isinstance(lp, dict) else None
+    if not (isinstance(offsets, list) and isinstance(logprobs, list)):
+        raise reply.malformed(
+            "no echoed prompt logprobs (choices[0].logprobs.text_offset and token_logprobs "
+            "lists); the server needs support for echo=True with logprobs, as vLLM has"
+        )
+    if len(offsets) != len(logprobs) or not all(map(_is_count, offsets)):
+        raise reply.malformed("text_offset is not one character offset per token")
+    if offsets != sorted(offsets):
+        raise reply.malformed("text_offset is not in increasing order")
+    if not all(x is None or _is_number(x) for x in logprobs):
+        raise reply.malformed("token_logprobs holds something other than numbers and nulls")
     # Keep the echoed prompt; drop the generated token(s) that start at its end.
     keep = [k for k, off in enumerate(offsets) if off < text_len]
     starts = [offsets[k] for k in keep]
     ends = [*starts[1:], text_len]
     return TokenLogprobs(tuple(starts), tuple(ends), tuple(logprobs[k] for k in keep))
+
+
+# -- the wire ----------------------------------------------------------------------------
+
+
+class _Deadline:
+    """Aborts a connection's socket when its time is up.
+
+    A socket timeout bounds each read, so a server that drips a byte at a time never trips
+    it. Shutting the socket down from a timer ends whatever read or write is blocked on it;
+    the attempt then sees ``stop()`` return True and reports a timeout.
+    """
+
+    def __init__(self, seconds: float):
+        self._lock = threading.Lock()
+        self._sock: socket.socket | None = None
+        self._stopped = False
+        self._fired = False
+        self._timer = threading.Timer(seconds, self._abort)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def watch(self, sock: socket.socket | None) -> None:
+        """Abort ``sock`` at the deadline (at once if it has passed). Held here because
+        http.client drops its own reference once the reply's headers are in."""
+        with self._lock:
+            self._sock = sock
+            if self._fired:
+                self._shutdown()
+
+    def _abort(self) -> None:
+        with self._lock:  # so that stop() and the attempt's close wait for the shutdown
+            if not self._stopped:
+                self._fired = True
+                self._shutdown()
+
+    def _shutdown(self) -> None:
+        if self._sock is None:  # still connecting: the connect timeout (the same) ends that
+            return
+        # The plain socket's shutdown even for TLS: SSLSocket's own would also drop its TLS
+        # state under the thread that is reading. OSError: the socket is closed already.
+        with contextlib.suppress(OSError):
+            socket.socket.shutdown(self._sock, socket.SHUT_RDWR)
+
+    def stop(self) -> bool:
+        """Disarm; True if the deadline had fired."""
+        with self._lock:
+            self._stopped = True
+        self._timer.cancel()
+        return self._fired
+
+
+class _Exchange:
+    """One POST under one deadline, from connecting to the last byte of the reply.
+
+    http.client rather than urllib: urllib's ``timeout`` bounds each socket operation, not
+    the request, and gives no handle on the socket to abort a reply that a server drips
+    out. It records how far it got, so that a failure can be described.
+    """
+
+    def __init__(self, url: str, data: bytes, headers: dict[str, str], timeout: float):
+        self.url = url
+        self.data = data
+        self.headers = headers
+        self.timeout = timeout
+        self.connected = False
+        self.status: int | None = None
+        self.timed_out = False
+
+    def run(self) -> tuple[int, bytes]:
+        route = _route(self.url, self.timeout)
+        deadline = _Deadline(self.timeout)
+        try:
+            route.conn.connect()
+            self.connected = True
+            deadline.watch(route.conn.sock)
+            headers = {**self.headers, **route.headers}
+            route.conn.request("POST", route.path, body=self.data, headers=headers)
+            response = route.conn.getresponse()
+            self.status = response.status
+            body = response.read()
+        finally:
+            self.timed_out = deadline.stop()
+            route.conn.close()
+        return self.status, body
+
+
+@dataclass(frozen=True)
+class _Route:
+    """Where to connect for a URL and what to send there, after the proxy rules."""
+
+    conn: http.client.HTTPConnection
+    path: str  # the request line's target
+    headers: dict[str, str]  # extra headers for a forwarding proxy
+
+
+def _route(url: str, timeout: float) -> _Route:
+    """Connect directly, or through the environment's proxy as urllib does: plain HTTP is
+    sent to the proxy with the full URL, HTTPS goes through a CONNECT tunnel."""
+    target = urllib.parse.urlsplit(url)
+    path = urllib.parse.urlunsplit(("", "", target.path or "/", target.query, ""))
+    proxy = _proxy_for(target)
+    if proxy is None:
+        return _Route(_connection(target.scheme, target.hostname, target.port, timeout), path, {})
+    auth = _proxy_auth(proxy)
+    if target.scheme == "https":
+        conn = _connection("https", proxy.hostname, proxy.port, timeout)
+        conn.set_tunnel(target.hostname or "", target.port, headers=auth)
+        return _Route(conn, path, {})
+    return _Route(_connection(proxy.scheme, proxy.hostname, proxy.port, timeout), url, auth)
+
+
+def _proxy_for(target: urllib.parse.SplitResult) -> urllib.parse.SplitResult | None:
+    """The proxy that ``$http_proxy``/``$https_proxy`` name for a URL, unless ``$no_proxy``
+    (or the platform's settings) exempt its host."""
+    proxy = urllib.request.getproxies().get(target.scheme)
+    host = f"{target.hostname}:{target.port}" if target.port else target.hostname or ""
+    if not proxy or urllib.request.proxy_bypass(host):
+        return None
+    return _check_host_and_port(
+        proxy if "://" in proxy else f"http://{proxy}", f"the {target.scheme} proxy {proxy!r}"
+    )
+
+
+def _proxy_auth(proxy: urllib.parse.SplitResult) -> dict[str, str]:
+    """``Proxy-Authorization`` for a proxy URL with credentials (``http://user:pw@host``)."""
+    if proxy.username is None:
+        return {}
+    user = urllib.parse.unquote(proxy.username)
+    password = urllib.parse.unquote(proxy.password or "")
+    token = base64.b64encode(f"{user}:{password}".encode()).decode("ascii")
+    return {"Proxy-Authorization": f"Basic {token}"}
+
+
+def _connection(
+    scheme: str, host: str | None, port: int | None, timeout: float
+) -> http.client.HTTPConnection:
+    # The socket timeout bounds connecting; _Deadline bounds the rest.
+    cls = http.client.HTTPSConnection if scheme == "https" else http.client.HTTPConnection
+    return cls(host or "", port, timeout=timeout)
+
+
+def _check_host_and_port(url: str, what: str) -> urllib.parse.SplitResult:
+    """``url`` split, once it is known to name a host and a valid port (or none)."""
+    parts = urllib.parse.urlsplit(url)
+    try:
+        parts.port  # noqa: B018 -- raises ValueError on a bad port
+    except ValueError as exc:
+        raise ConfigError(f"{what} has a bad port") from exc
+    if not parts.hostname:
+        raise ConfigError(f"{what} names no host")
+    return parts
+
+
+def _attempts(n: int) -> str:
+    return "1 attempt" if n == 1 else f"{n} attempts"

@@ -86,6 +86,8 @@ def summarise(task_name: str, rows: Sequence[dict[str, Any]], max_blocks: int) -
     regret two ways: over the budget with J held (``held_regret``) and over the blocks
     written (``regret``, Δ_k); the names are those of :data:`mrt_env.report.COLUMNS`."""
     task = get_task(task_name)
+    # The tasks' answers are integers, graded exactly; a row without a verdict is left out.
+    rows = [r for r in rows if r["correct"] is not None]
     used = np.array([len(r["blocks"]) for r in rows])
     committed = np.array([r["correct"] and r["outcome"] == "committed" for r in rows])
     # [problems, max_blocks + 1]: J held flat after the end

@@ -19,8 +19,9 @@ module answers that for a file of finished traces (the docs' Concepts page has t
 4. **Cumulative episode regret** Δ_k = Σ_{j=0}^{k-1} (J* − J_{j+1}) against the oracle
    J* = 1: what the stream loses, summed over episodes, relative to being right at once.
 5. **Normalized (token) regret** at a budget C0: 1 − (1/C0)·∫_0^{C0} J(tokens) dt, the area
-   above μ's pass@1-versus-tokens curve (from (0, 0) through (tokens_j, J_j), flat after
-   the stream ends); the quantity in the authors' plots, comparable across lengths.
+   above μ's pass@1-versus-tokens curve; by default the authors' curve
+   (:func:`~mrt_env.metrics.authors_token_regret`, with their forced contexts), else over
+   the stream's own tokens (``measure="stream"``).
 6. **Outcome.** J_k is μ's forced answer after the whole stream, not the response's own
    answer, so the response is also graded as written (:func:`mrt_env.grading.grade`).
 

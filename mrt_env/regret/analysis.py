@@ -12,20 +12,39 @@ from typing import Any
 import numpy as np
 
 from mrt_env.episodes import EpisodeRule, prefixes
-from mrt_env.errors import ArgumentTypeError, DataFormatError, DataNotFound
+from mrt_env.errors import ArgumentTypeError, ConfigError, DataFormatError, DataNotFound
 from mrt_env.grading import grade
-from mrt_env.metrics import episode_regret, progress, token_regret
+from mrt_env.metrics import authors_token_regret, episode_regret, progress, token_regret
 from mrt_env.progress import (
+    PAPER_FORCING_TEXT,
+    ForcedAnswerProver,
     MetaProver,
+    authors_requests,
+    default_prompt,
+    known_success_probs,
 )
 from mrt_env.regret.config import DEFAULT_BUDGETS
 from mrt_env.types import Problem
 
 __all__ = [
+    "MEASURES",
     "analyse_trace",
     "budget_key",
+    "default_measure",
     "load_traces",
 ]
+
+MEASURES = ("authors", "stream")
+"""How ``mrt-regret`` measures (see :func:`analyse_trace`)."""
+
+
+def default_measure(prover: MetaProver) -> str:
+    """``authors`` for the paper's μ (a forced prover with the authors' forcing text),
+    ``stream`` otherwise: the authors' contexts need their own forcing texts."""
+    if isinstance(prover, ForcedAnswerProver) and prover.config.forcing_text == PAPER_FORCING_TEXT:
+        return "authors"
+    return "stream"
+
 
 # --------------------------------------------------------------------------------------------
 # Input
@@ -118,8 +137,21 @@ def analyse_trace(
     rule: EpisodeRule | str = "markers",
     tokenizer: Any = None,
     budgets: Sequence[float] = DEFAULT_BUDGETS,
+    measure: str | None = None,
 ) -> dict[str, Any]:
     """The regret analysis of one trace, as a JSON-serialisable row.
+
+    Two ways to measure (``measure``; default :func:`default_measure`):
+
+    * ``authors``: as the authors' analysis code does. μ's contexts are theirs, byte for
+      byte (:func:`~mrt_env.progress.authors_requests`: one blank line before the stop text,
+      none for the empty prefix, the full trace closed by ``"\n</think>"`` alone), and the
+      token regret is :func:`~mrt_env.metrics.authors_token_regret` over ``costs``: each
+      context's tokens plus the mean length of μ's answers. Needs a forced prover with the
+      authors' forcing text.
+    * ``stream``: μ's forcing text appended to each prefix as it is, and the token regret
+      over the stream's own tokens (:func:`~mrt_env.metrics.token_regret`), as ``mrt-bench``
+      measures.
 
     Args:
         trace: ``answer`` and ``response``, plus ``id``/``problem_id`` and/or ``question``
@@ -130,6 +162,7 @@ def analyse_trace(
         rule, tokenizer: how the response is cut into episodes
             (:func:`~mrt_env.episodes.prefixes`); default: the paper's marker rule.
         budgets: token budgets C0 for the normalized regret (each > 0).
+        measure: ``authors`` or ``stream`` (above).
 
     Returns:
         A dict with ``id``, ``problem_id``, ``gold_answer``, ``blocks`` (k, the episodes),
@@ -138,7 +171,9 @@ def analyse_trace(
         ``regret_terms``, ``regret_cumulative`` (Δ_1 … Δ_k), ``regret`` (Δ_k),
         ``token_regret`` (budget as a string → normalized regret),
         ``final_j`` (J_k), ``correct`` and ``answer`` (the response graded as written: its answer),
-        ``prover_answers`` (forced prover: the graded answers at each prefix) and ``seconds``.
+        ``measure``, ``costs`` (``authors``: x_0 … x_k of the token regret),
+        ``prover_answers`` and ``prover_answer_tokens`` (forced prover: the graded answers at
+        each prefix, and their lengths) and ``seconds``.
     """
     started = time.perf_counter()
     answer = str(trace["answer"])
@@ -152,16 +187,39 @@ def analyse_trace(
     problem = Problem(problem_id or trace_id, question or f"(problem {trace_id})", answer)
     prompt = None if question else ""
 
+    measure = measure or default_measure(prover)
+    if measure not in MEASURES:
+        raise ConfigError(f"measure must be one of {MEASURES}, got {measure!r}")
+    if measure == "authors" and not isinstance(prover, ForcedAnswerProver):
+        raise ConfigError(
+            "measure='authors' needs a forced prover (the authors sample μ's answers); "
+            f"got {type(prover).__name__}: use measure='stream'"
+        )
+
     cuts = prefixes(response, rule=rule, tokenizer=tokenizer)
-    estimates = prover.estimate(problem, cuts, prompt=prompt)
-    success_probs = [float(e.success_prob) for e in estimates]
+    if measure == "authors":
+        context = default_prompt(prover.lm, problem) if prompt is None else prompt
+        requests = authors_requests(problem, context, cuts)
+        estimates = prover.estimate_batch(requests)
+    else:
+        estimates = prover.estimate(problem, cuts, prompt=prompt)
+    success_probs = known_success_probs(estimates)
     # Counting each prefix (not each episode) gives the tokens the model actually sees. A
     # prefix can rarely tokenize shorter than a shorter prefix (a merge across the cut):
     # keep the counts cumulative.
     counts = np.maximum.accumulate([0, *(lm.count_tokens(p) for p in cuts[1:])])
     tokens = [int(t) for t in counts]
     regret = episode_regret(success_probs)
-    normalized = token_regret(tokens, success_probs, list(budgets))
+    costs: list[float] = []
+    if measure == "authors":
+        # The authors' x_j: the forced context's tokens plus μ's mean answer length.
+        costs = [
+            lm.count_tokens(r.context("")) + sum(e.answer_tokens) / max(1, len(e.answer_tokens))
+            for r, e in zip(requests, estimates, strict=True)
+        ]
+        normalized = authors_token_regret(costs, success_probs, list(budgets))
+    else:
+        normalized = token_regret(tokens, success_probs, list(budgets))
     verdict = grade(response, answer)
     row: dict[str, Any] = {
         "id": trace_id,
@@ -176,11 +234,18 @@ def analyse_trace(
         "regret": float(regret.total),
         "token_regret": {budget_key(b): float(r) for b, r in zip(budgets, normalized, strict=True)},
         "final_j": success_probs[-1],
-        "correct": bool(verdict.correct),
+        "correct": None if verdict.undecided else bool(verdict.correct),
         "answer": verdict.extracted,
+        "measure": measure,
     }
+    if costs:
+        row["costs"] = [float(c) for c in costs]
+    undecided = sum(e.undecided for e in estimates) + verdict.undecided
+    if undecided:  # gradings without a verdict: left out of J and of the accuracy
+        row["undecided"] = undecided
     if any(e.answers for e in estimates):
         row["prover_answers"] = [list(e.answers) for e in estimates]
+        row["prover_answer_tokens"] = [list(e.answer_tokens) for e in estimates]
     row["seconds"] = round(time.perf_counter() - started, 3)
     return row
 

@@ -7,11 +7,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from mrt_env.cli import exit_status, parse_command
+from mrt_env.cli import exit_status, parse_command, presets_help, take_preset
 from mrt_env.errors import ConfigError, ContextLengthExceeded
 from mrt_env.progress import MetaProver
 from mrt_env.regret.analysis import analyse_trace, load_traces
-from mrt_env.regret.config import RegretConfig
+from mrt_env.regret.config import PRESETS, RegretConfig
 from mrt_env.regret.summary import summarise, summary_table, write_plots, write_summary
 from mrt_env.report import model_title
 from mrt_env.runfiles import append_row, check_settings, read_rows
@@ -37,6 +37,7 @@ rerun the same command after an interruption), summary.md, summary.csv and PNG p
   mrt-regret traces.jsonl --model.name deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B
   mrt-regret traces.jsonl --model.name NAME --model.backend openai \\
       --model.base-url http://host:8000/v1 --prover.k 4 --episodes.group-size 5
+  mrt-regret traces.jsonl --model.name NAME --preset deepscaler
 """
 
 
@@ -104,6 +105,7 @@ def run(config: RegretConfig) -> Path:
                         rule=config.episodes,
                         tokenizer=tokenizer,
                         budgets=config.budgets,
+                        measure=config.effective_measure,
                     )
                 except ContextLengthExceeded as exc:  # this trace, not the run, is at fault
                     row = {"id": trace["id"], "problem_id": trace["problem_id"], "error": str(exc)}
@@ -133,7 +135,14 @@ def run(config: RegretConfig) -> Path:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """The ``mrt-regret`` command. Returns the exit status (1 on a data or backend error)."""
-    config = parse_command(RegretConfig, "mrt-regret", argv, description=_CLI_DESCRIPTION)
+    try:
+        name, args = take_preset(sys.argv[1:] if argv is None else argv, list(PRESETS))
+    except ConfigError as exc:
+        print(f"mrt-regret: error: {exc}", file=sys.stderr)
+        return 2
+    preset = list(PRESETS[name].flags) if name else []
+    description = _CLI_DESCRIPTION + "\n" + presets_help({n: p.summary for n, p in PRESETS.items()})
+    config = parse_command(RegretConfig, "mrt-regret", [*preset, *args], description=description)
     if config is None:
         return 2
     return exit_status("mrt-regret", lambda: run(config), Path(config.out) / ROWS_FILE)

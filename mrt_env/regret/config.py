@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import tyro  # a core dependency; no model library comes with it
 
@@ -13,18 +13,66 @@ from mrt_env.episodes import EpisodeRule
 from mrt_env.errors import ConfigError
 from mrt_env.lm.loading import ModelSettings
 from mrt_env.progress import (
+    AUTHORS_ANSWER_TOKENS,
     LIKELIHOOD_FORCING_TEXT,
     PAPER_FORCING_TEXT,
     ProverSettings,
 )
 
 __all__ = [
+    "AUTHORS_BUDGETS",
     "DEFAULT_BUDGETS",
+    "PRESETS",
     "RegretConfig",
+    "RegretPreset",
 ]
 
 DEFAULT_BUDGETS: tuple[int, ...] = (1024, 2048, 4096, 8192)
 """Token budgets C0 at which the normalized regret is reported by default."""
+
+AUTHORS_BUDGETS: tuple[int, ...] = (4096, 8192, 12288, 16384)
+"""The cutoffs C0 of the authors' regret plots."""
+
+
+@dataclass(frozen=True)
+class RegretPreset:
+    """Named settings of the authors' analyses: flags set before the user's own."""
+
+    summary: str
+    flags: tuple[str, ...]
+
+
+def _authors_flags(max_steps: int, group_size: int, temperature: float, top_p: float) -> tuple:
+    # --budgets first: its list must end before the user's arguments (a positional TRACES).
+    return (
+        *("--budgets", *map(str, AUTHORS_BUDGETS)),
+        *("--episodes.max-steps", str(max_steps), "--episodes.group-size", str(group_size)),
+        *("--prover.k", "8", "--prover.temperature", str(temperature)),
+        *("--prover.top-p", str(top_p), "--prover.max-answer-tokens", str(AUTHORS_ANSWER_TOKENS)),
+    )
+
+
+PRESETS: dict[str, RegretPreset] = {
+    "r1-aime24": RegretPreset(
+        "R1 traces on AIME 2024, as in the paper's R1 analysis: 45 episodes at most, grouped "
+        "by 3; mu samples k=8 answers at temperature 0.7, top-p 1.0",
+        _authors_flags(45, 3, 0.7, 1.0),
+    ),
+    "r1-omnimath": RegretPreset(
+        "R1 traces on Omni-MATH (the authors' r1 scripts): 49 episodes at most, grouped by 5; "
+        "mu as in r1-aime24",
+        _authors_flags(49, 5, 0.7, 1.0),
+    ),
+    "deepscaler": RegretPreset(
+        "the DeepScaleR-1.5B comparison (base, GRPO, MRT): 99 episodes at most, grouped by 10; "
+        "mu samples k=8 answers at temperature 0.6, top-p 0.95",
+        _authors_flags(99, 10, 0.6, 0.95),
+    ),
+}
+"""``mrt-regret --preset NAME``: the segmentation and μ settings of the authors' analyses
+(their ``break_into_meta_steps`` notebooks and ``pass_at_k_given_prefix`` scripts), with
+4096-token answers and the cutoffs C0 of their plots. Each sets the same flags, so they
+differ only in the values."""
 
 # --------------------------------------------------------------------------------------------
 # Configuration
@@ -42,8 +90,13 @@ class RegretConfig(CommandConfig):
     --model.name is required."""
     out: Path = Path("runs/regret")
     """Output folder for rows.jsonl, summary.md, summary.csv, j_curve.png and regret.png."""
-    prover: ProverSettings = field(default_factory=lambda: ProverSettings(kind="forced"))
-    """The meta-prover μ: how J is estimated at every episode boundary."""
+    prover: ProverSettings = field(
+        default_factory=lambda: ProverSettings(
+            kind="forced", max_answer_tokens=AUTHORS_ANSWER_TOKENS
+        )
+    )
+    """The meta-prover μ: how J is estimated at every episode boundary (answers get the
+    authors' 4096 tokens by default)."""
     episodes: EpisodeRule = field(default_factory=EpisodeRule)
     """How a response is cut into episodes."""
     budgets: tuple[int, ...] = DEFAULT_BUDGETS
@@ -52,6 +105,12 @@ class RegretConfig(CommandConfig):
     """Analyse only the first LIMIT traces of the file."""
     overwrite: bool = False
     """Start afresh: delete the rows already in --out instead of resuming after them."""
+    measure: Literal["authors", "stream"] | None = None
+    """authors: μ's contexts byte for byte as the authors' analysis builds them, and their
+    token-regret curve (J_0 on it; x = context tokens + μ's mean answer length). stream: the
+    forcing text appended to each prefix, and the token regret over the stream's tokens (as
+    mrt-bench). Default: authors with the forced prover and its default forcing text, else
+    stream."""
 
     def validate(self) -> None:
         """Raise a :class:`ValueError` naming the first bad setting."""
@@ -63,6 +122,21 @@ class RegretConfig(CommandConfig):
             raise ConfigError(f"--budgets must not repeat, got {list(self.budgets)}")
         if self.limit is not None and self.limit < 1:
             raise ConfigError(f"--limit must be a positive integer, got {self.limit}")
+        if self.measure == "authors" and (
+            (self.prover.kind or "forced") != "forced" or self.prover.forcing_text is not None
+        ):
+            raise ConfigError(
+                "--measure authors uses the authors' forced prover and forcing texts; drop "
+                "--prover.kind likelihood / --prover.forcing-text, or pass --measure stream"
+            )
+
+    @property
+    def effective_measure(self) -> str:
+        """The measure this run uses (``measure``, or its default)."""
+        if self.measure is not None:
+            return self.measure
+        forced = (self.prover.kind or "forced") == "forced"
+        return "authors" if forced and self.prover.forcing_text is None else "stream"
 
     def analysis_settings(self) -> dict[str, Any]:
         """What a row's numbers depend on; rows of other settings are not resumed."""
@@ -81,4 +155,5 @@ class RegretConfig(CommandConfig):
         if rule.rule == "tokens":
             settings["chunk_tokens"] = rule.chunk_tokens
         settings["budgets"] = list(self.budgets)
+        settings["measure"] = self.effective_measure
         return settings

@@ -56,7 +56,7 @@ def summarise(rows: Sequence[Mapping[str, Any]], budgets: Sequence[float]) -> li
             "blocks": [r["blocks"] for r in ok],
             "tokens": [r["prefix_tokens"][-1] for r in ok],
             "final_j": [r["final_j"] for r in ok],
-            "accuracy": [float(r["correct"]) for r in ok],
+            "accuracy": [float(r["correct"]) for r in ok if r["correct"] is not None],
             "regret": [r["regret"] for r in ok],
         }
         for b in budgets:

@@ -110,11 +110,15 @@ def collect(
     before = agent.tokens_generated
     records = play(vec_env, agent, order, seed=seed)
     index = {p: i for i, p in enumerate(problems)}
-    traces, groups = list(records), [index[p] for p in order]
-    n = len(traces)
+    # A trace whose answer the grader reached no verdict on has no outcome to learn from:
+    # it leaves the batch (counted in the stats) rather than be scored as wrong.
+    kept = [(t, index[p]) for t, p in zip(records, order, strict=True) if t.correct is not None]
+    traces, groups = [t for t, _ in kept], [g for _, g in kept]
+    n = max(1, len(traces))
     stats = {
         "accuracy": sum(t.correct for t in traces) / n,
         "blocks": sum(len(t.blocks) for t in traces) / n,
         "final_j": sum(t.success_probs[-1] for t in traces) / n,
+        "undecided": len(records) - len(traces),
     }
     return RolloutBatch(traces, groups, agent.tokens_generated - before, stats)

@@ -39,7 +39,7 @@ import gymnasium as gym
 import numpy as np
 
 from mrt_env.agents import BlockSampling, LMAgent, play
-from mrt_env.cli import CommandConfig, exit_status, parse_command
+from mrt_env.cli import CommandConfig, exit_status, parse_command, take_preset
 from mrt_env.errors import ConfigError, RunStateError
 from mrt_env.extras import require
 from mrt_env.lm.loading import DEFAULT_MODEL, ModelSettings
@@ -305,8 +305,12 @@ def evaluate(config: TrainConfig, lm: Any, *, seed: int) -> dict[str, Any]:
     n = config.eval_problems
     env = make_env(config, lm, None, num_envs=min(n, 50))
     env.prover.clear_cache()
-    records = play(env, make_agent(config, lm, seed), range(n), seed=seed)
+    played = play(env, make_agent(config, lm, seed), range(n), seed=seed)
     env.close()
+    # An episode the grader reached no verdict on is left out (and counted), not scored 0.
+    records = [r for r in played if r.correct is not None]
+    if not records:
+        return {"eval_problems": n, "undecided": len(played)}
     max_blocks = env.envs[0].config.max_blocks
     used = np.array([len(r.blocks) for r in records])
     committed = np.array([r.correct for r in records])
@@ -323,6 +327,7 @@ def evaluate(config: TrainConfig, lm: Any, *, seed: int) -> dict[str, Any]:
             np.mean([anytime_regret(r.success_probs, r.correct, max_blocks) for r in records])
         ),
         "tokens": float(np.mean([r.compute_tokens[-1] for r in records])),
+        "undecided": len(played) - len(records),
     }
 
 
@@ -363,7 +368,7 @@ def _train_locked(config: TrainConfig) -> Path:
         import copy
 
         reference = copy.deepcopy(model).eval().requires_grad_(False)
-    step, sampled = 0, 0
+    step, sampled, owed = 0, 0, False
     checkpoint = out / CHECKPOINT
     if config.resume:
         if not checkpoint.exists():
@@ -377,6 +382,8 @@ def _train_locked(config: TrainConfig) -> Path:
         optimizer.load_state_dict(state["optimizer"])
         step, sampled = state["step"], state["sampled_tokens"]
         _drop_rows_after(out / METRICS, step)  # steps logged after the checkpoint rerun
+        # A kill between the checkpoint and its step's evaluation: that evaluation is owed.
+        owed = _eval_due(config, step, sampled) and not _has_eval(out / METRICS, step)
     (out / "config.json").write_text(json.dumps(_comparable(config), indent=2) + "\n")
 
     problems = training_problems(config)
@@ -396,7 +403,24 @@ def _train_locked(config: TrainConfig) -> Path:
         desc=f"mrt-train {config.algorithm}",
     )
     budget = math.inf if config.token_budget is None else config.token_budget
+
+    def log_eval() -> None:
+        result = {
+            "step": step,
+            "sampled_tokens": sampled,
+            "eval": True,
+            **evaluate(config, rollout_lm, seed=config.seed + 7),
+        }
+        append_row(log, result)
+        _scalars(writer, {f"eval/{k}": v for k, v in result.items()}, step)
+        tqdm.write(
+            f"step {step}: "
+            + json.dumps({k: result.get(k) for k in ("accuracy", "blocks", "anytime_regret")})
+        )
+
     try:
+        if owed:
+            log_eval()
         while step < config.steps and sampled < budget:
             start = time.perf_counter()
             # Everything random in a step is a function of (seed, step): resumable exactly.
@@ -430,8 +454,7 @@ def _train_locked(config: TrainConfig) -> Path:
             _scalars(writer, row, step)
             bar.update(batch.sampled_tokens if by_tokens else 1)
             bar.set_postfix(acc=f"{row['accuracy']:.2f}", blocks=f"{row['blocks']:.1f}")
-            last = step >= config.steps or sampled >= budget
-            if step % config.checkpoint_every == 0 or last:
+            if step % config.checkpoint_every == 0 or _last(config, step, sampled):
                 save_atomic(
                     {
                         "config": _comparable(config),
@@ -442,21 +465,8 @@ def _train_locked(config: TrainConfig) -> Path:
                     },
                     checkpoint,
                 )
-            if config.eval_problems and (
-                last or (config.eval_every and step % config.eval_every == 0)
-            ):
-                result = {
-                    "step": step,
-                    "sampled_tokens": sampled,
-                    "eval": True,
-                    **evaluate(config, rollout_lm, seed=config.seed + 7),
-                }
-                append_row(log, result)
-                _scalars(writer, {f"eval/{k}": v for k, v in result.items()}, step)
-                tqdm.write(
-                    f"step {step}: "
-                    + json.dumps({k: result[k] for k in ("accuracy", "blocks", "anytime_regret")})
-                )
+            if _eval_due(config, step, sampled):
+                log_eval()
     finally:
         bar.close()
         log.close()
@@ -506,6 +516,26 @@ def _update(config, model, optimizer, reference, batch, tokenizer) -> dict[str, 
         **stats,
         "mean_abs_advantage": float((adv.abs() * mask).sum() / written),
     }
+
+
+def _last(config: TrainConfig, step: int, sampled: int) -> bool:
+    """Whether ``step`` ends the run (its step count or its token budget)."""
+    budget = math.inf if config.token_budget is None else config.token_budget
+    return step >= config.steps or sampled >= budget
+
+
+def _eval_due(config: TrainConfig, step: int, sampled: int) -> bool:
+    """Whether an evaluation follows ``step``: every ``eval_every`` steps, and at the end."""
+    if not config.eval_problems or step == 0:
+        return False
+    return _last(config, step, sampled) or bool(config.eval_every and step % config.eval_every == 0)
+
+
+def _has_eval(path: Path, step: int) -> bool:
+    """Whether the log holds the evaluation row of ``step``."""
+    return any(
+        r.get("eval") and r["step"] == step for r in read_rows(path, key="step", tool="mrt-train")
+    )
 
 
 def _drop_rows_after(path: Path, step: int) -> None:
@@ -580,18 +610,12 @@ PRESETS: dict[str, TrainConfig] = {
 
 def main(argv: list[str] | None = None) -> int:
     """The ``mrt-train`` command; ``--preset NAME`` first sets the defaults."""
-    args = list(sys.argv[1:] if argv is None else argv)
-    default = None
-    if "--preset" in args:
-        i = args.index("--preset")
-        name = args[i + 1] if i + 1 < len(args) else ""
-        if name not in PRESETS:
-            print(
-                f"mrt-train: error: --preset must be one of {sorted(PRESETS)}, got {name!r}",
-                file=sys.stderr,
-            )
-            return 2
-        default, args = PRESETS[name], args[:i] + args[i + 2 :]
+    try:
+        name, args = take_preset(sys.argv[1:] if argv is None else argv, list(PRESETS))
+    except ConfigError as exc:
+        print(f"mrt-train: error: {exc}", file=sys.stderr)
+        return 2
+    default = PRESETS[name] if name else None
     config = parse_command(TrainConfig, "mrt-train", args, description=__doc__, default=default)
     if config is None:
         return 2

@@ -46,7 +46,7 @@ from mrt_env.errors import ArgumentTypeError, BackendError, ConfigError, DataFor
 from mrt_env.extras import require
 from mrt_env.grading import DEFAULT_TIMEOUT, grade_many
 from mrt_env.lm.trl_server import TRLServerLM
-from mrt_env.progress import MetaProver, ProverRequest
+from mrt_env.progress import MetaProver, ProverRequest, known_success_probs
 from mrt_env.prompts import PLAIN_TEMPLATE
 from mrt_env.registration import ENV_IDS
 from mrt_env.types import Problem
@@ -184,13 +184,27 @@ def _texts(completions: Sequence[Any], who: str) -> list[str]:
     return [t if t is not None else "" for t in texts]
 
 
-def _outcomes(texts: list[str], golds: list[str | None], timeout: float) -> list[float | None]:
-    """1.0 / 0.0 per row from the grader (bounded by ``timeout``); None where no gold."""
+def _outcomes(
+    texts: list[str], golds: list[str | None], timeout: float, who: str
+) -> list[float | None]:
+    """1.0 / 0.0 per row from the grader (bounded by ``timeout``); None where there is no
+    gold or the grader reached no verdict (logged with a count)."""
     rows = [i for i, g in enumerate(golds) if g is not None]
     verdicts = grade_many([(texts[i], golds[i]) for i in rows], timeout=timeout)
     out: list[float | None] = [None] * len(texts)
     for i, verdict in zip(rows, verdicts, strict=True):
-        out[i] = 1.0 if verdict.correct else 0.0
+        if not verdict.undecided:
+            out[i] = 1.0 if verdict.correct else 0.0
+    undecided = sum(v.undecided for v in verdicts)
+    if undecided:
+        logger.warning(
+            "%s: the grader reached no verdict on %d of %d completions (%s); they are not "
+            "scored (None), rather than scored as wrong",
+            who,
+            undecided,
+            len(texts),
+            next(v.reason for v in verdicts if v.undecided),
+        )
     return out
 
 
@@ -217,7 +231,9 @@ def outcome_reward(
     Grading is :func:`mrt_env.grading.grade` (the boxed / committed answer, sympy
     equivalence in a worker process under a :data:`~mrt_env.grading.DEFAULT_TIMEOUT` deadline);
     it is thread-safe and never raises on any completion. A completion with no answer, or that
-    is not text, scores 0.0.
+    is not text, scores 0.0. A completion the grader reached no verdict on (a deadline passed;
+    :attr:`~mrt_env.types.GradeResult.undecided`) gets ``None``, like a row without a gold
+    answer below, and a logged count: it is left out, not scored as wrong.
 
     A row whose gold ``answer`` is missing, blank or not a str/int is **not scored**: it gets
     ``None`` (with one logged warning per call), which TRL reads as NaN and leaves out of the
@@ -228,7 +244,9 @@ def outcome_reward(
     """
     _check_lengths(prompts, completions)
     golds = _golds(kwargs, len(completions), "outcome_reward")
-    return _outcomes(_texts(completions, "outcome_reward"), golds, DEFAULT_TIMEOUT)
+    return _outcomes(
+        _texts(completions, "outcome_reward"), golds, DEFAULT_TIMEOUT, "outcome_reward"
+    )
 
 
 # ---------------------------------------------------------------------------------------
@@ -340,7 +358,7 @@ class ProgressReward:
         ids = _column(kwargs, _PROBLEM_ID, n, required=False)
         questions = _column(kwargs, _QUESTION, n, required=False)
         if cfg.include_outcome:
-            outcomes = _outcomes(texts, golds, cfg.grading_timeout)
+            outcomes = _outcomes(texts, golds, cfg.grading_timeout, cfg.name)
         else:
             outcomes = [0.0 if g is not None else None for g in golds]
 
@@ -375,7 +393,7 @@ class ProgressReward:
                 rewards.append(outcome)
                 continue
             start, stop = spans[i]
-            js = [e.success_prob for e in estimates[start:stop]]  # J_0 .. J_k
+            js = known_success_probs(estimates[start:stop])  # J_0 .. J_k
             # outcome + α·Σ_j (J_{j+1} − J_j) = outcome + α·(J_k − J_0): the sum telescopes.
             rewards.append(outcome + cfg.alpha * (js[-1] - js[0]))
             episodes.append(len(js) - 1)

@@ -270,6 +270,8 @@ def test_a_real_problem_set_with_a_local_model(tmp_path, shared_data, tiny_model
         "6",
         "--prover.k",
         "2",
+        "--prover.max-answer-tokens",  # the benchmark sets' 4096 would overflow the tiny context
+        "16",
         "--no-plots",
         "--out",
         str(tmp_path),

@@ -33,7 +33,8 @@ def test_a_file_as_name(tmp_path, capsys):
 def test_without_a_name_it_lists_the_sets(capsys):
     assert main([]) == 0
     out = capsys.readouterr().out
-    assert all(n in out for n in ("aime24", "aime25", "aime ", "amc23", "math500", "aime_1983"))
+    names = ("aime24", "aime25", "aime ", "amc23", "math500", "minerva", "aime_1983")
+    assert all(n in out for n in names)
 
 
 def test_errors_exit_1_with_the_loader_message(tmp_path, capsys):

@@ -16,6 +16,7 @@ COUNTS = {
     "aime": 60,
     "amc23": 40,
     "math500": 500,
+    "minerva": 272,
     "aime_1983_2023": 975,
 }
 
@@ -55,6 +56,7 @@ def test_ids_come_from_each_layouts_id_columns(loaded):
     assert loaded["aime25"][0].id == "aime25/0"
     assert loaded["math500"][0].id == "math500/test/precalculus/807.json"  # unique_id
     assert loaded["aime_1983_2023"][0].id == "aime_1983_2023/1983-1-1"  # year-contest-number
+    assert loaded["minerva"][0].id == "minerva/0"  # the idx column
     assert [p.id for p in loaded["aime"]] == [p.id for p in loaded["aime24"] + loaded["aime25"]]
 
 

@@ -1332,6 +1332,60 @@ I need to double-check this computation before giving a result, but I have run o
     GradeCase("hostile", r"\boxed{__import__('os').system('echo hi')}", "4", False),
     GradeCase("hostile", r"\boxed{2^{2^{2^{100}}}}", r"2^{2^{2^{100}}}", True),
     GradeCase("hostile", r"10^{10^{10^{10}}}", r"10^{10^{10^{10}}}", True),
+    # ------------------------------------------------------------------ minerva
+    # MinervaMATH golds (tests/grading/test_minerva.py measures all 272): scientific
+    # notation, units after a number, numpy/Python spellings.
+    GradeCase("minerva", r"\boxed{4.5 \times 10^{33}\ \mathrm{erg\,s^{-1}}}", "4.5e33", True),
+    GradeCase("minerva", "4500000000000000000000000000000000", "4.5e33", True),
+    GradeCase("minerva", r"3\cdot10^8", "3e8", True),
+    GradeCase("minerva", "3.0E+8 m/s", "3e8", True),
+    GradeCase("minerva", r"L = 7 \times 10^{37}~\mathrm{erg/s}", "7e37", True),
+    GradeCase("minerva", r"6 \times 10^{-3}", "0.006", True),
+    GradeCase("minerva", r"1.70 \times 10^{4}", "1.70e4", True),
+    GradeCase("minerva", r"2.88 \times 10^{16} / \mathrm{cm}^{3}", "2.88e16", True),
+    GradeCase("minerva", r"1.6\,\mathrm{cm}", "1.6", True),
+    GradeCase("minerva", r"5\mathrm{m}", "5", True),
+    GradeCase("minerva", r"9.6\ \AA", "9.6", True),
+    GradeCase("minerva", r"50\ \mu\mathrm{m}", "50", True),
+    GradeCase("minerva", r"-\frac{1}{3}", "-1./3", True),
+    GradeCase("minerva", r"\arcsin\left(\frac{10}{13}\right)", "np.arcsin(10/13)", True),
+    GradeCase("minerva", r"4.6 \times 10^{33}", "4.5e33", False),
+    GradeCase("minerva", r"4.5 \times 10^{34}", "4.5e33", False),
+    GradeCase("minerva", r"4.5 \times 10^{-33}", "4.5e33", False),
+    GradeCase("minerva", r"4.5 \times 10^33", "4.5e33", False),  # TeX: 10^{3}3
+    GradeCase("minerva", "148.5e", "4.5e33", False),  # once read as 4.5 * e * 33
+    GradeCase("minerva", r"4.5 e^{33}", "4.5e33", False),
+    GradeCase("minerva", "2e-5", "1e-5", False),
+    GradeCase("minerva", r"6 \times 10^{-2}", "0.006", False),
+    GradeCase("minerva", r"1.7\ \mathrm{cm}", "1.6", False),
+    GradeCase("minerva", "-0.33", "-1./3", False),
+    GradeCase("minerva", "2e+1", "2e + 1", False),  # a number then e: scientific notation
+    GradeCase("symbolic", r"\frac{37 m}{4}", r"\frac{37}{4} m", True),
+    GradeCase("symbolic", r"\frac{37}{4}", r"\frac{37}{4} m", False),  # m is a mass
+    GradeCase(
+        "symbolic",
+        r"\frac{1}{3}E_{1}+\frac{2}{3}E_{2}",
+        r"\frac{1}{3} E_{1}+\frac{2}{3} E_{2}",
+        True,
+    ),
+    GradeCase(
+        "symbolic",
+        r"(\gamma^{2}-1) m_{p} c^{2} \sin^{2}\theta",
+        r"m_{p} c^{2}\left(\gamma^{2}-1\right) \sin ^{2} \theta",
+        True,
+    ),
+    GradeCase(
+        "symbolic",
+        r"m_{p} c^{2}\left(\gamma^{2}-2\right) \sin ^{2} \theta",
+        r"m_{p} c^{2}\left(\gamma^{2}-1\right) \sin ^{2} \theta",
+        False,
+    ),
+    GradeCase(
+        "symbolic",
+        r"\frac{10^{5}L_{\odot}M^{6}}{0.007c^{2}M_{\odot}^{6}}",
+        r"\frac{10^{5} L_{\odot}}{0.007 c^{2} M_{\odot}^{6}} M^{6}",
+        True,
+    ),
 ]
 
 

@@ -2,9 +2,10 @@
 
 import json
 import socket
+import struct
 import threading
 import time
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -19,9 +20,23 @@ OK_BODY = {
 }
 
 
+@pytest.fixture(autouse=True)
+def no_proxies(monkeypatch):
+    """Talk to 127.0.0.1 directly whatever the machine's proxy settings; the proxy tests set
+    the ones they mean."""
+    for name in ("http_proxy", "https_proxy", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.upper(), raising=False)
+
+
 @contextmanager
 def fake_server(behaviour):
-    """A server whose POST handler is ``behaviour(handler, attempt) -> (status, body)``."""
+    """A server whose POST (and CONNECT) handler is ``behaviour(handler, attempt)``.
+
+    The behaviour returns ``(status, body)`` for a JSON reply, ``bytes`` to write to the
+    socket as they are (status line and headers included; ``b""`` closes without a reply),
+    or None when it wrote (or broke) the connection itself.
+    """
     calls = []
 
     class Handler(BaseHTTPRequestHandler):
@@ -31,22 +46,66 @@ def fake_server(behaviour):
         def do_POST(self):
             self.rfile.read(int(self.headers.get("Content-Length", 0)))
             calls.append(time.monotonic())
-            status, body = behaviour(self, len(calls))
-            data = json.dumps(body).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+            result = behaviour(self, len(calls))
+            # The client may have given up (deadline) and closed: that is not a test failure.
+            with suppress(OSError):
+                if isinstance(result, bytes):
+                    self.wfile.write(result)
+                elif result is not None:
+                    status, body = result
+                    data = json.dumps(body).encode()
+                    self.send_response(status)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data)
+
+        do_CONNECT = do_POST  # a proxy's tunnel request
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    # A short poll interval: shutdown() waits up to one, at the end of every test.
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+    )
     thread.start()
     try:
         yield f"http://127.0.0.1:{server.server_address[1]}/v1", calls
     finally:
         server.shutdown()
         server.server_close()
+
+
+def raw_reply(
+    body: bytes, *, status=b"200 OK", content_type=b"application/json", length=None
+) -> bytes:
+    """A whole HTTP/1.1 reply as bytes; ``length`` may lie about the body's size."""
+    length = len(body) if length is None else length
+    head = (
+        b"HTTP/1.1 "
+        + status
+        + b"\r\nContent-Type: "
+        + content_type
+        + b"\r\nContent-Length: "
+        + str(length).encode()
+        + b"\r\nConnection: close\r\n\r\n"
+    )
+    return head + body
+
+
+def drip(handler, data: bytes, every: float = 0.5) -> None:
+    """Write ``data`` one byte at a time, ``every`` seconds apart, until the client leaves."""
+    with suppress(OSError):
+        for i in range(len(data)):
+            handler.wfile.write(data[i : i + 1])
+            time.sleep(every)
+
+
+def reset(handler) -> None:
+    """Abort the connection with a TCP RST instead of a reply."""
+    sock = handler.connection
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    # close() would wait for the handler's file objects; a fresh owner of the fd closes now.
+    socket.socket(fileno=sock.detach()).close()
 
 
 def _closed_port() -> int:
@@ -127,3 +186,201 @@ def test_bad_constructor_arguments():
         OpenAICompatibleLM("localhost:8000", "m")
     with pytest.raises(ValueError, match="timeout > 0"):
         OpenAICompatibleLM("http://x", "m", timeout=0)
+
+
+# -- malformed replies ---------------------------------------------------------------------
+
+
+def _echo(logprobs) -> dict:
+    return {"choices": [{"index": 0, "text": "ab", "logprobs": logprobs}]}
+
+
+HTML = b"<html><body><h1>502 Bad Gateway</h1></body></html>"
+
+# (id, call, what the server does, error class, HTTP status in the message, body snippet)
+MISBEHAVIOURS = [
+    ("html-200", "generate", raw_reply(HTML, content_type=b"text/html"), BackendError, 200,
+     "<h1>502 Bad Gateway"),
+    ("non-utf8-body", "generate", raw_reply(b'{"choices": "\xff\xfe"}'), BackendError, 200,
+     r"\xff\xfe"),
+    ("json-list", "generate", (200, [{"text": "ok"}]), BackendError, 200, '[{"text"'),
+    ("json-string", "generate", (200, "ok"), BackendError, 200, '"ok"'),
+    ("json-number", "generate", (200, 42), BackendError, 200, "42"),
+    ("json-too-deep", "generate", raw_reply(b"[" * 100_000), BackendError, 200, "[[[["),
+    ("choices-missing", "generate", (200, {"object": "text_completion"}), BackendError, 200,
+     "text_completion"),
+    ("choices-not-a-list", "generate", (200, {"choices": {"text": "ok"}}), BackendError, 200,
+     '{"choices": {"text"'),
+    ("choice-is-a-string", "generate", (200, {"choices": ["ok"]}), BackendError, 200,
+     '{"choices": ["ok"]}'),
+    ("text-null", "generate", (200, {"choices": [{"index": 0, "text": None}]}), BackendError,
+     200, '"text": null'),
+    ("logprobs-tokens-not-a-list", "generate",
+     (200, {"choices": [{"text": "ok", "logprobs": {"tokens": "ok"}}]}), BackendError, 200,
+     '"tokens": "ok"'),
+    ("usage-tokens-not-an-int", "generate",
+     (200, {"choices": [{"text": "ok"}], "usage": {"completion_tokens": "2"}}), BackendError,
+     200, '"completion_tokens": "2"'),
+    ("garbage-status-line", "generate", b"GARBAGE\r\n\r\n", BackendError, None, "GARBAGE"),
+    ("short-body", "generate", raw_reply(b'{"choices": [', length=100), BackendError, 200,
+     '{"choices": ['),
+    ("bad-chunk-size", "generate",
+     b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n{}\r\n0\r\n\r\n", BackendError,
+     200, None),
+    ("closed-without-reply", "generate", b"", BackendUnavailable, None, None),
+    ("reset-without-reply", "generate", reset, BackendUnavailable, None, None),
+    ("redirect", "generate", (302, {"moved": "elsewhere"}), BackendError, 302, "elsewhere"),
+    ("tokenize-without-count-or-tokens", "count", (200, {"model": "m"}), BackendError, 200,
+     '{"model": "m"}'),
+    ("tokenize-count-not-an-int", "count", (200, {"count": "7"}), BackendError, 200,
+     '{"count": "7"}'),
+    ("tokenize-html", "count", raw_reply(HTML, content_type=b"text/html"), BackendError, 200,
+     "<h1>502"),
+    ("echo-without-logprobs", "score", (200, _echo(None)), BackendError, 200, '"text": "ab"'),
+    ("echo-offsets-not-a-list", "score",
+     (200, _echo({"text_offset": "0,1", "token_logprobs": [None, -1.0]})), BackendError, 200,
+     '"text_offset": "0,1"'),
+    ("echo-lengths-differ", "score",
+     (200, _echo({"text_offset": [0, 1], "token_logprobs": [None]})), BackendError, 200,
+     '"token_logprobs": [null]'),
+    ("echo-logprob-a-string", "score",
+     (200, _echo({"text_offset": [0, 1], "token_logprobs": [None, "-1"]})), BackendError, 200,
+     '"-1"'),
+]  # fmt: skip
+
+
+def _call(lm, call):
+    if call == "generate":
+        return lm.generate(["hi"], Sampling(max_tokens=4))
+    if call == "score":
+        return lm.score(["a"], ["b"])
+    return lm.count_tokens("hi")
+
+
+@pytest.mark.parametrize(
+    ("call", "misbehaviour", "error", "status", "snippet"),
+    [pytest.param(*case[1:], id=case[0]) for case in MISBEHAVIOURS],
+)
+def test_misbehaving_server_is_a_backend_error(call, misbehaviour, error, status, snippet):
+    def behaviour(handler, attempt):
+        return misbehaviour(handler) if callable(misbehaviour) else misbehaviour
+
+    with fake_server(behaviour) as (url, calls):
+        lm = OpenAICompatibleLM(url, "m", max_retries=0)
+        with pytest.raises(BackendError) as caught:
+            _call(lm, call)
+    message = str(caught.value)
+    assert type(caught.value) is error, message
+    endpoint = f"{url.removesuffix('/v1')}/tokenize" if call == "count" else f"{url}/completions"
+    assert endpoint in message
+    if status is not None:
+        assert f"HTTP {status}" in message
+    if snippet is not None:
+        assert snippet in message
+    assert len(calls) == 1
+
+
+def test_malformed_json_is_not_retried():
+    with fake_server(lambda h, a: raw_reply(HTML, content_type=b"text/html")) as (url, calls):
+        lm = OpenAICompatibleLM(url, "m", max_retries=2, backoff=0.01)
+        with pytest.raises(BackendError, match="not JSON"):
+            lm.generate(["hi"], Sampling(max_tokens=4))
+        assert len(calls) == 1
+
+
+def test_broken_http_is_retried_then_reported():
+    with fake_server(lambda h, a: b"GARBAGE\r\n\r\n") as (url, calls):
+        lm = OpenAICompatibleLM(url, "m", max_retries=2, backoff=0.01)
+        with pytest.raises(BackendError, match=r"not send a valid HTTP reply .* after 3 attempts"):
+            lm.generate(["hi"], Sampling(max_tokens=4))
+        assert len(calls) == 3
+
+
+def test_broken_http_then_a_good_reply_recovers():
+    def flaky(handler, attempt):
+        return raw_reply(b'{"choices": [', length=100) if attempt == 1 else (200, OK_BODY)
+
+    with fake_server(flaky) as (url, calls):
+        lm = OpenAICompatibleLM(url, "m", max_retries=1, backoff=0.01)
+        [[c]] = lm.generate(["hi"], Sampling(max_tokens=4))
+        assert (c.text, c.num_tokens) == ("ok", 2)
+        assert len(calls) == 2
+
+
+# -- the deadline covers the whole request -------------------------------------------------
+
+OK_REPLY = raw_reply(json.dumps(OK_BODY).encode())
+HEAD_END = OK_REPLY.index(b"\r\n\r\n") + 4
+
+
+def _drip_head(handler, attempt):
+    drip(handler, OK_REPLY)
+
+
+def _drip_body(handler, attempt):
+    handler.wfile.write(OK_REPLY[:HEAD_END])
+    drip(handler, OK_REPLY[HEAD_END:])
+
+
+def _drip_body_without_length(handler, attempt):
+    # No Content-Length: the body ends when the connection does, so a cut-short read looks
+    # complete to http.client; only the deadline can tell.
+    handler.wfile.write(b"HTTP/1.0 200 OK\r\nContent-Type: application/json\r\n\r\n")
+    drip(handler, OK_REPLY[HEAD_END:])
+
+
+@pytest.mark.parametrize(
+    "behaviour",
+    [_drip_head, _drip_body, _drip_body_without_length],
+    ids=["head", "body", "body-without-length"],
+)
+def test_a_dripping_reply_ends_at_the_deadline(behaviour):
+    with fake_server(behaviour) as (url, calls):
+        lm = OpenAICompatibleLM(url, "m", timeout=2, max_retries=0)
+        start = time.monotonic()
+        with pytest.raises(BackendTimeout, match=r"no answer from .* within 2 s"):
+            lm.generate(["hi"], Sampling(max_tokens=4))
+        assert time.monotonic() - start < 6
+        assert len(calls) == 1
+
+
+# -- proxies from the environment, as urllib honours them ----------------------------------
+
+
+def test_http_goes_through_the_environment_proxy(monkeypatch):
+    seen = []
+
+    def proxy(handler, attempt):
+        seen.append((handler.path, handler.headers.get("Proxy-Authorization")))
+        return 200, OK_BODY
+
+    with fake_server(proxy) as (proxy_url, _):
+        monkeypatch.setenv("http_proxy", proxy_url.replace("http://", "http://user:pw@"))
+        lm = OpenAICompatibleLM("http://model-host.invalid:8000/v1", "m", max_retries=0)
+        [[c]] = lm.generate(["hi"], Sampling(max_tokens=4))
+    assert c.text == "ok"
+    assert seen == [("http://model-host.invalid:8000/v1/completions", "Basic dXNlcjpwdw==")]
+
+
+def test_no_proxy_is_honoured(monkeypatch):
+    monkeypatch.setenv("http_proxy", f"http://127.0.0.1:{_closed_port()}")
+    monkeypatch.setenv("no_proxy", "127.0.0.1")
+    with fake_server(lambda h, a: (200, OK_BODY)) as (url, calls):
+        [[c]] = OpenAICompatibleLM(url, "m", max_retries=0).generate(["hi"], Sampling(max_tokens=4))
+    assert c.text == "ok"
+    assert len(calls) == 1
+
+
+def test_https_goes_through_a_connect_tunnel(monkeypatch):
+    seen = []
+
+    def proxy(handler, attempt):
+        seen.append((handler.command, handler.path))
+        return 403, {"error": "no tunnels here"}
+
+    with fake_server(proxy) as (proxy_url, _):
+        monkeypatch.setenv("https_proxy", proxy_url.removesuffix("/v1"))
+        lm = OpenAICompatibleLM("https://model-host.invalid:8443/v1", "m", max_retries=0)
+        with pytest.raises(BackendUnavailable, match=r"cannot reach .*Tunnel connection failed"):
+            lm.generate(["hi"], Sampling(max_tokens=4))
+    assert seen == [("CONNECT", "model-host.invalid:8443")]

@@ -117,7 +117,8 @@ class LastBoxedFakeLM:
 def test_analyse_trace_numbers_with_a_scripted_prover():
     # The answer first appears in the last episode: J = [0, 0, 0, 1].
     fake = LastBoxedFakeLM()
-    row = analyse_trace(TRACE, prover=ForcedAnswerProver(fake, k=2), lm=fake, budgets=[1000])
+    prover = ForcedAnswerProver(fake, k=2)
+    row = analyse_trace(TRACE, prover=prover, lm=fake, budgets=[1000], measure="stream")
     assert row["success_probs"] == [0.0, 0.0, 0.0, 1.0]
     assert row["progress"] == [0.0, 0.0, 1.0]
     assert row["regret_terms"] == [1.0, 1.0, 0.0] and row["regret"] == 2.0

@@ -60,6 +60,37 @@ def test_resume_takes_the_same_next_step(tmp_path):
         )
 
 
+def _rows(folder):
+    return [json.loads(x) for x in (folder / "metrics.jsonl").read_text().splitlines() if x]
+
+
+def _drop_evals(folder):
+    """The state a kill between a checkpoint and its step's evaluation leaves."""
+    kept = [r for r in _rows(folder) if not r.get("eval")]
+    (folder / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in kept))
+
+
+def test_resume_writes_the_evaluation_a_kill_skipped(tmp_path):
+    common = {"algorithm": "grpo", "checkpoint_every": 1, "eval_every": 1, **SMALL}
+    common["eval_problems"] = 2
+    straight, stopped = tmp_path / "straight", tmp_path / "stopped"
+    train(TrainConfig(steps=2, out=straight, **common))
+    train(TrainConfig(steps=1, out=stopped, **common))
+    _drop_evals(stopped)
+    # At the last step: the run has nothing left to train, but owes step 1's evaluation.
+    train(TrainConfig(steps=1, out=stopped, resume=True, **common))
+    assert [(r["step"], bool(r.get("eval"))) for r in _rows(stopped)] == [(1, False), (1, True)]
+    # Where checkpoint and evaluation coincide mid-run: the owed one, then the rest.
+    _drop_evals(stopped)
+    train(TrainConfig(steps=2, out=stopped, resume=True, **common))
+    timing = ("seconds", "tokens_per_s")
+
+    def comparable(rows):
+        return [{k: v for k, v in r.items() if k not in timing} for r in rows]
+
+    assert comparable(_rows(stopped)) == comparable(_rows(straight))
+
+
 def test_a_folder_that_holds_a_run_is_refused_unless_told(tmp_path, capsys):
     common = {"algorithm": "grpo", "steps": 1, **SMALL, "eval_problems": 0, "out": tmp_path}
     train(TrainConfig(**common))
