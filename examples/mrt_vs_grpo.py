@@ -28,15 +28,17 @@ import tyro
 
 from mrt_env.bench import BenchConfig
 from mrt_env.bench import run as bench_run
+from mrt_env.cli import CommandConfig
 from mrt_env.data.synthetic import get_task
 from mrt_env.lm.loading import DEFAULT_MODEL, ModelSettings
 from mrt_env.report import describe, figure, markdown_table
+from mrt_env.threads import set_threads
 from mrt_env.training.train import TrainConfig, train
 from mrt_env.types import EpisodeRecord
 
 
 @dataclass(frozen=True)
-class Experiment:
+class Experiment(CommandConfig):
     """MRT vs GRPO at equal sampled tokens, several seeds, evaluated by mrt-bench."""
 
     seeds: tuple[int, ...] = (0, 1, 2)
@@ -131,6 +133,7 @@ def waste_and_progress(results: Path) -> dict[str, float]:
 
 
 def main(exp: Experiment) -> None:
+    set_threads(exp.threads)  # every command's --threads, before any model loads
     exp.out.mkdir(parents=True, exist_ok=True)
     tag = f"-b{exp.max_blocks}" if exp.max_blocks else ""
     results: dict[str, list[dict[str, float]]] = {

@@ -27,6 +27,7 @@ from typing import Literal
 import numpy as np
 import tyro
 
+from mrt_env.cli import CommandConfig
 from mrt_env.data.synthetic import get_task, training_problems
 from mrt_env.envs.strategy_env import (
     ANSWER,
@@ -38,10 +39,11 @@ from mrt_env.envs.strategy_env import (
 )
 from mrt_env.registration import ENV_IDS
 from mrt_env.report import format_stat, markdown_table, mean_ci
+from mrt_env.threads import set_threads
 
 
 @dataclass(frozen=True)
-class Config:
+class Config(CommandConfig):
     """PPO on the tabulated StrategyEnv vs fixed stopping rules, on held-out streams."""
 
     env: Literal["MRT-Search-v0", "MRT-Arithmetic-v0"] = "MRT-Search-v0"
@@ -103,6 +105,7 @@ def evaluate(held_out: StrategyTable, policy: Policy, features: str) -> dict[str
 
 
 def main(config: Config) -> None:
+    set_threads(config.threads)  # every command's --threads, before any model loads
     from stable_baselines3 import PPO
 
     config.out.mkdir(parents=True, exist_ok=True)

@@ -2,9 +2,10 @@
 
 The defaults are the authors' RL settings for a 1.5B model (``mrt-train --preset
 deepscaler-mrt``): DeepScaleR-1.5B-Preview on the AIME 1983-2023 pool, lr 1e-6
-cosine with 10% warmup, 4 generations per prompt, 256 traces per step, temperature 0.9,
-16K completion tokens, bf16, vLLM rollouts (TRL's server mode). μ, the meta-prover, samples
-its forced answers from the same vLLM server, which TRL keeps in sync with the policy.
+cosine with 10% warmup, weight decay 0.01, 4 generations per prompt, 256 traces per step,
+temperature 0.9, 24K completion tokens, bf16, vLLM rollouts (TRL's server mode). μ, the
+meta-prover, samples its forced answers from the same vLLM server, which TRL keeps in sync
+with the policy.
 
 8 GPUs: vLLM on one, training on the other seven::
 
@@ -35,10 +36,12 @@ from typing import Literal
 
 import tyro
 
+from mrt_env.cli import CommandConfig
 from mrt_env.episodes import EpisodeRule
 from mrt_env.lm.loading import DEFAULT_MODEL, load_lm, shipped_model_folder
 from mrt_env.progress import ForcedAnswerConfig, make_prover
 from mrt_env.registration import ENV_IDS, block_settings
+from mrt_env.threads import set_threads
 from mrt_env.training.train import PRESETS, TrainConfig, training_problems
 from mrt_env.training.trl import (
     DEEPSCALER_TEMPLATE,
@@ -52,7 +55,7 @@ PRESET = PRESETS["deepscaler-mrt"]
 
 
 @dataclass(frozen=True)
-class Args:
+class Args(CommandConfig):
     """Settings of a TRL GRPO run on mrt_env's rewards (defaults: the authors' 1.5B run)."""
 
     cpu_smoke: bool = False
@@ -91,6 +94,8 @@ class Args:
     """After warmup: constant, or cosine to 0."""
     warmup: float = PRESET.warmup
     """Linear warmup, as a fraction of the steps."""
+    weight_decay: float = PRESET.weight_decay
+    """AdamW weight decay."""
     num_generations: int = PRESET.group_size
     """Completions per prompt (GRPO's group)."""
     traces_per_step: int = PRESET.problems_per_step * PRESET.group_size
@@ -181,6 +186,7 @@ def build_prover(args: Args, tokenizer: object):
 
 
 def main(args: Args) -> None:
+    set_threads(args.threads)  # every command's --threads, before any model loads
     from transformers import AutoTokenizer
     from trl import GRPOConfig, GRPOTrainer
 
@@ -224,6 +230,7 @@ def main(args: Args) -> None:
         learning_rate=args.lr,
         lr_scheduler_type=schedule,
         warmup_steps=args.warmup,  # a float below 1 is a fraction of max_steps
+        weight_decay=args.weight_decay,
         per_device_train_batch_size=args.per_device_batch_size,
         gradient_accumulation_steps=accumulation,
         num_generations=args.num_generations,

@@ -6,21 +6,31 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from mrt_env.config import Config, deferred_validation, validate_tree
 from mrt_env.errors import ConfigError, MrtError
+from mrt_env.threads import set_threads
 
 __all__ = ["CommandConfig", "exit_status", "parse_command", "presets_help", "take_preset"]
 
 
+@dataclass(frozen=True)
 class CommandConfig(Config):
     """Base of the commands' frozen config dataclasses: a config checks itself when it is
     built (:meth:`validate`), except inside :func:`parse_command`, which checks it (and the
     value objects nested in it: ``--model.*``, ``--prover.*``, ...) right after the command
     line is parsed. (A command line is parsed first and validated after: tyro catches a
-    ValueError raised while it builds a config and prints it in a multi-line box.)"""
+    ValueError raised while it builds a config and prints it in a multi-line box.)
+
+    Every command has ``--threads`` (:func:`mrt_env.threads.set_threads`), applied by
+    :func:`parse_command` before any model is loaded."""
+
+    threads: int | None = field(default=None, kw_only=True)
+    """CPU threads torch computes with (default: one per core). Idle threads wait passively,
+    so two runs on one machine share its cores instead of spinning against each other."""
 
 
 def parse_command(
@@ -45,6 +55,8 @@ def parse_command(
         )
     try:
         validate_tree(config)
+        if isinstance(config, CommandConfig):
+            set_threads(config.threads)
     except MrtError as exc:  # anything else is a bug in a validate(): keep its traceback
         print(f"{prog}: error: {exc}", file=sys.stderr)
         return None

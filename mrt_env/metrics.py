@@ -29,7 +29,9 @@ of k episodes gives k + 1 values ``success_probs = [J_0, J_1, …, J_k]``.
   strategies).
 
 Also the usual sampling metrics: :func:`pass_at_k` (the unbiased estimator of Chen et al.,
-2021), :func:`maj_at_k` (majority vote) and :func:`accuracy_at_budget`.
+2021), :func:`maj_at_k` (majority vote over the first k), :func:`weighted_maj_at_k` (the
+authors' [maj@k]_j: a likelihood-weighted vote, expected over k-subsets) and
+:func:`accuracy_at_budget`.
 
 Everything here is numpy only and validates its inputs: wrong types raise
 :class:`~mrt_env.errors.ArgumentTypeError` (a ``TypeError``), wrong values (J outside
@@ -40,6 +42,7 @@ and what came.
 
 from __future__ import annotations
 
+import itertools
 import math
 import operator
 from collections.abc import Hashable, Sequence
@@ -61,6 +64,7 @@ __all__ = [
     "pass_at_k",
     "progress",
     "token_regret",
+    "weighted_maj_at_k",
 ]
 
 
@@ -484,6 +488,95 @@ def maj_at_k(
     # max() keeps the first maximum it meets, and dicts iterate in first-occurrence order.
     winner = max(counts, key=counts.__getitem__)
     return 1.0 if flags[first[winner]] else 0.0
+
+
+def weighted_maj_at_k(
+    classes: Sequence[Hashable | None],
+    k: int,
+    *,
+    gold: Hashable,
+    weights: ArrayLike | None = None,
+    samples: int = 100_000,
+    seed: int = 0,
+) -> float:
+    """[maj@k] as the MRT authors compute it (``episode_scaling_curve.ipynb``): the expected
+    outcome of a weighted vote among k of the n sampled answers, drawn without replacement.
+
+    In a subset, each answer class scores the sum of its answers' ``weights`` (the authors:
+    ``2 ** (mean log-probability per token)`` of each answer); the vote scores 1 if the gold
+    class outscores every other class that is an answer, 0 if some other class outscores
+    it, and 0.5 on a tie, except that a subset with neither the gold class nor any other
+    answer (all ``None``) scores 0. ``None`` answers never win.
+
+    The authors average over 100,000 random subsets; here all C(n, k) subsets are
+    enumerated when there are at most ``samples`` of them (the exact expectation their
+    estimate converges to), else ``samples`` random ones under ``seed``.
+
+    Args:
+        classes: one class key per answer (equal keys: equivalent answers), ``None`` for an
+            answer that gave none.
+        k: subset size, 1 <= k <= n.
+        gold: the key of the right answer's class (it may have no member).
+        weights: one vote weight per answer, each > 0 and finite; default 1 (a plain
+            majority vote whose ties count 0.5).
+
+    >>> weighted_maj_at_k(["4", "5", "5"], 1, gold="4")  # maj@1 = the share of right answers
+    0.3333333333333333
+    >>> weighted_maj_at_k(["4", "5", "5"], 2, gold="4")  # {4,5} ties twice, {5,5} loses
+    0.3333333333333333
+    >>> weighted_maj_at_k(["4", "5", "5"], 2, gold="4", weights=[3.0, 1.0, 1.0])
+    0.6666666666666666
+    """
+    if isinstance(classes, (str, bytes)):
+        raise ArgumentTypeError(
+            f"classes must be a sequence of keys, got a string: {classes!r:.80}"
+        )
+    keys = list(classes)
+    n = len(keys)
+    if n == 0:
+        raise ConfigError("classes must not be empty")
+    k = _as_int(k, "k")
+    if not 1 <= k <= n:
+        raise ConfigError(f"k must satisfy 1 <= k <= len(classes) = {n}, got k = {k}")
+    samples = _as_int(samples, "samples")
+    if samples < 1:
+        raise ConfigError(f"samples must be >= 1, got {samples}")
+    if weights is None:
+        w = np.ones(n)
+    else:
+        w = _as_1d_floats(weights, "weights")
+        if w.size != n:
+            raise ConfigError(
+                f"weights must be parallel to classes: got {w.size} weights for {n} answers"
+            )
+        if np.any(w <= 0):
+            raise ConfigError(f"weights must be > 0, got {w.tolist()}")
+    try:
+        index = {key: i for i, key in enumerate(dict.fromkeys(x for x in keys if x is not None))}
+    except TypeError:
+        raise ArgumentTypeError("classes must be hashable keys (or None)") from None
+    # Column c of `member` marks the answers of class c; None answers belong to no class.
+    member = np.zeros((n, len(index) + 1))
+    for i, key in enumerate(keys):
+        if key is not None:
+            member[i, index[key]] = 1.0
+    gold_column = index.get(gold, len(index))  # an empty column when no answer is right
+    if math.comb(n, k) <= samples:
+        subsets = np.array(list(itertools.combinations(range(n), k)))
+    else:
+        rng = np.random.default_rng(seed)
+        subsets = np.array([rng.choice(n, size=k, replace=False) for _ in range(samples)])
+    mask = np.zeros((len(subsets), n))
+    np.put_along_axis(mask, subsets, 1.0, axis=1)
+    score = (mask * w) @ member  # (subsets, classes): each class's summed weight
+    present = mask @ member > 0
+    right = np.where(present[:, gold_column], score[:, gold_column], -np.inf)
+    others = np.where(present, score, -np.inf)
+    others[:, gold_column] = -np.inf
+    best_other = others.max(axis=1)
+    vote = np.where(right > best_other, 1.0, np.where(right < best_other, 0.0, 0.5))
+    vote[np.isneginf(right) & np.isneginf(best_other)] = 0.0
+    return float(vote.mean())
 
 
 def accuracy_at_budget(tokens_used: ArrayLike, correct: Sequence[bool], budget: float) -> float:

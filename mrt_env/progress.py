@@ -34,7 +34,7 @@ from mrt_env.commitment import answer_opening
 from mrt_env.config import Config
 from mrt_env.errors import ArgumentTypeError, ConfigError
 from mrt_env.grading import grade_many
-from mrt_env.lm.base import LanguageModel, SharedResource
+from mrt_env.lm.base import Completion, LanguageModel, SharedResource
 from mrt_env.lm.sampling import Sampling
 from mrt_env.prompts import problem_prompt
 from mrt_env.types import Problem
@@ -94,6 +94,9 @@ class ProverEstimate:
     undecided: int = 0
     answer_tokens: tuple[int, ...] = ()
     """Tokens of each sampled answer (the cost of asking μ, in the authors' token regret)."""
+    answer_logprobs: tuple[float, ...] = ()
+    """Mean log-probability per token of each sampled answer given its context, when the
+    prover scores them (``score_answers``; the weights of the authors' [maj@k]_j)."""
 
     @property
     def no_verdict(self) -> bool:
@@ -294,6 +297,9 @@ class ForcedAnswerConfig:
     """Tokens each forced answer may use (it must reach its \\boxed{} within them)."""
     seed: int = 0
     grading_timeout: float = 5.0
+    score_answers: bool = False
+    """Also score each sampled answer's mean log-probability per token given its context
+    (one forward pass per answer; ``mrt-regret``'s likelihood-weighted [maj@p]_j)."""
 
     def __post_init__(self) -> None:
         if self.k < 1 or self.max_answer_tokens < 1:
@@ -347,6 +353,7 @@ class ForcedAnswerProver(_CachedProver):
             for c in per
         ]
         results = grade_many(pairs, timeout=cfg.grading_timeout)
+        logprobs = self._mean_logprobs(contexts, outs) if cfg.score_answers else None
         estimates = []
         for j in range(len(requests)):
             graded = results[j * cfg.k : (j + 1) * cfg.k]
@@ -360,9 +367,30 @@ class ForcedAnswerProver(_CachedProver):
                     correct,
                     undecided=cfg.k - len(decided),
                     answer_tokens=tuple(c.num_tokens for c in outs[j]),
+                    answer_logprobs=() if logprobs is None else tuple(logprobs[j]),
                 )
             )
         return estimates
+
+    def _mean_logprobs(
+        self, contexts: list[str], outs: list[list[Completion]]
+    ) -> list[list[float]]:
+        """Each answer's log-probability given its context, per token of the answer (an
+        empty answer: 0.0). The authors average vLLM's sampling logprobs over the generated
+        tokens, end-of-sequence included; this scores the answer's text in one pass."""
+        texts = [c.text for per in outs for c in per]
+        prompts = [ctx for ctx, per in zip(contexts, outs, strict=True) for _ in per]
+        scored = [i for i, text in enumerate(texts) if text]
+        totals = (
+            self.lm.score([prompts[i] for i in scored], [texts[i] for i in scored])
+            if scored
+            else []
+        )
+        means = [0.0] * len(texts)
+        for i, total in zip(scored, totals, strict=True):
+            means[i] = total / max(1, self.lm.count_tokens(texts[i]))
+        k = self.config.k
+        return [means[j * k : (j + 1) * k] for j in range(len(outs))]
 
 
 @dataclass(frozen=True)
@@ -523,12 +551,18 @@ class ProverSettings(Config):
         }
         return {k: v for k, v in settings.items() if v is not None}
 
-    def build(self, lm: LanguageModel, *, default_kind: str = "forced") -> MetaProver:
-        """μ on ``lm`` (of ``default_kind`` when :attr:`kind` is None)."""
+    def build(
+        self, lm: LanguageModel, *, default_kind: str = "forced", score_answers: bool = False
+    ) -> MetaProver:
+        """μ on ``lm`` (of ``default_kind`` when :attr:`kind` is None); ``score_answers``: a
+        forced prover also scores its answers (:attr:`ForcedAnswerConfig.score_answers`)."""
         kind = self.kind or default_kind
         if kind == "likelihood":
             return make_prover(lm, kind, forcing_text=self.forcing_text)
-        return make_prover(lm, kind, forcing_text=self.forcing_text, **self.forced_settings())
+        settings = self.forced_settings()
+        if score_answers:
+            settings["score_answers"] = True
+        return make_prover(lm, kind, forcing_text=self.forcing_text, **settings)
 
 
 class OracleProver(SharedResource):

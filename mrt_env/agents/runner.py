@@ -8,6 +8,7 @@ from typing import Any
 
 from mrt_env import info as keys
 from mrt_env.agents.base import Agent, as_agent
+from mrt_env.errors import ConfigError
 from mrt_env.types import EpisodeRecord
 
 __all__ = ["play"]
@@ -24,6 +25,7 @@ class _Recording:
     rewards: list[float] = field(default_factory=list)
     prefix_tokens: list[int] = field(default_factory=lambda: [0])
     hidden_tokens: list[int] = field(default_factory=list)
+    start_tokens: int = 0
 
     def record(self, info: dict[str, Any]) -> EpisodeRecord:
         return EpisodeRecord(
@@ -47,6 +49,7 @@ def play(
     *,
     seed: int | None = None,
     progress: Any = None,
+    prefixes: Sequence[Sequence[str]] | None = None,
 ) -> list[EpisodeRecord]:
     """Run ``agent`` on each of ``problems`` (indices or ids) of ``env``; one record each.
 
@@ -55,16 +58,24 @@ def play(
     ``num_envs`` problems at a time, one :meth:`Agent.act_batch` call per step for the
     envs still running). ``progress``: an optional callable called with the number of
     episodes just finished (e.g. a tqdm bar's ``update``).
+
+    ``prefixes`` (one list of blocks per problem): each episode continues after its
+    prefix (the env's ``options["blocks"]``). Its record holds the continuation only: the
+    prompt includes the prefix, ``success_probs`` start at J of the prefix, and
+    ``prefix_tokens`` count from it.
     """
     agent: Agent = as_agent(agent)
     agent.reset()
     problems = list(problems)
+    if prefixes is not None and len(prefixes) != len(problems):
+        raise ConfigError(f"need one prefix per problem ({len(problems)}), got {len(prefixes)}")
     vector = hasattr(env, "num_envs")
     width = env.num_envs if vector else 1
     records: list[EpisodeRecord] = []
     for start in range(0, len(problems), width):
         chunk = problems[start : start + width]
-        records.extend(_play_batch(env, agent, chunk, seed, vector=vector))
+        blocks = None if prefixes is None else list(prefixes[start : start + width])
+        records.extend(_play_batch(env, agent, chunk, seed, blocks, vector=vector))
         if progress is not None:
             progress(len(chunk))
     return records
@@ -75,21 +86,28 @@ def _env_info(infos: dict[str, Any], i: int) -> dict[str, Any]:
     return {k: v[i] for k, v in infos.items() if not k.startswith("_") and infos["_" + k][i]}
 
 
-def _play_batch(env, agent, chunk, seed, *, vector: bool) -> list[EpisodeRecord]:
+def _play_batch(env, agent, chunk, seed, blocks, *, vector: bool) -> list[EpisodeRecord]:
     if vector:
         width = env.num_envs
         padded = chunk + [chunk[0]] * (width - len(chunk))  # spare sub-envs repeat the first
-        obs, infos = env.reset(seed=seed, options={"problem": padded})
+        options: dict[str, Any] = {"problem": padded}
+        if blocks is not None:
+            options["blocks"] = blocks + [blocks[0]] * (width - len(blocks))
+        obs, infos = env.reset(seed=seed, options=options)
         obs = list(obs)
         per_env = [_env_info(infos, i) for i in range(width)]
     else:
-        o, info = env.reset(seed=seed, options={"problem": chunk[0]})
+        options = {"problem": chunk[0]}
+        if blocks is not None:
+            options["blocks"] = blocks[0]
+        o, info = env.reset(seed=seed, options=options)
         obs, per_env = [o], [info]
     running = [
         _Recording(
             str(per_env[i][keys.PROBLEM_ID]),
             prompt=obs[i],
             success_probs=[float(per_env[i][keys.SUCCESS_PROB])],
+            start_tokens=int(per_env[i][keys.TOKENS]),  # a prefix's tokens are not counted
         )
         for i in range(len(chunk))
     ]
@@ -118,7 +136,7 @@ def _play_batch(env, agent, chunk, seed, *, vector: bool) -> list[EpisodeRecord]
             episode.blocks.append(block)
             episode.rewards.append(float(reward))
             episode.success_probs.append(float(info[keys.SUCCESS_PROB]))
-            episode.prefix_tokens.append(int(info[keys.TOKENS]))
+            episode.prefix_tokens.append(int(info[keys.TOKENS]) - episode.start_tokens)
             episode.hidden_tokens.append(hidden[i])
             per_env[i] = info
             if done:

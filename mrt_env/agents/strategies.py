@@ -9,11 +9,12 @@ independent attempts and vote?
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from mrt_env import info as keys
 from mrt_env.agents.base import Info
 from mrt_env.agents.lm_agent import LMAgent
+from mrt_env.budget_forcing import AUTHORS_CUES, BudgetForcing
 from mrt_env.commitment import THINK_CLOSE, answer_opening, commits
 from mrt_env.errors import ConfigError
 from mrt_env.grading import extract_answer
@@ -83,18 +84,19 @@ class _CommitAware(LMAgent):
         blocks: list[str],
         counts: dict[int, list[int]],
         limit: int,
-        instead: str,
+        instead: Callable[[int], str],
     ) -> list[str]:
         """Up to ``limit`` times per episode, a block that would commit is cut before its
-        commitment and ends with ``instead``, so the model goes on."""
+        commitment and ends with ``instead(i)`` (i: the times held before), so the model
+        goes on."""
         out = []
         for slot, (obs, info, block) in enumerate(zip(observations, infos, blocks, strict=True)):
             count = self.state_for(counts, slot, info, lambda: [0])
             if commits(obs, block, self.think_close) and count[0] < limit:  # the env's rule
-                count[0] += 1
                 kept = self.before_commit(block)
                 self.charge_hidden(info, slot, self.lm.count_tokens(block[len(kept) :]))
-                block = kept + instead
+                block = kept + instead(count[0])
+                count[0] += 1
             out.append(block)
         return out
 
@@ -203,24 +205,43 @@ class SelfVerify(_CommitAware):
         self._checked.clear()
 
     def revise(self, observations: list[str], infos: list[Info], blocks: list[str]) -> list[str]:
-        return self.hold_commits(observations, infos, blocks, self._checked, 1, self.verify_text)
+        return self.hold_commits(
+            observations, infos, blocks, self._checked, 1, lambda _: self.verify_text
+        )
 
 
 class BudgetForcingExtend(_CommitAware):
-    """At the model's own end, append "Wait" and continue (s1-style), up to ``n`` times.
+    """At the model's own end, append a cue such as "Wait" and continue (s1-style), up to
+    ``n`` times.
 
     Question: does forcing more thinking after the model wanted to stop help? (s1:
-    Muennighoff et al., 2025, "budget forcing".)
+    Muennighoff et al., 2025, "budget forcing".) The cues are those of ``mrt-regret``'s
+    extrapolation (:class:`~mrt_env.budget_forcing.BudgetForcing`; by default the MRT
+    authors' "Wait", "But wait", "Alternatively", "But hold on" in turn, each after one
+    newline).
+
+    Args:
+        n: extensions per episode at most.
+        cues, separator: as :class:`~mrt_env.budget_forcing.BudgetForcing`.
+        **kwargs: as :class:`LMAgent`.
     """
 
     name = "budget-forcing"
 
-    def __init__(self, lm, *, n: int = 1, wait_text: str = "\n\nWait", **kwargs):
+    def __init__(
+        self,
+        lm,
+        *,
+        n: int = 1,
+        cues: Sequence[str] = AUTHORS_CUES,
+        separator: str = "\n",
+        **kwargs,
+    ):
         super().__init__(lm, **kwargs)
         if n < 0:
             raise ConfigError(f"n must be >= 0, got {n}")
         self.n = n
-        self.wait_text = wait_text
+        self.forcing = BudgetForcing(tuple(cues), separator)
         self._extended: dict[int, list[int]] = {}
 
     def reset(self) -> None:
@@ -229,7 +250,7 @@ class BudgetForcingExtend(_CommitAware):
 
     def revise(self, observations: list[str], infos: list[Info], blocks: list[str]) -> list[str]:
         return self.hold_commits(
-            observations, infos, blocks, self._extended, self.n, self.wait_text
+            observations, infos, blocks, self._extended, self.n, self.forcing.cue
         )
 
 

@@ -162,9 +162,9 @@ def agent_settings(
     forcing = env_kwargs.get("forcing_text") or PAPER_FORCING_TEXT
     tokens = base["max_block_tokens"]
     if base["keep_stop"]:  # blocks are lines: a held commitment is cut before its \boxed
-        verify, wait = "\n", "\n"  # and the model writes another line
-    else:
-        verify, wait = "\n\nBut let me double-check this answer.", "\n\nWait"
+        verify, wait = "\n", {"cues": ("",), "separator": "\n"}  # and the model writes a line
+    else:  # the authors' cues, as mrt-regret's extrapolation
+        verify, wait = "\n\nBut let me double-check this answer.", {}
     budget = min(max_tokens, max_blocks * tokens)
     return AgentSettings(
         stop=base["stop"],
@@ -177,7 +177,7 @@ def agent_settings(
             "think-to-budget": {},
             "early-exit": {"m": 2, "forcing_text": forcing},
             "self-verify": {"verify_text": verify},
-            "budget-forcing": {"n": 2, "wait_text": wait},
+            "budget-forcing": {"n": 2, **wait},
             "parallel-vote": {"n": 4, "total_tokens": budget, "forcing_text": forcing},
         },
     )

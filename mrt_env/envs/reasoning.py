@@ -182,7 +182,10 @@ class ReasoningEnv(gym.Env[str, str]):
     ``ReasoningEnv(config=None, *, render_mode=None, **fields)``: a
     :class:`ReasoningEnvConfig`, with any of its fields overridden by keyword (this is how
     ``gym.make`` kwargs arrive). ``reset(seed=..., options={"problem": i or id})`` picks a
-    problem; without one it walks a seeded shuffle of the set. ``render_mode="ansi"``:
+    problem; without one it walks a seeded shuffle of the set. ``options={"blocks": [...]}``
+    starts the episode after blocks already written (a prefix c_j, as MRT-RL continues
+    traces): the observation holds them, ``episode`` is j, J is μ's at c_j, and the budgets
+    count them. ``render_mode="ansi"``:
     :meth:`render` returns the transcript with J and progress per block.
 
     The prover's model can drive an agent too: ``env.unwrapped.prover.lm``. Each step is
@@ -279,7 +282,9 @@ class ReasoningEnv(gym.Env[str, str]):
     ) -> tuple[str, dict[str, Any]]:
         super().reset(seed=seed)
         problem = self.pick(seed, options)
-        (self.stream,) = self.stepper.start([problem], [self.prompt(problem)])
+        blocks = (options or {}).get("blocks")
+        prefixes = None if blocks is None else [blocks]
+        (self.stream,) = self.stepper.start([problem], [self.prompt(problem)], prefixes)
         return self.stream.observation, dict(self.stream.info)
 
     def step(self, action: str) -> tuple[str, float, bool, bool, dict[str, Any]]:

@@ -185,13 +185,51 @@ class Stepper:
 
     # -- a whole step, batched ------------------------------------------------------------
 
-    def start(self, problems: Sequence[Problem], prompts: Sequence[str]) -> list[Stream]:
-        """New streams, with J_0 from one batched prover call; their info is set."""
+    def start(
+        self,
+        problems: Sequence[Problem],
+        prompts: Sequence[str],
+        prefixes: Sequence[Sequence[str]] | None = None,
+    ) -> list[Stream]:
+        """New streams, with J at their start from one batched prover call; info is set.
+
+        ``prefixes`` (one list of blocks per stream, or None): blocks already written, as
+        in the paper's MRT-RL, which continues traces from a prefix c_j. A stream starts
+        after them, with J_0 … J_j estimated (in the same call) and its budgets partly
+        spent; none of them may commit to an answer or use up a budget.
+        """
         streams = [Stream(p, prompt) for p, prompt in zip(problems, prompts, strict=True)]
-        for stream, estimate in zip(streams, self.estimate(streams), strict=True):
-            stream.estimates.append(estimate)
+        if prefixes is not None:
+            if len(prefixes) != len(streams):
+                raise ConfigError(
+                    f"need one prefix per stream ({len(streams)}), got {len(prefixes)}"
+                )
+            for stream, blocks in zip(streams, prefixes, strict=True):
+                self.write_prefix(stream, blocks)
+        # J at every prefix boundary of every stream, in one call (c_0 alone without prefix).
+        views = [replace(s, blocks=s.blocks[:i]) for s in streams for i in range(len(s.blocks) + 1)]
+        estimates = iter(self.estimate(views))
+        for stream in streams:
+            stream.estimates.extend(next(estimates) for _ in range(len(stream.blocks) + 1))
             stream.info = self.info(stream, block_tokens=0)
         return streams
+
+    def write_prefix(self, stream: Stream, blocks: Sequence[str]) -> None:
+        """Put ``blocks`` in a new ``stream`` as written before it starts (checked as the
+        env checks actions; a prefix that commits or spends a budget is refused)."""
+        if isinstance(blocks, str) or not isinstance(blocks, Sequence):
+            raise ArgumentTypeError(
+                f"a prefix is a list of blocks (str), got {type(blocks).__name__}"
+            )
+        for j, block in enumerate(blocks):
+            check = self.check(stream, block)
+            if check.committed or check.truncated:
+                what = "commits to an answer" if check.committed else "uses up a budget"
+                raise ConfigError(
+                    f"prefix block {j} {what}: a prefix must leave the stream running"
+                )
+            stream.blocks.append(check.block)
+            stream.tokens.append(check.block_tokens)
 
     def step(self, streams: Sequence[Stream], blocks: Sequence[str]) -> list[StepOutcome]:
         """Append one block to each stream: check all, one prover call, one forced-answer

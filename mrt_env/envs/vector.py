@@ -84,7 +84,9 @@ class ReasoningVectorEnv(VectorEnv):
         """Reset all sub-envs (seeds ``seed, seed + 1, ...`` or one per env).
 
         ``options={"problem": i}`` gives every sub-env problem ``i`` (an index or id); a
-        list gives each its own; ``options={"reset_mask": mask}`` resets only some.
+        list gives each its own; ``options={"reset_mask": mask}`` resets only some;
+        ``options={"blocks": [prefix, ...]}`` starts each sub-env after its own prefix
+        (a list of blocks, as :meth:`ReasoningEnv.reset`).
         """
         if seed is None or isinstance(seed, int):
             seeds = [None if seed is None else seed + i for i in range(self.num_envs)]
@@ -122,7 +124,14 @@ class ReasoningVectorEnv(VectorEnv):
             mine = {**sub_options, "problem": choice[i]} if per_env else sub_options
             problems.append(env.pick(seed, mine or None))
         prompts = [self.envs[i].prompt(p) for i, p in zip(which, problems, strict=True)]
-        streams = self.stepper.start(problems, prompts)
+        blocks = sub_options.get("blocks")
+        if blocks is not None and len(blocks) != self.num_envs:
+            raise ConfigError(
+                f"options['blocks'] needs one prefix (a list of blocks) per sub-env "
+                f"({self.num_envs}), got {len(blocks)}"
+            )
+        prefixes = None if blocks is None else [blocks[i] for i in which]
+        streams = self.stepper.start(problems, prompts, prefixes)
         for i, stream in zip(which, streams, strict=True):
             self.envs[i].stream = stream
         return [s.observation for s in streams], [dict(s.info) for s in streams]

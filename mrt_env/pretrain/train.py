@@ -39,6 +39,7 @@ from mrt_env.extras import require
 from mrt_env.lm.masks import packed_causal_mask
 from mrt_env.runfiles import save_atomic
 from mrt_env.schedule import lr_factor
+from mrt_env.threads import set_threads
 
 __all__ = ["PretrainConfig", "main", "train"]
 
@@ -78,8 +79,6 @@ class PretrainConfig(CommandConfig):
     """Stop (and save) after this much training time."""
     save_every: int = 250
     """Steps between checkpoints (a killed run resumes from the last)."""
-    threads: int = 2
-    """CPU threads for torch."""
 
     def validate(self) -> None:
         """Raise a :class:`ValueError` naming the first bad setting."""
@@ -192,7 +191,7 @@ def train(cfg: PretrainConfig) -> Path:
     tqdm = require("tqdm", extra="hf", feature="mrt-pretrain").tqdm
     from mrt_env.lm.testing import tiny_llama, tiny_tokenizer
 
-    torch.set_num_threads(cfg.threads)
+    set_threads(cfg.threads)
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     tokenizer = tiny_tokenizer()
@@ -267,6 +266,7 @@ def train(cfg: PretrainConfig) -> Path:
 
 def _jsonable(cfg: PretrainConfig) -> dict[str, Any]:
     d = asdict(cfg)
+    del d["threads"]  # a resumed run may use other threads
     d["out"] = str(d["out"])
     d["tasks"] = list(d["tasks"])
     return d

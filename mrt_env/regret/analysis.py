@@ -19,11 +19,19 @@ from mrt_env.progress import (
     PAPER_FORCING_TEXT,
     ForcedAnswerProver,
     MetaProver,
+    ProverRequest,
     authors_requests,
     default_prompt,
     known_success_probs,
 )
-from mrt_env.regret.config import DEFAULT_BUDGETS
+from mrt_env.regret.config import (
+    DEFAULT_BUDGETS,
+    ExtrapolationSettings,
+    MajoritySettings,
+    budget_key,
+)
+from mrt_env.regret.extrapolate import extrapolate
+from mrt_env.regret.majority import direct_curve, majority_curves
 from mrt_env.types import Problem
 
 __all__ = [
@@ -138,6 +146,8 @@ def analyse_trace(
     tokenizer: Any = None,
     budgets: Sequence[float] = DEFAULT_BUDGETS,
     measure: str | None = None,
+    majority: MajoritySettings | None = None,
+    extrapolation: ExtrapolationSettings | None = None,
 ) -> dict[str, Any]:
     """The regret analysis of one trace, as a JSON-serialisable row.
 
@@ -163,6 +173,10 @@ def analyse_trace(
             (:func:`~mrt_env.episodes.prefixes`); default: the paper's marker rule.
         budgets: token budgets C0 for the normalized regret (each > 0).
         measure: ``authors`` or ``stream`` (above).
+        majority: [maj@p]_j at every prefix and the direct curve
+            (:mod:`mrt_env.regret.majority`); likelihood weights need a forced prover built
+            with ``score_answers=True``.
+        extrapolation: budget forcing past the thought (:mod:`mrt_env.regret.extrapolate`).
 
     Returns:
         A dict with ``id``, ``problem_id``, ``gold_answer``, ``blocks`` (k, the episodes),
@@ -173,7 +187,9 @@ def analyse_trace(
         ``final_j`` (J_k), ``correct`` and ``answer`` (the response graded as written: its answer),
         ``measure``, ``costs`` (``authors``: x_0 … x_k of the token regret),
         ``prover_answers`` and ``prover_answer_tokens`` (forced prover: the graded answers at
-        each prefix, and their lengths) and ``seconds``.
+        each prefix, and their lengths) and ``seconds``; with ``majority``: ``maj_at_p``
+        and ``maj_tokens`` (p → a value per prefix) and ``direct``; with ``extrapolation``:
+        ``extrapolation``.
     """
     started = time.perf_counter()
     answer = str(trace["answer"])
@@ -197,12 +213,12 @@ def analyse_trace(
         )
 
     cuts = prefixes(response, rule=rule, tokenizer=tokenizer)
+    context = default_prompt(prover.lm, problem) if prompt is None else prompt
     if measure == "authors":
-        context = default_prompt(prover.lm, problem) if prompt is None else prompt
         requests = authors_requests(problem, context, cuts)
-        estimates = prover.estimate_batch(requests)
     else:
-        estimates = prover.estimate(problem, cuts, prompt=prompt)
+        requests = [ProverRequest(problem, context, c) for c in cuts]
+    estimates = prover.estimate_batch(requests)
     success_probs = known_success_probs(estimates)
     # Counting each prefix (not each episode) gives the tokens the model actually sees. A
     # prefix can rarely tokenize shorter than a shorter prefix (a merge across the cut):
@@ -211,11 +227,15 @@ def analyse_trace(
     tokens = [int(t) for t in counts]
     regret = episode_regret(success_probs)
     costs: list[float] = []
+    context_tokens: list[int] = []
+    if isinstance(prover, ForcedAnswerProver):  # what asking μ costs at each prefix
+        forcing = prover.config.forcing_text
+        context_tokens = [lm.count_tokens(r.context(forcing)) for r in requests]
     if measure == "authors":
         # The authors' x_j: the forced context's tokens plus μ's mean answer length.
         costs = [
-            lm.count_tokens(r.context("")) + sum(e.answer_tokens) / max(1, len(e.answer_tokens))
-            for r, e in zip(requests, estimates, strict=True)
+            n + sum(e.answer_tokens) / max(1, len(e.answer_tokens))
+            for n, e in zip(context_tokens, estimates, strict=True)
         ]
         normalized = authors_token_regret(costs, success_probs, list(budgets))
     else:
@@ -246,9 +266,21 @@ def analyse_trace(
     if any(e.answers for e in estimates):
         row["prover_answers"] = [list(e.answers) for e in estimates]
         row["prover_answer_tokens"] = [list(e.answer_tokens) for e in estimates]
+    if majority is not None and (majority.p or majority.direct):
+        if not isinstance(prover, ForcedAnswerProver):
+            raise ConfigError("[maj@p]_j votes among μ's sampled answers: use the forced prover")
+        if majority.p:
+            row |= majority_curves(estimates, context_tokens, majority.p, weights=majority.weights)
+        if majority.direct:
+            p = majority.p or (1,)
+            row["direct"] = direct_curve(
+                problem, context, prover, majority.direct, p, weights=majority.weights
+            )
+    if extrapolation is not None and extrapolation.extensions:
+        if not isinstance(prover, ForcedAnswerProver):
+            raise ConfigError("the extrapolation samples μ's continuations: use the forced prover")
+        row["extrapolation"] = extrapolate(
+            problem, context, response, prover=prover, settings=extrapolation, budgets=budgets
+        )
     row["seconds"] = round(time.perf_counter() - started, 3)
     return row
-
-
-def budget_key(budget: float) -> str:
-    return str(int(budget)) if float(budget).is_integer() else str(budget)

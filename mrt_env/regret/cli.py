@@ -12,7 +12,13 @@ from mrt_env.errors import ConfigError, ContextLengthExceeded
 from mrt_env.progress import MetaProver
 from mrt_env.regret.analysis import analyse_trace, load_traces
 from mrt_env.regret.config import PRESETS, RegretConfig
-from mrt_env.regret.summary import summarise, summary_table, write_plots, write_summary
+from mrt_env.regret.summary import (
+    curve_sections,
+    summarise,
+    summary_table,
+    write_plots,
+    write_summary,
+)
 from mrt_env.report import model_title
 from mrt_env.runfiles import append_row, check_settings, read_rows
 
@@ -38,6 +44,8 @@ rerun the same command after an interruption), summary.md, summary.csv and PNG p
   mrt-regret traces.jsonl --model.name NAME --model.backend openai \\
       --model.base-url http://host:8000/v1 --prover.k 4 --episodes.group-size 5
   mrt-regret traces.jsonl --model.name NAME --preset deepscaler
+  mrt-regret traces.jsonl --model.name NAME --preset r1-omnimath --maj.p 1 2 4 8 --maj.direct 32
+  mrt-regret traces.jsonl --model.name NAME --preset deepscaler --extrapolate.extensions 8
 """
 
 
@@ -53,8 +61,10 @@ def build_lm(config: RegretConfig) -> Any:
 
 
 def build_prover(config: RegretConfig, lm: Any) -> MetaProver:
-    """The meta-prover μ of ``config`` on ``lm``."""
-    return config.prover.build(lm)
+    """The meta-prover μ of ``config`` on ``lm`` (scoring its answers when the majority
+    curves weigh votes by likelihood)."""
+    score = bool(config.maj.p or config.maj.direct) and config.maj.weights == "likelihood"
+    return config.prover.build(lm, score_answers=score)
 
 
 def run(config: RegretConfig) -> Path:
@@ -106,6 +116,8 @@ def run(config: RegretConfig) -> Path:
                         tokenizer=tokenizer,
                         budgets=config.budgets,
                         measure=config.effective_measure,
+                        majority=config.maj,
+                        extrapolation=config.extrapolate,
                     )
                 except ContextLengthExceeded as exc:  # this trace, not the run, is at fault
                     row = {"id": trace["id"], "problem_id": trace["problem_id"], "error": str(exc)}
@@ -118,11 +130,13 @@ def run(config: RegretConfig) -> Path:
     rows = [done[t["id"]] for t in traces]
     failed = [r for r in rows if "error" in r]
     stats = summarise(rows, config.budgets)
-    md_path, csv_path = write_summary(out, stats, config, failed)
+    md_path, csv_path = write_summary(out, stats, config, failed, rows)
     plots = write_plots(rows, out, title=model_title(config.model.name))
 
     print(f"\nmrt-regret: {config.model.name} on {config.traces}")
     print("\n".join(summary_table(stats)))
+    if sections := curve_sections(rows):
+        print("\n".join(sections))
     if failed:
         print(
             f"{len(failed)} trace(s) failed (see {md_path}): " + ", ".join(r["id"] for r in failed)

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import tyro  # a core dependency; no model library comes with it
 
 from mrt_env.cli import CommandConfig
+from mrt_env.config import Config
 from mrt_env.episodes import EpisodeRule
 from mrt_env.errors import ConfigError
 from mrt_env.lm.loading import ModelSettings
@@ -23,8 +24,11 @@ __all__ = [
     "AUTHORS_BUDGETS",
     "DEFAULT_BUDGETS",
     "PRESETS",
+    "ExtrapolationSettings",
+    "MajoritySettings",
     "RegretConfig",
     "RegretPreset",
+    "budget_key",
 ]
 
 DEFAULT_BUDGETS: tuple[int, ...] = (1024, 2048, 4096, 8192)
@@ -32,6 +36,11 @@ DEFAULT_BUDGETS: tuple[int, ...] = (1024, 2048, 4096, 8192)
 
 AUTHORS_BUDGETS: tuple[int, ...] = (4096, 8192, 12288, 16384)
 """The cutoffs C0 of the authors' regret plots."""
+
+
+def budget_key(budget: float) -> str:
+    """A budget as the key of a row's ``token_regret`` (``4096``, or ``4096.5``)."""
+    return str(int(budget)) if float(budget).is_integer() else str(budget)
 
 
 @dataclass(frozen=True)
@@ -79,6 +88,61 @@ differ only in the values."""
 
 
 @dataclass(frozen=True)
+class MajoritySettings(Config):
+    """[maj@p]_j, the paper's R1 analysis: a vote among p of μ's answers after each episode j
+    (the ``--maj.*`` flags)."""
+
+    p: tuple[int, ...] = ()
+    """The p of [maj@p]_j at every episode j (the authors: 1 2 4 8; each at most --prover.k).
+    Empty: no majority curves."""
+    weights: Literal["likelihood", "count"] = "likelihood"
+    """likelihood: each answer's vote weighs 2 ** its mean log-probability per token (the
+    authors'; one more forward pass per answer). count: one vote each."""
+    direct: int = 0
+    """Answers sampled straight from the question (no thinking prefix, no forcing text) for
+    the 'direct' curve: pass@p and maj@p of the model answering at once (the authors: 32).
+    0: none."""
+
+    def validate(self) -> None:
+        if any(p < 1 for p in self.p) or len(set(self.p)) != len(self.p):
+            raise ConfigError(f"--maj.p must be distinct positive integers, got {list(self.p)}")
+        if self.direct < 0:
+            raise ConfigError(f"--maj.direct must be >= 0, got {self.direct}")
+        if self.direct and self.p and max(self.p) > self.direct:
+            raise ConfigError(
+                f"--maj.direct {self.direct} is fewer than the largest --maj.p {max(self.p)}"
+            )
+
+
+@dataclass(frozen=True)
+class ExtrapolationSettings(Config):
+    """Budget forcing past the end of each trace's thinking, the authors' extrapolation (the
+    ``--extrapolate.*`` flags): the thought is extended with "Wait", "But wait",
+    "Alternatively", "But hold on" in turn, and μ continues it freely every few extensions."""
+
+    extensions: int = 0
+    """Extensions of each thought (the authors: 8). 0: no extrapolation."""
+    tokens: int = 2048
+    """Tokens each extension may write (it ends earlier at the model's </think>)."""
+    every: int = 2
+    """Measure J after every this many extensions (and before the first)."""
+
+    def validate(self) -> None:
+        if self.extensions < 0:
+            raise ConfigError(f"--extrapolate.extensions must be >= 0, got {self.extensions}")
+        if self.tokens < 1 or self.every < 1:
+            raise ConfigError(
+                "--extrapolate.tokens and --extrapolate.every must be >= 1, got "
+                f"{self.tokens} and {self.every}"
+            )
+
+    @property
+    def checkpoints(self) -> list[int]:
+        """The extension counts at which J is measured: 0, every, 2·every, … ≤ extensions."""
+        return list(range(0, self.extensions + 1, self.every))
+
+
+@dataclass(frozen=True)
 class RegretConfig(CommandConfig):
     """Settings of one ``mrt-regret`` run."""
 
@@ -112,8 +176,24 @@ class RegretConfig(CommandConfig):
     mrt-bench). Default: authors with the forced prover and its default forcing text, else
     stream."""
 
+    maj: MajoritySettings = field(default_factory=MajoritySettings)
+    """[maj@p]_j curves (off unless --maj.p is given)."""
+    extrapolate: ExtrapolationSettings = field(default_factory=ExtrapolationSettings)
+    """Budget-forcing extrapolation (off unless --extrapolate.extensions is given)."""
+
     def validate(self) -> None:
         """Raise a :class:`ValueError` naming the first bad setting."""
+        forced = (self.prover.kind or "forced") == "forced"
+        if (self.maj.p or self.maj.direct or self.extrapolate.extensions) and not forced:
+            raise ConfigError(
+                "--maj.* and --extrapolate.* vote and grade μ's sampled answers: they need "
+                "the forced prover, not --prover.kind likelihood"
+            )
+        if self.maj.p and max(self.maj.p) > self.prover.k:
+            raise ConfigError(
+                f"--maj.p {max(self.maj.p)} exceeds --prover.k {self.prover.k}: a vote among "
+                "p answers needs at least p of them"
+            )
         if not self.budgets:
             raise ConfigError("--budgets needs at least one token budget")
         if any(b <= 0 for b in self.budgets):
@@ -156,4 +236,9 @@ class RegretConfig(CommandConfig):
             settings["chunk_tokens"] = rule.chunk_tokens
         settings["budgets"] = list(self.budgets)
         settings["measure"] = self.effective_measure
+        if self.maj.p or self.maj.direct:  # absent when off: older runs resume unchanged
+            settings["maj"] = {"p": list(self.maj.p), "weights": self.maj.weights}
+            settings["maj"]["direct"] = self.maj.direct
+        if self.extrapolate.extensions:
+            settings["extrapolate"] = asdict(self.extrapolate)
         return settings

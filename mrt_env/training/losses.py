@@ -12,6 +12,11 @@ success at the prefix before block j (J_0 the bare prompt), so block j's progres
   block index in the group), or the authors' termination baseline A_j = R − J_j.
   Adding α·Σ_j progress to the trajectory reward instead would telescope to
   α·(J_k − J_0) and, under group normalisation, be GRPO with a reshaped outcome.
+* :func:`prefix_advantages`: the paper's MRT-RL. Continuations of one prefix c_j are
+  compared with terminating there (answering from c_j, whose reward is J_j): A = R − J_j,
+  or normalised over the set of the m continuations and the terminate action.
+* :func:`length_penalized`: the outcome minus a per-token penalty (the paper's
+  length-penalty baseline for GRPO).
 * :func:`clipped_policy_loss`: PPO's clipped surrogate on token log-probabilities, with an
   optional KL penalty to a reference model (the k3 estimator), averaged over tokens.
 * :func:`sequence_nll`: the supervised loss MRT-STaR fine-tunes with.
@@ -31,7 +36,9 @@ if TYPE_CHECKING:
 __all__ = [
     "clipped_policy_loss",
     "grpo_advantages",
+    "length_penalized",
     "mrt_block_advantages",
+    "prefix_advantages",
     "sequence_nll",
     "token_advantages",
 ]
@@ -105,6 +112,51 @@ def mrt_block_advantages(
     else:
         raise ConfigError(f"baseline must be 'group' or 'termination', got {baseline!r}")
     return (adv * mask).float()
+
+
+def prefix_advantages(
+    outcome: Tensor,
+    termination: Tensor,
+    groups: Tensor,
+    *,
+    baseline: Literal["group", "termination"] = "termination",
+    eps: float = 1e-6,
+) -> Tensor:
+    """The paper's MRT-RL advantage of each continuation of a prefix: [B] -> [B].
+
+    Traces of one group continue the same prefix c_j; ``termination`` [B] is the reward of
+    stopping there instead, μ's success J_j at c_j (the same for a group's traces).
+
+    Args:
+        outcome: [B] the 0/1 outcome R of each continuation.
+        termination: [B] J_j, the terminate action's reward.
+        groups: [B] which prefix each continuation continues.
+        baseline: ``termination``: A = R − J_j (the authors' RL recipe: the terminate
+            action replaces the group mean). ``group``: the m continuations and the
+            terminate action form one set, normalised together, A = (R − mean) / (std +
+            eps) with mean and (sample) std over the m + 1 rewards (the paper's Fig. 6:
+            "normalizing rewards across this set implicitly computes the progress bonus").
+    """
+    torch = _torch()
+    r = outcome.double()  # [B]
+    term = termination.double()  # [B]
+    if baseline == "termination":
+        return (r - term).float()
+    if baseline != "group":
+        raise ConfigError(f"baseline must be 'group' or 'termination', got {baseline!r}")
+    ones = torch.ones_like(r)
+    m = torch.bincount(groups).double()[groups]  # [B]: continuations of each prefix
+    term_g = _group_mean(term, groups, ones)  # [B]: the prefix's J_j
+    mean = (_group_mean(r, groups, ones) * m + term_g) / (m + 1)  # over the m + 1 rewards
+    squares = _group_mean((r - mean) ** 2, groups, ones) * m + (term_g - mean) ** 2
+    std = (squares / m.clamp(min=1.0)).sqrt()  # sample std: divide by (m + 1) - 1
+    return ((r - mean) / (std + eps)).float()
+
+
+def length_penalized(outcome: Tensor, tokens: Tensor, penalty: float) -> Tensor:
+    """The outcome reward with a per-token penalty, R − λ·tokens: [B] -> [B] (the
+    length-penalty baseline of the paper's Table 1, GRPO on this reward)."""
+    return outcome.double().sub(penalty * tokens.double()).float()
 
 
 def token_advantages(block_advantages: Tensor, block_index: Tensor) -> Tensor:

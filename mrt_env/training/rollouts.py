@@ -19,7 +19,7 @@ from mrt_env.errors import ConfigError
 from mrt_env.extras import require
 from mrt_env.types import EpisodeRecord
 
-__all__ = ["RolloutBatch", "collect"]
+__all__ = ["RolloutBatch", "collect", "collect_from_prefixes", "cut_prefixes"]
 
 
 @dataclass
@@ -46,7 +46,8 @@ class RolloutBatch:
 
         ``input_ids`` [B, T], ``attention_mask`` [B, T], ``block_index`` [B, T] (the block a
         token belongs to, −1 for prompt and padding), ``outcome`` [B], ``success_probs``
-        [B, K + 1] (held after a trace's end), ``block_mask`` [B, K], ``groups`` [B].
+        [B, K + 1] (held after a trace's end), ``block_mask`` [B, K], ``groups`` [B],
+        ``tokens`` [B] (each trace's transcript tokens).
 
         The text is tokenized whole (prompt + blocks, as the policy saw it when writing the
         last block); a token belongs to the block its first character is in.
@@ -87,6 +88,7 @@ class RolloutBatch:
             "success_probs": probs.to(device),
             "block_mask": block_mask.to(device),
             "groups": torch.tensor(self.groups).to(device),
+            "tokens": torch.tensor([float(t.prefix_tokens[-1]) for t in self.traces]).to(device),
         }
 
 
@@ -103,12 +105,65 @@ def collect(
     ``vec_env`` must have ``len(problems) * group_size`` sub-envs or a divisor of it; its
     prover's cache is cleared first, since the policy (and with it μ) may have changed.
     """
-    prover = getattr(vec_env, "prover", None)
-    if prover is not None and hasattr(prover, "clear_cache"):
-        prover.clear_cache()
+    _clear_cache(vec_env)
     order = [p for p in problems for _ in range(group_size)]  # a group's traces side by side
     before = agent.tokens_generated
     records = play(vec_env, agent, order, seed=seed)
+    return _batch(records, order, problems, agent.tokens_generated - before)
+
+
+def cut_prefixes(
+    records: Sequence[EpisodeRecord], rng: Any, *, cut: str = "uniform"
+) -> list[list[str]]:
+    """Where the paper's MRT-RL cuts each trace: its first j blocks, j drawn from
+    0 … k−1 (``uniform``) or 1 … k−1 (``nonzero``: never the bare prompt, unless the trace
+    has one block). j < k, so a prefix never holds the block that ended the trace."""
+    if cut not in ("uniform", "nonzero"):
+        raise ConfigError(f"cut must be 'uniform' or 'nonzero', got {cut!r}")
+    out = []
+    for record in records:
+        k = len(record.blocks)
+        low = 1 if cut == "nonzero" and k > 1 else 0
+        out.append(list(record.blocks[: int(rng.integers(low, k))]))
+    return out
+
+
+def collect_from_prefixes(
+    vec_env: Any,
+    agent: LMAgent,
+    problems: Sequence[int],
+    *,
+    group_size: int,
+    seed: int,
+    rng: Any,
+    cut: str = "uniform",
+) -> RolloutBatch:
+    """The paper's MRT-RL rollouts: one trace of each problem, cut at a random episode
+    boundary j (:func:`cut_prefixes`), then ``group_size`` on-policy continuations of each
+    prefix c_j. The batch holds the continuations (the prefix is part of their prompt, so
+    its tokens are not trained); each one's ``success_probs[0]`` is J_j, the reward of
+    terminating at c_j. ``sampled_tokens`` counts both rounds."""
+    _clear_cache(vec_env)
+    before = agent.tokens_generated
+    firsts = play(vec_env, agent, problems, seed=seed)
+    prefixes = cut_prefixes(firsts, rng, cut=cut)
+    order = [p for p in problems for _ in range(group_size)]
+    per_trace = [prefix for prefix in prefixes for _ in range(group_size)]
+    records = play(vec_env, agent, order, seed=seed + 1, prefixes=per_trace)
+    batch = _batch(records, order, problems, agent.tokens_generated - before)
+    batch.stats["cut"] = sum(len(p) for p in prefixes) / max(1, len(prefixes))
+    return batch
+
+
+def _clear_cache(vec_env: Any) -> None:
+    prover = getattr(vec_env, "prover", None)
+    if prover is not None and hasattr(prover, "clear_cache"):
+        prover.clear_cache()
+
+
+def _batch(
+    records: Sequence[EpisodeRecord], order: Sequence[int], problems: Sequence[int], sampled: int
+) -> RolloutBatch:
     index = {p: i for i, p in enumerate(problems)}
     # A trace whose answer the grader reached no verdict on has no outcome to learn from:
     # it leaves the batch (counted in the stats) rather than be scored as wrong.
@@ -121,4 +176,4 @@ def collect(
         "final_j": sum(t.success_probs[-1] for t in traces) / n,
         "undecided": len(records) - len(traces),
     }
-    return RolloutBatch(traces, groups, agent.tokens_generated - before, stats)
+    return RolloutBatch(traces, groups, sampled, stats)

@@ -12,9 +12,17 @@ env's meta-prover, the policy itself), turn them into advantages, update. Read i
 bottom in :func:`train`:
 
 * ``grpo``: each trace's tokens get its group-normalised outcome advantage;
-* ``mrt``: each *block's* tokens get the outcome advantage plus α times that block's
-  progress minus the group's mean progress at that block (or A = R − J_j with
-  ``--baseline termination``) (:func:`mrt_env.training.losses.mrt_block_advantages`);
+* ``mrt`` (``--scheme block``, ours): each *block's* tokens get the outcome advantage plus
+  α times that block's progress minus the group's mean progress at that block (or
+  A = R − J_j with ``--baseline termination``)
+  (:func:`mrt_env.training.losses.mrt_block_advantages`);
+* ``mrt --scheme prefix`` (the paper's MRT-RL): one trace per problem is cut at a random
+  episode boundary j; ``group_size`` continuations of the prefix c_j are sampled, and each
+  is credited with R − J_j, the gain over terminating at c_j (or normalised together
+  with the terminate action, ``--baseline group``); the prefix is not trained
+  (:func:`mrt_env.training.losses.prefix_advantages`);
+* ``grpo --length-penalty λ``: GRPO on the outcome minus λ per token (the paper's
+  length-penalty baseline);
 * ``mrt-star``: keep the correct traces with the most progress per block in each group
   and fine-tune on them (supervised), then sample again.
 
@@ -32,6 +40,7 @@ import math
 import sys
 import time
 from dataclasses import asdict, dataclass, field, replace
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -50,11 +59,13 @@ from mrt_env.schedule import lr_factor
 from mrt_env.training.losses import (
     clipped_policy_loss,
     grpo_advantages,
+    length_penalized,
     mrt_block_advantages,
+    prefix_advantages,
     sequence_nll,
     token_advantages,
 )
-from mrt_env.training.rollouts import RolloutBatch, collect
+from mrt_env.training.rollouts import RolloutBatch, collect, collect_from_prefixes
 from mrt_env.training.vllm_sync import sync_weights
 from mrt_env.types import EpisodeRecord
 
@@ -89,9 +100,23 @@ class TrainConfig(CommandConfig):
     """vllm: fraction of GPU memory the rollout engine may take (the rest trains)."""
     alpha: float = 1.0
     """mrt: weight α of a block's progress in its advantage."""
+    scheme: Literal["block", "prefix"] = "block"
+    """mrt: how credit is given. block (ours): every block's tokens get the outcome
+    advantage plus α times that block's own progress. prefix (the paper's MRT-RL): cut a
+    trace of each problem at a random episode boundary j, sample --group-size
+    continuations of the prefix c_j, and credit each with R − J_j (the reward of
+    terminating at c_j); the prefix's tokens are not trained."""
     baseline: Literal["group", "termination"] = "group"
-    """mrt: the progress baseline: the group's mean progress at the block index, or the
-    authors' termination baseline A = R − J (the reward of answering right away)."""
+    """mrt: what a block (or continuation) is compared with. block scheme: the group's mean
+    progress at the block index (group), or A = R − J_j (termination). prefix scheme:
+    group normalises the m continuations and the terminate action together (the paper's
+    Fig. 6); termination is A = R − J_j (the authors' RL recipe)."""
+    cut: Literal["uniform", "nonzero"] = "uniform"
+    """mrt --scheme prefix: where a trace is cut, uniformly over its episode boundaries
+    0 … k−1, or over 1 … k−1 (never the bare prompt)."""
+    length_penalty: float = 0.0
+    """grpo: the outcome reward minus this much per token of the trace (the paper's
+    length-penalty baseline); 0: none."""
     group_size: int = 8
     """Traces sampled per problem (GRPO's group)."""
     problems_per_step: int = 8
@@ -102,6 +127,8 @@ class TrainConfig(CommandConfig):
     """Stop once this many tokens have been sampled (equal compute across algorithms)."""
     lr: float = 1e-4
     """Peak AdamW learning rate."""
+    weight_decay: float = 0.0
+    """AdamW weight decay (the authors: 0.01)."""
     lr_schedule: Literal["constant", "cosine"] = "constant"
     """Learning rate after warmup: constant, or a cosine down to 0 at the last step."""
     warmup: float = 0.0
@@ -176,6 +203,24 @@ class TrainConfig(CommandConfig):
             raise ConfigError(
                 f"--oracle-prover exists for MRT-Search-v0 only, got --env {self.env}"
             )
+        if self.scheme == "prefix" and self.algorithm != "mrt":
+            raise ConfigError(
+                f"--scheme prefix is MRT's credit (the paper's MRT-RL); --algorithm "
+                f"{self.algorithm} does not use it: pass --algorithm mrt"
+            )
+        if self.cut != "uniform" and self.scheme != "prefix":
+            raise ConfigError(
+                "--cut chooses where --scheme prefix cuts traces; add --scheme prefix"
+            )
+        if not (math.isfinite(self.length_penalty) and self.length_penalty >= 0):
+            raise ConfigError(f"--length-penalty must be a number >= 0, got {self.length_penalty}")
+        if self.length_penalty and self.algorithm != "grpo":
+            raise ConfigError(
+                "--length-penalty is the GRPO baseline's reward (outcome minus a per-token "
+                f"penalty); --algorithm {self.algorithm} does not use it"
+            )
+        if not (math.isfinite(self.weight_decay) and self.weight_decay >= 0):
+            raise ConfigError(f"--weight-decay must be a number >= 0, got {self.weight_decay}")
         if not 0 <= self.warmup < 1:
             raise ConfigError(f"--warmup must be a fraction in [0, 1), got {self.warmup}")
         model = self.model
@@ -272,9 +317,19 @@ def token_logprobs(model: PreTrainedModel, batch: dict[str, Tensor]) -> Tensor:
 def advantages(config: TrainConfig, t: dict[str, Tensor]) -> Tensor:
     """Per-token advantages [B, T−1] aligned with :func:`token_logprobs`."""
     block_index = t["block_index"][:, 1:]  # [B, T-1]: the block of each predicted token
+    k = t["block_mask"].shape[1]
     if config.algorithm == "grpo":
-        adv = grpo_advantages(t["outcome"], t["groups"])  # [B]
-        per_block = adv[:, None].expand(-1, t["block_mask"].shape[1]).contiguous()  # [B, K]
+        reward = t["outcome"]  # [B]
+        if config.length_penalty:
+            reward = length_penalized(reward, t["tokens"], config.length_penalty)
+        adv = grpo_advantages(reward, t["groups"])  # [B]
+        per_block = adv[:, None].expand(-1, k).contiguous()  # [B, K]
+    elif config.scheme == "prefix":
+        # A continuation of c_j starts at J_j: its first J is the terminate action's reward.
+        adv = prefix_advantages(
+            t["outcome"], t["success_probs"][:, 0], t["groups"], baseline=config.baseline
+        )  # [B]
+        per_block = adv[:, None].expand(-1, k).contiguous()  # [B, K]
     else:
         per_block = mrt_block_advantages(
             t["outcome"],
@@ -362,7 +417,9 @@ def _train_locked(config: TrainConfig) -> Path:
     torch.manual_seed(config.seed)
     lm = load_policy(config)
     model = lm.model
-    optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=0.0)
+    optimizer = torch.optim.AdamW(
+        model.parameters(), lr=config.lr, weight_decay=config.weight_decay
+    )
     reference = None
     if config.kl_coef > 0:
         import copy
@@ -428,7 +485,12 @@ def _train_locked(config: TrainConfig) -> Path:
             chosen = rng.choice(len(problems), size=config.problems_per_step, replace=False)
             agent = make_agent(config, rollout_lm, seed=int(rng.integers(2**31)))
             model.eval()
-            batch = collect(
+            rollouts = (
+                partial(collect_from_prefixes, rng=rng, cut=config.cut)
+                if config.scheme == "prefix"
+                else collect
+            )
+            batch = rollouts(
                 env,
                 agent,
                 chosen.tolist(),
@@ -559,9 +621,17 @@ def _comparable(config: TrainConfig) -> dict[str, Any]:
         "eval_every",
         "eval_problems",
         "checkpoint_every",
+        "threads",
     )
     settings = {k: v for k, v in asdict(config).items() if k not in free}
+    # Settings added later are left out at their defaults, so older runs still resume.
+    for name, default in _LATER_DEFAULTS.items():
+        if settings.get(name) == default:
+            del settings[name]
     return json.loads(json.dumps(settings, default=str))
+
+
+_LATER_DEFAULTS = {"scheme": "block", "cut": "uniform", "length_penalty": 0.0, "weight_decay": 0.0}
 
 
 def _tensorboard(out: Path) -> Any:
@@ -581,10 +651,14 @@ def _scalars(writer: Any, row: dict[str, Any], step: int) -> None:
 
 
 PRESETS: dict[str, TrainConfig] = {
-    # The authors' RL settings for a 1.5B model: lr 1e-6 cosine, warmup 0.1,
-    # 256 traces per step (64 problems x 4), temperature 0.9, 16K tokens, bf16, vLLM rollouts.
+    # The authors' RL settings for a 1.5B model: the paper's MRT-RL (prefix scheme, the
+    # termination baseline), lr 1e-6 cosine, warmup 0.1, weight decay 0.01, 256 traces per
+    # step (64 problems x 4), temperature 0.9, 24K-token completions, bf16, vLLM rollouts.
     "deepscaler-mrt": TrainConfig(
         algorithm="mrt",
+        scheme="prefix",
+        baseline="termination",
+        weight_decay=0.01,
         env="MRT-AIME-v0",
         model=ModelSettings(
             "agentica-org/DeepScaleR-1.5B-Preview", backend="vllm", device="cuda", dtype="bfloat16"
@@ -596,7 +670,7 @@ PRESETS: dict[str, TrainConfig] = {
         problems_per_step=64,
         group_size=4,
         agent=BlockSampling(temperature=0.9),
-        max_tokens=16384,
+        max_tokens=24576,
         steps=500,
         train_set="aime_1983_2023",
         eval_problems=60,

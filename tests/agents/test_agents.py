@@ -113,7 +113,7 @@ STRATEGIES = {
     ThinkToBudget: {},
     EarlyExit: {"forcing_text": FORCING},
     SelfVerify: {"verify_text": "\n"},
-    BudgetForcingExtend: {"n": 1, "wait_text": "\n"},
+    BudgetForcingExtend: {"n": 1, "cues": ("",), "separator": "\n"},
     ParallelVote: {"n": 3, "total_tokens": 300, "forcing_text": FORCING},
 }
 

@@ -38,6 +38,26 @@ def test_two_steps_of_each_algorithm(algorithm, prover, tmp_path):
         assert any("loss" in r for r in steps)
 
 
+@pytest.mark.parametrize(
+    "settings",
+    [
+        {"algorithm": "mrt", "scheme": "prefix", "baseline": "termination"},
+        {"algorithm": "mrt", "scheme": "prefix", "baseline": "group", "cut": "nonzero"},
+        {"algorithm": "grpo", "length_penalty": 0.01, "weight_decay": 0.01},
+    ],
+)
+def test_two_steps_of_each_new_option(settings, tmp_path):
+    out = train(TrainConfig(steps=2, out=tmp_path, **{**SMALL, "eval_problems": 2}, **settings))
+    rows = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines()]
+    steps = [r for r in rows if "eval" not in r]
+    assert [r["step"] for r in steps] == [1, 2]
+    assert steps[1]["sampled_tokens"] > steps[0]["sampled_tokens"] > 0
+    if settings.get("scheme") == "prefix":
+        assert all(r["cut"] >= (1 if settings.get("cut") == "nonzero" else 0) for r in steps)
+    saved = json.loads((out / "config.json").read_text())
+    assert all(saved[k] == v for k, v in settings.items())
+
+
 def test_resume_takes_the_same_next_step(tmp_path):
     common = {"algorithm": "mrt", "checkpoint_every": 1, **SMALL, "eval_problems": 0}
     train(TrainConfig(steps=2, out=tmp_path / "straight", **common))
@@ -141,6 +161,11 @@ def test_bad_settings_and_a_missing_checkpoint(tmp_path, capsys):
         (["--model.dtype", "float16"], "--model.dtype must be float32 or bfloat16"),
         (["--agent.temperature", "-1"], "--agent.temperature must be a finite number >= 0"),
         (["--preset", "nope"], "--preset must be one of"),
+        (["--algorithm", "grpo", "--scheme", "prefix"], "--scheme prefix is MRT's"),
+        (["--cut", "nonzero"], "--cut chooses where --scheme prefix"),
+        (["--length-penalty", "0.01"], "--length-penalty is the GRPO baseline's"),
+        (["--algorithm", "grpo", "--length-penalty", "-1"], "--length-penalty must be"),
+        (["--weight-decay", "-0.1"], "--weight-decay must be"),
     ],
 )
 def test_bad_command_lines_are_one_line_errors(argv, message, tmp_path, capsys):

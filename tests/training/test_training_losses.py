@@ -9,7 +9,9 @@ torch = pytest.importorskip("torch")
 from mrt_env.training.losses import (  # noqa: E402
     clipped_policy_loss,
     grpo_advantages,
+    length_penalized,
     mrt_block_advantages,
+    prefix_advantages,
     sequence_nll,
     token_advantages,
 )
@@ -98,3 +100,25 @@ def test_sequence_nll():
     logp = torch.log(torch.tensor([[0.5, 0.25, 0.1]]))
     mask = torch.tensor([[True, True, False]])
     assert sequence_nll(logp, mask).item() == pytest.approx((math.log(2) + math.log(4)) / 2)
+
+
+def test_prefix_advantages_compare_each_continuation_with_terminating():
+    # Prefix 0 (J_j = 0.25): continuations right, wrong, right. Prefix 1 (J_j = 0.5): wrong, wrong.
+    outcome = torch.tensor([1.0, 0.0, 1.0, 0.0, 0.0])
+    termination = torch.tensor([0.25, 0.25, 0.25, 0.5, 0.5])
+    groups = torch.tensor([0, 0, 0, 1, 1])
+    adv = prefix_advantages(outcome, termination, groups)  # the authors': A = R − J_j
+    assert adv.tolist() == pytest.approx([0.75, -0.25, 0.75, -0.5, -0.5])
+    # The set {1, 0, 1, 0.25}: mean 0.5625; squares 0.19140625·2 + 0.31640625 + 0.09765625
+    # = 0.796875, sample std sqrt(0.796875 / 3). Set {0, 0, 0.5}: mean 1/6, std sqrt(1/12).
+    s0, s1 = math.sqrt(0.796875 / 3), math.sqrt((2 * (1 / 6) ** 2 + (1 / 3) ** 2) / 2)
+    grouped = prefix_advantages(outcome, termination, groups, baseline="group", eps=0.0)
+    expected = [0.4375 / s0, -0.5625 / s0, 0.4375 / s0, (-1 / 6) / s1, (-1 / 6) / s1]
+    assert grouped.tolist() == pytest.approx(expected, rel=1e-5)
+    with pytest.raises(ValueError, match="baseline"):
+        prefix_advantages(outcome, termination, groups, baseline="mean")
+
+
+def test_length_penalized_reward():
+    reward = length_penalized(torch.tensor([1.0, 0.0, 1.0]), torch.tensor([100, 20, 300]), 1e-3)
+    assert reward.tolist() == pytest.approx([0.9, -0.02, 0.7])
