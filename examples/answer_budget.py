@@ -113,8 +113,9 @@ def main(args: Args) -> None:
             "token_regret@4096": sum(r["token_regret"]["4096"] for r in rows) / len(rows),
             "seconds": round(time.perf_counter() - started, 1),
         }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(summary, indent=2) + "\n")
+        # Written after every budget: a run killed during a long budget keeps the others.
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(summary, indent=2) + "\n")
     print(json.dumps(summary, indent=2))
 
 

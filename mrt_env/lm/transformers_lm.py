@@ -81,6 +81,9 @@ class TransformersLM(SharedResource, HFTokenizerMixin):
             # Padding positions are masked out, so any token serves; EOS is the convention.
             tokenizer.pad_token = tokenizer.eos_token
         self._lock = threading.Lock()
+        self.share_prefill = True
+        """generate reads a prompt shared by several rows once (False: once per row, the
+        reference the tests compare with)."""
         # transformers renamed forward's `past_key_values` to `cache`; use what this one takes.
         params = inspect.signature(self.model.forward).parameters
         self._cache_kwarg = "cache" if "cache" in params else "past_key_values"
@@ -398,9 +401,16 @@ class TransformersLM(SharedResource, HFTokenizerMixin):
     def _generate_chunk(
         self, prompts: list[str], config: Any, stops: tuple[str, ...], sampler: Any
     ) -> list[Completion]:
+        torch = _torch()
         tok = self.tokenizer
         tok.padding_side = "left"  # decoder-only: new tokens must follow the prompt directly
-        enc = tok(prompts, return_tensors="pt", padding=True).to(self.device)
+        # Rows often repeat a prompt (n samples of one context): tokenize and prefill each
+        # distinct prompt once, then give every row a copy of its prompt's cache.
+        distinct = list(dict.fromkeys(prompts))
+        which = {p: i for i, p in enumerate(distinct)}
+        rows = torch.tensor([which[p] for p in prompts], device=self.device)
+        once = tok(distinct, return_tensors="pt", padding=True).to(self.device)
+        enc = {k: v[rows] for k, v in once.items()}
         lengths = enc["attention_mask"].sum(dim=1).tolist()
         for i, length in enumerate(lengths):
             check_context(
@@ -409,12 +419,27 @@ class TransformersLM(SharedResource, HFTokenizerMixin):
                 self.max_context,
                 where=f"{self.name} generate[{i}]",
             )
+        extra = {}
+        if self.share_prefill and len(distinct) < len(prompts) and once["input_ids"].shape[1] > 1:
+            extra[self._cache_kwarg] = self._prefill(once, rows)
         processors = _transformers().LogitsProcessorList([sampler] if sampler else [])
         out = self.model.generate(
-            **enc, generation_config=config, logits_processor=processors, tokenizer=tok
+            **enc, generation_config=config, logits_processor=processors, tokenizer=tok, **extra
         )
         new = out[:, enc["input_ids"].shape[1] :].tolist()  # [rows, new_tokens]
         return [self._finish(ids, stops, config.max_new_tokens) for ids in new]
+
+    def _prefill(self, enc: Any, rows: Any) -> Any:
+        """The key/value cache of every prompt but its last token, computed once per
+        distinct prompt and copied to the rows that continue it (``generate`` then reads
+        the last token and samples). Positions are counted as ``generate`` counts them
+        under left padding, from the first real token."""
+        ids, mask = enc["input_ids"][:, :-1], enc["attention_mask"][:, :-1]
+        positions = (mask.cumsum(dim=-1) - 1).clamp(min=0)
+        out = self.model(input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=True)
+        cache = _cache_of(out)
+        cache.reorder_cache(rows)  # index_select on the batch: row r gets its prompt's cache
+        return cache
 
     def _finish(self, ids: list[int], stops: tuple[str, ...], max_tokens: int) -> Completion:
         """Where a generated row really ended, and why.

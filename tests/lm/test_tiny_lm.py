@@ -1,5 +1,6 @@
 """The tiny local model: built and saved, then loaded through the real from_pretrained path."""
 
+import pytest
 import torch
 
 from mrt_env.lm import TransformersLM
@@ -30,3 +31,21 @@ def test_from_pretrained_validates_dtype(tiny_model_dir):
 
     with pytest.raises(ValueError, match="dtype must be one of"):
         TransformersLM.from_pretrained(tiny_model_dir, dtype="float8")
+
+
+@pytest.mark.parametrize("temperature", [0.0, 0.8])
+def test_a_shared_prompt_is_read_once_without_changing_any_sample(hf_lm, temperature):
+    # Rows that repeat a prompt (n samples of one context, as μ asks) share one prefill of
+    # it; the samples must be those of reading the prompt once per row.
+    from mrt_env.lm import Sampling
+
+    prompts = ["Problem: 2 + 2?\nSolution:", "Q: a much longer prompt, of another length\nA:"]
+    sampling = Sampling(max_tokens=12, n=4, temperature=temperature, top_p=0.9, seed=3)
+    shared = hf_lm.generate(prompts, sampling)
+    hf_lm.share_prefill = False
+    try:
+        reference = hf_lm.generate(prompts, sampling)
+    finally:
+        hf_lm.share_prefill = True
+    assert shared == reference
+    assert len({c.text for c in shared[0]}) > 1 or temperature == 0.0
