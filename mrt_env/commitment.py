@@ -15,7 +15,13 @@ from __future__ import annotations
 
 from mrt_env.grading.extract import THINK_CLOSE, extract_answer
 
-__all__ = ["THINK_CLOSE", "answer_opening", "commits", "thinking_open"]
+__all__ = ["THINK_CLOSE", "answer_opening", "commits", "thinking", "thinking_open"]
+
+
+def thinking(text: str, think_close: str = THINK_CLOSE) -> str:
+    """The thinking part of ``text``: everything before its first ``think_close`` (all of it
+    when there is none). μ is asked about this part of a stream; extrapolation extends it."""
+    return text.split(think_close, 1)[0]
 
 
 def thinking_open(text: str, think_close: str = THINK_CLOSE) -> bool:

@@ -99,6 +99,11 @@ class ProverEstimate:
     prover scores them (``score_answers``; the weights of the authors' [maj@k]_j)."""
 
     @property
+    def mean_answer_tokens(self) -> float:
+        """The mean length of the sampled answers (0.0 without any)."""
+        return sum(self.answer_tokens) / max(1, len(self.answer_tokens))
+
+    @property
     def no_verdict(self) -> bool:
         """Every sampled answer is undecided: this estimate says nothing about J."""
         return bool(self.answers) and self.undecided >= len(self.answers)

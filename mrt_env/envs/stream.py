@@ -46,7 +46,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from mrt_env import info as keys
-from mrt_env.commitment import THINK_CLOSE, answer_opening, commits
+from mrt_env.commitment import THINK_CLOSE, answer_opening, commits, thinking
 from mrt_env.errors import ArgumentTypeError, ConfigError, ResetNeeded
 from mrt_env.grading import grade
 from mrt_env.lm.base import LanguageModel
@@ -181,7 +181,7 @@ class Stepper:
 
     def thinking(self, text: str) -> str:
         """The part of a stream μ is asked about: up to the end of the thinking."""
-        return text.split(self.rules.think_close, 1)[0]
+        return thinking(text, self.rules.think_close)
 
     # -- a whole step, batched ------------------------------------------------------------
 
@@ -210,7 +210,9 @@ class Stepper:
         views = [replace(s, blocks=s.blocks[:i]) for s in streams for i in range(len(s.blocks) + 1)]
         estimates = iter(self.estimate(views))
         for stream in streams:
-            stream.estimates.extend(next(estimates) for _ in range(len(stream.blocks) + 1))
+            stream.estimates.append(next(estimates))
+            for _ in stream.blocks:
+                stream.estimates.append(self.carry(stream, next(estimates)))
             stream.info = self.info(stream, block_tokens=0)
         return streams
 
@@ -311,14 +313,21 @@ class Stepper:
             answers[i] = tail + per[0].text
         return answers
 
+    @staticmethod
+    def carry(stream: Stream, estimate: ProverEstimate) -> ProverEstimate:
+        """``estimate`` as the next J of ``stream``: one with no verdict keeps the J before
+        it, so no progress is invented from answers nobody graded."""
+        if estimate.no_verdict:
+            return replace(estimate, success_prob=stream.estimates[-1].success_prob)
+        return estimate
+
     def advance(
         self, stream: Stream, check: BlockCheck, estimate: ProverEstimate, forced: str | None
     ) -> StepOutcome:
         """Append the checked block to ``stream`` with μ's new estimate; reward and info."""
         rules = self.rules
         before = stream.estimates[-1].success_prob
-        if estimate.no_verdict:  # nothing measured: keep J, so no progress is invented
-            estimate = replace(estimate, success_prob=before)
+        estimate = self.carry(stream, estimate)
         stream.blocks.append(check.block)
         stream.tokens.append(check.block_tokens)
         stream.estimates.append(estimate)

@@ -228,15 +228,14 @@ def analyse_trace(
     regret = episode_regret(success_probs)
     costs: list[float] = []
     context_tokens: list[int] = []
-    if isinstance(prover, ForcedAnswerProver):  # what asking μ costs at each prefix
+    voting = majority is not None and bool(majority.p)
+    if isinstance(prover, ForcedAnswerProver) and (measure == "authors" or voting):
+        # What asking μ costs at each prefix: the forced context's tokens.
         forcing = prover.config.forcing_text
         context_tokens = [lm.count_tokens(r.context(forcing)) for r in requests]
     if measure == "authors":
         # The authors' x_j: the forced context's tokens plus μ's mean answer length.
-        costs = [
-            n + sum(e.answer_tokens) / max(1, len(e.answer_tokens))
-            for n, e in zip(context_tokens, estimates, strict=True)
-        ]
+        costs = [n + e.mean_answer_tokens for n, e in zip(context_tokens, estimates, strict=True)]
         normalized = authors_token_regret(costs, success_probs, list(budgets))
     else:
         normalized = token_regret(tokens, success_probs, list(budgets))

@@ -18,21 +18,14 @@ from collections.abc import Sequence
 from typing import Any
 
 from mrt_env.budget_forcing import BudgetForcing
-from mrt_env.grading.extract import THINK_CLOSE
+from mrt_env.commitment import THINK_CLOSE, thinking
 from mrt_env.lm.sampling import Sampling
 from mrt_env.metrics import authors_token_regret
 from mrt_env.progress import ForcedAnswerProver, ProverRequest, known_success_probs
 from mrt_env.regret.config import ExtrapolationSettings, budget_key
 from mrt_env.types import Problem
 
-__all__ = ["extrapolate", "thought_of"]
-
-
-def thought_of(response: str) -> str:
-    """The thinking part of a response: everything before its first ``</think>`` (all of it
-    when there is none)."""
-    cut = response.find(THINK_CLOSE)
-    return response if cut < 0 else response[:cut]
+__all__ = ["extrapolate"]
 
 
 def extrapolate(
@@ -62,7 +55,7 @@ def extrapolate(
         stop=(THINK_CLOSE,),
         seed=cfg.seed,
     )
-    thought = thought_of(response)
+    thought = thinking(response)
     thoughts, finish = [thought], []
     for i in range(settings.extensions):
         cue = forcing.cue(i)
@@ -82,7 +75,7 @@ def extrapolate(
         "extensions": settings.checkpoints,
         "tokens": tokens,
         "success_probs": success_probs,
-        "answer_tokens": [sum(e.answer_tokens) / max(1, len(e.answer_tokens)) for e in estimates],
+        "answer_tokens": [e.mean_answer_tokens for e in estimates],
         "token_regret": {budget_key(b): float(r) for b, r in zip(budgets, regret, strict=True)},
         "finish": finish,
     }

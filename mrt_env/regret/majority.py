@@ -92,7 +92,7 @@ def majority_curves(
     """``maj_at_p`` (p → [maj@p]_0 … [maj@p]_k) and ``maj_tokens`` (p → the tokens of asking
     for p answers at each prefix) of one trace's estimates."""
     votes = [vote(e, p, weights=weights) for e in estimates]
-    mean_answer = [sum(e.answer_tokens) / max(1, len(e.answer_tokens)) for e in estimates]
+    mean_answer = [e.mean_answer_tokens for e in estimates]
     return {
         "maj_at_p": {str(q): [v[str(q)] for v in votes] for q in p},
         "maj_tokens": {
@@ -118,7 +118,7 @@ def direct_curve(
     (estimate,) = direct.estimate_batch([ProverRequest(problem, prompt, "", forcing_text="")])
     decided = n - estimate.undecided
     right = sum(estimate.correct)
-    mean_answer = sum(estimate.answer_tokens) / max(1, n)
+    mean_answer = estimate.mean_answer_tokens
     return {
         "n": n,
         "correct": right,

@@ -227,8 +227,6 @@ def write_plots(rows: Sequence[Mapping[str, Any]], out: str | Path, *, title: st
     """
     if not can_plot():
         return []
-    from matplotlib.ticker import MaxNLocator
-
     ok = [r for r in rows if "error" not in r]
     if not ok:
         return []
@@ -236,14 +234,7 @@ def write_plots(rows: Sequence[Mapping[str, Any]], out: str | Path, *, title: st
     n = len(ok)
     held_note = "traces that ended hold their last value"
 
-    def new_axes() -> tuple[Any, Any]:
-        fig = figure(figsize=(7, 4.5), layout="constrained")
-        ax = fig.add_subplot()
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-        ax.grid(alpha=0.3)
-        return fig, ax
-
-    fig, ax = new_axes()
+    fig, ax = _axes(episodes=True)
     plot_held_mean(
         ax,
         [r["success_probs"] for r in ok],
@@ -261,7 +252,7 @@ def write_plots(rows: Sequence[Mapping[str, Any]], out: str | Path, *, title: st
 
     cum = held([[0.0, *r["regret_cumulative"]] for r in ok])
     x = np.arange(cum.shape[1])
-    fig, ax = new_axes()
+    fig, ax = _axes(episodes=True)
     for curve in cum:
         ax.plot(x, curve, color="tab:gray", lw=0.6, alpha=0.5)
     ax.plot([], [], color="tab:gray", lw=0.6, label="one trace")
@@ -280,12 +271,22 @@ def write_plots(rows: Sequence[Mapping[str, Any]], out: str | Path, *, title: st
     return paths
 
 
+def _axes(*, episodes: bool = False) -> tuple[Any, Any]:
+    """One plot of the report's size, with a grid; ``episodes``: whole-number x ticks."""
+    fig = figure(figsize=(7, 4.5), layout="constrained")
+    ax = fig.add_subplot()
+    if episodes:
+        from matplotlib.ticker import MaxNLocator
+
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.grid(alpha=0.3)
+    return fig, ax
+
+
 def _majority_plot(means: Mapping[str, Any], path: Path, title: str) -> Path:
     """The authors' scaling-curve panel: [maj@p]_j against log2 tokens, a dashed line per
     episode j (p = 1, 2, 4, …), the solid [maj@1]_j through the episodes, and direct."""
-    fig = figure(figsize=(7, 4.5), layout="constrained")
-    ax = fig.add_subplot()
-    ax.grid(alpha=0.3)
+    fig, ax = _axes()
     ps = means["p"]
     for a in means["at"]:
         x = [np.log2(max(a["tokens"][p], 1.0)) for p in ps]
@@ -327,9 +328,7 @@ def _majority_plot(means: Mapping[str, Any], path: Path, title: str) -> Path:
 
 def _extrapolation_plot(means: Sequence[Mapping[str, Any]], path: Path, title: str) -> Path:
     """J against log2 tokens after 0, 2, 4, … budget-forcing extensions."""
-    fig = figure(figsize=(7, 4.5), layout="constrained")
-    ax = fig.add_subplot()
-    ax.grid(alpha=0.3)
+    fig, ax = _axes()
     x = [np.log2(max(m["tokens"], 1.0)) for m in means]
     ax.plot(
         x, [m["j"] for m in means], marker="o", lw=2.4, label=f"mean over {means[0]['n']} traces"

@@ -144,13 +144,16 @@ def prefix_advantages(
         return (r - term).float()
     if baseline != "group":
         raise ConfigError(f"baseline must be 'group' or 'termination', got {baseline!r}")
-    ones = torch.ones_like(r)
-    m = torch.bincount(groups).double()[groups]  # [B]: continuations of each prefix
-    term_g = _group_mean(term, groups, ones)  # [B]: the prefix's J_j
-    mean = (_group_mean(r, groups, ones) * m + term_g) / (m + 1)  # over the m + 1 rewards
-    squares = _group_mean((r - mean) ** 2, groups, ones) * m + (term_g - mean) ** 2
-    std = (squares / m.clamp(min=1.0)).sqrt()  # sample std: divide by (m + 1) - 1
-    return ((r - mean) / (std + eps)).float()
+    # The terminate action joins its prefix's group as one more member, with reward J_j;
+    # the set is then normalised as GRPO normalises a group.
+    present = torch.unique(groups)  # [G]
+    term_of = _group_mean(term, groups, torch.ones_like(r))  # [B]: the prefix's J_j
+    j_per_group = torch.zeros(int(groups.max()) + 1, dtype=r.dtype).index_copy_(0, groups, term_of)[
+        present
+    ]  # [G]
+    rewards = torch.cat([r, j_per_group])  # [B + G]
+    members = torch.cat([groups, present])  # [B + G]
+    return grpo_advantages(rewards, members, eps=eps)[: r.shape[0]]
 
 
 def length_penalized(outcome: Tensor, tokens: Tensor, penalty: float) -> Tensor:

@@ -11,13 +11,14 @@ import pytest
 from mrt_env.agents import BudgetForcingExtend
 from mrt_env.budget_forcing import AUTHORS_CUES, BudgetForcing
 from mrt_env.cli import parse_command
+from mrt_env.commitment import thinking
 from mrt_env.errors import ConfigError
 from mrt_env.lm.base import Completion
 from mrt_env.metrics import weighted_maj_at_k
 from mrt_env.progress import ForcedAnswerProver
 from mrt_env.regret import analyse_trace, main
 from mrt_env.regret.config import ExtrapolationSettings, MajoritySettings, RegretConfig
-from mrt_env.regret.extrapolate import extrapolate, thought_of
+from mrt_env.regret.extrapolate import extrapolate
 from mrt_env.regret.majority import answer_classes
 from mrt_env.regret.summary import extrapolation_table, majority_table, write_plots
 from mrt_env.types import Problem
@@ -241,7 +242,7 @@ def test_extrapolation_builds_the_authors_thoughts_byte_for_byte():
     prover = ForcedAnswerProver(lm, k=2)
     problem = Problem("p", "Q?", "5")
     response = "Think.\n</think>\n\nThe answer is \\boxed{5}."
-    assert thought_of(response) == "Think.\n"
+    assert thinking(response) == "Think.\n"
     settings = ExtrapolationSettings(extensions=4, tokens=8, every=2)
     out = extrapolate(problem, "P:", response, prover=prover, settings=settings, budgets=[100])
     t0 = "Think.\n"
