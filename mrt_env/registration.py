@@ -16,23 +16,27 @@ import gymnasium as gym
 from mrt_env.data.synthetic import TASKS
 from mrt_env.data.synthetic.arithmetic import ArithmeticTask
 from mrt_env.data.synthetic.base import SyntheticTask
+from mrt_env.data.synthetic.recheck import RecheckTask
 from mrt_env.data.synthetic.search import SearchTask
 from mrt_env.episodes import MARKER_STOP_STRINGS
-from mrt_env.lm.loading import DEFAULT_MODEL
+from mrt_env.errors import ConfigError
+from mrt_env.lm.loading import DEFAULT_MODEL, RECHECK_MODEL, SHIPPED_MODELS
 from mrt_env.progress import AUTHORS_ANSWER_TOKENS
 
-__all__ = ["ENV_IDS", "STRATEGY_ENV_IDS", "block_settings", "register_envs"]
+__all__ = ["ENV_IDS", "STRATEGY_ENV_IDS", "block_settings", "check_model_for", "register_envs"]
 
 
-def _synthetic(task: type[SyntheticTask], max_blocks: int) -> dict[str, Any]:
-    """An offline id: the task's text format, and the shipped tiny model as μ by default.
+def _synthetic(
+    task: type[SyntheticTask], max_blocks: int, model: str = DEFAULT_MODEL
+) -> dict[str, Any]:
+    """An offline id: the task's text format, and a shipped model as μ by default.
 
-    The tiny model's μ is the likelihood prover: J = p(gold answer | prefix + forcing text),
+    The shipped model's μ is the likelihood prover: J = p(gold answer | prefix + forcing text),
     which for an answer with one spelling is exactly the forced pass@1 at temperature 1.
     """
     return {
         "problems": task.name,
-        "prover": DEFAULT_MODEL,
+        "prover": model,
         "prover_kind": "likelihood",
         "prover_kwargs": {"forcing_text": task.forcing_text, "answer_template": "{answer}}}"},
         "prompt_template": task.prompt_template,
@@ -59,6 +63,11 @@ ENV_IDS: dict[str, dict[str, Any]] = {
     # Offline: generated problems, the shipped model as meta-prover (runs with no arguments).
     "MRT-Arithmetic-v0": _synthetic(ArithmeticTask, max_blocks=8),
     "MRT-Search-v0": _synthetic(SearchTask, max_blocks=10),
+    # The waste-rich testbed, written by its own shipped model, at two block budgets:
+    # generous (every careful trace fits: waste costs no outcome) and tight (a block per
+    # column: every idle block leaves a column to be guessed).
+    "MRT-Recheck-v0": _synthetic(RecheckTask, max_blocks=11, model=RECHECK_MODEL),
+    "MRT-Recheck-Tight-v0": _synthetic(RecheckTask, max_blocks=3, model=RECHECK_MODEL),
 }
 """Registered id -> its default ``ReasoningEnvConfig`` fields (``gym.make`` kwargs override)."""
 
@@ -113,3 +122,17 @@ def block_settings(env_kwargs: Mapping[str, Any]) -> dict[str, Any]:
         "temperature": 0.6,
         "top_p": 0.95,
     }
+
+
+def check_model_for(env_id: str, model: str) -> None:
+    """Refuse a shipped model on an offline env that another shipped model writes (the
+    tiny model knows nothing of MRT-Recheck's format, and the other way round): a
+    :class:`ConfigError` naming the model to pass instead. Any other model is the user's
+    choice and passes."""
+    spec = ENV_IDS.get(env_id, {})
+    writer = spec.get("prover")
+    if model in SHIPPED_MODELS and writer in SHIPPED_MODELS and model != writer:
+        raise ConfigError(
+            f"{env_id} is written by the shipped model {writer}, not {model}: pass "
+            f"--model.name {writer}"
+        )

@@ -24,6 +24,7 @@ __all__ = [
     "locked",
     "read_rows",
     "save_atomic",
+    "write_text_atomic",
 ]
 
 SETTINGS_FILE = "settings.json"
@@ -137,6 +138,14 @@ def locked(out: Path, tool: str) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    """Write ``text`` beside ``path`` and rename it over ``path``: a kill at any moment
+    leaves the old file or the new one, never half of one."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(path)
 
 
 def save_atomic(state: dict[str, Any], path: Path) -> None:

@@ -1,5 +1,6 @@
 """The examples run as a new user runs them."""
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -32,29 +33,47 @@ def test_quickstart_runs_offline_and_prints_j_per_block():
 
 
 @pytest.mark.slow
-def test_mrt_vs_grpo_runs_end_to_end_on_a_small_budget(tmp_path):
+def test_mrt_vs_grpo_runs_every_method_and_resumes_from_its_results(tmp_path):
     pytest.importorskip("transformers")
-    out = subprocess.run(
-        [
-            sys.executable,
-            str(EXAMPLES / "mrt_vs_grpo.py"),
-            "--seeds",
-            "0",
-            "--token-budget",
-            "3000",
-            "--eval-problems",
-            "10",
-            "--out",
-            str(tmp_path),
-        ],
+    results = tmp_path / "kept" / "results.json"
+    command = [
+        sys.executable,
+        str(EXAMPLES / "mrt_vs_grpo.py"),
+        "--env",
+        "MRT-Recheck-v0",
+        "--seeds",
+        "0",
+        "--token-budget",
+        "1500",
+        "--eval-problems",
+        "10",
+        "--out",
+        str(tmp_path / "a"),
+        "--results",
+        str(results),
+    ]
+    out = subprocess.run(command, capture_output=True, text=True, timeout=900)
+    assert out.returncode == 0, out.stderr[-2000:]
+    for method in ("base", "grpo", "grpo-lp", "mrt", "mrt-prefix"):
+        assert f"| {method} | 1 |" in out.stdout
+    assert (tmp_path / "a" / "mrt_vs_grpo.png").stat().st_size > 10_000
+    kept = json.loads(results.read_text())
+    assert kept["env"] == "MRT-Recheck-v0" and set(kept["runs"]["mrt-prefix"]) == {"0"}
+    # Another machine: only the committed results, no models; nothing is trained again.
+    command[command.index(str(tmp_path / "a"))] = str(tmp_path / "b")
+    again = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert not (tmp_path / "b" / "grpo-s0").exists()
+    summary = (tmp_path / "a" / "summary.md").read_text()
+    assert (tmp_path / "b" / "summary.md").read_text() == summary
+    # A results file of another env is refused in one line.
+    other = subprocess.run(
+        [*command[:2], "--results", str(results), "--out", str(tmp_path / "c")],
         capture_output=True,
         text=True,
-        timeout=600,
+        timeout=300,
     )
-    assert out.returncode == 0, out.stderr[-2000:]
-    assert "| grpo | 1 |" in out.stdout and "| mrt | 1 |" in out.stdout
-    assert (tmp_path / "mrt_vs_grpo.png").stat().st_size > 10_000
-    assert (tmp_path / "grpo-s0" / "model" / "config.json").exists()
+    assert other.returncode != 0 and "holds results of MRT-Recheck-v0" in other.stderr
 
 
 @pytest.mark.slow

@@ -13,7 +13,7 @@ from mrt_env.cli import CommandConfig
 from mrt_env.errors import ConfigError
 from mrt_env.lm.loading import DEFAULT_MODEL, ModelSettings
 from mrt_env.progress import ProverSettings
-from mrt_env.registration import ENV_IDS
+from mrt_env.registration import ENV_IDS, check_model_for
 
 __all__ = ["BenchConfig", "ProblemSelection"]
 
@@ -123,6 +123,8 @@ class BenchConfig(CommandConfig):
                 raise ConfigError(f"unknown env id {env_id!r}; choose from {', '.join(known)}")
         if len(set(self.envs)) != len(self.envs):
             raise ConfigError(f"--envs repeats an id: {list(self.envs)}")
+        for env_id in self.envs:
+            check_model_for(env_id, self.model.name)
         if not self.strategies:
             raise ConfigError("--strategies needs at least one strategy")
         specs = [parse_strategy(s) for s in self.strategies]

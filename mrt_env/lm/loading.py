@@ -15,6 +15,8 @@ __all__ = [
     "BACKENDS",
     "DEFAULT_MODEL",
     "DTYPES",
+    "RECHECK_MODEL",
+    "SHIPPED_MODELS",
     "ModelSettings",
     "default_model_path",
     "load_default",
@@ -40,7 +42,7 @@ class ModelSettings(Config):
     """
 
     name: str
-    """The model: the shipped tiny model (mrt-env/tiny), a hub id or local folder
+    """The model: a shipped model (mrt-env/tiny, mrt-env/recheck), a hub id or local folder
     (transformers, vllm), or the server's model name (openai)."""
     backend: Backend = "transformers"
     """How the model runs: transformers (CPU/GPU, in process), vllm (GPU) or openai (any
@@ -94,11 +96,11 @@ def load_lm(model: str | ModelSettings, *, seed: int = 0, **kwargs: Any) -> Lang
     else:
         settings = ModelSettings(model, **{k: kwargs.pop(k) for k in _SETTINGS if k in kwargs})
     backend, path = settings.backend, settings.name
-    shipped = path == DEFAULT_MODEL and backend != "openai"
-    if shipped:  # the shipped tiny model: its folder, through the same loaders as any model
-        path = shipped_model_folder()
+    shipped = path in SHIPPED_MODELS and backend != "openai"
+    if shipped:  # a shipped model: its folder, through the same loaders as any model
+        path = shipped_model_folder(settings.name)
         if backend == "transformers":
-            kwargs.setdefault("name", DEFAULT_MODEL)
+            kwargs.setdefault("name", settings.name)
             kwargs.setdefault("max_batch_size", 64)
     if backend == "openai":
         from mrt_env.lm.openai_lm import OpenAICompatibleLM
@@ -112,7 +114,7 @@ def load_lm(model: str | ModelSettings, *, seed: int = 0, **kwargs: Any) -> Lang
 
         lm = VLLMLM(path, dtype=settings.dtype, seed=seed, **kwargs)
         if shipped:
-            lm.name = DEFAULT_MODEL
+            lm.name = settings.name
         return lm
     from mrt_env.lm.transformers_lm import TransformersLM
 
@@ -126,22 +128,31 @@ def load_lm(model: str | ModelSettings, *, seed: int = 0, **kwargs: Any) -> Lang
 DEFAULT_MODEL = "mrt-env/tiny"
 """The name that loads the tiny model shipped in ``mrt_env/assets/tiny`` (see its README)."""
 
+RECHECK_MODEL = "mrt-env/recheck"
+"""The shipped model that writes MRT-Recheck (``mrt_env/assets/recheck``, see its README)."""
 
-def default_model_path() -> Any:
-    """Where the shipped tiny model lives in the installed package."""
+SHIPPED_MODELS: dict[str, str] = {DEFAULT_MODEL: "tiny", RECHECK_MODEL: "recheck"}
+"""The models in the package (name -> folder of ``mrt_env/assets``), each with its model
+card: ``tiny`` writes MRT-Arithmetic and MRT-Search, ``recheck`` writes MRT-Recheck."""
+
+
+def default_model_path(name: str = DEFAULT_MODEL) -> Any:
+    """Where the shipped model ``name`` lives in the installed package."""
     from importlib.resources import files
 
-    return files("mrt_env.assets") / "tiny"
+    if name not in SHIPPED_MODELS:
+        raise ConfigError(f"the shipped models are {sorted(SHIPPED_MODELS)}, got {name!r}")
+    return files("mrt_env.assets") / SHIPPED_MODELS[name]
 
 
-def shipped_model_folder() -> str:
-    """The shipped tiny model's folder, or :class:`BackendUnavailable` if it is missing."""
+def shipped_model_folder(name: str = DEFAULT_MODEL) -> str:
+    """The shipped model's folder, or :class:`BackendUnavailable` if it is missing."""
     from mrt_env.errors import BackendUnavailable
 
-    path = default_model_path()
+    path = default_model_path(name)
     if not (path / "config.json").is_file():
         raise BackendUnavailable(
-            f"the shipped tiny model is missing at {path}; reinstall mrt-env, or train one "
+            f"the shipped model {name} is missing at {path}; reinstall mrt-env, or train one "
             "with `mrt-pretrain --out DIR` and pass prover=DIR"
         )
     return str(path)

@@ -20,9 +20,10 @@ from typing import Any
 
 import gymnasium as gym
 import numpy as np
-import tyro
 
+from mrt_env.cli import CommandConfig, parse_command
 from mrt_env.data.synthetic import get_task
+from mrt_env.errors import ConfigError
 from mrt_env.lm.loading import DEFAULT_MODEL
 from mrt_env.metrics import episode_regret
 from mrt_env.registration import ENV_IDS, block_settings
@@ -30,17 +31,24 @@ from mrt_env.report import figure, held, markdown_table
 
 __all__ = ["TASK_ENV_IDS", "EvalConfig", "rollout", "summarise"]
 
-TASK_ENV_IDS = {"arithmetic": "MRT-Arithmetic-v0", "search": "MRT-Search-v0"}
+TASK_ENV_IDS = {
+    "arithmetic": "MRT-Arithmetic-v0",
+    "search": "MRT-Search-v0",
+    "recheck": "MRT-Recheck-v0",
+}
 
 
 @dataclass(frozen=True)
-class EvalConfig:
+class EvalConfig(CommandConfig):
     """Evaluate a tiny model on the offline envs."""
 
     model: str = DEFAULT_MODEL
     """The shipped model (default) or a folder written by mrt-pretrain."""
     tasks: tuple[str, ...] = ("arithmetic", "search")
-    """Synthetic families to evaluate."""
+    """Synthetic families to evaluate, each on its own env id."""
+    envs: tuple[str, ...] = ()
+    """Extra env ids of those families to evaluate too (e.g. MRT-Recheck-Tight-v0, the
+    same task at another block budget)."""
     problems: int = 200
     """Held-out problems per task (the first of seed 0)."""
     temperature: float = 1.0
@@ -53,6 +61,15 @@ class EvalConfig:
     """Most tokens per block (a block also ends at its newline)."""
     card: Path | None = None
     """Write the figures as markdown here (and j_curve.png beside it)."""
+
+    def validate(self) -> None:
+        if unknown := sorted(set(self.tasks) - set(TASK_ENV_IDS)):
+            raise ConfigError(f"--tasks must be some of {sorted(TASK_ENV_IDS)}, got {unknown}")
+        synthetic = [i for i, kw in ENV_IDS.items() if kw["problems"] in TASK_ENV_IDS]
+        if unknown := sorted(set(self.envs) - set(synthetic)):
+            raise ConfigError(f"--envs must be some of {synthetic}, got {unknown}")
+        if self.problems < 1 or self.batch < 1 or self.block_tokens < 1:
+            raise ConfigError("--problems, --batch and --block-tokens must be >= 1")
 
 
 def rollout(
@@ -102,6 +119,7 @@ def summarise(task_name: str, rows: Sequence[dict[str, Any]], max_blocks: int) -
         "accuracy_at_blocks": {b: float(np.mean(committed & (used <= b))) for b in budgets},
         "blocks": float(used.mean()),
         "wasted_blocks": float(np.mean([task.waste(r["blocks"]) for r in rows])),
+        "waste_share": float(sum(task.waste(r["blocks"]) for r in rows) / max(1, used.sum())),
         "no_waste_share": float(np.mean([task.waste(r["blocks"]) == 0 for r in rows])),
         "j_curve": curves.mean(axis=0).tolist(),
         "held_regret": float((1.0 - curves[:, 1:]).sum(axis=1).mean()),
@@ -115,17 +133,20 @@ CARD_HEADER = (
     "accuracy",
     "blocks used",
     "wasted blocks",
+    "waste share",
     "episodes without waste",
     "episode regret",
     *[f"J_{j}" for j in range(4)],
 )
 """The columns of the card's table: ``accuracy``, ``blocks``, ``wasted_blocks``,
-``no_waste_share``, ``held_regret`` and the mean J curve's first values, in words."""
+``waste_share`` (wasted blocks over all blocks), ``no_waste_share``, ``held_regret`` and
+the mean J curve's first values, in words."""
 
 
 def _card_cells(s: dict[str, Any]) -> list[str]:
     """One task's line of the card's table (:data:`CARD_HEADER`)."""
     stats = [f"{s['accuracy']:.3f}", f"{s['blocks']:.2f}", f"{s['wasted_blocks']:.2f}"]
+    stats.append(f"{s['waste_share']:.2f}")
     stats += [f"{s['no_waste_share']:.2f}", f"{s['held_regret']:.2f}"]
     return [s["task"], str(s["problems"]), *stats, *[f"{x:.3f}" for x in s["j_curve"][:4]]]
 
@@ -133,15 +154,18 @@ def _card_cells(s: dict[str, Any]) -> list[str]:
 def card_markdown(summaries: Sequence[dict[str, Any]], cfg: EvalConfig) -> str:
     """The measured figures, as markdown."""
     lines = [
-        f"Measured with `python -m mrt_env.pretrain.evaluate --problems {cfg.problems} "
-        f"--temperature {cfg.temperature} --seed {cfg.seed}` (held-out problems, seed 0; "
+        f"Measured with `python -m mrt_env.pretrain.evaluate {_card_flags(cfg)}--problems "
+        f"{cfg.problems} --temperature {cfg.temperature} --seed {cfg.seed}` (held-out "
+        "problems, seed 0; "
         "blocks sampled at that temperature, J from the model's own likelihood prover).",
         "",
         *markdown_table(CARD_HEADER, [_card_cells(s) for s in summaries]),
         "",
         "Accuracy counts the committed answer, or the one forced at the block budget. Episode "
         "regret is Σ_j (1 − J_j) over the budget's blocks, with J held at its last value "
-        "after the episode ends. Wasted blocks are repeated attempts or re-stated steps.",
+        "after the episode ends. Wasted blocks are the task's idle blocks (its `waste`: "
+        "repeated attempts, re-stated steps, idle lines); the waste share is their share "
+        "of all blocks.",
         "",
         "Accuracy within a block budget (committed and correct by then):",
         "",
@@ -153,6 +177,18 @@ def card_markdown(summaries: Sequence[dict[str, Any]], cfg: EvalConfig) -> str:
     for s in summaries:
         lines.append(f"- {s['task']}: " + " ".join(f"{x:.2f}" for x in s["j_curve"]))
     return "\n".join(lines) + "\n"
+
+
+def _card_flags(cfg: EvalConfig) -> str:
+    """The flags that chose what the card measures, when not the defaults."""
+    flags = ""
+    if cfg.model != EvalConfig.model:
+        flags += f"--model {cfg.model} "
+    if cfg.tasks != EvalConfig.tasks:
+        flags += "--tasks " + " ".join(cfg.tasks) + " "
+    if cfg.envs:
+        flags += "--envs " + " ".join(cfg.envs) + " "
+    return flags
 
 
 def _plot(summaries: Sequence[dict[str, Any]], path: Path) -> None:
@@ -170,13 +206,16 @@ def _plot(summaries: Sequence[dict[str, Any]], path: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    cfg = tyro.cli(EvalConfig, args=argv)
+    cfg = parse_command(EvalConfig, "mrt_env.pretrain.evaluate", argv, description=__doc__)
+    if cfg is None:
+        return 2
     from mrt_env.lm import load_lm
 
     lm = load_lm(cfg.model, device="cpu", dtype="float32")
     summaries = []
-    for name in cfg.tasks:
-        env_id = TASK_ENV_IDS[name]
+    runs = [(name, TASK_ENV_IDS[name]) for name in cfg.tasks]
+    runs += [(ENV_IDS[env_id]["problems"], env_id) for env_id in cfg.envs]
+    for name, env_id in runs:
         rows = rollout(
             env_id,
             lm,
@@ -186,7 +225,10 @@ def main(argv: list[str] | None = None) -> int:
             batch=cfg.batch,
             block_tokens=cfg.block_tokens,
         )
-        summaries.append(summarise(name, rows, ENV_IDS[env_id]["max_blocks"]))
+        summary = summarise(name, rows, ENV_IDS[env_id]["max_blocks"])
+        if env_id != TASK_ENV_IDS[name]:
+            summary["task"] = f"{name} ({env_id})"
+        summaries.append(summary)
     text = card_markdown(summaries, cfg)
     print(text)
     if cfg.card is not None:

@@ -53,8 +53,15 @@ from mrt_env.errors import ConfigError, RunStateError
 from mrt_env.extras import require
 from mrt_env.lm.loading import DEFAULT_MODEL, ModelSettings
 from mrt_env.metrics import anytime_regret, episode_regret
-from mrt_env.registration import ENV_IDS, block_settings
-from mrt_env.runfiles import append_row, changed_settings, locked, read_rows, save_atomic
+from mrt_env.registration import ENV_IDS, block_settings, check_model_for
+from mrt_env.runfiles import (
+    append_row,
+    changed_settings,
+    locked,
+    read_rows,
+    save_atomic,
+    write_text_atomic,
+)
 from mrt_env.schedule import lr_factor
 from mrt_env.training.losses import (
     clipped_policy_loss,
@@ -142,8 +149,8 @@ class TrainConfig(CommandConfig):
     max_grad_norm: float = 1.0
     """Gradient norm clip."""
     oracle_prover: bool = False
-    """μ during training is the task's exact success chance (synthetic search only), not the
-    policy itself (the paper's): it tells the method from its estimator's noise."""
+    """μ during training is the task's exact success chance (MRT-Search, MRT-Recheck), not
+    the policy itself (the paper's): it tells the method from its estimator's noise."""
     star_keep: int = 1
     """mrt-star: traces kept per group (correct ones, most progress per block first)."""
     agent: BlockSampling = field(default_factory=BlockSampling)
@@ -199,9 +206,11 @@ class TrainConfig(CommandConfig):
             raise ConfigError(f"--token-budget must be >= 1, got {self.token_budget}")
         if not self.lr > 0 or not math.isfinite(self.lr):
             raise ConfigError(f"--lr must be a positive number, got {self.lr}")
-        if self.oracle_prover and ENV_IDS[self.env].get("problems") != "search":
+        if self.oracle_prover and not _has_oracle(self.env):
+            with_oracle = ", ".join(i for i in ENV_IDS if _has_oracle(i))
             raise ConfigError(
-                f"--oracle-prover exists for MRT-Search-v0 only, got --env {self.env}"
+                f"--oracle-prover needs a task whose exact μ is known ({with_oracle}), "
+                f"got --env {self.env}"
             )
         if self.scheme == "prefix" and self.algorithm != "mrt":
             raise ConfigError(
@@ -224,6 +233,7 @@ class TrainConfig(CommandConfig):
         if not 0 <= self.warmup < 1:
             raise ConfigError(f"--warmup must be a fraction in [0, 1), got {self.warmup}")
         model = self.model
+        check_model_for(self.env, model.name)
         if model.backend not in ("transformers", "vllm"):
             raise ConfigError(
                 f"--model.backend must be transformers or vllm (what samples the traces), "
@@ -270,6 +280,14 @@ def learning_rate(config: TrainConfig, step: int) -> float:
     if config.lr_schedule == "cosine":
         return config.lr * lr_factor(step, config.steps, warm, floor=0.0)
     return config.lr * ((step + 1) / warm if step < warm else 1.0)
+
+
+def _has_oracle(env_id: str) -> bool:
+    """Whether ``env_id``'s task knows its exact μ (an ``oracle_success``)."""
+    from mrt_env.data.synthetic import TASKS
+
+    task = TASKS.get(ENV_IDS[env_id].get("problems"))
+    return task is not None and hasattr(task, "oracle_success")
 
 
 def training_problems(config: TrainConfig, count: int = 2000) -> list[Any]:
@@ -604,9 +622,7 @@ def _drop_rows_after(path: Path, step: int) -> None:
     """Keep the log rows of steps up to ``step`` (the checkpoint's): the steps after it are
     run again on resume, and must not be logged twice."""
     rows = [r for r in read_rows(path, key="step", tool="mrt-train") if r["step"] <= step]
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
-    tmp.replace(path)
+    write_text_atomic(path, "".join(json.dumps(r) + "\n" for r in rows))
 
 
 def _comparable(config: TrainConfig) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from mrt_env.data.synthetic import EVAL_PROBLEMS, ArithmeticTask, SearchTask, ge
 from mrt_env.grading import grade
 
 
-@pytest.mark.parametrize("name", ["arithmetic", "search"])
+@pytest.mark.parametrize("name", ["arithmetic", "search", "recheck"])
 def test_problem_i_is_a_pure_function_of_seed_and_index(name):
     a, b = get_task(name, seed=5), get_task(name, seed=5)
     forward = [a.problem(i) for i in range(30)]
@@ -22,7 +22,7 @@ def test_problem_i_is_a_pure_function_of_seed_and_index(name):
     assert len({p.question for p in forward}) >= 28  # varied
 
 
-@pytest.mark.parametrize("name", ["arithmetic", "search"])
+@pytest.mark.parametrize("name", ["arithmetic", "search", "recheck"])
 def test_every_style_ends_with_a_correct_boxed_answer(name):
     task = get_task(name)
     rng = np.random.default_rng(0)

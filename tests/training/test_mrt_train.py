@@ -9,8 +9,10 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
 from mrt_env.errors import RunStateError  # noqa: E402
+from mrt_env.lm.loading import RECHECK_MODEL, ModelSettings  # noqa: E402
 from mrt_env.training.train import TrainConfig, main, train  # noqa: E402
 
+RECHECK = ModelSettings(RECHECK_MODEL, device="cpu", dtype="float32")
 SMALL = {"problems_per_step": 2, "group_size": 2, "max_blocks": 4, "eval_problems": 4}
 
 
@@ -141,8 +143,11 @@ def test_bad_settings_and_a_missing_checkpoint(tmp_path, capsys):
         TrainConfig(group_size=1)
     with pytest.raises(ValueError, match="unknown env id"):
         TrainConfig(env="MRT-Chess-v0")
-    with pytest.raises(ValueError, match="--oracle-prover exists for MRT-Search-v0 only"):
+    with pytest.raises(ValueError, match="--oracle-prover needs a task whose exact μ is known"):
         TrainConfig(env="MRT-Arithmetic-v0", oracle_prover=True)
+    assert TrainConfig(env="MRT-Recheck-v0", model=RECHECK, oracle_prover=True).oracle_prover
+    with pytest.raises(ValueError, match="written by the shipped model mrt-env/recheck"):
+        TrainConfig(env="MRT-Recheck-v0")  # the tiny model does not know its format
     assert main(["--resume", "--out", str(tmp_path)]) == 1
     assert "no " in capsys.readouterr().err
 
@@ -152,7 +157,8 @@ def test_bad_settings_and_a_missing_checkpoint(tmp_path, capsys):
     [
         (["--group-size", "1"], "--group-size must be >= 2"),
         (["--lr", "-1"], "--lr must be a positive number, got -1.0"),
-        (["--env", "MRT-Arithmetic-v0", "--oracle-prover"], "oracle-prover exists for MRT-Search"),
+        (["--env", "MRT-Arithmetic-v0", "--oracle-prover"], "MRT-Search-v0, MRT-Recheck-v0"),
+        (["--env", "MRT-Recheck-v0"], "pass --model.name mrt-env/recheck"),
         (
             ["--model.backend", "openai", "--model.base-url", "http://h:8000/v1"],
             "--model.backend must be transformers or vllm",

@@ -4,6 +4,8 @@
   addition, one column per block.
 * :class:`~mrt_env.data.synthetic.search.SearchTask` (``MRT-Search-v0``): find the pair
   that hits a target, one attempt per block; exploration matters.
+* :class:`~mrt_env.data.synthetic.recheck.RecheckTask` (``MRT-Recheck-v0``): long addition
+  with slips, fixes and idle blocks whose progress is exactly 0; the waste-rich testbed.
 
 Problem ``i`` of a family is a pure function of ``(seed, i)``. ``load_problems("search")``
 gives the held-out evaluation set (seed 0, the first :data:`EVAL_PROBLEMS`); the shipped
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 from mrt_env.data.synthetic.arithmetic import ArithmeticTask
 from mrt_env.data.synthetic.base import ANSWER_OPEN, SyntheticTask, WorkedSolution
+from mrt_env.data.synthetic.recheck import RecheckTask
 from mrt_env.data.synthetic.search import SearchTask
 from mrt_env.errors import ConfigError
 
@@ -23,6 +26,7 @@ __all__ = [
     "TASKS",
     "TRAIN_SEED",
     "ArithmeticTask",
+    "RecheckTask",
     "SearchTask",
     "SyntheticTask",
     "WorkedSolution",
@@ -38,7 +42,11 @@ TRAIN_SEED = 2000
 """Trainers' and tabulated envs' problems come from generator seed ``TRAIN_SEED + seed``
 (the tiny model was pretrained on seed 1000's, and evaluation uses seed 0's held-out set)."""
 
-TASKS: dict[str, type[SyntheticTask]] = {"arithmetic": ArithmeticTask, "search": SearchTask}
+TASKS: dict[str, type[SyntheticTask]] = {
+    "arithmetic": ArithmeticTask,
+    "search": SearchTask,
+    "recheck": RecheckTask,
+}
 
 
 def get_task(name: str, **knobs: object) -> SyntheticTask:

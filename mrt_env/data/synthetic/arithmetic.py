@@ -20,6 +20,7 @@ more certain, so progress accrues block by block. The solver styles:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 
@@ -27,26 +28,31 @@ from mrt_env.data.synthetic.base import ANSWER_OPEN, SyntheticTask, WorkedSoluti
 from mrt_env.errors import ConfigError
 from mrt_env.types import Problem
 
-__all__ = ["ArithmeticTask"]
+__all__ = ["AdditionTask", "ArithmeticTask"]
 
 
 @dataclass(frozen=True)
-class ArithmeticTask(SyntheticTask):
-    """Sums of two ``digits``-digit numbers."""
+class AdditionTask(SyntheticTask):
+    """Sums of two ``digits``-digit numbers: the problems of both addition families
+    (``arithmetic`` and ``recheck``), which differ in how the columns are written."""
 
     seed: int = 0
     digits: int = 3
     """Digits of each operand (2 to 6)."""
-    recheck_prob: float = 0.3
-    """recheck style: chance that a column is re-stated once."""
-    name: str = "arithmetic"
-    styles: tuple[str, ...] = ("columns", "recheck")
+    probabilities: ClassVar[tuple[str, ...]] = ()
+    """The knobs of a subclass that are probabilities (checked to lie in [0, 1))."""
 
     def __post_init__(self) -> None:
         if not 2 <= self.digits <= 6:
             raise ConfigError(f"digits must lie in [2, 6], got {self.digits}")
-        if not 0.0 <= self.recheck_prob < 1.0:
-            raise ConfigError(f"recheck_prob must lie in [0, 1), got {self.recheck_prob}")
+        for knob in self.probabilities:
+            if not 0.0 <= getattr(self, knob) < 1.0:
+                raise ConfigError(f"{knob} must lie in [0, 1), got {getattr(self, knob)}")
+
+    def digit_pairs(self, problem: Problem) -> list[tuple[int, int]]:
+        """The operands' digits column by column, units first."""
+        x, y = problem.metadata["operands"]
+        return [(int(a), int(b)) for a, b in zip(str(x)[::-1], str(y)[::-1], strict=True)]
 
     def problem(self, index: int) -> Problem:
         rng = self.rng(index)
@@ -60,13 +66,22 @@ class ArithmeticTask(SyntheticTask):
             metadata={"operands": [x, y], "index": index},
         )
 
+
+@dataclass(frozen=True)
+class ArithmeticTask(AdditionTask):
+    """Sums of two ``digits``-digit numbers, one column per block."""
+
+    recheck_prob: float = 0.3
+    """recheck style: chance that a column is re-stated once."""
+    name: str = "arithmetic"
+    styles: tuple[str, ...] = ("columns", "recheck")
+    probabilities: ClassVar[tuple[str, ...]] = ("recheck_prob",)
+
     def columns(self, problem: Problem) -> list[str]:
         """The column lines, units first."""
-        x, y = problem.metadata["operands"]
-        xs, ys = str(x)[::-1], str(y)[::-1]
         carry, lines = 0, []
-        for a, b in zip(xs, ys, strict=True):
-            s = int(a) + int(b) + carry
+        for a, b in self.digit_pairs(problem):
+            s = a + b + carry
             lines.append(f"{a}+{b}+{carry}={s:02d}\n")
             carry = s // 10
         return lines
