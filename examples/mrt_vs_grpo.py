@@ -49,7 +49,7 @@ from mrt_env.errors import ConfigError
 from mrt_env.lm.loading import ModelSettings
 from mrt_env.registration import ENV_IDS
 from mrt_env.report import describe, figure, markdown_table
-from mrt_env.runfiles import write_text_atomic
+from mrt_env.runfiles import changed_settings, check_settings, write_text_atomic
 from mrt_env.threads import set_threads
 from mrt_env.training.train import TrainConfig, train
 from mrt_env.types import EpisodeRecord
@@ -67,7 +67,7 @@ class Experiment(CommandConfig):
     """What to compare: base, grpo, grpo-lp, mrt, mrt-prefix, mrt-star."""
     seeds: tuple[int, ...] = (0, 1, 2, 3, 4)
     """Training seeds per method (base is evaluated once)."""
-    token_budget: int = 40_000
+    token_budget: int = 120_000
     """Tokens each run may sample (equal compute)."""
     length_penalty: float = 0.002
     """grpo-lp: reward per token subtracted from the outcome (0.002: 0.1 for 50 tokens)."""
@@ -103,6 +103,18 @@ class Experiment(CommandConfig):
             raise ConfigError(f"--seeds must be distinct, got {list(self.seeds)}")
         if self.token_budget < 1 or self.eval_problems < 1:
             raise ConfigError("--token-budget and --eval-problems must be >= 1")
+
+    @property
+    def shared(self) -> dict[str, object]:
+        """The settings every run of one results file shares (the others, such as --lr or
+        --alpha, are in a method's label, so variants can sit side by side)."""
+        return {
+            "env": self.env,
+            "token_budget": self.token_budget,
+            "problems_per_step": self.problems_per_step,
+            "group_size": self.group_size,
+            "eval_problems": self.eval_problems,
+        }
 
     @property
     def results_path(self) -> Path:
@@ -237,12 +249,14 @@ _MEANINGS = {
 
 def load_results(path: Path, exp: Experiment) -> dict[str, dict[str, dict[str, float]]]:
     """``{method label: {seed: scores}}`` from ``path`` (empty if it does not exist); a file
-    of another env is refused, so two experiments cannot mix."""
+    of another env, or of other shared settings, is refused: two experiments cannot mix."""
     if not path.exists():
         return {}
     saved = json.loads(path.read_text())
     if saved.get("env") != exp.env:
         raise ConfigError(f"{path} holds results of {saved.get('env')}, not {exp.env}")
+    if what := changed_settings(saved["settings"], exp.shared):
+        raise ConfigError(f"{path} holds results made with other settings ({what})")
     return saved["runs"]
 
 
@@ -251,11 +265,14 @@ def main(exp: Experiment) -> None:
     exp.out.mkdir(parents=True, exist_ok=True)
     path = exp.results_path
     runs = load_results(path, exp)
+    # The trained models and evaluations in --out are reused too: same rule.
+    check_settings(exp.out, exp.shared, resuming=True)
 
     def keep(label: str, seed: int | str, scores: dict[str, float]) -> None:
         runs.setdefault(label, {})[str(seed)] = scores
         path.parent.mkdir(parents=True, exist_ok=True)
-        text = json.dumps({"env": exp.env, "runs": runs}, indent=1, sort_keys=True) + "\n"
+        saved = {"env": exp.env, "settings": exp.shared, "runs": runs}
+        text = json.dumps(saved, indent=1, sort_keys=True) + "\n"
         write_text_atomic(path, text)
 
     if "base" in exp.methods and "base" not in runs.get(method_label(exp, "base"), {}):

@@ -74,6 +74,12 @@ def test_mrt_vs_grpo_runs_every_method_and_resumes_from_its_results(tmp_path):
         timeout=300,
     )
     assert other.returncode != 0 and "holds results of MRT-Recheck-v0" in other.stderr
+    # ... and so is one made with another token budget.
+    budget = command.index("1500")
+    changed = [*command[:budget], "2000", *command[budget + 1 :]]
+    other = subprocess.run(changed, capture_output=True, text=True, timeout=300)
+    assert other.returncode == 1
+    assert "other settings (token_budget: 1500 -> 2000)" in other.stderr
 
 
 @pytest.mark.slow
