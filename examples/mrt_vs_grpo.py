@@ -92,6 +92,8 @@ class Experiment(CommandConfig):
     results: Path | None = None
     """The summarised scores, one entry per finished (method, seed) (default:
     OUT/results.json); point it at a committed file to continue an experiment."""
+    report_only: bool = False
+    """Write the table and the figure from --results as they stand; train nothing."""
 
     def validate(self) -> None:
         if self.env not in ENV_IDS or ENV_IDS[self.env]["problems"] not in TASKS:
@@ -275,11 +277,14 @@ def main(exp: Experiment) -> None:
         text = json.dumps(saved, indent=1, sort_keys=True) + "\n"
         write_text_atomic(path, text)
 
-    if "base" in exp.methods and "base" not in runs.get(method_label(exp, "base"), {}):
+    if exp.report_only:
+        if not runs:
+            raise ConfigError(f"--report-only: {path} holds no results yet")
+    elif "base" in exp.methods and "base" not in runs.get(method_label(exp, "base"), {}):
         label = method_label(exp, "base")
         keep(label, "base", evaluate(exp, exp.base_model, exp.out / f"eval-{label}"))
     # Seed by seed, every method: a partial experiment is balanced across methods.
-    for seed in exp.seeds:
+    for seed in () if exp.report_only else exp.seeds:
         for method in (m for m in exp.methods if m != "base"):
             label = method_label(exp, method)
             if str(seed) in runs.get(label, {}):
