@@ -1,4 +1,4 @@
-"""Train with TRL's GRPOTrainer on mrt_env's rewards: outcome + α·(progress of the stream).
+"""Train with TRL on mrt_env's credit: MRT per block (``--trainer mrt``) or progress rewards.
 
 The defaults are the authors' RL settings for a 1.5B model (``mrt-train --preset
 deepscaler-mrt``): DeepScaleR-1.5B-Preview on the AIME 1983-2023 pool, lr 1e-6
@@ -20,10 +20,20 @@ on MRT-Search problems (μ = the tiny model's likelihood prover, as ``gym.make("
 
     python examples/trl_grpo_mrt.py --cpu-smoke
 
-What this trains: the progress summed over a completion telescopes to J_end − J_0, so under
-GRPO's group normalisation the reward is the outcome reshaped by μ's confidence at the end of
-the stream, credited to every token alike (see ``make_progress_reward``). Per-block credit,
-MRT proper, is ``mrt-train --algorithm mrt``. ``--reward outcome`` is the GRPO baseline.
+What this trains:
+
+* ``--trainer mrt``: ``MRTGRPOTrainer``, MRT proper. Every episode's tokens get their own
+  advantage (``--scheme block``: the outcome advantage plus α times the episode's progress
+  against its group, or ``--baseline termination``), computed by the same function as
+  ``mrt-train``; ``--scheme outcome`` is GRPO through the same trainer.
+* ``--trainer grpo`` (default): TRL's own ``GRPOTrainer`` on reward functions. The progress
+  summed over a completion telescopes to J_end − J_0, so under GRPO's group normalisation the
+  reward is the outcome reshaped by μ's confidence at the end of the stream, credited to
+  every token alike (see ``make_progress_reward``). ``--reward outcome`` is the GRPO baseline.
+
+Two processes on a CPU (gloo), the MRT trainer on the smoke settings::
+
+    accelerate launch --cpu --num_processes 2 examples/trl_grpo_mrt.py --cpu-smoke --trainer mrt
 """
 
 from __future__ import annotations
@@ -34,14 +44,14 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
-import tyro
-
-from mrt_env.cli import CommandConfig
+from mrt_env.cli import CommandConfig, parse_command
 from mrt_env.episodes import EpisodeRule
+from mrt_env.errors import ConfigError
 from mrt_env.lm.loading import DEFAULT_MODEL, load_lm, shipped_model_folder
 from mrt_env.progress import ForcedAnswerConfig, make_prover
 from mrt_env.registration import ENV_IDS, block_settings
 from mrt_env.threads import set_threads
+from mrt_env.training.credit import CreditConfig
 from mrt_env.training.train import PRESETS, TrainConfig, training_problems
 from mrt_env.training.trl import (
     DEEPSCALER_TEMPLATE,
@@ -72,8 +82,16 @@ class Args(CommandConfig):
     """Chat prompts rendered with the model's chat template (R1-style models need it)."""
     prompt_template: str | None = DEEPSCALER_TEMPLATE
     """The user message, with {question}; None: the env's (synthetic) or a plain one."""
+    trainer: Literal["grpo", "mrt"] = "grpo"
+    """mrt: MRTGRPOTrainer, per-token MRT credit (--scheme, --baseline, --alpha); grpo:
+    TRL's GRPOTrainer on reward functions (--reward)."""
+    scheme: Literal["block", "outcome"] = "block"
+    """--trainer mrt: block (per-episode progress credit) or outcome (GRPO)."""
+    baseline: Literal["group", "termination"] = "group"
+    """--trainer mrt --scheme block: the group's mean progress at the episode index, or the
+    authors' A = R − J_j."""
     reward: Literal["progress", "outcome"] = "progress"
-    """progress: outcome + α·progress (two reward functions); outcome: GRPO baseline."""
+    """--trainer grpo: outcome + α·progress (two reward functions), or outcome (GRPO)."""
     alpha: float = PRESET.alpha
     """Weight α of the progress term."""
     prover: Literal["forced", "likelihood"] = "forced"
@@ -86,8 +104,9 @@ class Args(CommandConfig):
     """Score J at every episode boundary (logs episodes); the reward is the same (it
     telescopes), so the default scores only the empty prefix and the whole stream."""
     episodes: EpisodeRule = field(default_factory=lambda: EpisodeRule(max_steps=49, group_size=5))
-    """every_prefix: how a completion is cut into episodes (the authors' R1 analysis: at most
-    49 boundaries, every 5 episodes merged)."""
+    """How a completion is cut into episodes (--trainer mrt, and --every-prefix); the
+    authors' R1 analysis: at most 49 boundaries, every 5 episodes merged. The smoke run:
+    lines, the synthetic tasks' blocks."""
     lr: float = PRESET.lr
     """Peak learning rate."""
     lr_schedule: Literal["constant", "cosine"] = PRESET.lr_schedule
@@ -132,6 +151,17 @@ class Args(CommandConfig):
     resume: bool = False
     """Continue from the last checkpoint in --out (a killed run loses at most save_steps)."""
 
+    def validate(self) -> None:
+        if self.trainer == "grpo" and (self.scheme, self.baseline) != ("block", "group"):
+            raise ConfigError(
+                "--scheme and --baseline choose MRTGRPOTrainer's credit: add --trainer mrt"
+            )
+        if self.trainer == "mrt" and self.reward != "progress":
+            raise ConfigError(
+                "--reward chooses --trainer grpo's reward functions; with --trainer mrt, GRPO "
+                "is --scheme outcome"
+            )
+
 
 SMOKE = replace(
     Args(),
@@ -143,7 +173,7 @@ SMOKE = replace(
     prompt_template=None,
     prover="likelihood",
     every_prefix=True,
-    episodes=EpisodeRule(),
+    episodes=EpisodeRule("lines"),
     lr=TrainConfig.lr,
     lr_schedule="constant",
     warmup=0.0,
@@ -201,7 +231,7 @@ def main(args: Args) -> None:
         problems, prompt_template=args.prompt_template, conversational=args.conversational
     )
     rewards: list = [outcome_reward]
-    if args.reward == "progress":
+    if args.trainer == "grpo" and args.reward == "progress":
         rewards.append(
             make_progress_reward(
                 build_prover(args, tokenizer),
@@ -249,18 +279,30 @@ def main(args: Args) -> None:
         report_to=args.report_to,
         seed=args.seed,
     )
-    trainer = GRPOTrainer(
-        model=model,
-        reward_funcs=rewards,
-        args=config,
-        train_dataset=dataset,
-        processing_class=tokenizer,
-    )
+    common = {
+        "model": model,
+        "reward_funcs": rewards,
+        "args": config,
+        "train_dataset": dataset,
+        "processing_class": tokenizer,
+    }
+    if args.trainer == "mrt":
+        from mrt_env.training.trl import MRTGRPOTrainer
+
+        credit = CreditConfig(scheme=args.scheme, alpha=args.alpha, baseline=args.baseline)
+        prover = build_prover(args, tokenizer) if credit.uses_j else None
+        trainer = MRTGRPOTrainer(
+            **common, prover=prover, credit=credit, episodes=args.episodes, problems=problems
+        )
+    else:
+        trainer = GRPOTrainer(**common)
     trainer.train(resume_from_checkpoint=True if args.resume else None)
     trainer.save_model(str(args.out))
     for row in trainer.state.log_history:
         shown = {
-            k: v for k, v in row.items() if k.startswith(("rewards/", "progress_")) or k == "step"
+            k: v
+            for k, v in row.items()
+            if k.startswith(("rewards/", "progress_", "mrt/")) or k == "step"
         }
         if len(shown) > 1:
             print(shown)
@@ -269,4 +311,5 @@ def main(args: Args) -> None:
 if __name__ == "__main__":
     argv = sys.argv[1:]
     default = SMOKE if "--cpu-smoke" in argv else None
-    main(tyro.cli(Args, args=argv, default=default, description=__doc__))
+    args = parse_command(Args, "trl_grpo_mrt.py", argv, default=default, description=__doc__)
+    sys.exit(2 if args is None else main(args))

@@ -17,6 +17,9 @@ implemented exactly (the docs' Concepts page has them too):
   coarser ones (the authors used ``max_steps=49, group_size=5`` for their R1 analysis).
 * **Backtracking setting** (``rule="backtrack"``). An episode is one attempt; a new attempt
   starts at a line ``Backtrack to Line <n>`` or ``Backtrack to beginning``.
+* **Lines** (``rule="lines"``): every line is an episode, the unit the synthetic tasks
+  (``MRT-Search-v0``, ``MRT-Recheck-v0``, ...) write one block of at a time; the newline
+  ends its line's episode.
 * **Token chunks** (``rule="tokens"``): fixed windows of ``chunk_tokens`` tokens, a
   model-agnostic baseline segmentation.
 
@@ -69,7 +72,7 @@ They are a superset of the rule (``"\\n\\nWaiting"`` also matches ``"\\n\\nWait"
 with :func:`split_episodes` if it needs the exact boundaries.
 """
 
-RULES: tuple[str, ...] = ("markers", "backtrack", "tokens")
+RULES: tuple[str, ...] = ("markers", "backtrack", "lines", "tokens")
 """The segmentation rules :func:`split_episodes` accepts."""
 
 _PARAGRAPH_SEP = "\n\n"
@@ -118,6 +121,10 @@ def _backtrack_boundaries(text: str) -> list[int]:
     return boundaries
 
 
+def _line_boundaries(text: str) -> list[int]:
+    return [0, *(i + 1 for i, char in enumerate(text[:-1]) if char == "\n")]
+
+
 def _token_boundaries(text: str, tokenizer: Any, chunk_tokens: int) -> list[int]:
     try:
         encoding = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
@@ -150,10 +157,11 @@ class EpisodeRule(Config):
     mrt_env.errors.ConfigError: rule 'tokens' needs chunk_tokens (tokens per episode)
     """
 
-    rule: Literal["markers", "backtrack", "tokens"] = "markers"
+    rule: Literal["markers", "backtrack", "lines", "tokens"] = "markers"
     """markers (open-ended setting: blank-line paragraphs, a new episode at a paragraph
     opening with Wait, Alternatively, ...), backtrack (a new episode at each 'Backtrack to
-    ...' line) or tokens (chunks of chunk_tokens tokens; needs a tokenizer)."""
+    ...' line), lines (every line an episode: the synthetic tasks' blocks) or tokens
+    (chunks of chunk_tokens tokens; needs a tokenizer)."""
     max_steps: int | None = None
     """At most this many boundaries; the rest of the text is one final episode, so at most
     max_steps + 1 episodes before grouping (None: no limit; the authors: 49)."""
@@ -210,6 +218,8 @@ def episode_boundaries(
         boundaries = _marker_boundaries(text, rule.min_paragraphs)
     elif rule.rule == "backtrack":
         boundaries = _backtrack_boundaries(text)
+    elif rule.rule == "lines":
+        boundaries = _line_boundaries(text)
     else:
         assert rule.chunk_tokens is not None  # EpisodeRule checked it; narrows the type
         boundaries = _token_boundaries(text, tokenizer, rule.chunk_tokens)

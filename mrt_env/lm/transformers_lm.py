@@ -456,15 +456,7 @@ class TransformersLM(SharedResource, HFTokenizerMixin):
         text, fired = cut_at_stop(tok.decode(ids[:length], skip_special_tokens=True), stops)
         if fired is not None:
             # The shortest prefix whose text contains the whole stop string.
-            stop_end = len(text) + len(fired)
-            lo, hi = 1, length
-            while lo < hi:
-                mid = (lo + hi) // 2
-                if len(tok.decode(ids[:mid], skip_special_tokens=True)) >= stop_end:
-                    hi = mid
-                else:
-                    lo = mid + 1
-            length, ended = lo, True
+            length, ended = tokens_to_reach(tok, ids[:length], len(text) + len(fired)), True
         ids = ids[:length]
         reason = "stop" if ended else "length" if length >= max_tokens else "stop"
         return Completion(text, len(ids), reason, fired, tuple(ids))
@@ -487,6 +479,21 @@ class TransformersLM(SharedResource, HFTokenizerMixin):
 def _cache_of(output: Any) -> Any:
     cache = getattr(output, "cache", None)
     return cache if cache is not None else output.past_key_values
+
+
+def tokens_to_reach(tokenizer: Any, ids: Sequence[int], chars: int) -> int:
+    """The fewest leading tokens of ``ids`` whose decoded text (special tokens skipped) has
+    at least ``chars`` characters (``len(ids)`` if none has), by bisection: decoded length
+    grows with the prefix, and decoding one token at a time is not exact for every
+    tokenizer (a character split across byte tokens)."""
+    low, high = 0, len(ids)
+    while low < high:
+        mid = (low + high) // 2
+        if len(tokenizer.decode(list(ids[:mid]), skip_special_tokens=True)) >= chars:
+            high = mid
+        else:
+            low = mid + 1
+    return low
 
 
 def next_token_logprobs(logits: Any, input_ids: Any) -> Any:

@@ -9,7 +9,6 @@ as it trains; its cache is cleared after every update (:func:`collect` does it f
 
 from __future__ import annotations
 
-from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,6 +16,7 @@ from typing import Any
 from mrt_env.agents import LMAgent, play
 from mrt_env.errors import ConfigError
 from mrt_env.extras import require
+from mrt_env.training.credit import token_blocks
 from mrt_env.types import EpisodeRecord
 
 __all__ = ["RolloutBatch", "collect", "collect_from_prefixes", "cut_prefixes"]
@@ -61,9 +61,8 @@ class RolloutBatch:
             for block in t.blocks:
                 starts.append(j)
                 j += len(block)
-            # The last block starting at or before the token's first character; -1 before
-            # the first block (the prompt, special tokens at offset 0).
-            owners.append([bisect_right(starts, start) - 1 for start, _ in enc["offset_mapping"]])
+            # Special tokens at offset 0 fall before the first block, with the prompt.
+            owners.append(token_blocks([start for start, _ in enc["offset_mapping"]], starts))
             rows.append(enc["input_ids"])
         width = max(len(r) for r in rows)
         k = max(len(t.blocks) for t in self.traces)

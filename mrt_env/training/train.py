@@ -63,15 +63,8 @@ from mrt_env.runfiles import (
     write_text_atomic,
 )
 from mrt_env.schedule import lr_factor
-from mrt_env.training.losses import (
-    clipped_policy_loss,
-    grpo_advantages,
-    length_penalized,
-    mrt_block_advantages,
-    prefix_advantages,
-    sequence_nll,
-    token_advantages,
-)
+from mrt_env.training.credit import CreditConfig, token_credit
+from mrt_env.training.losses import clipped_policy_loss, sequence_nll
 from mrt_env.training.rollouts import RolloutBatch, collect, collect_from_prefixes
 from mrt_env.training.vllm_sync import sync_weights
 from mrt_env.types import EpisodeRecord
@@ -178,6 +171,17 @@ class TrainConfig(CommandConfig):
     overwrite: bool = False
     """Start afresh in an --out that holds a run (its log and checkpoint are deleted);
     without it (or --resume) such a folder is refused."""
+
+    @property
+    def credit(self) -> CreditConfig:
+        """The credit scheme these flags select (mrt-star, which has none, reads as grpo's)."""
+        scheme = "outcome" if self.algorithm != "mrt" else self.scheme
+        return CreditConfig(
+            scheme=scheme,
+            alpha=self.alpha,
+            baseline=self.baseline,
+            length_penalty=self.length_penalty,
+        )
 
     def validate(self) -> None:
         """Raise a :class:`~mrt_env.errors.ConfigError` naming the first bad setting."""
@@ -334,30 +338,15 @@ def token_logprobs(model: PreTrainedModel, batch: dict[str, Tensor]) -> Tensor:
 
 def advantages(config: TrainConfig, t: dict[str, Tensor]) -> Tensor:
     """Per-token advantages [B, T−1] aligned with :func:`token_logprobs`."""
-    block_index = t["block_index"][:, 1:]  # [B, T-1]: the block of each predicted token
-    k = t["block_mask"].shape[1]
-    if config.algorithm == "grpo":
-        reward = t["outcome"]  # [B]
-        if config.length_penalty:
-            reward = length_penalized(reward, t["tokens"], config.length_penalty)
-        adv = grpo_advantages(reward, t["groups"])  # [B]
-        per_block = adv[:, None].expand(-1, k).contiguous()  # [B, K]
-    elif config.scheme == "prefix":
-        # A continuation of c_j starts at J_j: its first J is the terminate action's reward.
-        adv = prefix_advantages(
-            t["outcome"], t["success_probs"][:, 0], t["groups"], baseline=config.baseline
-        )  # [B]
-        per_block = adv[:, None].expand(-1, k).contiguous()  # [B, K]
-    else:
-        per_block = mrt_block_advantages(
-            t["outcome"],
-            t["success_probs"],
-            t["block_mask"],
-            t["groups"],
-            alpha=config.alpha,
-            baseline=config.baseline,
-        )  # [B, K]
-    return token_advantages(per_block, block_index)  # [B, T-1]
+    return token_credit(
+        config.credit,
+        outcome=t["outcome"],
+        success_probs=t["success_probs"],
+        block_mask=t["block_mask"],
+        groups=t["groups"],
+        block_index=t["block_index"][:, 1:],  # [B, T-1]: the block of each predicted token
+        tokens=t["tokens"],
+    )
 
 
 def star_selection(batch: RolloutBatch, keep: int) -> RolloutBatch:

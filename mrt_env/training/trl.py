@@ -19,6 +19,9 @@ meta-prover μ run on the trainer's own vLLM server::
   under GRPO: the sum telescopes).
 * :func:`problems_dataset`: ``list[Problem]`` -> a ``datasets.Dataset`` with ``prompt``,
   ``answer``, ``problem_id`` and ``question`` columns.
+* :class:`~mrt_env.training.trl_trainer.MRTGRPOTrainer` (``from mrt_env.training.trl import
+  MRTGRPOTrainer`` imports trl only then): MRT proper, per-token credit inside
+  ``GRPOTrainer``; :class:`EpisodeScorer`, the J scoring it shares with the progress reward.
 * :class:`TRLServerLM`: a :class:`~mrt_env.lm.base.LanguageModel` over TRL's ``VLLMClient``
   (the ``trl vllm-serve`` server the trainer syncs its weights to, so μ is the current policy).
 
@@ -54,6 +57,7 @@ from mrt_env.types import Problem
 __all__ = [
     "DEEPSCALER_TEMPLATE",
     "PLAIN_TEMPLATE",
+    "EpisodeScorer",
     "ProgressReward",
     "ProgressRewardConfig",
     "TRLServerLM",
@@ -156,10 +160,12 @@ def _column(kwargs: Mapping[str, Any], name: str, n: int, *, required: bool) -> 
     return values
 
 
-def _golds(kwargs: Mapping[str, Any], n: int, who: str) -> list[str | None]:
+def _golds(kwargs: Mapping[str, Any], n: int, who: str | None) -> list[str | None]:
+    """The usable gold answers; rows without one are counted in a warning from ``who``
+    (None: the caller has warned already)."""
     golds = [_gold(v) for v in _column(kwargs, _ANSWER, n, required=True) or []]
     bad = sum(g is None for g in golds)
-    if bad:
+    if bad and who is not None:
         logger.warning(
             "%s: %d of %d rows have no usable gold answer (missing, blank or not a str); "
             "they are not scored (None: TRL leaves them out of the advantages)",
@@ -288,40 +294,42 @@ class ProgressRewardConfig:
             raise ConfigError(f"name must be a non-empty str, got {self.name!r}")
 
 
-class ProgressReward:
-    """TRL reward: outcome + α·Σ_j (J_{j+1} − J_j) over the completion's episodes.
+class EpisodeScorer:
+    """μ's J at the episode boundaries of TRL completions, for a whole batch in **one**
+    ``prover.estimate_batch`` call (used by :class:`ProgressReward` and by
+    :class:`~mrt_env.training.trl_trainer.MRTGRPOTrainer`).
 
-    Build it with :func:`make_progress_reward`, which documents the behaviour. Holds no
-    state between calls apart from the prover (whose cache is thread-safe).
+    Args:
+        prover: any :class:`~mrt_env.progress.MetaProver`; None to find the episodes only
+            (J lists stay empty).
+        rule: how a completion is cut into episodes (:func:`mrt_env.episodes.prefixes`).
+        tokenizer: for ``rule="tokens"``.
+        problems: :class:`~mrt_env.types.Problem` objects by id (or a list of them), looked
+            up by the ``problem_id`` column; without it a problem is built from the
+            ``problem_id`` / ``question`` / ``answer`` columns.
     """
 
     def __init__(
         self,
-        prover: MetaProver,
-        config: ProgressRewardConfig,
+        prover: MetaProver | None,
         *,
+        rule: EpisodeRule,
         tokenizer: Any = None,
         problems: Mapping[str, Problem] | Iterable[Problem] | None = None,
     ):
-        if not callable(getattr(prover, "estimate_batch", None)):
+        if prover is not None and not callable(getattr(prover, "estimate_batch", None)):
             raise ArgumentTypeError(
                 "prover must be a MetaProver (make_prover(lm, kind) or OracleProver), got "
                 f"{type(prover).__name__}"
             )
-        if not isinstance(config, ProgressRewardConfig):
-            raise ArgumentTypeError(
-                f"config must be a ProgressRewardConfig, got {type(config).__name__}"
-            )
-        # Fails now, not at the first reward, if the rule needs a tokenizer and has none.
-        episode_boundaries("", rule=config.rule, tokenizer=tokenizer)
+        if not isinstance(rule, EpisodeRule):
+            raise ArgumentTypeError(f"rule must be an EpisodeRule, got {rule!r:.80}")
+        # Fails now, not at the first batch, if the rule needs a tokenizer and has none.
+        episode_boundaries("", rule=rule, tokenizer=tokenizer)
         self.prover = prover
-        self.config = config
+        self.rule = rule
         self.tokenizer = tokenizer
         self.problems = _problem_lookup(problems)
-        self.__name__ = config.name
-
-    def __repr__(self) -> str:
-        return f"ProgressReward({type(self.prover).__name__}, {self.config})"
 
     def _problem(
         self, i: int, prompt: Any, gold: str, ids: list | None, qs: list | None
@@ -343,6 +351,89 @@ class ProgressReward:
             pid = "prompt-" + hashlib.sha256(str(prompt).encode()).hexdigest()[:16]
         return Problem(str(pid), question, gold)
 
+    def score(
+        self,
+        prompts: Sequence[Any],
+        texts: Sequence[str],
+        columns: Mapping[str, Any],
+        *,
+        every_prefix: bool = True,
+        who: str | None = None,
+    ) -> list[tuple[list[int], list[float]] | None]:
+        """Per completion: (the character offsets where its episodes start, J_0 … J_k).
+
+        ``columns`` are the dataset's columns as TRL passes them to a reward function (one
+        list entry per completion): ``answer`` is required, ``problem_id`` and ``question``
+        are used when present. ``None`` for a row with no usable gold answer (not scored,
+        counted in a warning from ``who`` if given);
+        ``([], [])`` for an empty completion (no episodes). With ``every_prefix=False`` only
+        the empty prefix and the whole stream are scored: J is ``[J_0, J_end]``.
+        """
+        n = len(texts)
+        golds = _golds(columns, n, who)
+        ids = _column(columns, _PROBLEM_ID, n, required=False)
+        questions = _column(columns, _QUESTION, n, required=False)
+        lm = getattr(self.prover, "lm", None)
+        requests: list[ProverRequest] = []
+        rows: list[tuple[int, list[int], int, int]] = []  # row, starts, request slice
+        for i, (prompt, text, gold) in enumerate(zip(prompts, texts, golds, strict=True)):
+            if gold is None or not text:
+                continue
+            starts = episode_boundaries(text, rule=self.rule, tokenizer=self.tokenizer)
+            if self.prover is None:
+                rows.append((i, starts, 0, 0))
+                continue
+            cuts = prefixes(text, rule=self.rule, tokenizer=self.tokenizer)
+            if not every_prefix:
+                cuts = [cuts[0], cuts[-1]]
+            problem = self._problem(i, prompt, gold, ids, questions)
+            context = _prompt_text(prompt, lm)
+            rows.append((i, starts, len(requests), len(requests) + len(cuts)))
+            requests.extend(ProverRequest(problem, context, c) for c in cuts)
+        estimates = self.prover.estimate_batch(requests) if requests else []  # type: ignore[union-attr]
+        if len(estimates) != len(requests):
+            raise BackendError(
+                f"the prover returned {len(estimates)} estimates for {len(requests)} prefixes"
+            )
+        out: list[tuple[list[int], list[float]] | None] = [
+            None if gold is None else ([], []) for gold in golds
+        ]
+        for i, starts, start, stop in rows:
+            out[i] = (starts, known_success_probs(estimates[start:stop]))
+        return out
+
+
+class ProgressReward:
+    """TRL reward: outcome + α·Σ_j (J_{j+1} − J_j) over the completion's episodes.
+
+    Build it with :func:`make_progress_reward`, which documents the behaviour. Holds no
+    state between calls apart from the prover (whose cache is thread-safe).
+    """
+
+    def __init__(
+        self,
+        prover: MetaProver,
+        config: ProgressRewardConfig,
+        *,
+        tokenizer: Any = None,
+        problems: Mapping[str, Problem] | Iterable[Problem] | None = None,
+    ):
+        if not isinstance(config, ProgressRewardConfig):
+            raise ArgumentTypeError(
+                f"config must be a ProgressRewardConfig, got {type(config).__name__}"
+            )
+        if prover is None:
+            raise ArgumentTypeError("prover must be a MetaProver, got None")
+        self.scorer = EpisodeScorer(
+            prover, rule=config.rule, tokenizer=tokenizer, problems=problems
+        )
+        self.prover = prover
+        self.config = config
+        self.__name__ = config.name
+
+    def __repr__(self) -> str:
+        return f"ProgressReward({type(self.prover).__name__}, {self.config})"
+
     def __call__(
         self,
         prompts: Sequence[Any],
@@ -355,45 +446,22 @@ class ProgressReward:
         _check_lengths(prompts, completions)
         golds = _golds(kwargs, n, cfg.name)
         texts = _texts(completions, cfg.name)
-        ids = _column(kwargs, _PROBLEM_ID, n, required=False)
-        questions = _column(kwargs, _QUESTION, n, required=False)
         if cfg.include_outcome:
             outcomes = _outcomes(texts, golds, cfg.grading_timeout, cfg.name)
         else:
             outcomes = [0.0 if g is not None else None for g in golds]
-
-        # All prefixes of all completions, one prover call: [sum_i (k_i + 1)] requests.
-        lm = getattr(self.prover, "lm", None)
-        requests: list[ProverRequest] = []
-        spans: dict[int, tuple[int, int]] = {}  # row -> its slice of requests
-        for i, (prompt, text, gold) in enumerate(zip(prompts, texts, golds, strict=True)):
-            if gold is None or not text:
-                continue  # not scored, or an empty stream (no episodes: no progress)
-            if cfg.every_prefix:
-                cuts = prefixes(text, rule=cfg.rule, tokenizer=self.tokenizer)
-            else:
-                cuts = ["", text]
-            problem = self._problem(i, prompt, gold, ids, questions)
-            context = _prompt_text(prompt, lm)
-            spans[i] = (len(requests), len(requests) + len(cuts))
-            requests.extend(ProverRequest(problem, context, c) for c in cuts)
-        estimates = self.prover.estimate_batch(requests) if requests else []
-        if len(estimates) != len(requests):
-            raise BackendError(
-                f"the prover returned {len(estimates)} estimates for {len(requests)} prefixes"
-            )
+        scored = self.scorer.score(prompts, texts, kwargs, every_prefix=cfg.every_prefix)
 
         rewards: list[float | None] = []
         episodes, first, last = [], [], []
-        for i, outcome in enumerate(outcomes):
+        for outcome, row in zip(outcomes, scored, strict=True):
             if outcome is None:
                 rewards.append(None)
                 continue
-            if i not in spans:  # empty stream: J_end = J_0
+            js = row[1] if row is not None else []
+            if not js:  # empty stream: J_end = J_0
                 rewards.append(outcome)
                 continue
-            start, stop = spans[i]
-            js = known_success_probs(estimates[start:stop])  # J_0 .. J_k
             # outcome + α·Σ_j (J_{j+1} − J_j) = outcome + α·(J_k − J_0): the sum telescopes.
             rewards.append(outcome + cfg.alpha * (js[-1] - js[0]))
             episodes.append(len(js) - 1)
@@ -406,6 +474,15 @@ class ProgressReward:
             if cfg.every_prefix:
                 log_metric(f"{cfg.name}/episodes", sum(episodes) / len(episodes))
         return rewards
+
+
+def __getattr__(name: str) -> Any:
+    # The trainer subclasses TRL's GRPOTrainer, so it imports trl: only when asked for.
+    if name == "MRTGRPOTrainer":
+        from mrt_env.training.trl_trainer import MRTGRPOTrainer
+
+        return MRTGRPOTrainer
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _problem_lookup(

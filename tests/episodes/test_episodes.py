@@ -42,7 +42,7 @@ def test_markers_are_the_papers_six_in_order():
         "But hold on",
     )
     assert tuple("\n\n" + m for m in EPISODE_MARKERS) == MARKER_STOP_STRINGS
-    assert RULES == ("markers", "backtrack", "tokens")
+    assert RULES == ("markers", "backtrack", "lines", "tokens")
 
 
 def test_importing_the_module_imports_nothing_heavy():
@@ -289,6 +289,14 @@ def test_backtrack_rule_starts_an_attempt_at_each_backtrack_line():
     ]
 
 
+def test_lines_rule_makes_every_line_an_episode():
+    assert split_episodes("2+4=6\n1+3=4\n= 46", rule="lines") == ["2+4=6\n", "1+3=4\n", "= 46"]
+    assert split_episodes("a\n\nb\n", rule="lines") == ["a\n", "\n", "b\n"]  # ends its line
+    assert split_episodes("one line", rule="lines") == ["one line"]
+    assert episode_boundaries("x\ny\n", rule="lines") == [0, 2]
+    assert prefixes("x\ny\n", rule="lines") == ["", "x\n", "x\ny\n"]
+
+
 def test_backtrack_rule_edge_cases():
     # On the first line it does not create an empty first attempt.
     assert split_episodes("Backtrack to beginning\nx", rule="backtrack") == [
@@ -447,7 +455,7 @@ def test_prefixes_are_the_contexts_the_meta_prover_scores():
         (
             {"rule": "paragraphs"},
             ValueError,
-            r"unknown rule 'paragraphs'.*'markers', 'backtrack', 'tokens'",
+            r"unknown rule 'paragraphs'.*'markers', 'backtrack', 'lines', 'tokens'",
         ),
         ({"max_steps": -1}, ValueError, "max_steps must be >= 0, got -1"),
         ({"group_size": 0}, ValueError, "group_size must be >= 1, got 0"),

@@ -206,7 +206,7 @@ def test_progress_reward_rejects_bad_settings():
     with pytest.raises(TypeError, match="MetaProver"):
         make_progress_reward(object())
     with pytest.raises(ValueError, match="rule"):
-        make_progress_reward(FakeProver(scripted_j), rule="lines")
+        make_progress_reward(FakeProver(scripted_j), rule="sentences")
     with pytest.raises(ValueError, match="tokenizer"):
         make_progress_reward(FakeProver(scripted_j), rule=EpisodeRule("tokens", chunk_tokens=4))
     with pytest.raises(TypeError, match="rule must be an EpisodeRule"):

@@ -1,0 +1,175 @@
+"""MRT's credit: from outcomes and J values to per-token advantages, for every engine.
+
+One function, :func:`token_credit`, turns a batch of traces (their outcome R, μ's success
+J_0 … J_k at every episode boundary, and which block each token belongs to) into per-token
+advantages. ``mrt-train``, :class:`~mrt_env.training.trl_trainer.MRTGRPOTrainer` (TRL) and
+the ``mrt`` advantage estimator for verl (:mod:`mrt_env.training.verl`) all call it, so for
+the same traces and J values they give the same advantages (tested).
+
+The schemes (:class:`CreditConfig`):
+
+* ``outcome``: GRPO. Every token of a trace gets its group-normalised outcome advantage
+  (with ``length_penalty`` λ: of R − λ·tokens, the paper's length-penalty baseline).
+* ``block`` (ours): every *block's* tokens get the outcome advantage plus α times that
+  block's own progress J_{j+1} − J_j minus the group's mean progress at that block index
+  (``baseline="group"``), or A_j = R − J_j + α·progress_j (``"termination"``). Ours exists
+  because crediting Σ_j progress_j to the whole trace telescopes to J_k − J_0.
+* ``prefix`` (the paper's MRT-RL): the traces of a group are continuations of one prefix
+  c_j, and the terminate action's reward is J at the prompt's end, J_0 of the continuation:
+  A = R − J_0 (``"termination"``, the authors' recipe) or the continuations and the
+  terminate action normalised together (``"group"``, the paper's Fig. 6).
+
+A token belongs to the block its first character is in (:func:`token_blocks`); tokens
+before the first block (prompt, padding) get no credit.
+
+>>> import torch
+>>> credit = CreditConfig("block", alpha=1.0, baseline="termination")
+>>> token_credit(
+...     credit,
+...     outcome=torch.tensor([1.0]),
+...     success_probs=torch.tensor([[0.2, 0.5, 1.0]]),
+...     block_mask=torch.tensor([[True, True]]),
+...     groups=torch.tensor([0]),
+...     block_index=torch.tensor([[-1, 0, 0, 1]]),
+... ).tolist()
+[[0.0, 1.100000023841858, 1.100000023841858, 1.0]]
+"""
+
+from __future__ import annotations
+
+import math
+from bisect import bisect_right
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal
+
+from mrt_env.config import Config
+from mrt_env.errors import ConfigError
+from mrt_env.training.losses import (
+    grpo_advantages,
+    length_penalized,
+    mrt_block_advantages,
+    prefix_advantages,
+    token_advantages,
+)
+
+if TYPE_CHECKING:
+    from torch import Tensor
+
+__all__ = ["SCHEMES", "CreditConfig", "block_credit", "token_blocks", "token_credit"]
+
+SCHEMES = ("outcome", "block", "prefix")
+"""The credit schemes :class:`CreditConfig` accepts."""
+
+
+@dataclass(frozen=True)
+class CreditConfig(Config):
+    """How traces are credited: one value, shared by every engine's MRT."""
+
+    scheme: Literal["outcome", "block", "prefix"] = "block"
+    """outcome (GRPO), block (ours: per-block progress credit) or prefix (the paper's
+    MRT-RL: continuations of a prefix against terminating there)."""
+    alpha: float = 1.0
+    """block: weight α of a block's progress."""
+    baseline: Literal["group", "termination"] = "group"
+    """block and prefix: what a block (or continuation) is compared with; see the module."""
+    length_penalty: float = 0.0
+    """outcome: reward per token subtracted from the outcome (0: none)."""
+
+    def validate(self) -> None:
+        if self.scheme not in SCHEMES:
+            raise ConfigError(f"scheme must be one of {', '.join(SCHEMES)}, got {self.scheme!r}")
+        if self.baseline not in ("group", "termination"):
+            raise ConfigError(f"baseline must be group or termination, got {self.baseline!r}")
+        if isinstance(self.alpha, bool) or not isinstance(self.alpha, int | float):
+            raise ConfigError(f"alpha must be a number, got {self.alpha!r}")
+        if not math.isfinite(self.alpha):
+            raise ConfigError(f"alpha must be finite, got {self.alpha}")
+        if not (math.isfinite(self.length_penalty) and self.length_penalty >= 0):
+            raise ConfigError(f"length_penalty must be a number >= 0, got {self.length_penalty}")
+        if self.length_penalty and self.scheme != "outcome":
+            raise ConfigError(
+                "length_penalty is the GRPO baseline's reward (outcome minus a per-token "
+                f"penalty); scheme {self.scheme!r} does not use it: use scheme 'outcome'"
+            )
+
+    @property
+    def uses_j(self) -> bool:
+        """Whether the scheme reads J (outcome credit needs no meta-prover)."""
+        return self.scheme != "outcome"
+
+
+def block_credit(
+    config: CreditConfig,
+    *,
+    outcome: Tensor,
+    success_probs: Tensor,
+    block_mask: Tensor,
+    groups: Tensor,
+    tokens: Tensor | None = None,
+) -> Tensor:
+    """Advantages per block: [B, K].
+
+    Args:
+        outcome: [B] the reward R of each trace (0/1 for the termination baselines).
+        success_probs: [B, K + 1] J_0 … J_K (values after a trace's last block ignored).
+        block_mask: [B, K] True where trace b has a block j.
+        groups: [B] the group of each trace (the samples of one prompt).
+        tokens: [B] the tokens each trace wrote; needed by ``length_penalty``.
+    """
+    k = block_mask.shape[1]
+    if config.scheme == "outcome":
+        reward = outcome
+        if config.length_penalty:
+            if tokens is None:
+                raise ConfigError("length_penalty needs each trace's token count (tokens=)")
+            reward = length_penalized(reward, tokens, config.length_penalty)
+        per_trace = grpo_advantages(reward, groups)  # [B]
+    elif config.scheme == "prefix":
+        # A continuation of c_j starts at J_j: its J_0 is the terminate action's reward.
+        per_trace = prefix_advantages(
+            outcome, success_probs[:, 0], groups, baseline=config.baseline
+        )  # [B]
+    else:
+        return mrt_block_advantages(
+            outcome,
+            success_probs,
+            block_mask,
+            groups,
+            alpha=config.alpha,
+            baseline=config.baseline,
+        )  # [B, K]
+    return (per_trace[:, None].expand(-1, k) * block_mask).contiguous()  # [B, K]
+
+
+def token_credit(
+    config: CreditConfig,
+    *,
+    outcome: Tensor,
+    success_probs: Tensor,
+    block_mask: Tensor,
+    groups: Tensor,
+    block_index: Tensor,
+    tokens: Tensor | None = None,
+) -> Tensor:
+    """Per-token advantages [B, T]: :func:`block_credit` spread over the tokens, where
+    ``block_index`` [B, T] is each token's block (−1: none, advantage 0)."""
+    per_block = block_credit(
+        config,
+        outcome=outcome,
+        success_probs=success_probs,
+        block_mask=block_mask,
+        groups=groups,
+        tokens=tokens,
+    )
+    return token_advantages(per_block, block_index)
+
+
+def token_blocks(token_starts: Sequence[int], block_starts: Sequence[int]) -> list[int]:
+    """The block each token belongs to: the last block starting at or before the token's
+    first character, −1 before the first block.
+
+    >>> token_blocks([0, 3, 5, 9], [3, 9])
+    [-1, 0, 0, 1]
+    """
+    return [bisect_right(block_starts, start) - 1 for start in token_starts]

@@ -1,0 +1,130 @@
+"""One credit, three engines: for the same traces and J values, ``mrt-train``, the TRL
+trainer and the verl estimator give identical per-token advantages.
+
+``mrt-train`` and TRL run in the main environment; verl pins its own transformers, so its
+half runs in verl's own virtual environment (``.ci/run`` makes it), where TRL is absent.
+Each engine is compared with ``mrt-train``'s advantages, exactly (``==``, no tolerance).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("transformers")
+
+from mrt_env.episodes import episode_boundaries  # noqa: E402
+from mrt_env.training.rollouts import RolloutBatch  # noqa: E402
+from mrt_env.training.train import TrainConfig, advantages  # noqa: E402
+from mrt_env.types import EpisodeRecord  # noqa: E402
+
+GROUP = 3
+PROMPT = "Q: 12+34?\n"
+# Two problems x three traces; blocks are lines (the synthetic tasks' episodes).
+TRACES = [
+    (["2+4=6\n", "1+3=4\n", "= 46\n"], [0.1, 0.4, 0.8, 1.0], True),
+    (["2+4=6\n", "wait\n", "1+3=5\n", "= 56\n"], [0.1, 0.4, 0.4, 0.0, 0.0], False),
+    (["2+4=7\n", "fix 2+4=6\n", "1+3=4\n", "= 46\n"], [0.1, 0.0, 0.4, 0.8, 1.0], True),
+    (["5+1=6\n", "= 6\n"], [0.3, 0.9, 1.0], True),
+    (["5+1=7\n", "= 7\n"], [0.3, 0.0, 0.0], False),
+    (["ok 5+1\n", "5+1=6\n", "= 6\n"], [0.3, 0.3, 0.9, 1.0], True),
+]
+SETTINGS = [
+    {"algorithm": "grpo"},
+    {"algorithm": "grpo", "length_penalty": 0.01},
+    {"algorithm": "mrt", "scheme": "block", "baseline": "group", "alpha": 0.5},
+    {"algorithm": "mrt", "scheme": "block", "baseline": "termination", "alpha": 1.0},
+    {"algorithm": "mrt", "scheme": "prefix", "baseline": "termination"},
+    {"algorithm": "mrt", "scheme": "prefix", "baseline": "group"},
+]
+
+
+@pytest.fixture(scope="module")
+def tokenizer():
+    from transformers import AutoTokenizer
+
+    from mrt_env.lm.loading import shipped_model_folder
+
+    return AutoTokenizer.from_pretrained(shipped_model_folder())
+
+
+def records(tokenizer):
+    out = []
+    for i, (blocks, js, correct) in enumerate(TRACES):
+        # prefix_tokens: the transcript tokens after each block (the length penalty's count)
+        counts = [
+            len(tokenizer("".join(blocks[:j]), add_special_tokens=False)["input_ids"])
+            for j in range(len(blocks) + 1)
+        ]
+        out.append(
+            EpisodeRecord(
+                problem_id=f"p{i // GROUP}",
+                prompt=PROMPT,
+                blocks=tuple(blocks),
+                success_probs=tuple(js),
+                prefix_tokens=tuple(counts),
+                correct=correct,
+                outcome="committed",
+            )
+        )
+    return out
+
+
+def mrt_train_completion_credit(tokenizer, settings):
+    """mrt-train's per-token advantages, cut to each trace's completion tokens."""
+    batch = RolloutBatch(records(tokenizer), [i // GROUP for i in range(len(TRACES))], 0)
+    t = batch.tensors(tokenizer)
+    adv = advantages(TrainConfig(**settings), t)  # [B, T-1]: token t+1's advantage
+    prompt_tokens = len(tokenizer(PROMPT)["input_ids"])  # special tokens included, as there
+    rows = []
+    for b, (blocks, _, _) in enumerate(TRACES):
+        n = len(tokenizer("".join(blocks), add_special_tokens=False)["input_ids"])
+        rows.append(adv[b, prompt_tokens - 1 : prompt_tokens - 1 + n].tolist())
+    return rows
+
+
+def engine_inputs(tokenizer):
+    """What an engine sees: completion token ids, the first token of each episode, J, R."""
+    from mrt_env.training.credit import token_blocks
+
+    out = []
+    for blocks, js, correct in TRACES:
+        text = "".join(blocks)
+        ids = tokenizer(text, add_special_tokens=False)["input_ids"]
+        starts = episode_boundaries(text, rule="lines")
+        offsets = [
+            len(tokenizer.decode(ids[:i], skip_special_tokens=True)) for i in range(len(ids))
+        ]
+        firsts = [min(i for i, s in enumerate(offsets) if s >= b) for b in starts]
+        assert token_blocks(range(len(ids)), firsts)[-1] == len(blocks) - 1
+        out.append({"ids": ids, "first_tokens": firsts, "js": js, "reward": float(correct)})
+    return out
+
+
+@pytest.mark.parametrize("settings", SETTINGS, ids=lambda s: "-".join(map(str, s.values())))
+def test_trl_trainer_credit_equals_mrt_train(tokenizer, settings):
+    pytest.importorskip("trl")
+    from mrt_env.training.trl_trainer import block_starts_in_tokens, completion_credit
+
+    rows = engine_inputs(tokenizer)
+    for row, (blocks, _, _) in zip(rows, TRACES, strict=True):
+        text = "".join(blocks)
+        found = block_starts_in_tokens(
+            tokenizer, row["ids"], episode_boundaries(text, rule="lines")
+        )
+        assert found == row["first_tokens"]
+    width = max(len(r["ids"]) for r in rows)
+    trl = completion_credit(
+        TrainConfig(**settings).credit,
+        rewards=[r["reward"] for r in rows],
+        success_probs=[r["js"] for r in rows],
+        first_tokens=[r["first_tokens"] for r in rows],
+        lengths=[len(r["ids"]) for r in rows],
+        group_size=GROUP,
+        width=width,
+    )
+    want = mrt_train_completion_credit(tokenizer, settings)
+    for b, row in enumerate(rows):
+        assert trl[b, : len(row["ids"])].tolist() == want[b]
+    if settings.get("scheme") == "block":  # per-block credit: blocks of one trace differ
+        assert sum(len(set(w)) > 1 for w in want) >= 4
