@@ -4,10 +4,13 @@
 module                 job
 =====================  ========================================================
 :mod:`.losses`         the objectives, pure functions of tensors
+:mod:`.credit`         MRT's credit for every engine: outcomes and J to per-token advantages
 :mod:`.rollouts`       traces from a policy in a vector env, as training tensors
 :mod:`.train`          ``mrt-train``: the loop, checkpoints, logs, evaluation
 :mod:`.vllm_sync`      trained weights into the vLLM rollout engine
 :mod:`.trl`            rewards and datasets for TRL's ``GRPOTrainer`` (extra ``trl``)
+:mod:`.trl_trainer`    ``MRTGRPOTrainer``: MRT's per-token credit inside TRL (extra ``trl``)
+:mod:`.verl`           the ``mrt`` advantage estimator and reward manager for verl
 =====================  ========================================================
 
 Importing this package imports no torch; the functions do, when called.

@@ -38,13 +38,15 @@ before the first block (prompt, padding) get no credit.
 from __future__ import annotations
 
 import math
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from mrt_env.config import Config
 from mrt_env.errors import ConfigError
+from mrt_env.extras import require
+from mrt_env.lm.transformers_lm import tokens_to_reach
 from mrt_env.training.losses import (
     grpo_advantages,
     length_penalized,
@@ -56,7 +58,15 @@ from mrt_env.training.losses import (
 if TYPE_CHECKING:
     from torch import Tensor
 
-__all__ = ["SCHEMES", "CreditConfig", "block_credit", "token_blocks", "token_credit"]
+__all__ = [
+    "SCHEMES",
+    "CreditConfig",
+    "block_credit",
+    "block_starts_in_tokens",
+    "credit_by_episodes",
+    "token_blocks",
+    "token_credit",
+]
 
 SCHEMES = ("outcome", "block", "prefix")
 """The credit schemes :class:`CreditConfig` accepts."""
@@ -173,3 +183,85 @@ def token_blocks(token_starts: Sequence[int], block_starts: Sequence[int]) -> li
     [-1, 0, 0, 1]
     """
     return [bisect_right(block_starts, start) - 1 for start in token_starts]
+
+
+def block_starts_in_tokens(tokenizer: Any, ids: Sequence[int], starts: Sequence[int]) -> list[int]:
+    """The first token of each episode: for each character offset in ``starts`` (of the
+    text ``tokenizer.decode(ids, skip_special_tokens=True)``), the first token whose first
+    character is at or after it.
+
+    Token i's first character is ``len(decode(ids[:i]))``. Decoding the tokens one by one
+    gives it when the pieces join up to the whole text (byte-level BPE, unless a character
+    is split across tokens); otherwise each boundary is found by bisecting over prefix
+    decodes, exact for any tokenizer.
+    """
+    ids = list(ids)
+    text = tokenizer.decode(ids, skip_special_tokens=True)
+    pieces = tokenizer.batch_decode([[i] for i in ids], skip_special_tokens=True)
+    if "".join(pieces) == text:
+        offsets, at = [], 0
+        for piece in pieces:
+            offsets.append(at)
+            at += len(piece)
+        return [bisect_left(offsets, s) for s in starts]
+    return [tokens_to_reach(tokenizer, ids, s) for s in starts]
+
+
+def credit_by_episodes(
+    credit: CreditConfig,
+    *,
+    rewards: Sequence[float],
+    success_probs: Sequence[Sequence[float] | None],
+    first_tokens: Sequence[Sequence[int] | None],
+    lengths: Sequence[int],
+    groups: Sequence[Any],
+    width: int,
+) -> Any:
+    """Per-token advantages [N, width] of N completions, as an engine holds them (TRL's
+    and verl's rows: completion tokens only, right-padded).
+
+    Args:
+        rewards: R per completion (NaN: not scored).
+        success_probs: J_0 … J_k per completion, None where not scored.
+        first_tokens: the first token of each of its k episodes, None where not scored.
+        lengths: completion tokens per row (padding after them gets 0).
+        groups: the group of each completion (any hashable: a prompt index, verl's uid).
+
+    Rows with a NaN reward, no J (when the scheme reads J) or no episode get 0 and leave
+    their group's baselines; the rest are credited by :func:`block_credit`.
+    """
+    torch = require("torch", extra="hf", feature="MRT's credit")
+    n = len(rewards)
+    out = torch.zeros((n, width), dtype=torch.float32)
+    kept = [
+        i
+        for i in range(n)
+        if rewards[i] == rewards[i]  # not NaN
+        and first_tokens[i]
+        and (success_probs[i] or not credit.uses_j)
+    ]
+    if not kept:
+        return out
+    ids: dict[Any, int] = {}
+    for i in kept:
+        ids.setdefault(groups[i], len(ids))
+    k = max(len(first_tokens[i]) for i in kept)
+    probs = torch.zeros((len(kept), k + 1), dtype=torch.float32)
+    mask = torch.zeros((len(kept), k), dtype=torch.bool)
+    index = torch.full((len(kept), width), -1, dtype=torch.long)
+    for row, i in enumerate(kept):
+        blocks = len(first_tokens[i])
+        js = list(success_probs[i] or [0.0] * (blocks + 1))
+        probs[row] = torch.tensor(js + [js[-1]] * (k + 1 - len(js)))
+        mask[row, :blocks] = True
+        index[row, : lengths[i]] = torch.tensor(token_blocks(range(lengths[i]), first_tokens[i]))
+    per_block = block_credit(
+        credit,
+        outcome=torch.tensor([float(rewards[i]) for i in kept]),
+        success_probs=probs,
+        block_mask=mask,
+        groups=torch.tensor([ids[groups[i]] for i in kept]),
+        tokens=torch.tensor([float(lengths[i]) for i in kept]),
+    )
+    out[kept] = token_advantages(per_block, index).float()
+    return out

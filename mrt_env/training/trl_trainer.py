@@ -47,104 +47,23 @@ Tested with TRL 1.16 (``_compute_loss`` takes advantages of shape (B, T) since T
 from __future__ import annotations
 
 import logging
-from bisect import bisect_left
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from mrt_env.episodes import EpisodeRule
 from mrt_env.errors import ArgumentTypeError, ConfigError
 from mrt_env.extras import require
-from mrt_env.lm.transformers_lm import tokens_to_reach
 from mrt_env.progress import MetaProver
-from mrt_env.training.credit import CreditConfig, block_credit, token_blocks
-from mrt_env.training.losses import token_advantages
+from mrt_env.training.credit import CreditConfig, block_starts_in_tokens, credit_by_episodes
 from mrt_env.training.trl import EpisodeScorer
 from mrt_env.types import Problem
 
-__all__ = ["MRTGRPOTrainer", "block_starts_in_tokens", "completion_credit"]
+__all__ = ["MRTGRPOTrainer"]
 
 logger = logging.getLogger(__name__)
 
 require("trl", extra="trl", feature="MRTGRPOTrainer")
 from trl import GRPOTrainer  # noqa: E402  (after the check that names the extra)
-
-
-def block_starts_in_tokens(tokenizer: Any, ids: Sequence[int], starts: Sequence[int]) -> list[int]:
-    """The first token of each episode: for each character offset in ``starts`` (of the
-    text ``tokenizer.decode(ids, skip_special_tokens=True)``), the first token whose first
-    character is at or after it.
-
-    Token i's first character is ``len(decode(ids[:i]))``. Decoding the tokens one by one
-    gives it when the pieces join up to the whole text (byte-level BPE, unless a character
-    is split across tokens); otherwise each boundary is found by bisecting over prefix
-    decodes, exact for any tokenizer.
-    """
-    ids = list(ids)
-    text = tokenizer.decode(ids, skip_special_tokens=True)
-    pieces = tokenizer.batch_decode([[i] for i in ids], skip_special_tokens=True)
-    if "".join(pieces) == text:
-        offsets, at = [], 0
-        for piece in pieces:
-            offsets.append(at)
-            at += len(piece)
-        return [bisect_left(offsets, s) for s in starts]
-    return [tokens_to_reach(tokenizer, ids, s) for s in starts]
-
-
-def completion_credit(
-    credit: CreditConfig,
-    *,
-    rewards: Sequence[float],
-    success_probs: Sequence[Sequence[float] | None],
-    first_tokens: Sequence[Sequence[int] | None],
-    lengths: Sequence[int],
-    group_size: int,
-    width: int,
-) -> Any:
-    """Per-token advantages [N, width] of N completions in TRL's order (``group_size``
-    consecutive completions per prompt).
-
-    Args:
-        rewards: R per completion (NaN: not scored).
-        success_probs: J_0 … J_k per completion, None where not scored.
-        first_tokens: the first token of each of its k episodes, None where not scored.
-        lengths: completion tokens per row (padding after them gets 0).
-
-    Rows with a NaN reward, no J (when the scheme reads J) or no episode get 0 and leave
-    their group's baselines; the rest are credited by :func:`block_credit`.
-    """
-    torch = require("torch", extra="hf", feature="MRTGRPOTrainer")
-    n = len(rewards)
-    out = torch.zeros((n, width), dtype=torch.float32)
-    kept = [
-        i
-        for i in range(n)
-        if rewards[i] == rewards[i]  # not NaN
-        and first_tokens[i]
-        and (success_probs[i] or not credit.uses_j)
-    ]
-    if not kept:
-        return out
-    k = max(len(first_tokens[i]) for i in kept)
-    probs = torch.zeros((len(kept), k + 1), dtype=torch.float32)
-    mask = torch.zeros((len(kept), k), dtype=torch.bool)
-    index = torch.full((len(kept), width), -1, dtype=torch.long)
-    for row, i in enumerate(kept):
-        blocks = len(first_tokens[i])
-        js = list(success_probs[i] or [0.0] * (blocks + 1))
-        probs[row] = torch.tensor(js + [js[-1]] * (k + 1 - len(js)))
-        mask[row, :blocks] = True
-        index[row, : lengths[i]] = torch.tensor(token_blocks(range(lengths[i]), first_tokens[i]))
-    per_block = block_credit(
-        credit,
-        outcome=torch.tensor([float(rewards[i]) for i in kept]),
-        success_probs=probs,
-        block_mask=mask,
-        groups=torch.tensor([i // group_size for i in kept]),
-        tokens=torch.tensor([float(lengths[i]) for i in kept]),
-    )
-    out[kept] = token_advantages(per_block, index).float()
-    return out
 
 
 class MRTGRPOTrainer(GRPOTrainer):
@@ -185,15 +104,17 @@ class MRTGRPOTrainer(GRPOTrainer):
                     "not the policy's reasoning stream, and would be cut into episodes"
                 )
         rule = EpisodeRule(episodes) if isinstance(episodes, str) else episodes  # type: ignore[arg-type]
+
+        def scorer(tokenizer: Any) -> EpisodeScorer:
+            # Without a prover (outcome credit) the scorer only finds the episodes.
+            return EpisodeScorer(
+                prover if credit.uses_j else None, rule=rule, tokenizer=tokenizer, problems=problems
+            )
+
+        scorer(kwargs.get("processing_class"))  # a bad prover or rule fails before any loading
         super().__init__(*args, **kwargs)
         self.credit = credit
-        # Without a prover (outcome credit) the scorer only finds the episodes.
-        self.scorer = EpisodeScorer(
-            prover if credit.uses_j else None,
-            rule=rule,
-            tokenizer=self._tokenizer,
-            problems=problems,
-        )
+        self.scorer = scorer(self._tokenizer)  # TRL's tokenizer, which it may have loaded
         self._rows: tuple[Any, ...] | None = None
 
     def _calculate_rewards(self, inputs, prompts, completions, completion_ids_list):
@@ -230,13 +151,13 @@ class MRTGRPOTrainer(GRPOTrainer):
             )
         start = self.accelerator.process_index * len(prompts)
         width = output["completion_ids"].shape[1]
-        advantages = completion_credit(
+        advantages = credit_by_episodes(
             self.credit,
             rewards=rewards.tolist(),
             success_probs=js,
             first_tokens=firsts,
             lengths=lengths,
-            group_size=group_size,
+            groups=[i // group_size for i in range(len(js))],  # TRL keeps a group together
             width=width,
         )
         local_adv = advantages[start : start + len(prompts)]

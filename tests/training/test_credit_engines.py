@@ -103,8 +103,7 @@ def engine_inputs(tokenizer):
 
 @pytest.mark.parametrize("settings", SETTINGS, ids=lambda s: "-".join(map(str, s.values())))
 def test_trl_trainer_credit_equals_mrt_train(tokenizer, settings):
-    pytest.importorskip("trl")
-    from mrt_env.training.trl_trainer import block_starts_in_tokens, completion_credit
+    from mrt_env.training.credit import block_starts_in_tokens, credit_by_episodes
 
     rows = engine_inputs(tokenizer)
     for row, (blocks, _, _) in zip(rows, TRACES, strict=True):
@@ -114,13 +113,13 @@ def test_trl_trainer_credit_equals_mrt_train(tokenizer, settings):
         )
         assert found == row["first_tokens"]
     width = max(len(r["ids"]) for r in rows)
-    trl = completion_credit(
+    trl = credit_by_episodes(
         TrainConfig(**settings).credit,
         rewards=[r["reward"] for r in rows],
         success_probs=[r["js"] for r in rows],
         first_tokens=[r["first_tokens"] for r in rows],
         lengths=[len(r["ids"]) for r in rows],
-        group_size=GROUP,
+        groups=[b // GROUP for b in range(len(rows))],
         width=width,
     )
     want = mrt_train_completion_credit(tokenizer, settings)
@@ -128,3 +127,41 @@ def test_trl_trainer_credit_equals_mrt_train(tokenizer, settings):
         assert trl[b, : len(row["ids"])].tolist() == want[b]
     if settings.get("scheme") == "block":  # per-block credit: blocks of one trace differ
         assert sum(len(set(w)) > 1 for w in want) >= 4
+
+
+@pytest.mark.parametrize("settings", SETTINGS, ids=lambda s: "-".join(map(str, s.values())))
+def test_verl_estimator_credit_equals_mrt_train(tokenizer, settings):
+    """verl's own compute_advantage with algorithm.adv_estimator=mrt (verl's environment)."""
+    pytest.importorskip("verl")
+    import json
+    from dataclasses import asdict
+
+    import numpy as np
+    from verl import DataProto
+    from verl.trainer.ppo.ray_trainer import compute_advantage
+
+    from mrt_env.training import verl as mrt_verl
+
+    rows = engine_inputs(tokenizer)
+    width = max(len(r["ids"]) for r in rows)
+    rewards, mask = torch.zeros((len(rows), width)), torch.zeros((len(rows), width))
+    for b, row in enumerate(rows):
+        mask[b, : len(row["ids"])] = 1
+        rewards[b, len(row["ids"]) - 1] = row["reward"]  # verl: R at the last response token
+    credit = json.dumps(asdict(TrainConfig(**settings).credit))
+    data = DataProto.from_dict(
+        tensors={"token_level_rewards": rewards, "response_mask": mask},
+        non_tensors={
+            "uid": np.array([f"p{b // GROUP}" for b in range(len(rows))], dtype=object),
+            mrt_verl.J_KEY: np.array([json.dumps(r["js"]) for r in rows], dtype=object),
+            mrt_verl.FIRST_TOKENS_KEY: np.array(
+                [json.dumps(r["first_tokens"]) for r in rows], dtype=object
+            ),
+            mrt_verl.CREDIT_KEY: np.array([credit] * len(rows), dtype=object),
+        },
+    )
+    adv = compute_advantage(data, "mrt").batch["advantages"]
+    want = mrt_train_completion_credit(tokenizer, settings)
+    for b, row in enumerate(rows):
+        assert adv[b, : len(row["ids"])].tolist() == want[b]
+        assert not adv[b, len(row["ids"]) :].any()

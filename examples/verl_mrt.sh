@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# MRT in verl (0.9.1): DeepScaleR-1.5B-Preview with the authors' RL settings, one 8-GPU node.
+#
+#   pip install torch==2.13.0 && pip install -e '.[hf,verl]'   # verl's own environment
+#   bash examples/verl_mrt.sh path/to/train.parquet path/to/val.parquet
+#
+# The data: verl's parquet format (prompt messages, reward_model.ground_truth).
+# Multi-node with Ray: start the head (`ray start --head`) and the workers
+# (`ray start --address=<head>:6379`) first, run this script on the head with NNODES set
+# to the number of nodes; verl places its workers over the cluster.
+#
+# What MRT changes from verl's GRPO, all in the lines marked MRT:
+#   - algorithm.adv_estimator=mrt: per-token credit from per-episode J (mrt_env.training.verl);
+#   - the reward manager MRTRewardManager: outcome R plus μ's J at every episode boundary;
+#   - +mrt.*: who μ is (a frozen copy of the base model in each reward worker), the episode
+#     rule (the paper's markers) and the
+#     credit (block, termination baseline: A = R - J_j + alpha * progress_j).
+# Not run on a GPU by this project (none was available): check the first steps' mrt fields
+# (reward_extra_info) and advantages before a long run.
+set -euo pipefail
+train=${1:?usage: verl_mrt.sh TRAIN.parquet VAL.parquet}
+val=${2:?usage: verl_mrt.sh TRAIN.parquet VAL.parquet}
+model=${MODEL:-agentica-org/DeepScaleR-1.5B-Preview}
+nnodes=${NNODES:-1}
+
+python -m verl.trainer.main_ppo \
+    data.train_files="$train" \
+    data.val_files="$val" \
+    data.train_batch_size=64 \
+    data.max_prompt_length=1024 \
+    data.max_response_length=24576 \
+    actor_rollout_ref.model.path="$model" \
+    actor_rollout_ref.actor.optim.lr=1e-6 \
+    actor_rollout_ref.actor.optim.lr_warmup_steps_ratio=0.1 \
+    actor_rollout_ref.actor.optim.lr_scheduler_type=cosine \
+    actor_rollout_ref.actor.optim.weight_decay=0.01 \
+    actor_rollout_ref.actor.ppo_mini_batch_size=64 \
+    actor_rollout_ref.actor.use_kl_loss=False \
+    actor_rollout_ref.rollout.name=vllm \
+    actor_rollout_ref.rollout.n=4 \
+    actor_rollout_ref.rollout.temperature=0.9 \
+    actor_rollout_ref.rollout.gpu_memory_utilization=0.5 \
+    algorithm.use_kl_in_reward=False \
+    `# MRT` algorithm.adv_estimator=mrt \
+    `# MRT` reward.reward_manager.source=importlib \
+    `# MRT` reward.reward_manager.module.path=pkg://mrt_env.training.verl \
+    `# MRT` reward.reward_manager.name=MRTRewardManager \
+    `# MRT` reward.custom_reward_function.path=pkg://mrt_env.training.verl \
+    `# MRT` reward.custom_reward_function.name=outcome_score \
+    `# MRT` +mrt.prover_model="$model" \
+    `# MRT` +mrt.prover_kind=forced \
+    `# MRT` +mrt.episodes=markers \
+    `# MRT` +mrt.scheme=block \
+    `# MRT` +mrt.baseline=termination \
+    `# MRT` +mrt.alpha=1.0 \
+    trainer.n_gpus_per_node=8 \
+    trainer.nnodes="$nnodes" \
+    trainer.total_training_steps=500 \
+    trainer.save_freq=10 \
+    trainer.test_freq=50 \
+    trainer.project_name=mrt_env \
+    trainer.experiment_name=deepscaler-mrt \
+    "${@:3}"

@@ -1,0 +1,293 @@
+"""MRT in verl: μ's J at episode boundaries on the reward side, and the ``mrt`` advantage
+estimator that turns them into per-token credit (extra ``verl``; verl pins its own
+transformers range, so install it in its own environment: the docs' Training page).
+
+Two pieces, joined by three per-sample fields of verl's batch (``non_tensor_batch``, where
+verl keeps a reward manager's ``reward_extra_info``), each a JSON string:
+
+* ``mrt_j``: J_0 … J_k, μ's success at every episode boundary of the response;
+* ``mrt_first_tokens``: the first response token of each of its k episodes;
+* ``mrt_credit``: the :class:`~mrt_env.training.credit.CreditConfig` the estimator applies.
+
+:class:`MRTRewardManager` (a verl reward-loop manager: ``reward.reward_manager.source=
+importlib``, ``.module.path`` this file, ``.name=MRTRewardManager``) scores the outcome as
+verl's naive manager does (R at the response's last token), cuts the response into
+episodes, and asks μ for J at every boundary in one batched prover call. Its settings are
+an ``mrt`` section of the run's config (:class:`VerlMRTSettings`: ``+mrt.prover_model=...``).
+
+:func:`mrt_advantage` is registered with verl's ``register_adv_est`` as ``mrt``
+(``algorithm.adv_estimator=mrt``). It reads R from the token-level rewards and the fields
+above, and calls :func:`mrt_env.training.credit.credit_by_episodes`, the function
+``mrt-train`` and the TRL trainer use; for the same traces and J values all three give the
+same advantages (tested).
+
+verl 0.9 hands a custom estimator the token-level rewards, the response mask and the
+group ids, not the per-sample fields (it does so for its own ``gdpo`` only), so importing
+this module also wraps verl's ``compute_advantage`` (in ``ray_trainer`` and in every verl
+module that imported it by name) to pass them for ``mrt`` (:func:`enable`; every other
+estimator goes through unchanged). verl imports the reward manager's module in the process
+that computes advantages (to resolve ``reward.reward_manager``), so the wrap is in place
+there.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import asdict, dataclass
+from typing import Any, Literal
+
+from mrt_env.config import Config
+from mrt_env.episodes import RULES, EpisodeRule, episode_boundaries, prefixes
+from mrt_env.errors import ConfigError, DataFormatError
+from mrt_env.extras import require
+from mrt_env.progress import ProverRequest, known_success_probs
+from mrt_env.training.credit import CreditConfig, block_starts_in_tokens, credit_by_episodes
+from mrt_env.types import Problem
+
+__all__ = [
+    "CREDIT_KEY",
+    "FIRST_TOKENS_KEY",
+    "J_KEY",
+    "VerlMRTSettings",
+    "enable",
+    "episode_fields",
+    "mrt_advantage",
+    "outcome_score",
+]
+
+J_KEY = "mrt_j"
+FIRST_TOKENS_KEY = "mrt_first_tokens"
+CREDIT_KEY = "mrt_credit"
+
+
+@dataclass(frozen=True)
+class VerlMRTSettings(Config):
+    """The ``mrt`` section of a verl run's config (``+mrt.<field>=...`` on verl's command
+    line): who μ is, how responses are cut into episodes, and the credit."""
+
+    prover_model: str | None = None
+    """μ: a local folder or hub id loaded in each reward worker (the frozen base policy),
+    or None with scheme outcome."""
+    prover_kind: Literal["forced", "likelihood"] = "forced"
+    """forced-answer sampling (the paper's) or the gold answer's likelihood."""
+    prover_device: str = "cuda"
+    """Where the reward workers run μ."""
+    prover_dtype: Literal["bfloat16", "float32"] = "bfloat16"
+    """μ's weights."""
+    episodes: str = "markers"
+    """The episode rule (markers, backtrack, lines, tokens)."""
+    scheme: Literal["outcome", "block", "prefix"] = "block"
+    """The credit scheme (see :class:`~mrt_env.training.credit.CreditConfig`)."""
+    alpha: float = 1.0
+    """block: weight α of an episode's progress."""
+    baseline: Literal["group", "termination"] = "group"
+    """block and prefix: the group's mean, or the authors' A = R − J_j."""
+
+    def validate(self) -> None:
+        if self.episodes not in RULES:
+            raise ConfigError(
+                f"mrt.episodes must be one of {', '.join(RULES)}, got {self.episodes!r}"
+            )
+        credit = self.credit  # checks the scheme's settings
+        if credit.uses_j and not self.prover_model:
+            raise ConfigError(
+                f"mrt.scheme {self.scheme!r} reads μ's J: set +mrt.prover_model=<folder or id>"
+            )
+
+    @property
+    def credit(self) -> CreditConfig:
+        return CreditConfig(scheme=self.scheme, alpha=self.alpha, baseline=self.baseline)
+
+    @classmethod
+    def from_run_config(cls, config: Any) -> VerlMRTSettings:
+        """The settings from a verl run config's ``mrt`` section (defaults where absent)."""
+        section = config.get("mrt") if hasattr(config, "get") else None
+        return cls(**dict(section or {}))
+
+
+def outcome_score(
+    data_source: str, solution_str: str, ground_truth: Any, extra_info: Any = None, **_: Any
+) -> float:
+    """A verl ``compute_score``: 1.0 if the response's answer grades correct against the
+    ground truth (:func:`mrt_env.grading.grade`), else 0.0 (``custom_reward_function.path=
+    pkg://mrt_env.training.verl``, ``.name=outcome_score``)."""
+    from mrt_env.grading import grade
+
+    return 1.0 if grade(solution_str, str(ground_truth)).correct else 0.0
+
+
+def episode_fields(
+    tokenizer: Any,
+    response_ids: Any,
+    *,
+    context: str,
+    problem: Problem,
+    prover: Any,
+    rule: EpisodeRule,
+    credit: CreditConfig,
+) -> dict[str, str]:
+    """The reward side's per-sample fields (``mrt_j``, ``mrt_first_tokens``,
+    ``mrt_credit``) of one response: its episodes and, if the credit reads J, μ's J at
+    every boundary (one ``prover.estimate_batch`` call). An empty response has no episode:
+    empty lists, and the estimator gives it zero credit."""
+    ids = [int(i) for i in response_ids]
+    text = tokenizer.decode(ids, skip_special_tokens=True)
+    starts = episode_boundaries(text, rule=rule, tokenizer=tokenizer)
+    js: list[float] = []
+    if starts and credit.uses_j:
+        cuts = prefixes(text, rule=rule, tokenizer=tokenizer)
+        js = known_success_probs(
+            prover.estimate_batch([ProverRequest(problem, context, c) for c in cuts])
+        )
+    firsts = block_starts_in_tokens(tokenizer, ids, starts) if starts else []
+    return {
+        J_KEY: json.dumps(js),
+        FIRST_TOKENS_KEY: json.dumps(firsts),
+        CREDIT_KEY: json.dumps(asdict(credit)),
+    }
+
+
+def mrt_advantage(
+    token_level_rewards: Any,
+    response_mask: Any,
+    index: Any = None,
+    config: Any = None,
+    non_tensor_batch: Any = None,
+    **kwargs: Any,
+) -> tuple[Any, Any]:
+    """verl's ``mrt`` advantage estimator: (advantages, returns), both [B, T].
+
+    R is the row's summed token-level reward (verl puts the outcome at the last response
+    token); groups are verl's ``uid`` (``index``); J values, episodes and the credit come
+    from ``non_tensor_batch`` (the reward side's fields). A row without episodes gets 0.
+    """
+    if non_tensor_batch is None or any(
+        key not in non_tensor_batch for key in (J_KEY, FIRST_TOKENS_KEY, CREDIT_KEY)
+    ):
+        have = sorted(non_tensor_batch or {})
+        raise ConfigError(
+            f"the 'mrt' estimator needs the per-sample fields {J_KEY}, {FIRST_TOKENS_KEY} and "
+            f"{CREDIT_KEY} (MRTRewardManager writes them; call mrt_env.training.verl.enable() "
+            f"where advantages are computed); the batch has {have}"
+        )
+    if index is None:
+        raise ConfigError("the 'mrt' estimator needs verl's group ids (uid); got none")
+    credits = {str(c) for c in non_tensor_batch[CREDIT_KEY]}
+    if len(credits) != 1:
+        raise DataFormatError(f"one batch, one credit: the rows carry {len(credits)} settings")
+    credit = CreditConfig(**json.loads(credits.pop()))
+    rows = len(token_level_rewards)
+    js = [json.loads(str(v)) for v in non_tensor_batch[J_KEY]]
+    firsts = [json.loads(str(v)) for v in non_tensor_batch[FIRST_TOKENS_KEY]]
+    if not len(js) == len(firsts) == len(index) == rows:
+        raise DataFormatError(
+            f"{rows} rows of rewards, {len(index)} group ids, {len(js)} J lists and "
+            f"{len(firsts)} episode lists: one each per response"
+        )
+    mask = response_mask.to(token_level_rewards.dtype)
+    advantages = credit_by_episodes(
+        credit,
+        rewards=token_level_rewards.sum(dim=-1).tolist(),
+        success_probs=[j or None for j in js],
+        first_tokens=[f or None for f in firsts],
+        lengths=[int(n) for n in response_mask.sum(dim=-1).tolist()],
+        groups=[str(i) for i in index],
+        width=token_level_rewards.shape[1],
+    )
+    advantages = advantages.to(token_level_rewards.device, token_level_rewards.dtype) * mask
+    return advantages, advantages
+
+
+_ROUTED = "_mrt_env_routes_mrt"
+
+
+def enable() -> None:
+    """Register :func:`mrt_advantage` as verl's ``mrt`` estimator and let verl's
+    ``compute_advantage`` hand it the per-sample fields (idempotent; done on import)."""
+    require("verl", extra="verl", feature="the 'mrt' advantage estimator")
+    from verl.trainer.ppo import core_algos, ray_trainer
+
+    core_algos.ADV_ESTIMATOR_REGISTRY["mrt"] = mrt_advantage
+    original = ray_trainer.compute_advantage
+    if getattr(original, _ROUTED, False):
+        return
+
+    def compute_advantage(data: Any, adv_estimator: Any, *args: Any, **kwargs: Any) -> Any:
+        if str(getattr(adv_estimator, "value", adv_estimator)) != "mrt":
+            return original(data, adv_estimator, *args, **kwargs)
+        if "response_mask" not in data.batch.keys():  # noqa: SIM118 (TensorDict: no `in`)
+            data.batch["response_mask"] = ray_trainer.compute_response_mask(data)
+        advantages, returns = mrt_advantage(
+            token_level_rewards=data.batch["token_level_rewards"],
+            response_mask=data.batch["response_mask"],
+            index=data.non_tensor_batch.get("uid"),
+            non_tensor_batch=data.non_tensor_batch,
+        )
+        data.batch["advantages"] = advantages
+        data.batch["returns"] = returns
+        return data
+
+    setattr(compute_advantage, _ROUTED, True)
+    # verl modules imported before this one hold the function by name (v1.utils does):
+    # replace it there too; modules imported later take the wrapped one from ray_trainer.
+    for name, module in list(sys.modules.items()):
+        if name.startswith("verl.") and getattr(module, "compute_advantage", None) is original:
+            module.compute_advantage = compute_advantage  # type: ignore[attr-defined]
+
+
+try:  # verl present: register the estimator and its reward manager now
+    from verl.experimental.reward_loop.reward_manager.naive import NaiveRewardManager
+except ImportError:  # the package works without verl; enable() names the extra
+    NaiveRewardManager = None
+
+if NaiveRewardManager is not None:
+    enable()
+
+    class MRTRewardManager(NaiveRewardManager):  # type: ignore[misc,valid-type]
+        """verl's naive reward manager (the outcome R at the last token), plus the MRT
+        fields of each response in its ``reward_extra_info``. μ is built once per worker,
+        on first use, from the run config's ``mrt`` section (:class:`VerlMRTSettings`)."""
+
+        def __init__(self, config: Any, tokenizer: Any, compute_score: Any, **kwargs: Any):
+            super().__init__(config, tokenizer, compute_score, **kwargs)
+            self.settings = VerlMRTSettings.from_run_config(config)
+            self.rule = EpisodeRule(self.settings.episodes)  # type: ignore[arg-type]
+            self._prover: Any = None
+
+        def prover(self) -> Any:
+            if self._prover is None and self.settings.credit.uses_j:
+                from mrt_env.lm.loading import load_lm
+                from mrt_env.progress import make_prover
+
+                s = self.settings
+                lm = load_lm(s.prover_model, device=s.prover_device, dtype=s.prover_dtype)
+                self._prover = make_prover(lm, s.prover_kind)
+            return self._prover
+
+        async def run_single(self, data: Any) -> dict:
+            result = await super().run_single(data)
+            item = data[-1:][0]
+            responses = item.batch["responses"]
+            length = int(item.batch["attention_mask"][-responses.shape[-1] :].sum())
+            prompt_ids = item.batch["prompts"]
+            prompt_mask = item.batch["attention_mask"][: prompt_ids.shape[-1]].bool()
+            context = self.tokenizer.decode(prompt_ids[prompt_mask], skip_special_tokens=False)
+            gold = str(item.non_tensor_batch["reward_model"]["ground_truth"])
+            problem = Problem(str(item.non_tensor_batch.get("uid", "verl")), context, gold)
+            fields = await self.loop.run_in_executor(
+                None,
+                lambda: episode_fields(
+                    self.tokenizer,
+                    responses[:length].tolist(),
+                    context=context,
+                    problem=problem,
+                    prover=self.prover(),
+                    rule=self.rule,
+                    credit=self.settings.credit,
+                ),
+            )
+            result["reward_extra_info"].update(fields)
+            return result
+
+    __all__ += ["MRTRewardManager"]

@@ -1,0 +1,45 @@
+"""MRT's credit written out by hand, as plain Python loops over one batch (no tensors, no
+package code): what the tests compare every engine's advantages with."""
+
+from __future__ import annotations
+
+import math
+
+
+def mean(xs):
+    return sum(xs) / len(xs)
+
+
+def std(xs):  # sample std, as GRPO's
+    m = mean(xs)
+    return math.sqrt(sum((x - m) ** 2 for x in xs) / max(1, len(xs) - 1))
+
+
+def hand_block_credit(rows, *, alpha, baseline, group_size, eps=1e-6):
+    """rows: (R, [J_0..J_k]) per completion, None when left out; returns per-block lists."""
+    out = []
+    for i, row in enumerate(rows):
+        if row is None:
+            out.append(None)
+            continue
+        r, js = row
+        group = [
+            rows[m] for m in range(len(rows)) if m // group_size == i // group_size and rows[m]
+        ]
+        credit = []
+        for j in range(len(js) - 1):
+            progress = js[j + 1] - js[j]
+            if baseline == "termination":
+                credit.append(r - js[j] + alpha * progress)
+                continue
+            others = [g[1][j + 1] - g[1][j] for g in group if len(g[1]) - 1 > j]
+            rs = [g[0] for g in group]
+            outcome = (r - mean(rs)) / (std(rs) + eps)
+            credit.append(outcome + alpha * (progress - mean(others)))
+        out.append(credit)
+    return out
+
+
+def token_starts(tokenizer, ids):
+    """By definition: token i starts where the decode of ids[:i] ends."""
+    return [len(tokenizer.decode(ids[:i], skip_special_tokens=True)) for i in range(len(ids))]
