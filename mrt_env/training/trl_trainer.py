@@ -33,7 +33,8 @@ Departures from ``mrt-train`` and from TRL, on purpose:
   ``reward_funcs`` (give it :func:`~mrt_env.training.trl.outcome_reward` for MRT's 0/1 R).
 * A completion that no reward function scored (TRL's NaN), or that is empty (no episode),
   gets advantage 0 on every token and leaves its group's baselines; TRL does the same with
-  the first kind.
+  the first kind. So do the completions of a batch μ could not score (a ``BackendError``:
+  a server down, a prompt too long for μ), with a logged warning.
 * The ``prefix`` scheme (the paper's MRT-RL) credits R − J_0: J at the prompt's end. TRL
   samples every completion from the dataset's prompt, so the prompts must end with the
   prefix c_j (plain-text prompts cut from earlier traces); TRL has no second, on-policy
@@ -51,7 +52,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from mrt_env.episodes import EpisodeRule
-from mrt_env.errors import ArgumentTypeError, ConfigError
+from mrt_env.errors import ArgumentTypeError, BackendError, ConfigError
 from mrt_env.extras import require
 from mrt_env.progress import MetaProver
 from mrt_env.training.credit import CreditConfig, block_starts_in_tokens, credit_by_episodes
@@ -170,7 +171,13 @@ class MRTGRPOTrainer(GRPOTrainer):
         tokenizer = self._tokenizer
         texts = [tokenizer.decode(ids, skip_special_tokens=True) for ids in ids_list]
         columns = {key: [row.get(key) for row in rows] for key in (rows[0] if rows else {})}
-        scored = self.scorer.score(prompts, texts, columns)
+        try:
+            scored = self.scorer.score(prompts, texts, columns)
+        except BackendError as exc:
+            # μ failed (a server down, a prompt too long for it): this batch's rows get
+            # zero credit, counted in mrt/unscored, and the run goes on.
+            logger.warning("MRTGRPOTrainer: μ could not score this batch (%s); zero credit", exc)
+            scored = [None] * len(texts)
         firsts: list[list[int] | None] = []
         js: list[list[float] | None] = []
         for ids, row in zip(ids_list, scored, strict=True):

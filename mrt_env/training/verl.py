@@ -33,13 +33,14 @@ there.
 from __future__ import annotations
 
 import json
+import logging
 import sys
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
 from mrt_env.config import Config
 from mrt_env.episodes import RULES, EpisodeRule, episode_boundaries, prefixes
-from mrt_env.errors import ConfigError, DataFormatError
+from mrt_env.errors import BackendError, ConfigError, DataFormatError
 from mrt_env.extras import require
 from mrt_env.progress import ProverRequest, known_success_probs
 from mrt_env.training.credit import CreditConfig, block_starts_in_tokens, credit_by_episodes
@@ -55,6 +56,8 @@ __all__ = [
     "mrt_advantage",
     "outcome_score",
 ]
+
+logger = logging.getLogger(__name__)
 
 J_KEY = "mrt_j"
 FIRST_TOKENS_KEY = "mrt_first_tokens"
@@ -130,16 +133,21 @@ def episode_fields(
     """The reward side's per-sample fields (``mrt_j``, ``mrt_first_tokens``,
     ``mrt_credit``) of one response: its episodes and, if the credit reads J, μ's J at
     every boundary (one ``prover.estimate_batch`` call). An empty response has no episode:
-    empty lists, and the estimator gives it zero credit."""
+    empty lists, and the estimator gives it zero credit; so does a response μ could not
+    score (a ``BackendError``, logged)."""
     ids = [int(i) for i in response_ids]
     text = tokenizer.decode(ids, skip_special_tokens=True)
     starts = episode_boundaries(text, rule=rule, tokenizer=tokenizer)
     js: list[float] = []
     if starts and credit.uses_j:
         cuts = prefixes(text, rule=rule, tokenizer=tokenizer)
-        js = known_success_probs(
-            prover.estimate_batch([ProverRequest(problem, context, c) for c in cuts])
-        )
+        try:
+            js = known_success_probs(
+                prover.estimate_batch([ProverRequest(problem, context, c) for c in cuts])
+            )
+        except BackendError as exc:  # μ failed: zero credit for this response, run goes on
+            logger.warning("MRTRewardManager: μ could not score a response (%s)", exc)
+            starts = []
     firsts = block_starts_in_tokens(tokenizer, ids, starts) if starts else []
     return {
         J_KEY: json.dumps(js),

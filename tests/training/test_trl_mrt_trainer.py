@@ -19,7 +19,7 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("trl")
 
 from mrt_env.episodes import episode_boundaries, prefixes  # noqa: E402
-from mrt_env.errors import ConfigError  # noqa: E402
+from mrt_env.errors import BackendError, ConfigError  # noqa: E402
 from mrt_env.grading import grade  # noqa: E402
 from mrt_env.progress import ProverRequest, known_success_probs  # noqa: E402
 from mrt_env.training.credit import CreditConfig  # noqa: E402
@@ -95,6 +95,27 @@ def test_mrt_trainer_two_steps_credits_tokens_as_the_hand_formulas(tmp_path, one
     assert varied >= 4  # inside one completion, blocks get different credit
     logged = [row for row in trainer.state.log_history if "mrt/J_first" in row]
     assert len(logged) == 2 and all(row["mrt/episodes"] >= 1 for row in logged)
+
+
+class FailingProver:
+    """A stand-in for a μ whose server is down (named so): every call fails."""
+
+    lm = None
+
+    def estimate_batch(self, requests):
+        raise BackendError("connection refused: http://localhost:8000")
+
+
+def test_a_prover_that_fails_mid_run_gives_zero_credit_not_a_crash(tmp_path, one_torch_thread):
+    captured: list = []
+    trainer = ranks.recording_trainer(
+        tmp_path, per_device=4, batches=captured, prover=FailingProver(), steps=1
+    )
+    trainer.train()
+    assert trainer.state.global_step == 1 and len(captured) == 1
+    assert not any(any(row) for row in captured[0]["advantages"])
+    logged = [row for row in trainer.state.log_history if "mrt/unscored" in row]
+    assert logged and logged[0]["mrt/unscored"] == 1.0
 
 
 def test_mrt_trainer_refuses_bad_configuration():

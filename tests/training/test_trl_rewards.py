@@ -486,19 +486,37 @@ def test_example_help_lists_the_authors_defaults():
     assert out.returncode == 0, out.stderr[-2000:]
     for text in ("--cpu-smoke", "DeepScaleR-1.5B-Preview", "1e-06", "accelerate launch"):
         assert text in out.stdout
+    assert "--trainer {grpo,mrt}" in out.stdout and "--scheme {block,outcome}" in out.stdout
+
+
+def test_example_refuses_credit_flags_without_the_mrt_trainer_in_one_line():
+    out = subprocess.run(
+        [sys.executable, str(EXAMPLE), "--cpu-smoke", "--baseline", "termination"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == 2
+    assert out.stderr.strip() == (
+        "trl_grpo_mrt.py: error: --scheme and --baseline choose MRTGRPOTrainer's credit: "
+        "add --trainer mrt"
+    )
 
 
 @pytest.mark.slow
-def test_example_cpu_smoke_trains_two_steps(tmp_path):
+@pytest.mark.parametrize("trainer", ["grpo", "mrt"])
+def test_example_cpu_smoke_trains_two_steps(tmp_path, trainer):
     pytest.importorskip("trl")
     env = {**os.environ, "OMP_NUM_THREADS": "1"}  # the tiny model on a busy 2-core machine
+    args = ["--cpu-smoke", "--trainer", trainer, "--out", str(tmp_path / "smoke")]
     out = subprocess.run(
-        [sys.executable, str(EXAMPLE), "--cpu-smoke", "--out", str(tmp_path / "smoke")],
+        [sys.executable, str(EXAMPLE), *args],
         capture_output=True,
         text=True,
         timeout=300,
         env=env,
     )
     assert out.returncode == 0, out.stderr[-3000:]
-    assert "'rewards/progress_reward/mean'" in out.stdout and "'step': 2" in out.stdout
+    logged = "'rewards/progress_reward/mean'" if trainer == "grpo" else "'mrt/J_first'"
+    assert logged in out.stdout and "'step': 2" in out.stdout
     assert (tmp_path / "smoke" / "model.safetensors").is_file()

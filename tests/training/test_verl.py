@@ -197,3 +197,30 @@ def test_the_example_script_composes_with_verls_own_config():
     settings = mrt_verl.VerlMRTSettings.from_run_config(config)
     assert settings.credit == CreditConfig("block", alpha=1.0, baseline="termination")
     assert config.actor_rollout_ref.actor.optim.lr == 1e-6
+
+
+def test_a_prover_that_fails_gives_a_response_zero_credit():
+    from transformers import AutoTokenizer
+
+    from mrt_env.episodes import EpisodeRule
+    from mrt_env.errors import BackendError
+    from mrt_env.lm.loading import shipped_model_folder
+    from mrt_env.types import Problem
+
+    class FailingProver:  # a stand-in for a μ whose server is down (named so)
+        def estimate_batch(self, requests):
+            raise BackendError("connection refused")
+
+    tokenizer = AutoTokenizer.from_pretrained(shipped_model_folder())
+    ids = tokenizer("2+4=6\n1+3=4\n", add_special_tokens=False)["input_ids"]
+    fields = mrt_verl.episode_fields(
+        tokenizer,
+        ids,
+        context="Q\n",
+        problem=Problem("q", "Q", "46"),
+        prover=FailingProver(),
+        rule=EpisodeRule("lines"),
+        credit=CreditConfig("block"),
+    )
+    assert json.loads(fields[mrt_verl.J_KEY]) == []
+    assert json.loads(fields[mrt_verl.FIRST_TOKENS_KEY]) == []

@@ -33,8 +33,11 @@ def search_prover() -> Any:
     return make_prover(lm, search["prover_kind"], **search["prover_kwargs"])
 
 
-def recording_trainer(out: Path, *, per_device: int, batches: list) -> Any:
-    """The trainer; every batch it scores is appended to ``batches``."""
+def recording_trainer(
+    out: Path, *, per_device: int, batches: list, prover: Any = None, steps: int = 2
+) -> Any:
+    """The trainer (μ: ``prover``, default the search prover); every batch it scores is
+    appended to ``batches``."""
     from transformers import AutoTokenizer
     from trl import GRPOConfig
 
@@ -64,7 +67,7 @@ def recording_trainer(out: Path, *, per_device: int, batches: list) -> Any:
             per_device_train_batch_size=per_device,
             num_generations=GROUP,
             max_completion_length=40,
-            max_steps=2,
+            max_steps=steps,
             use_cpu=True,
             report_to="none",
             gradient_checkpointing=False,
@@ -76,7 +79,7 @@ def recording_trainer(out: Path, *, per_device: int, batches: list) -> Any:
         ),
         train_dataset=problems_dataset(problems),
         processing_class=AutoTokenizer.from_pretrained(folder),
-        prover=search_prover(),
+        prover=prover if prover is not None else search_prover(),
         credit=CREDIT,
         episodes="lines",
         problems=problems,
