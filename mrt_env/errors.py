@@ -35,6 +35,7 @@ __all__ = [
     "MrtError",
     "ResetNeeded",
     "RunStateError",
+    "UnknownAttribute",
     "UnknownKey",
 ]
 
@@ -56,6 +57,11 @@ class UnknownKey(MrtError, KeyError):
 
     def __str__(self) -> str:  # KeyError's own __str__ would print the message in quotes
         return str(self.args[0]) if len(self.args) == 1 else super().__str__()
+
+
+class UnknownAttribute(MrtError, AttributeError):
+    """A module has no attribute of that name (raised by a module's lazy attributes, which
+    import an extra's dependency only when asked for)."""
 
 
 class RunStateError(MrtError, RuntimeError):

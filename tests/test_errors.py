@@ -26,6 +26,7 @@ from mrt_env.errors import (
     MrtError,
     ResetNeeded,
     RunStateError,
+    UnknownAttribute,
     UnknownKey,
 )
 from mrt_env.registration import ENV_IDS, STRATEGY_ENV_IDS
@@ -415,6 +416,12 @@ CASES = [
         ConfigError,
         ValueError,
         id="PretrainConfig steps 0",
+    ),
+    pytest.param(
+        lambda tmp_path: importlib.import_module("mrt_env.training.trl").MRTGRPOTrainers,
+        UnknownAttribute,
+        AttributeError,
+        id="a misspelt lazy attribute",
     ),
     # run folders
     pytest.param(_traces(None), DataNotFound, FileNotFoundError, id="load_traces missing file"),

@@ -45,7 +45,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mrt_env.episodes import EpisodeRule, episode_boundaries, prefixes
-from mrt_env.errors import ArgumentTypeError, BackendError, ConfigError, DataFormatError
+from mrt_env.errors import (
+    ArgumentTypeError,
+    BackendError,
+    ConfigError,
+    DataFormatError,
+    UnknownAttribute,
+)
 from mrt_env.extras import require
 from mrt_env.grading import DEFAULT_TIMEOUT, grade_many
 from mrt_env.lm.trl_server import TRLServerLM
@@ -482,7 +488,7 @@ def __getattr__(name: str) -> Any:
         from mrt_env.training.trl_trainer import MRTGRPOTrainer
 
         return MRTGRPOTrainer
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    raise UnknownAttribute(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _problem_lookup(
