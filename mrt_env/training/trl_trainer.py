@@ -42,7 +42,10 @@ Departures from ``mrt-train`` and from TRL, on purpose:
 * Tool calls and environments (TRL's ``tools=`` / ``environment_factory=``) are refused:
   their tokens are not the policy's stream.
 
-Tested with TRL 1.16 (``_compute_loss`` takes advantages of shape (B, T) since TRL 1.0).
+Tested with TRL 1.16. The seams it uses (``_calculate_rewards``,
+``_generate_and_score_completions``, and a loss that takes advantages of shape (B, T)) are
+in every TRL release from 1.0 to 1.16 (read in their sources); the ``trl`` extra asks for
+TRL >= 1.0.
 """
 
 from __future__ import annotations
@@ -115,8 +118,17 @@ class MRTGRPOTrainer(GRPOTrainer):
         scorer(kwargs.get("processing_class"))  # a bad prover or rule fails before any loading
         super().__init__(*args, **kwargs)
         self.credit = credit
-        self.scorer = scorer(self._tokenizer)  # TRL's tokenizer, which it may have loaded
+        self.scorer = scorer(self.policy_tokenizer)  # TRL's, which it may have loaded
         self._rows: tuple[Any, ...] | None = None
+
+    @property
+    def policy_tokenizer(self) -> Any:
+        """The tokenizer of the completions (TRL >= 1.4 keeps it as ``_tokenizer``; before,
+        ``processing_class`` is it, or a processor holding it)."""
+        found = getattr(self, "_tokenizer", None)
+        if found is None:
+            found = getattr(self.processing_class, "tokenizer", self.processing_class)
+        return found
 
     def _calculate_rewards(self, inputs, prompts, completions, completion_ids_list):
         # The seam: TRL hands this process's rows here and gets back every process's rewards.
@@ -168,7 +180,7 @@ class MRTGRPOTrainer(GRPOTrainer):
 
     def _score_rows(self, rows: list[dict], prompts: list, ids_list: list) -> dict[str, list]:
         """This process's completions: their episodes (as first tokens) and J values."""
-        tokenizer = self._tokenizer
+        tokenizer = self.policy_tokenizer
         texts = [tokenizer.decode(ids, skip_special_tokens=True) for ids in ids_list]
         columns = {key: [row.get(key) for row in rows] for key in (rows[0] if rows else {})}
         try:
