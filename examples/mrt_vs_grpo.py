@@ -9,7 +9,8 @@ Methods (``--methods``), each trained from the env's shipped model with the same
 tokens (``--token-budget``: equal compute), then evaluated by ``mrt-bench`` on held-out
 problems (think-to-budget, one sample each):
 
-* ``base``: the shipped model, untrained;
+* ``base``: the shipped model, untrained (``--base-temperature 0.7``: sampled colder, the
+  row ``base-t0.7``);
 * ``grpo``: outcome reward, group-normalised;
 * ``grpo-lp``: GRPO on the outcome minus ``--length-penalty`` per token (the paper's
   length-penalty baseline);
@@ -41,6 +42,7 @@ from pathlib import Path
 
 import numpy as np
 
+from mrt_env.agents import BlockSampling
 from mrt_env.bench import BenchConfig
 from mrt_env.bench import run as bench_run
 from mrt_env.cli import CommandConfig, exit_status, parse_command
@@ -87,6 +89,9 @@ class Experiment(CommandConfig):
     """Traces per problem (mrt-prefix: continuations per prefix)."""
     eval_problems: int = 500
     """Held-out problems each model is evaluated on (one sample each)."""
+    base_temperature: float | None = None
+    """base: sample its blocks at this temperature instead of the env's, as the row
+    base-t<temperature> (sharpening without training: a baseline for RL's accuracy gain)."""
     out: Path = Path("runs/mrt-vs-grpo")
     """Where the trained models, evaluations, summary.md and the figure go."""
     results: Path | None = None
@@ -105,6 +110,8 @@ class Experiment(CommandConfig):
             raise ConfigError(f"--seeds must be distinct, got {list(self.seeds)}")
         if self.token_budget < 1 or self.eval_problems < 1:
             raise ConfigError("--token-budget and --eval-problems must be >= 1")
+        if self.base_temperature is not None and not self.base_temperature > 0:
+            raise ConfigError(f"--base-temperature must be > 0, got {self.base_temperature}")
 
     @property
     def shared(self) -> dict[str, object]:
@@ -132,6 +139,8 @@ def method_label(exp: Experiment, method: str) -> str:
     """The method's name in the table: the method, then what differs from the defaults
     (``mrt-termination-a0.5-oracle``, ``grpo-lr3e-05``, ``-b20`` for a block budget)."""
     label = method
+    if method == "base" and exp.base_temperature is not None:
+        label += f"-t{exp.base_temperature:g}"
     if method in ("mrt", "mrt-prefix") and exp.baseline != "group":
         label += f"-{exp.baseline}"
     if method == "mrt" and exp.alpha != Experiment.alpha:
@@ -171,9 +180,11 @@ def train_config(exp: Experiment, method: str, seed: int, run: Path) -> TrainCon
     )
 
 
-def evaluate(exp: Experiment, model: str, out: Path) -> dict[str, float]:
-    """mrt-bench's numbers for ``model`` on the held-out problems, and the waste and μ
-    diagnostics from its episodes."""
+def evaluate(
+    exp: Experiment, model: str, out: Path, *, temperature: float | None = None
+) -> dict[str, float]:
+    """mrt-bench's numbers for ``model`` on the held-out problems (its blocks sampled at
+    ``temperature``, default the env's), and the waste and μ diagnostics from its episodes."""
     config = BenchConfig(
         envs=(exp.env,),
         strategies=("think-to-budget",),
@@ -184,6 +195,7 @@ def evaluate(exp: Experiment, model: str, out: Path) -> dict[str, float]:
         plots=False,
         batch=100,
         max_blocks=exp.max_blocks,
+        agent=BlockSampling(temperature=temperature),
     )
     bench_run(config)
     with (out / "summary.csv").open() as f:
@@ -282,7 +294,10 @@ def main(exp: Experiment) -> None:
             raise ConfigError(f"--report-only: {path} holds no results yet")
     elif "base" in exp.methods and "base" not in runs.get(method_label(exp, "base"), {}):
         label = method_label(exp, "base")
-        keep(label, "base", evaluate(exp, exp.base_model, exp.out / f"eval-{label}"))
+        scores = evaluate(
+            exp, exp.base_model, exp.out / f"eval-{label}", temperature=exp.base_temperature
+        )
+        keep(label, "base", scores)
     # Seed by seed, every method: a partial experiment is balanced across methods.
     for seed in () if exp.report_only else exp.seeds:
         for method in (m for m in exp.methods if m != "base"):

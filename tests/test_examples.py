@@ -66,6 +66,12 @@ def test_mrt_vs_grpo_runs_every_method_and_resumes_from_its_results(tmp_path):
     assert not (tmp_path / "b" / "grpo-s0").exists()
     summary = (tmp_path / "a" / "summary.md").read_text()
     assert (tmp_path / "b" / "summary.md").read_text() == summary
+    # The sharpening baseline: the base model sampled colder is one more row.
+    colder = [*command, "--methods", "base", "--base-temperature", "0.5"]
+    again = subprocess.run(colder, capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert "| base-t0.5 | 1 |" in again.stdout and "| mrt | 1 |" in again.stdout
+    assert set(json.loads(results.read_text())["runs"]["base-t0.5"]) == {"base"}
     # A results file of another env is refused in one line.
     other = subprocess.run(
         [*command[:2], "--results", str(results), "--out", str(tmp_path / "c")],
