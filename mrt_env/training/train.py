@@ -584,6 +584,8 @@ def _update(config, model, optimizer, reference, batch, tokenizer) -> dict[str, 
         "grad_norm": float(norm),
         **stats,
         "mean_abs_advantage": float((adv.abs() * mask).sum() / written),
+        # Near 0 under a group baseline; far from 0 when a baseline sits below the rewards.
+        "mean_advantage": float((adv * mask).sum() / written),
     }
 
 

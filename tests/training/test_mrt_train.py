@@ -38,6 +38,8 @@ def test_two_steps_of_each_algorithm(algorithm, prover, tmp_path):
     assert (out / "checkpoint.pt").exists() and (out / "model" / "config.json").exists()
     if algorithm != "mrt-star" or steps[0].get("kept"):
         assert any("loss" in r for r in steps)
+    if algorithm != "mrt-star":  # the mean advantage, bounded by the mean absolute one
+        assert all(abs(r["mean_advantage"]) <= r["mean_abs_advantage"] + 1e-6 for r in steps)
 
 
 @pytest.mark.parametrize(
