@@ -51,6 +51,7 @@ __all__ = [
     "EpisodeRule",
     "episode_boundaries",
     "prefixes",
+    "prefixes_at",
     "split_episodes",
 ]
 
@@ -267,5 +268,9 @@ def prefixes(text: str, *, rule: EpisodeRule | str = "markers", tokenizer: Any =
     k + 1 strings for k episodes, so ``[""]`` for empty text. Arguments as in
     :func:`split_episodes`.
     """
-    boundaries = episode_boundaries(text, rule=rule, tokenizer=tokenizer)
+    return prefixes_at(text, episode_boundaries(text, rule=rule, tokenizer=tokenizer))
+
+
+def prefixes_at(text: str, boundaries: Sequence[int]) -> list[str]:
+    """:func:`prefixes` for boundaries already found with :func:`episode_boundaries`."""
     return ["", *(text[:b] for b in boundaries[1:]), text] if boundaries else [""]

@@ -185,10 +185,12 @@ def token_blocks(token_starts: Sequence[int], block_starts: Sequence[int]) -> li
     return [bisect_right(block_starts, start) - 1 for start in token_starts]
 
 
-def block_starts_in_tokens(tokenizer: Any, ids: Sequence[int], starts: Sequence[int]) -> list[int]:
+def block_starts_in_tokens(
+    tokenizer: Any, ids: Sequence[int], starts: Sequence[int], *, text: str | None = None
+) -> list[int]:
     """The first token of each episode: for each character offset in ``starts`` (of the
-    text ``tokenizer.decode(ids, skip_special_tokens=True)``), the first token whose first
-    character is at or after it.
+    text ``tokenizer.decode(ids, skip_special_tokens=True)``, which a caller that has it
+    passes as ``text``), the first token whose first character is at or after it.
 
     Token i's first character is ``len(decode(ids[:i]))``. Decoding the tokens one by one
     gives it when the pieces join up to the whole text (byte-level BPE, unless a character
@@ -196,7 +198,8 @@ def block_starts_in_tokens(tokenizer: Any, ids: Sequence[int], starts: Sequence[
     decodes, exact for any tokenizer.
     """
     ids = list(ids)
-    text = tokenizer.decode(ids, skip_special_tokens=True)
+    if text is None:
+        text = tokenizer.decode(ids, skip_special_tokens=True)
     pieces = tokenizer.batch_decode([[i] for i in ids], skip_special_tokens=True)
     if "".join(pieces) == text:
         offsets, at = [], 0

@@ -44,7 +44,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from mrt_env.episodes import EpisodeRule, episode_boundaries, prefixes
+from mrt_env.episodes import EpisodeRule, episode_boundaries, prefixes_at
 from mrt_env.errors import (
     ArgumentTypeError,
     BackendError,
@@ -389,9 +389,7 @@ class EpisodeScorer:
             if self.prover is None:
                 rows.append((i, starts, 0, 0))
                 continue
-            cuts = prefixes(text, rule=self.rule, tokenizer=self.tokenizer)
-            if not every_prefix:
-                cuts = [cuts[0], cuts[-1]]
+            cuts = prefixes_at(text, starts) if every_prefix else ["", text]
             problem = self._problem(i, prompt, gold, ids, questions)
             context = _prompt_text(prompt, lm)
             rows.append((i, starts, len(requests), len(requests) + len(cuts)))

@@ -192,9 +192,10 @@ class MRTGRPOTrainer(GRPOTrainer):
             scored = [None] * len(texts)
         firsts: list[list[int] | None] = []
         js: list[list[float] | None] = []
-        for ids, row in zip(ids_list, scored, strict=True):
+        for ids, text, row in zip(ids_list, texts, scored, strict=True):
             starts, probs = row if row is not None else (None, None)
-            firsts.append(block_starts_in_tokens(tokenizer, ids, starts) if starts else None)
+            found = block_starts_in_tokens(tokenizer, ids, starts, text=text) if starts else None
+            firsts.append(found)
             js.append(probs)
         return {"success_probs": js, "first_tokens": firsts, "lengths": [len(i) for i in ids_list]}
 

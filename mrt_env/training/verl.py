@@ -39,7 +39,7 @@ from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
 from mrt_env.config import Config
-from mrt_env.episodes import RULES, EpisodeRule, episode_boundaries, prefixes
+from mrt_env.episodes import RULES, EpisodeRule, episode_boundaries, prefixes_at
 from mrt_env.errors import BackendError, ConfigError, DataFormatError
 from mrt_env.extras import require
 from mrt_env.progress import ProverRequest, known_success_probs
@@ -140,7 +140,7 @@ def episode_fields(
     starts = episode_boundaries(text, rule=rule, tokenizer=tokenizer)
     js: list[float] = []
     if starts and credit.uses_j:
-        cuts = prefixes(text, rule=rule, tokenizer=tokenizer)
+        cuts = prefixes_at(text, starts)
         try:
             js = known_success_probs(
                 prover.estimate_batch([ProverRequest(problem, context, c) for c in cuts])
@@ -148,7 +148,7 @@ def episode_fields(
         except BackendError as exc:  # μ failed: zero credit for this response, run goes on
             logger.warning("MRTRewardManager: μ could not score a response (%s)", exc)
             starts = []
-    firsts = block_starts_in_tokens(tokenizer, ids, starts) if starts else []
+    firsts = block_starts_in_tokens(tokenizer, ids, starts, text=text) if starts else []
     return {
         J_KEY: json.dumps(js),
         FIRST_TOKENS_KEY: json.dumps(firsts),
