@@ -63,7 +63,9 @@ def _check_bounds(timeout: float, wait: float) -> tuple[float, float]:
     return _check_seconds("timeout", timeout), _check_seconds("wait", wait)
 
 
-def _compare(pred: str, gold: str, timeout: float, wait: float) -> Outcome:
+def _settle(pred: str, gold: str) -> Outcome | tuple[str, str]:
+    """Phase one, in this thread: the outcome when no sympy is needed, else the two
+    normalised answers the symbolic phase compares."""
     if not isinstance(pred, str) or not isinstance(gold, str):
         kinds = f"{type(pred).__name__} and {type(gold).__name__}"
         return Outcome(False, f"expected two str answers, got {kinds}")
@@ -76,11 +78,21 @@ def _compare(pred: str, gold: str, timeout: float, wait: float) -> Outcome:
     refusal = implausible(pred_norm) or implausible(gold_norm)
     if refusal is not None:
         return Outcome(False, refusal)
+    return pred_norm, gold_norm
+
+
+def _symbolic(pair: tuple[str, str], timeout: float, wait: float) -> Outcome:
+    """Phase two: sympy in a grading worker, under the deadlines."""
     try:
-        return get_pool().compare(pred_norm, gold_norm, timeout=timeout, wait=wait)
+        return get_pool().compare(*pair, timeout=timeout, wait=wait)
     except GradingError as exc:
         logger.warning("grading pool unavailable: %s", exc)
         return Outcome(False, f"grading pool unavailable: {exc}", undecided=True)
+
+
+def _compare(pred: str, gold: str, timeout: float, wait: float) -> Outcome:
+    settled = _settle(pred, gold)
+    return settled if isinstance(settled, Outcome) else _symbolic(settled, timeout, wait)
 
 
 def answers_match(
@@ -126,7 +138,19 @@ def grade(
     return _grade(response, gold, *_check_bounds(timeout, wait))
 
 
+# What phase one of grading leaves: a verdict, or the extracted answer and the pair that
+# still needs the symbolic comparison.
+_Pending = tuple[str, tuple[str, str]]
+
+
 def _grade(response: str, gold: str, timeout: float, wait: float) -> GradeResult:
+    first = _first_phase(response, gold)
+    if isinstance(first, GradeResult):
+        return first
+    return _second_phase(first, timeout, wait)
+
+
+def _first_phase(response: str, gold: str) -> GradeResult | _Pending:
     try:
         if not isinstance(response, str):
             kind = type(response).__name__
@@ -134,15 +158,34 @@ def _grade(response: str, gold: str, timeout: float, wait: float) -> GradeResult
         extracted = _committed_answer(response)
         if extracted is None:
             return GradeResult(False, None, False, "no final answer found")
-        outcome = _compare(extracted, gold, timeout, wait)
-        return GradeResult(
-            outcome.correct, extracted, outcome.timed_out, outcome.reason, outcome.undecided
-        )
-    # The grading boundary: an unexpected bug must cost one verdict, not a training run.
-    except Exception as exc:
+        settled = _settle(extracted, gold)
+        if isinstance(settled, Outcome):
+            return _result(extracted, settled)
+        return extracted, settled
+    except Exception as exc:  # the grading boundary (see _internal_error)
         logger.exception("grade() failed on an input; no verdict")
-        reason = f"internal error: {type(exc).__name__}: {exc}"
-        return GradeResult(False, None, False, reason, undecided=True)
+        return _internal_error(exc)
+
+
+def _second_phase(pending: _Pending, timeout: float, wait: float) -> GradeResult:
+    extracted, pair = pending
+    try:
+        return _result(extracted, _symbolic(pair, timeout, wait))
+    except Exception as exc:  # the grading boundary (see _internal_error)
+        logger.exception("grade() failed on an input; no verdict")
+        return _internal_error(exc)
+
+
+def _result(extracted: str, outcome: Outcome) -> GradeResult:
+    return GradeResult(
+        outcome.correct, extracted, outcome.timed_out, outcome.reason, outcome.undecided
+    )
+
+
+def _internal_error(exc: Exception) -> GradeResult:
+    # The grading boundary: an unexpected bug must cost one verdict, not a training run.
+    reason = f"internal error: {type(exc).__name__}: {exc}"
+    return GradeResult(False, None, False, reason, undecided=True)
 
 
 def grade_many(
@@ -168,12 +211,22 @@ def grade_many(
     for i, pair in enumerate(pairs):
         if not (isinstance(pair, tuple | list) and len(pair) == 2):
             raise ArgumentTypeError(f"pairs[{i}] must be a (response, gold) pair, got {pair!r:.80}")
+    # Phase one settles most answers (plain numbers, no answer at all) here, without the
+    # threads: for a batch of a prover's forced answers the threads cost more than it.
+    results = [_first_phase(response, gold) for response, gold in pairs]
+    pending = [i for i, r in enumerate(results) if not isinstance(r, GradeResult)]
+    if not pending:
+        return results  # type: ignore[return-value]
     get_pool(workers)  # grows the pool to ``workers`` if it is smaller
 
-    def one(pair: tuple[str, str]) -> GradeResult:
-        return _grade(pair[0], pair[1], timeout, wait)
+    def one(i: int) -> GradeResult:
+        return _second_phase(results[i], timeout, wait)  # type: ignore[arg-type]
 
-    if len(pairs) > 1 and workers > 1:
+    if len(pending) > 1 and workers > 1:
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="mrt-grade") as ex:
-            return list(ex.map(one, pairs))
-    return [one(pair) for pair in pairs]
+            done = list(ex.map(one, pending))
+    else:
+        done = [one(i) for i in pending]
+    for i, result in zip(pending, done, strict=True):
+        results[i] = result
+    return results  # type: ignore[return-value]

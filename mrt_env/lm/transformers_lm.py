@@ -31,6 +31,7 @@ from mrt_env.lm.base import (
     check_generate_args,
     cut_at_stop,
 )
+from mrt_env.lm.kv_cache import PrefixStore, full_attention_layers, weights_version, with_room
 from mrt_env.lm.masks import packed_causal_mask
 from mrt_env.lm.sampling import Sampling
 
@@ -62,6 +63,9 @@ class TransformersLM(SharedResource, HFTokenizerMixin):
         tokenizer: its tokenizer (a fast tokenizer is needed for ``score``).
         max_batch_size: sequences generated or scored in one forward pass.
         name: how the model is named in logs and results (default: its name_or_path).
+        prefix_cache_tokens: tokens of recent prompts whose keys and values are kept, so
+            that a prompt extending one of them reads only its new tokens (0: off). Kept
+            entries are dropped when the weights change.
 
     Use :meth:`from_pretrained` to load by hub id or path. Thread-safe: calls are serialised.
     """
@@ -69,7 +73,13 @@ class TransformersLM(SharedResource, HFTokenizerMixin):
     seed_per_prompt = True  # Sampling(seed=[...]) gives each prompt its own seed
 
     def __init__(
-        self, model: Any, tokenizer: Any, *, max_batch_size: int = 32, name: str | None = None
+        self,
+        model: Any,
+        tokenizer: Any,
+        *,
+        max_batch_size: int = 32,
+        name: str | None = None,
+        prefix_cache_tokens: int = 32_768,
     ):
         if max_batch_size < 1:
             raise ConfigError(f"max_batch_size must be >= 1, got {max_batch_size}")
@@ -81,9 +91,13 @@ class TransformersLM(SharedResource, HFTokenizerMixin):
             # Padding positions are masked out, so any token serves; EOS is the convention.
             tokenizer.pad_token = tokenizer.eos_token
         self._lock = threading.Lock()
+        self.prefix_cache = PrefixStore(prefix_cache_tokens)
+        """Keys and values of recent prompts: a prompt that starts with one of them reads
+        only its new tokens (see :mod:`mrt_env.lm.kv_cache`)."""
         self.share_prefill = True
-        """generate reads a prompt shared by several rows once (False: once per row, the
-        reference the tests compare with)."""
+        """generate reads a prompt shared by several rows once, and what the prefix cache
+        holds not at all (False: every row reads its whole prompt, transformers' own path:
+        the reference the tests compare with)."""
         # transformers renamed forward's `past_key_values` to `cache`; use what this one takes.
         params = inspect.signature(self.model.forward).parameters
         self._cache_kwarg = "cache" if "cache" in params else "past_key_values"
@@ -105,6 +119,7 @@ class TransformersLM(SharedResource, HFTokenizerMixin):
         trust_remote_code: bool = False,
         max_batch_size: int = 32,
         name: str | None = None,
+        prefix_cache_tokens: int = 32_768,
         **model_kwargs: Any,
     ) -> TransformersLM:
         """Load a model and tokenizer by hub id or local path.
@@ -116,9 +131,11 @@ class TransformersLM(SharedResource, HFTokenizerMixin):
             dtype: one of ``auto``, ``float32``, ``bfloat16``, ``float16``.
             gguf_file: a GGUF file inside ``model`` (dequantised on load; needs ``gguf``).
             name: how the model is named in results (default: ``model``).
+            prefix_cache_tokens: as the constructor's.
         """
         if dtype not in _DTYPES:
             raise ConfigError(f"dtype must be one of {_DTYPES}, got {dtype!r}")
+        PrefixStore(prefix_cache_tokens)  # a bad size fails before the model loads
         torch, tf = _torch(), _transformers()
         torch_dtype = dtype if dtype == "auto" else getattr(torch, dtype)
         extra = {"gguf_file": gguf_file} if gguf_file else {}
@@ -132,7 +149,13 @@ class TransformersLM(SharedResource, HFTokenizerMixin):
             **extra,
             **model_kwargs,
         ).to(device)
-        return cls(lm, tok, max_batch_size=max_batch_size, name=name or str(model))
+        return cls(
+            lm,
+            tok,
+            max_batch_size=max_batch_size,
+            name=name or str(model),
+            prefix_cache_tokens=prefix_cache_tokens,
+        )
 
     # -- properties --------------------------------------------------------------------
 
@@ -420,8 +443,11 @@ class TransformersLM(SharedResource, HFTokenizerMixin):
                 where=f"{self.name} generate[{i}]",
             )
         extra = {}
-        if self.share_prefill and len(distinct) < len(prompts) and once["input_ids"].shape[1] > 1:
-            extra[self._cache_kwarg] = self._prefill(once, rows)
+        if self.share_prefill and once["input_ids"].shape[1] > 1:
+            shared = len(distinct) < len(prompts)
+            prefilled = self._prefill(once, rows, room=config.max_new_tokens, shared=shared)
+            if prefilled is not None:
+                enc, extra[self._cache_kwarg] = prefilled
         processors = _transformers().LogitsProcessorList([sampler] if sampler else [])
         out = self.model.generate(
             **enc, generation_config=config, logits_processor=processors, tokenizer=tok, **extra
@@ -429,17 +455,87 @@ class TransformersLM(SharedResource, HFTokenizerMixin):
         new = out[:, enc["input_ids"].shape[1] :].tolist()  # [rows, new_tokens]
         return [self._finish(ids, stops, config.max_new_tokens) for ids in new]
 
-    def _prefill(self, enc: Any, rows: Any) -> Any:
-        """The key/value cache of every prompt but its last token, computed once per
-        distinct prompt and copied to the rows that continue it (``generate`` then reads
-        the last token and samples). Positions are counted as ``generate`` counts them
-        under left padding, from the first real token."""
-        ids, mask = enc["input_ids"][:, :-1], enc["attention_mask"][:, :-1]
-        positions = (mask.cumsum(dim=-1) - 1).clamp(min=0)
-        out = self.model(input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=True)
-        cache = _cache_of(out)
-        cache.reorder_cache(rows)  # index_select on the batch: row r gets its prompt's cache
-        return cache
+    def _prefill(
+        self, once: Any, rows: Any, *, room: int, shared: bool
+    ) -> tuple[dict[str, Any], Any] | None:
+        """The key/value cache of every distinct prompt but its last token, copied to the
+        rows that continue it, with ``room`` free positions per row
+        (:func:`~mrt_env.lm.kv_cache.with_room`); and the rows' ``input_ids`` and
+        ``attention_mask`` that go with it (``generate`` then reads each last token and
+        samples).
+
+        A prompt that starts with one the :class:`~mrt_env.lm.kv_cache.PrefixStore` holds
+        reads only its new tokens. Row i of the pass is then laid out as ``[padding,
+        stored start (right-aligned), padding, new tokens (right-aligned)]``: the mask
+        hides both paddings, and positions are counted as ``generate`` counts them, from
+        the first real token, so the values are those of reading the prompt whole.
+
+        None when no row shares its prompt (``shared`` False) and the store holds less
+        than half of the prompts' tokens: transformers' own path reads them in one pass
+        then, not two.
+        """
+        torch = _torch()
+        ids, mask = once["input_ids"][:, :-1], once["attention_mask"][:, :-1]
+        prompts = [row[m.bool()].tolist() for row, m in zip(ids, mask, strict=True)]
+        store = self.prefix_cache
+        version = weights_version(self.model) if store.max_tokens else None
+        found = [store.lookup(p, version) if version else (0, []) for p in prompts]
+        kept = [n for n, _ in found]
+        start = max(kept)  # A: the widest stored start
+        if not shared and 2 * sum(kept) < sum(len(p) for p in prompts):
+            return None  # a second pass costs more than the stored starts save
+        store.hits += sum(kept)
+        news = [p[n:] for p, n in zip(prompts, kept, strict=True)]
+        width = max(len(x) for x in news)  # S: the widest new part
+        dev = self.device
+        pad = self.tokenizer.pad_token_id
+        new_ids = torch.full((len(prompts), width), pad, dtype=torch.long)
+        full_mask = torch.zeros((len(prompts), start + width), dtype=torch.long)
+        positions = torch.zeros((len(prompts), width), dtype=torch.long)
+        for i, (new, n) in enumerate(zip(news, kept, strict=True)):
+            if new:
+                new_ids[i, width - len(new) :] = torch.tensor(new)
+                positions[i, width - len(new) :] = torch.arange(n, n + len(new))
+            full_mask[i, start - n : start] = 1
+            full_mask[i, start + width - len(new) :] = 1
+        past = None
+        if start:
+            layers = [
+                _right_aligned([kv[layer] if n else None for n, kv in found], kept, start)
+                for layer in range(len(found[kept.index(start)][1]))
+            ]
+            past = _transformers().DynamicCache(layers)
+        if width:
+            kwargs = {self._cache_kwarg: past} if past is not None else {}
+            if self._keeps_logits:  # no logits are needed ([rows, tokens, vocab] otherwise)
+                kwargs["logits_to_keep"] = 1
+            out = self.model(
+                input_ids=new_ids.to(dev),
+                attention_mask=full_mask.to(dev),
+                position_ids=positions.to(dev),
+                use_cache=True,
+                **kwargs,
+            )
+            cache = _cache_of(out)
+        else:
+            cache = past
+        layers = full_attention_layers(cache)
+        if version and layers is not None:
+            for i, prompt in enumerate(prompts):
+                real = full_mask[i].bool().to(dev)
+                kv = [(layer.keys[i][:, real], layer.values[i][:, real]) for layer in layers]
+                store.add(prompt, kv)
+        # The rows' inputs: the prompt's tokens (right-aligned: what `generate` and its
+        # stop-string check see), under the mask of the cache plus the last token.
+        total = start + width + 1
+        last = once["input_ids"][:, -1:]
+        input_ids = torch.full((len(prompts), total), pad, dtype=torch.long, device=dev)
+        for i, prompt in enumerate(prompts):
+            tokens = [*prompt, int(last[i, 0])]
+            input_ids[i, total - len(tokens) :] = torch.tensor(tokens)
+        attention = torch.cat([full_mask.to(dev), torch.ones_like(last)], dim=1)
+        enc = {"input_ids": input_ids[rows], "attention_mask": attention[rows]}
+        return enc, with_room(cache, rows, room)
 
     def _finish(self, ids: list[int], stops: tuple[str, ...], max_tokens: int) -> Completion:
         """Where a generated row really ended, and why.
@@ -479,6 +575,19 @@ class TransformersLM(SharedResource, HFTokenizerMixin):
 def _cache_of(output: Any) -> Any:
     cache = getattr(output, "cache", None)
     return cache if cache is not None else output.past_key_values
+
+
+def _right_aligned(parts: list[tuple[Any, Any] | None], lengths: list[int], width: int) -> tuple:
+    """One layer's stored keys and values of several prompts as a batch ``[prompts, heads,
+    width, dim]``, each prompt's ``lengths[i]`` positions at the right end (zeros before
+    them, hidden by the mask); a prompt with nothing stored is all zeros."""
+    like = next(part[0] for part in parts if part is not None)  # [heads, n, dim]
+    shape = (len(lengths), like.shape[0], width, like.shape[-1])
+    keys, values = like.new_zeros(shape), like.new_zeros(shape)
+    for i, (part, n) in enumerate(zip(parts, lengths, strict=True)):
+        if part is not None:
+            keys[i, :, width - n :], values[i, :, width - n :] = part
+    return keys, values
 
 
 def tokens_to_reach(tokenizer: Any, ids: Sequence[int], chars: int) -> int:
