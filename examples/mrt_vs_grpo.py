@@ -176,7 +176,10 @@ def train_config(exp: Experiment, method: str, seed: int, run: Path) -> TrainCon
         token_budget=exp.token_budget,
         eval_problems=0,
         out=run,
+        # A run killed after its first checkpoint continues; one killed before it holds
+        # nothing worth keeping, and starts afresh.
         resume=(run / "checkpoint.pt").exists(),
+        overwrite=not (run / "checkpoint.pt").exists(),
     )
 
 

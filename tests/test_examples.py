@@ -32,6 +32,26 @@ def test_quickstart_runs_offline_and_prints_j_per_block():
     assert "[J_0 = " in out.stdout and "regret " in out.stdout
 
 
+def test_mrt_vs_grpo_continues_a_killed_run_or_restarts_one_killed_before_its_checkpoint(
+    tmp_path, monkeypatch
+):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("mrt_vs_grpo", EXAMPLES / "mrt_vs_grpo.py")
+    example = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, "mrt_vs_grpo", example)  # its dataclasses look it up
+    spec.loader.exec_module(example)
+    exp = example.Experiment(out=tmp_path)
+    run = tmp_path / "grpo-s3"
+    run.mkdir()
+    (run / "metrics.jsonl").write_text('{"step": 1}\n')  # killed before any checkpoint
+    config = example.train_config(exp, "grpo", 3, run)
+    assert config.overwrite and not config.resume
+    (run / "checkpoint.pt").write_bytes(b"")
+    config = example.train_config(exp, "grpo", 3, run)
+    assert config.resume and not config.overwrite
+
+
 @pytest.mark.slow
 def test_mrt_vs_grpo_runs_every_method_and_resumes_from_its_results(tmp_path):
     pytest.importorskip("transformers")
