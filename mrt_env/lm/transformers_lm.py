@@ -475,9 +475,11 @@ class TransformersLM(SharedResource, HFTokenizerMixin):
         then, not two.
         """
         torch = _torch()
+        store = self.prefix_cache
+        if not shared and not len(store):
+            return None  # nothing to share, nothing stored: skip the weights' version too
         ids, mask = once["input_ids"][:, :-1], once["attention_mask"][:, :-1]
         prompts = [row[m.bool()].tolist() for row, m in zip(ids, mask, strict=True)]
-        store = self.prefix_cache
         version = weights_version(self.model) if store.max_tokens else None
         found = [store.lookup(p, version) if version else (0, []) for p in prompts]
         kept = [n for n, _ in found]
