@@ -16,3 +16,19 @@ def median_seconds(fn: Callable[[], object], repeats: int) -> float:
         fn()
         times.append(time.perf_counter() - start)
     return statistics.median(times)
+
+
+def interleaved_seconds(fns: dict[str, Callable[[], object]], repeats: int) -> dict[str, list]:
+    """Wall times of each ``fn()`` over ``repeats`` rounds, the functions taking turns
+    within a round (after one untimed warm-up round): a machine whose speed drifts
+    slows all of them alike, so ratios taken round by round hold better than ratios of
+    medians timed one function after another."""
+    for fn in fns.values():
+        fn()
+    times: dict[str, list] = {name: [] for name in fns}
+    for _ in range(repeats):
+        for name, fn in fns.items():
+            start = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - start)
+    return times

@@ -8,18 +8,20 @@
 (b) 8 envs on the tiny model with the forced-answer prover: ``ReasoningVectorEnv`` (one
     prover call per step for all envs) against Gymnasium's ``SyncVectorEnv`` (one call per
     env), same seeds, same blocks, a fresh prover cache and prefix cache for each run.
-    Ratios are measured side by side in one run (medians of --repeats).
+    The four cells take turns in each of --repeats rounds; the speed-up is the median of
+    the rounds' ratios (a machine whose speed drifts slows both envs of a round alike).
 """
 
 from __future__ import annotations
 
+import statistics
 import tempfile
 import warnings
 from dataclasses import dataclass
 
 import gymnasium as gym
 import tyro
-from _timing import median_seconds
+from _timing import interleaved_seconds, median_seconds
 
 from mrt_env.envs import ReasoningEnv, ReasoningVectorEnv
 from mrt_env.spaces import UnicodeText
@@ -40,8 +42,8 @@ class BenchConfig:
     """(b) forced answers per prefix."""
     answer_tokens: int = 16
     """(b) tokens per forced answer."""
-    repeats: int = 3
-    """Timed runs per cell; the median is reported."""
+    repeats: int = 5
+    """Timed rounds; medians are reported."""
 
 
 class BareTextEnv(gym.Env[str, str]):
@@ -114,33 +116,43 @@ def main(cfg: BenchConfig) -> None:
         fns = [lambda: ReasoningEnv(prover=shared, **settings) for _ in range(cfg.num_envs)]
         run(gym.vector.SyncVectorEnv(fns))
 
-    times = {}
+    def reading(shared: bool, fn):
+        def timed() -> None:
+            lm.share_prefill = shared
+            fn()
+
+        return timed
+
     # Each context read whole once per sampled answer (transformers' own path), or once,
-    # and only past what the prefix cache holds.
-    for shared in (False, True):
-        lm.share_prefill = shared
-        times[shared] = (
-            median_seconds(one_by_one, cfg.repeats),
-            median_seconds(batched, cfg.repeats),
-        )
+    # and only past what the prefix cache holds. The four cells take turns in each round.
+    cells = {
+        (shared, name): reading(shared, fn)
+        for shared in (False, True)
+        for name, fn in (("sync", one_by_one), ("batched", batched))
+    }
+    times = interleaved_seconds(cells, cfg.repeats)
     n = cfg.vector_steps + 1
     print(
         f"(b) {cfg.num_envs} envs, tiny model, forced prover k={cfg.k}: reset + "
-        f"{cfg.vector_steps} steps ({n} prover rounds)"
+        f"{cfg.vector_steps} steps ({n} prover rounds), medians of {cfg.repeats} rounds"
     )
-    base = times[False][0]
+    base = statistics.median(times[(False, "sync")])
+    names = {
+        "sync": "SyncVectorEnv (one prover call per env)",
+        "batched": "ReasoningVectorEnv (one call per step)",
+    }
     print("| vector env | reading of a context | s per run | speed-up |")
     print("|---|---|---|---|")
-    for shared, pair in times.items():
+    for (shared, name), ts in times.items():
         how = "once, new tokens only" if shared else "whole, once per answer"
-        for name, t in zip(
-            ("SyncVectorEnv (one prover call per env)", "ReasoningVectorEnv (one call per step)"),
-            pair,
-            strict=True,
-        ):
-            print(f"| {name} | {how} | {t:.2f} | {base / t:.1f}x |")
-    t_sync, t_vec = times[True]
-    print(f"ReasoningVectorEnv against SyncVectorEnv, both sharing: {t_sync / t_vec:.1f}x")
+        t = statistics.median(ts)
+        print(f"| {names[name]} | {how} | {t:.2f} | {base / t:.1f}x |")
+    ratios = [s / b for s, b in zip(times[(True, "sync")], times[(True, "batched")], strict=True)]
+    print(
+        f"ReasoningVectorEnv against SyncVectorEnv, both sharing: "
+        f"{statistics.median(ratios):.1f}x (median of the rounds' ratios; "
+        f"{min(ratios):.1f}x to {max(ratios):.1f}x)"
+    )
 
 
 if __name__ == "__main__":

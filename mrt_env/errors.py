@@ -35,6 +35,7 @@ __all__ = [
     "MrtError",
     "ResetNeeded",
     "RunStateError",
+    "SharedPrefixError",
     "UnknownAttribute",
     "UnknownKey",
 ]
@@ -123,3 +124,8 @@ class BackendUnavailable(BackendError, ConnectionError):
 
 class BackendTimeout(BackendError, TimeoutError):
     """A model server did not answer within the timeout (after retries)."""
+
+
+class SharedPrefixError(BackendError, RuntimeError):
+    """A shared-prefix decoding cache was asked for an operation it does not support (a
+    reorder, a crop, more tokens than its room); TransformersLM never asks for one."""

@@ -454,6 +454,7 @@ def test_the_table_reaches_every_error_class():
         "BackendTimeout",
         "BackendUnavailable",
         "ContextLengthExceeded",
+        "SharedPrefixError",  # a cache operation TransformersLM never asks: tests/lm/test_kv_cache
     }
 
 

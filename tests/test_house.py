@@ -22,6 +22,10 @@ ALLOWED_FOREIGN = {
     # torch's count of in-place writes to a tensor (what autograd checks saved tensors
     # with): the prefix cache's test that the weights are the ones its keys came from.
     ("_version", "lm/kv_cache.py"),
+    # transformers' config field that names the attention function its models dispatch
+    # to (read by every attention layer at each call); shared-prefix decoding switches it
+    # for one generate call and back. set_attn_implementation re-validates the whole model.
+    ("_attn_implementation", "lm/kv_cache.py"),
 }
 
 

@@ -83,11 +83,16 @@ def _settle(pred: str, gold: str) -> Outcome | tuple[str, str]:
 
 def _symbolic(pair: tuple[str, str], timeout: float, wait: float) -> Outcome:
     """Phase two: sympy in a grading worker, under the deadlines."""
+    return _symbolic_many([pair], timeout, wait)[0]
+
+
+def _symbolic_many(pairs: list[tuple[str, str]], timeout: float, wait: float) -> list[Outcome]:
+    """Phase two for several pairs, streamed through one worker at a time."""
     try:
-        return get_pool().compare(*pair, timeout=timeout, wait=wait)
+        return get_pool().compare_many(pairs, timeout=timeout, wait=wait)
     except GradingError as exc:
         logger.warning("grading pool unavailable: %s", exc)
-        return Outcome(False, f"grading pool unavailable: {exc}", undecided=True)
+        return [Outcome(False, f"grading pool unavailable: {exc}", undecided=True)] * len(pairs)
 
 
 def _compare(pred: str, gold: str, timeout: float, wait: float) -> Outcome:
@@ -168,12 +173,16 @@ def _first_phase(response: str, gold: str) -> GradeResult | _Pending:
 
 
 def _second_phase(pending: _Pending, timeout: float, wait: float) -> GradeResult:
-    extracted, pair = pending
+    return _second_phase_many([pending], timeout, wait)[0]
+
+
+def _second_phase_many(pending: list[_Pending], timeout: float, wait: float) -> list[GradeResult]:
     try:
-        return _result(extracted, _symbolic(pair, timeout, wait))
+        outcomes = _symbolic_many([pair for _, pair in pending], timeout, wait)
+        return [_result(extracted, o) for (extracted, _), o in zip(pending, outcomes, strict=True)]
     except Exception as exc:  # the grading boundary (see _internal_error)
         logger.exception("grade() failed on an input; no verdict")
-        return _internal_error(exc)
+        return [_internal_error(exc)] * len(pending)
 
 
 def _result(extracted: str, outcome: Outcome) -> GradeResult:
@@ -218,15 +227,19 @@ def grade_many(
     if not pending:
         return results  # type: ignore[return-value]
     get_pool(workers)  # grows the pool to ``workers`` if it is smaller
+    # Each thread streams its share through one worker (no round trip per pair).
+    shares = [pending[k::workers] for k in range(min(workers, len(pending)))]
 
-    def one(i: int) -> GradeResult:
-        return _second_phase(results[i], timeout, wait)  # type: ignore[arg-type]
+    def one(share: list[int]) -> list[GradeResult]:
+        return _second_phase_many([results[i] for i in share], timeout, wait)  # type: ignore[misc]
 
-    if len(pending) > 1 and workers > 1:
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="mrt-grade") as ex:
-            done = list(ex.map(one, pending))
+    if len(shares) > 1:
+        with ThreadPoolExecutor(max_workers=len(shares), thread_name_prefix="mrt-grade") as ex:
+            graded = list(ex.map(one, shares))
     else:
-        done = [one(i) for i in pending]
-    for i, result in zip(pending, done, strict=True):
+        graded = [one(shares[0])]
+    order = [i for share in shares for i in share]
+    done = [result for share in graded for result in share]
+    for i, result in zip(order, done, strict=True):
         results[i] = result
     return results  # type: ignore[return-value]

@@ -32,6 +32,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -109,8 +110,8 @@ class _Worker:
         """The next message, ``_EOF`` if the worker died; raises queue.Empty on timeout."""
         return self.lines.get(timeout=timeout)
 
-    def send(self, pred: str, gold: str) -> None:
-        self.process.stdin.write(json.dumps([pred, gold]) + "\n")
+    def write(self, line: str) -> None:
+        self.process.stdin.write(line)
         self.process.stdin.flush()
 
     def kill(self) -> None:
@@ -120,6 +121,9 @@ class _Worker:
         for stream in (self.process.stdin, self.process.stdout):
             with contextlib.suppress(OSError):  # a broken pipe has nothing left to release
                 stream.close()
+
+
+_CRASHED = Outcome(False, "grading worker crashed on this input", undecided=True)
 
 
 class WorkerPool:
@@ -294,30 +298,79 @@ class WorkerPool:
         it has one. Starting a new worker counts against neither. When either bound
         passes, the outcome is undecided.
         """
-        worker = self._acquire(time.monotonic() + wait)
-        if worker is None:
-            return Outcome(
-                False, f"no grading worker came free within {wait:g} s", True, undecided=True
-            )
+        return self.compare_many([(pred, gold)], timeout=timeout, wait=wait)[0]
+
+    def compare_many(
+        self, pairs: Sequence[tuple[str, str]], *, timeout: float, wait: float
+    ) -> list[Outcome]:
+        """Compare each pair as :meth:`compare` does, all through one worker at a time.
+
+        The pairs are streamed: the worker starts a pair as soon as it has answered the one
+        before, and that pair's ``timeout`` counts from then, so the outcomes are those of
+        one :meth:`compare` per pair, without a round trip between the caller's threads and
+        the worker for each. A pair that overruns, or kills the worker, costs its own
+        verdict; the pairs after it go to a fresh worker (``wait`` again bounds the wait).
+        """
+        results: list[Outcome] = []
+        while len(results) < len(pairs):
+            worker = self._acquire(time.monotonic() + wait)
+            if worker is None:
+                busy = Outcome(
+                    False, f"no grading worker came free within {wait:g} s", True, undecided=True
+                )
+                results.extend([busy] * (len(pairs) - len(results)))
+                break
+            self._stream(worker, pairs, results, timeout)
+        return results
+
+    # Bytes sent ahead of the pair being compared: less than any pipe buffer, so a write
+    # never blocks while a pair runs past its deadline (the wait for its answer must end).
+    AHEAD_BYTES = 4096
+
+    def _stream(
+        self,
+        worker: _Worker,
+        pairs: Sequence[tuple[str, str]],
+        results: list[Outcome],
+        timeout: float,
+    ) -> None:
+        """Send ``pairs[len(results):]`` to ``worker`` and append their outcomes, until they
+        are done (the worker is released) or one ends the worker (it is replaced)."""
+        ahead: collections.deque[int] = collections.deque()  # sizes of the lines in flight
+        sent = len(results)
         try:
-            worker.send(pred, gold)
-            message = worker.receive(timeout)
+            while len(results) < len(pairs):
+                while sent < len(pairs):
+                    line = json.dumps(list(pairs[sent])) + "\n"
+                    if ahead and sum(ahead) + len(line) > self.AHEAD_BYTES:
+                        break
+                    worker.write(line)
+                    ahead.append(len(line))
+                    sent += 1
+                message = worker.receive(timeout)
+                ahead.popleft()
+                if message is _EOF:  # e.g. a C stack overflow in the parser
+                    self._replace(worker)
+                    results.append(_CRASHED)
+                    return
+                verdict, reason = message
+                results.append(Outcome(bool(verdict), str(reason)))
         except queue.Empty:
             self._replace(worker)
-            return Outcome(False, f"sympy comparison exceeded {timeout:g} s", True, undecided=True)
-        except OSError:  # broken pipe: the worker had died
-            message = _EOF
+            results.append(
+                Outcome(False, f"sympy comparison exceeded {timeout:g} s", True, undecided=True)
+            )
+            return
+        except OSError:  # broken pipe: the worker had died on the pair it was comparing
+            self._replace(worker)
+            results.append(_CRASHED)
+            return
         except BaseException:
             # Anything else (Ctrl-C while waiting, say) leaves the worker mid-computation:
             # replace it, so that the pool never loses a worker.
             self._replace(worker)
             raise
-        if message is _EOF:  # e.g. a C stack overflow in the parser
-            self._replace(worker)
-            return Outcome(False, "grading worker crashed on this input", undecided=True)
-        verdict, reason = message
         self._release(worker)
-        return Outcome(bool(verdict), str(reason))
 
 
 def default_pool_size() -> int:

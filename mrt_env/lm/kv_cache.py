@@ -1,6 +1,6 @@
 """Key/value caches for :class:`~mrt_env.lm.transformers_lm.TransformersLM`'s decoding.
 
-Two savings, neither of which changes what is computed:
+Three savings, none of which changes what is computed:
 
 * :func:`with_room`: transformers' dynamic cache concatenates each new key onto the whole
   cache at every decoding step (a copy of rows x length per step, 15% of a batched
@@ -11,6 +11,11 @@ Two savings, neither of which changes what is computed:
   recent prompts; a new prompt that starts with a stored one reads only its new tokens
   (vLLM's prefix caching, in miniature). Entries are dropped when the model's weights
   change (a training step), so a policy being trained is never read through stale keys.
+* :func:`shared_prefix_decoding`: the k answers a meta-prover samples after one context
+  would each hold a copy of the context's keys, and every decoding step would read all k
+  copies. The context's keys are kept once instead, and the k rows' queries of a step are
+  packed into one attention over them (the idea of vLLM's and FlashInfer's cascade
+  attention), each row also seeing only its own generated tokens.
 
 Only caches made of transformers' full-attention layer objects take part; a model with
 other layers (sliding windows, recurrent state), or a transformers whose caches have no
@@ -19,15 +24,25 @@ per-layer objects, keeps transformers' own cache.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 from collections import OrderedDict
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 
-from mrt_env.errors import ConfigError
+from mrt_env.errors import ConfigError, SharedPrefixError
 from mrt_env.extras import require
 
-__all__ = ["PrefixStore", "full_attention_layers", "weights_version", "with_room"]
+__all__ = [
+    "PrefixStore",
+    "SharedPrefixPlan",
+    "full_attention_layers",
+    "shared_prefix_decoding",
+    "weights_version",
+    "with_room",
+]
 
 
 def _torch() -> Any:
@@ -46,7 +61,7 @@ def full_attention_layers(cache: Any) -> list[Any] | None:
     layers = getattr(cache, "layers", None)
     if base is None or not layers:
         return None
-    kinds = (base, _roomy_layer_class())
+    kinds = (base, _roomy_layer_class(), _shared_layer_class())
     return list(layers) if all(type(layer) in kinds for layer in layers) else None
 
 
@@ -66,14 +81,20 @@ def with_room(cache: Any, rows: Any, room: int) -> Any:
     return cache
 
 
-_ROOMY: list[Any] = []  # the class, built at first use (transformers is imported lazily)
+# Our cache layer classes, built at first use (transformers is imported lazily); None
+# where transformers has no per-layer cache objects to derive from.
+_LAYER_CLASSES: dict[str, Any] = {}
+
+
+def _layer_class(make: Any) -> Any:
+    if make.__name__ not in _LAYER_CLASSES:
+        base = _dynamic_layer()
+        _LAYER_CLASSES[make.__name__] = None if base is None else make(base)
+    return _LAYER_CLASSES[make.__name__]
 
 
 def _roomy_layer_class() -> Any:
-    if not _ROOMY:
-        base = _dynamic_layer()
-        _ROOMY.append(None if base is None else _make_roomy_layer(base))
-    return _ROOMY[0]
+    return _layer_class(_make_roomy_layer)
 
 
 def _make_roomy_layer(base: Any) -> Any:
@@ -117,6 +138,251 @@ def _make_roomy_layer(base: Any) -> Any:
             return self.keys, self.values
 
     return RoomyLayer
+
+
+# ---------------------------------------------------------------------------------------
+# Shared-prefix decoding
+
+SHARED_PREFIX_ATTENTION = "mrt_shared_prefix"
+"""The attention implementation a model runs under while it decodes with a shared prefix
+(registered with transformers at first use; outside such a decode, in any thread, it
+computes exactly what ``"sdpa"`` computes)."""
+
+# Model families whose attention calls the registered function plainly (query, keys,
+# values, mask, scale): no soft-capping, attention sinks, or position biases to carry.
+_PLAIN_ATTENTION_MODELS = frozenset({"llama", "mistral", "qwen2", "qwen3"})
+
+_ACTIVE: contextvars.ContextVar[SharedPrefixPlan | None] = contextvars.ContextVar(
+    "mrt_shared_prefix_plan", default=None
+)
+
+
+class SharedPrefixPlan:
+    """Where each row of one decoding call lives: prompt ``rows[r]``, in the r-th's
+    *slot* among the rows of that prompt.
+
+    The keys of a layer are one buffer ``[prompts, kv heads, P + room * G, dim]``: the
+    prompt's ``P`` cached positions (left-padded, ``prompt_mask`` says which are real),
+    then the generated tokens step by step, ``G`` per step (one per slot; ``G``: the most
+    rows any prompt has). Step-major, so that after t steps the filled part is the first
+    ``P + t * G`` positions and attention reads no empty room. ``mask`` ``[prompts, 1, G,
+    length]`` lets slot s see the real prompt positions and its own tokens, nothing else.
+    """
+
+    def __init__(self, rows: list[int], prompt_mask: Any, room: int) -> None:
+        torch = _torch()
+        prompts, self.width = prompt_mask.shape  # P
+        slots, seen = [], [0] * prompts
+        for p in rows:
+            slots.append(seen[p])
+            seen[p] += 1
+        self.slots = max(seen)  # G
+        self.room = room
+        device = prompt_mask.device
+        self.prompt_of_row = torch.tensor(rows, device=device)
+        self.slot = torch.tensor(slots, device=device)
+        self.flat = self.prompt_of_row * self.slots + self.slot  # row -> packed query index
+        # In the usual layout (every prompt's k rows, in order) packing is a reshape.
+        self.in_order = len(rows) == prompts * self.slots and bool(
+            (self.flat == torch.arange(len(rows), device=device)).all()
+        )
+        self.first = self.width + self.slot  # [rows]: where each row's first token goes
+        length = self.width + room * self.slots
+        self.mask = torch.zeros((prompts, 1, self.slots, length), dtype=torch.bool, device=device)
+        self.mask[:, 0, :, : self.width] = prompt_mask.bool()[:, None, :]
+        self._written = 0
+        self._grouped: dict[tuple[int, int], Any] = {}
+
+    def open(self, step: int) -> None:
+        """Step ``step``'s token of every row becomes visible to the row itself."""
+        if step >= self.room:
+            raise SharedPrefixError(
+                f"a shared-prefix decode has room for {self.room} new tokens per row; "
+                f"step {step} asked for more"
+            )
+        if step == self._written:
+            self.mask[self.prompt_of_row, 0, self.slot, self.position(step)] = True
+            self._written += 1
+            self._grouped.clear()
+
+    def position(self, step: int) -> Any:
+        """Where each row's token of step ``step`` goes in the buffers (``[rows]``)."""
+        return self.first + step * self.slots
+
+    def mask_for(self, group: int, length: int) -> Any:
+        """The mask of the first ``length`` positions, each slot's row repeated ``group``
+        times (one per query head that shares a key head)."""
+        mask = self.mask[..., :length]
+        if group == 1:
+            return mask
+        if (group, length) not in self._grouped:
+            self._grouped[(group, length)] = mask.repeat_interleave(group, dim=2)
+        return self._grouped[(group, length)]
+
+
+def shared_prefix_decoding(
+    model: Any, cache: Any, rows: list[int], prompt_mask: Any, room: int
+) -> SharedPrefixPlan | None:
+    """Lay ``cache`` (one entry per prompt, ``prompt_mask`` its real positions) out for a
+    shared-prefix decode of ``rows`` (the prompt of each row) with ``room`` new tokens per
+    row, and return the plan to decode under (:func:`decoding_with`). None, with ``cache``
+    untouched, when ``model`` or ``cache`` cannot take part: then :func:`with_room`
+    serves."""
+    config = getattr(model, "config", None)
+    if (
+        getattr(config, "model_type", None) not in _PLAIN_ATTENTION_MODELS
+        or getattr(config, "_attn_implementation", None) != "sdpa"
+        or full_attention_layers(cache) is None
+        or not _register_attention()
+    ):
+        return None
+    plan = SharedPrefixPlan(rows, prompt_mask, room)
+    shared = _shared_layer_class()
+    for i, layer in enumerate(cache.layers):
+        cache.layers[i] = shared.from_layer(layer, plan, first=i == 0)
+    return plan
+
+
+@contextlib.contextmanager
+def decoding_with(model: Any, plan: SharedPrefixPlan) -> Iterator[None]:
+    """Run ``model`` under the shared-prefix attention for ``plan`` in this thread.
+
+    The model's attention implementation is switched for the duration; a call from
+    another thread meanwhile sees no plan and gets plain ``"sdpa"`` attention and masks.
+    """
+    config = model.config
+    before = config._attn_implementation
+    token = _ACTIVE.set(plan)
+    config._attn_implementation = SHARED_PREFIX_ATTENTION
+    try:
+        yield
+    finally:
+        config._attn_implementation = before
+        _ACTIVE.reset(token)
+
+
+_REGISTERED: list[bool] = []
+
+
+def _register_attention() -> bool:
+    """Register the attention and mask functions with transformers (once); False when this
+    transformers has no registries to register with."""
+    if not _REGISTERED:
+        try:
+            from transformers import AttentionInterface
+            from transformers.integrations.sdpa_attention import sdpa_attention_forward
+            from transformers.masking_utils import AttentionMaskInterface, sdpa_mask
+        except ImportError:
+            _REGISTERED.append(False)
+            return False
+
+        def attention(module, query, key, value, attention_mask, *args, **kwargs):
+            plan = _ACTIVE.get()
+            if plan is None:
+                return sdpa_attention_forward(
+                    module, query, key, value, attention_mask, *args, **kwargs
+                )
+            return _packed_attention(plan, query, key, value, **kwargs)
+
+        def mask(*args: Any, **kwargs: Any) -> Any:
+            # The plan holds the decode's mask; transformers need not build one.
+            return None if _ACTIVE.get() is not None else sdpa_mask(*args, **kwargs)
+
+        AttentionInterface.register(SHARED_PREFIX_ATTENTION, attention)
+        AttentionMaskInterface.register(SHARED_PREFIX_ATTENTION, mask)
+        _REGISTERED.append(True)
+    return _REGISTERED[0]
+
+
+def _packed_attention(
+    plan: SharedPrefixPlan, query: Any, key: Any, value: Any, **kwargs: Any
+) -> tuple[Any, None]:
+    """One decoding step's attention for all rows: ``query`` ``[rows, heads, 1, dim]``
+    against the per-prompt buffers ``key``/``value`` ``[prompts, kv heads, length, dim]``.
+    Returns ``[rows, 1, heads, dim]``, the layout transformers' attention functions
+    return."""
+    torch = _torch()
+    for name in ("softcap", "sliding_window", "s_aux", "position_bias"):
+        if kwargs.get(name) is not None:
+            raise SharedPrefixError(f"shared-prefix attention does not support {name}")
+    rows, heads, steps, dim = query.shape
+    if steps != 1:
+        raise SharedPrefixError(f"shared-prefix attention decodes one token a step, got {steps}")
+    prompts, kv_heads = key.shape[:2]
+    group, slots = heads // kv_heads, plan.slots
+    q = query[:, :, 0]  # [rows, heads, dim]
+    if not plan.in_order:
+        q = q.new_zeros((prompts * slots, heads, dim)).index_copy_(0, plan.flat, q)
+    # [prompts, slots, kv heads, group, dim] -> [prompts, kv heads, slots * group, dim]:
+    # the queries of a prompt's rows (and of the heads that share a key head) attend
+    # together, over one copy of the prompt's keys.
+    q = q.view(prompts, slots, kv_heads, group, dim).permute(0, 2, 1, 3, 4)
+    q = q.reshape(prompts, kv_heads, slots * group, dim)
+    out = torch.nn.functional.scaled_dot_product_attention(
+        q, key, value, attn_mask=plan.mask_for(group, key.shape[2]), scale=kwargs.get("scaling")
+    )  # [prompts, kv heads, slots * group, dim]
+    out = out.view(prompts, kv_heads, slots, group, dim).permute(0, 2, 1, 3, 4)
+    out = out.reshape(prompts * slots, heads, dim)
+    if not plan.in_order:
+        out = out.index_select(0, plan.flat)
+    return out.view(rows, 1, heads, dim), None
+
+
+def _shared_layer_class() -> Any:
+    return _layer_class(_make_shared_layer)
+
+
+def _make_shared_layer(base: Any) -> Any:
+    class SharedPrefixLayer(base):
+        """A full-attention cache layer laid out by a :class:`SharedPrefixPlan`: each
+        prompt's keys once, then the tokens its rows generate. Seen from transformers, it
+        holds ``P + t`` positions per row after ``t`` steps."""
+
+        @classmethod
+        def from_layer(cls, layer: Any, plan: SharedPrefixPlan, *, first: bool) -> Any:
+            new = cls()
+            new.lazy_initialization(layer.keys, layer.values)
+            new.plan, new.first, new.step = plan, first, 0
+            new.buffers = []
+            for name in ("keys", "values"):
+                old = getattr(layer, name)  # [prompts, kv heads, P, dim]
+                length = plan.width + plan.room * plan.slots
+                # Zeros, not empty: a masked position still enters the product with the
+                # query, and NaN garbage there would survive the mask.
+                buffer = old.new_zeros((*old.shape[:2], length, old.shape[-1]))
+                buffer[:, :, : plan.width] = old
+                new.buffers.append(buffer)
+                setattr(new, name, buffer[:, :, : plan.width])
+            return new
+
+        def update(self, key_states: Any, value_states: Any, *args: Any, **kwargs: Any) -> Any:
+            plan = self.plan
+            if key_states.shape[-2] != 1:
+                raise SharedPrefixError(
+                    f"a shared-prefix cache takes one token per step, got {key_states.shape[-2]}"
+                )
+            if self.first:
+                plan.open(self.step)
+            keys, values = self.buffers
+            where = plan.position(self.step)
+            keys[plan.prompt_of_row, :, where] = key_states[:, :, 0]
+            values[plan.prompt_of_row, :, where] = value_states[:, :, 0]
+            self.step += 1
+            filled = plan.width + self.step * plan.slots
+            self.keys, self.values = keys[:, :, :filled], values[:, :, :filled]
+            return self.keys, self.values
+
+        def get_seq_length(self, *args: Any, **kwargs: Any) -> int:
+            return self.plan.width + self.step
+
+        def _unsupported(self, *args: Any, **kwargs: Any) -> None:
+            raise SharedPrefixError(
+                "a shared-prefix decoding cache cannot be reordered, cropped or re-batched"
+            )
+
+        reorder_cache = crop = batch_repeat_interleave = batch_select_indices = _unsupported
+
+    return SharedPrefixLayer
 
 
 _BLOCK = 16  # prompts are matched in whole blocks of this many tokens, then token by token

@@ -13,6 +13,7 @@ Needs the ``hf`` extra (``pip install 'mrt-env[hf]'``).
 from __future__ import annotations
 
 import bisect
+import contextlib
 import hashlib
 import inspect
 import threading
@@ -31,7 +32,14 @@ from mrt_env.lm.base import (
     check_generate_args,
     cut_at_stop,
 )
-from mrt_env.lm.kv_cache import PrefixStore, full_attention_layers, weights_version, with_room
+from mrt_env.lm.kv_cache import (
+    PrefixStore,
+    decoding_with,
+    full_attention_layers,
+    shared_prefix_decoding,
+    weights_version,
+    with_room,
+)
 from mrt_env.lm.masks import packed_causal_mask
 from mrt_env.lm.sampling import Sampling
 
@@ -442,27 +450,31 @@ class TransformersLM(SharedResource, HFTokenizerMixin):
                 self.max_context,
                 where=f"{self.name} generate[{i}]",
             )
-        extra = {}
+        extra, plan = {}, None
         if self.share_prefill and once["input_ids"].shape[1] > 1:
             shared = len(distinct) < len(prompts)
             prefilled = self._prefill(once, rows, room=config.max_new_tokens, shared=shared)
             if prefilled is not None:
-                enc, extra[self._cache_kwarg] = prefilled
+                enc, extra[self._cache_kwarg], plan = prefilled
         processors = _transformers().LogitsProcessorList([sampler] if sampler else [])
-        out = self.model.generate(
-            **enc, generation_config=config, logits_processor=processors, tokenizer=tok, **extra
-        )
+        with decoding_with(self.model, plan) if plan else contextlib.nullcontext():
+            out = self.model.generate(
+                **enc, generation_config=config, logits_processor=processors, tokenizer=tok, **extra
+            )
         new = out[:, enc["input_ids"].shape[1] :].tolist()  # [rows, new_tokens]
         return [self._finish(ids, stops, config.max_new_tokens) for ids in new]
 
     def _prefill(
         self, once: Any, rows: Any, *, room: int, shared: bool
-    ) -> tuple[dict[str, Any], Any] | None:
-        """The key/value cache of every distinct prompt but its last token, copied to the
-        rows that continue it, with ``room`` free positions per row
-        (:func:`~mrt_env.lm.kv_cache.with_room`); and the rows' ``input_ids`` and
-        ``attention_mask`` that go with it (``generate`` then reads each last token and
-        samples).
+    ) -> tuple[dict[str, Any], Any, Any] | None:
+        """The key/value cache of every distinct prompt but its last token, laid out for the
+        rows that continue it with ``room`` free positions per row; the rows'
+        ``input_ids`` and ``attention_mask`` that go with it (``generate`` then reads each
+        last token and samples); and the shared-prefix plan to decode under, or None.
+
+        The layout is :func:`~mrt_env.lm.kv_cache.shared_prefix_decoding` (each prompt's
+        keys once, the rows' queries packed over them) when rows share a prompt and the
+        model allows, else :func:`~mrt_env.lm.kv_cache.with_room` (a copy per row).
 
         A prompt that starts with one the :class:`~mrt_env.lm.kv_cache.PrefixStore` holds
         reads only its new tokens. Row i of the pass is then laid out as ``[padding,
@@ -537,7 +549,12 @@ class TransformersLM(SharedResource, HFTokenizerMixin):
             input_ids[i, total - len(tokens) :] = torch.tensor(tokens)
         attention = torch.cat([full_mask.to(dev), torch.ones_like(last)], dim=1)
         enc = {"input_ids": input_ids[rows], "attention_mask": attention[rows]}
-        return enc, with_room(cache, rows, room)
+        # Rows that share a prompt decode over one copy of its keys; a row alone gains
+        # nothing from packing, and keeps the plain layout.
+        plan = None
+        if shared:
+            plan = shared_prefix_decoding(self.model, cache, rows.tolist(), full_mask.to(dev), room)
+        return enc, cache if plan else with_room(cache, rows, room), plan
 
     def _finish(self, ids: list[int], stops: tuple[str, ...], max_tokens: int) -> Completion:
         """Where a generated row really ended, and why.

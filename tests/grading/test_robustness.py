@@ -1,5 +1,6 @@
 """Hostile input, deadlines, threads and the worker pool: grading never raises or hangs."""
 
+import json
 import os
 import subprocess
 import sys
@@ -106,6 +107,32 @@ def test_grade_many_bounds_each_item_not_the_batch():
     assert time.monotonic() - start < 60
     assert [r.timed_out for r in results] == [True, False, False] * 2
     assert [r.correct for r in results] == [False, True, True] * 2
+
+
+def test_a_stream_of_pairs_gets_the_verdicts_of_one_call_each():
+    # More pairs than are ever sent ahead at once, so the stream refills as answers come.
+    cases = [c for c in CASES["GRADE_CASES"] if c.family not in ("hostile",)][:40]
+    pairs = [(r"\sqrt{8}", r"2\sqrt{2}"), (r"x^{2}", "2x"), (r"\frac{1}{2}", "0.5")] * 80
+    pool = get_pool()
+    streamed = pool.compare_many(pairs, timeout=5.0, wait=60.0)
+    assert sum(len(json.dumps(pair)) + 1 for pair in pairs) > pool.AHEAD_BYTES
+    assert [o.correct for o in streamed] == [True, False, True] * 80
+    one_by_one = [pool.compare(p, g, timeout=5.0, wait=60.0) for p, g in pairs[:3]]
+    assert streamed[:3] == one_by_one
+    assert [r.correct for r in grade_many([(c.response, c.gold) for c in cases])] == [
+        c.correct for c in cases
+    ]
+
+
+def test_an_overrun_inside_a_stream_costs_only_its_own_verdict():
+    pool = get_pool()
+    pairs = [(r"\sqrt{8}", r"2\sqrt{2}"), (SLOW_PRED, SLOW_GOLD), ("x+1", "1+x"), ("3", "4")]
+    start = time.monotonic()
+    outcomes = pool.compare_many(pairs, timeout=0.5, wait=60.0)
+    assert time.monotonic() - start < 60
+    assert [o.timed_out for o in outcomes] == [False, True, False, False]
+    assert [o.correct for o in outcomes] == [True, False, True, False]
+    assert outcomes[1].undecided and "exceeded 0.5 s" in outcomes[1].reason
 
 
 def test_workers_are_gone_after_the_interpreter_exits(tmp_path):
