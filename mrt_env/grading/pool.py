@@ -311,6 +311,7 @@ class WorkerPool:
         the worker for each. A pair that overruns, or kills the worker, costs its own
         verdict; the pairs after it go to a fresh worker (``wait`` again bounds the wait).
         """
+        lines = [json.dumps(list(pair)) + "\n" for pair in pairs]  # encoded once, resent as is
         results: list[Outcome] = []
         while len(results) < len(pairs):
             worker = self._acquire(time.monotonic() + wait)
@@ -320,7 +321,7 @@ class WorkerPool:
                 )
                 results.extend([busy] * (len(pairs) - len(results)))
                 break
-            self._stream(worker, pairs, results, timeout)
+            self._stream(worker, lines, results, timeout)
         return results
 
     # Bytes sent ahead of the pair being compared: less than any pipe buffer, so a write
@@ -330,22 +331,23 @@ class WorkerPool:
     def _stream(
         self,
         worker: _Worker,
-        pairs: Sequence[tuple[str, str]],
+        lines: list[str],
         results: list[Outcome],
         timeout: float,
     ) -> None:
-        """Send ``pairs[len(results):]`` to ``worker`` and append their outcomes, until they
-        are done (the worker is released) or one ends the worker (it is replaced)."""
+        """Send ``lines[len(results):]`` (one encoded pair each) to ``worker`` and append
+        their outcomes, until they are done (the worker is released) or one ends the
+        worker (it is replaced)."""
         ahead: collections.deque[int] = collections.deque()  # sizes of the lines in flight
         sent = len(results)
         try:
-            while len(results) < len(pairs):
-                while sent < len(pairs):
-                    line = json.dumps(list(pairs[sent])) + "\n"
-                    if ahead and sum(ahead) + len(line) > self.AHEAD_BYTES:
+            while len(results) < len(lines):
+                while sent < len(lines):
+                    size = len(lines[sent])
+                    if ahead and sum(ahead) + size > self.AHEAD_BYTES:
                         break
-                    worker.write(line)
-                    ahead.append(len(line))
+                    worker.write(lines[sent])
+                    ahead.append(size)
                     sent += 1
                 message = worker.receive(timeout)
                 ahead.popleft()

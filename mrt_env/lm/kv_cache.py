@@ -61,7 +61,7 @@ def full_attention_layers(cache: Any) -> list[Any] | None:
     layers = getattr(cache, "layers", None)
     if base is None or not layers:
         return None
-    kinds = (base, _roomy_layer_class(), _shared_layer_class())
+    kinds = (base, _roomy_layer_class())
     return list(layers) if all(type(layer) in kinds for layer in layers) else None
 
 
@@ -190,7 +190,6 @@ class SharedPrefixPlan:
         length = self.width + room * self.slots
         self.mask = torch.zeros((prompts, 1, self.slots, length), dtype=torch.bool, device=device)
         self.mask[:, 0, :, : self.width] = prompt_mask.bool()[:, None, :]
-        self._written = 0
         self._grouped: dict[tuple[int, int], Any] = {}
 
     def open(self, step: int) -> None:
@@ -200,10 +199,8 @@ class SharedPrefixPlan:
                 f"a shared-prefix decode has room for {self.room} new tokens per row; "
                 f"step {step} asked for more"
             )
-        if step == self._written:
-            self.mask[self.prompt_of_row, 0, self.slot, self.position(step)] = True
-            self._written += 1
-            self._grouped.clear()
+        self.mask[self.prompt_of_row, 0, self.slot, self.position(step)] = True
+        self._grouped.clear()
 
     def position(self, step: int) -> Any:
         """Where each row's token of step ``step`` goes in the buffers (``[rows]``)."""
