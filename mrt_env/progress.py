@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import numbers
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -34,7 +35,7 @@ from mrt_env.commitment import answer_opening
 from mrt_env.config import Config
 from mrt_env.errors import ArgumentTypeError, ConfigError
 from mrt_env.grading import grade_many
-from mrt_env.lm.base import Completion, LanguageModel, SharedResource
+from mrt_env.lm.base import Completion, LanguageModel, SharedResource, check_logprob
 from mrt_env.lm.sampling import Sampling
 from mrt_env.prompts import problem_prompt
 from mrt_env.types import Problem
@@ -97,6 +98,14 @@ class ProverEstimate:
     answer_logprobs: tuple[float, ...] = ()
     """Mean log-probability per token of each sampled answer given its context, when the
     prover scores them (``score_answers``; the weights of the authors' [maj@k]_j)."""
+
+    def __post_init__(self) -> None:
+        # J feeds rewards and regret: a NaN or a value outside [0, 1] (from a custom
+        # prover, an oracle function, a broken backend) must stop here, not become a reward.
+        j = self.success_prob
+        if isinstance(j, bool) or not isinstance(j, numbers.Real) or not 0.0 <= j <= 1.0:
+            raise ConfigError(f"a success probability J must be a number in [0, 1], got {j!r}")
+        object.__setattr__(self, "success_prob", float(j))  # numpy's floats too: one type
 
     @property
     def mean_answer_tokens(self) -> float:
@@ -393,6 +402,7 @@ class ForcedAnswerProver(_CachedProver):
         )
         means = [0.0] * len(texts)
         for i, total in zip(scored, totals, strict=True):
+            total = check_logprob(total, where=f"{self.lm.name} score of answer {i}")
             means[i] = total / max(1, self.lm.count_tokens(texts[i]))
         k = self.config.k
         return [means[j * k : (j + 1) * k] for j in range(len(outs))]
@@ -437,6 +447,11 @@ class LikelihoodProver(_CachedProver):
     On :class:`~mrt_env.lm.transformers_lm.TransformersLM` all prefixes of a stream are
     scored in one pass over the stream (``score_at_cuts``): the cost of reading the
     stream once, not once per prefix.
+
+    A score that is no log-probability (NaN, infinite, or above 0 by more than
+    :data:`~mrt_env.lm.base.LOGPROB_TOLERANCE`, which is rounding and counts as 0) is a
+    :class:`~mrt_env.errors.BackendError`: a broken model estimates nothing, and never
+    J = 1.
     """
 
     def __init__(self, lm: LanguageModel, *, cache_size: int = 100_000, **settings: Any):
@@ -461,12 +476,16 @@ class LikelihoodProver(_CachedProver):
             values = self._logprobs(
                 first.prompt, [requests[i].prefix for i in rows], forcing, answer
             )
+            # exp() of a NaN, an infinity or a positive value would read as J = 1 (or
+            # overflow): the model's value must be a log-probability, or nothing is estimated.
+            where = f"{self.lm.name} score of the gold answer {answer!r}"
+            values = [check_logprob(v, where=where) for v in values]
             if cfg.normalize == "per_token":
                 n = max(1, self.lm.count_tokens(answer))
                 values = [v / n for v in values]
             for i, v in zip(rows, values, strict=True):
                 logps[i] = v
-        return [ProverEstimate(min(1.0, math.exp(lp))) for lp in logps]
+        return [ProverEstimate(math.exp(lp)) for lp in logps]  # lp <= 0: J in [0, 1]
 
     def _logprobs(self, prompt: str, prefixes: list[str], forcing: str, answer: str) -> list[float]:
         fast = getattr(self.lm, "score_at_cuts", None)
@@ -589,10 +608,16 @@ class OracleProver(SharedResource):
         self.lm = lm
 
     def estimate_batch(self, requests: Sequence[ProverRequest]) -> list[ProverEstimate]:
-        return [
-            ProverEstimate(float(self.success(r.problem, r.prefix.splitlines(keepends=True))))
-            for r in requests
-        ]
+        out = []
+        for r in requests:
+            j = self.success(r.problem, r.prefix.splitlines(keepends=True))
+            try:
+                out.append(ProverEstimate(j))
+            except ConfigError as exc:  # say whose value it was
+                raise ConfigError(
+                    f"the oracle's success function, on problem {r.problem.id!r}: {exc}"
+                ) from None
+        return out
 
     def estimate(
         self, problem: Problem, prefixes: Sequence[str], *, prompt: str | None = None

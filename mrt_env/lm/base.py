@@ -10,6 +10,8 @@ template. Backends: :class:`~mrt_env.lm.transformers_lm.TransformersLM` (CPU/GPU
 
 from __future__ import annotations
 
+import math
+import numbers
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol, runtime_checkable
@@ -18,6 +20,7 @@ from mrt_env.errors import ArgumentTypeError, BackendError, ConfigError, Context
 from mrt_env.lm.sampling import Sampling
 
 __all__ = [
+    "LOGPROB_TOLERANCE",
     "Completion",
     "HFTokenizerMixin",
     "LanguageModel",
@@ -26,6 +29,7 @@ __all__ = [
     "TokenLogprobs",
     "check_context",
     "check_generate_args",
+    "check_logprob",
     "check_score_args",
     "continuation_logprob",
     "cut_at_stop",
@@ -186,13 +190,42 @@ def cut_at_stop(text: str, stops: Sequence[str]) -> tuple[str, str | None]:
     return text[:best], fired
 
 
+LOGPROB_TOLERANCE = 1e-3
+"""How far above 0 a log-probability may come back and still be read as 0.
+
+log p <= 0 always; float32 rounding in a log-softmax can land a near-certain token a few
+1e-6 above 0 (more at large logits), so values up to this are rounding and count as 0.
+Anything higher, NaN or an infinity is a broken model or server: exp() of it would read
+as certainty (J = 1) or overflow."""
+
+
+def check_logprob(value: object, *, where: str) -> float:
+    """``value`` as a log-probability: a finite number <= 0 (up to :data:`LOGPROB_TOLERANCE`
+    above 0 is rounding, returned as 0.0); anything else is a :class:`BackendError` that
+    names ``where`` (the backend) and the value.
+
+    >>> check_logprob(-0.5, where="m"), check_logprob(1e-6, where="m")
+    (-0.5, 0.0)
+    """
+    # numbers.Real takes numpy's floats too; a bool or a string is no log-probability.
+    number = isinstance(value, numbers.Real) and not isinstance(value, bool)
+    lp = float(value) if number else math.nan  # type: ignore[arg-type]
+    if not math.isfinite(lp) or lp > LOGPROB_TOLERANCE:
+        raise BackendError(
+            f"{where}: got the log-probability {value!r}, which is not a finite number <= 0; "
+            "the model or server is broken (NaN or infinite logits, or a bad reply)"
+        )
+    return min(lp, 0.0)
+
+
 def continuation_logprob(tokens: TokenLogprobs, boundary: int, *, where: str) -> float:
     """Sum the log-probabilities of the tokens that cover text at or after ``boundary``.
 
     ``boundary`` is ``len(prompt)`` in ``prompt + continuation``. The full text is
     tokenized as one string (as a server does with ``echo``), so a token that straddles the
     boundary is counted with the continuation. Every backend uses this same rule, which is
-    what makes their scores comparable.
+    what makes their scores comparable. Each summed value must be a log-probability
+    (:func:`check_logprob`), so a NaN or a positive value never becomes a score.
     """
     total, counted = 0.0, 0
     for start, end, lp in zip(tokens.starts, tokens.ends, tokens.logprobs, strict=True):
@@ -203,7 +236,7 @@ def continuation_logprob(tokens: TokenLogprobs, boundary: int, *, where: str) ->
                 f"{where}: the continuation starts at the first token, which has no context "
                 "to be scored against; give a non-empty prompt (or a model that adds BOS)"
             )
-        total += lp
+        total += check_logprob(lp, where=f"{where} token {counted} of the continuation")
         counted += 1
     if counted == 0:
         raise BackendError(f"{where}: the continuation produced no tokens to score")

@@ -30,6 +30,7 @@ from mrt_env.lm.base import (
     TokenLogprobs,
     check_context,
     check_generate_args,
+    check_logprob,
     cut_at_stop,
 )
 from mrt_env.lm.kv_cache import (
@@ -338,7 +339,11 @@ class TransformersLM(SharedResource, HFTokenizerMixin):
                 pack.append(j)
                 width += len(segments[j][0])
             self._score_pack(cache, pack, keep, segments, results)
-        return results
+        # NaN logits (diverged or corrupt weights) would sum to a NaN score, and a NaN
+        # log-probability reads as J = 1 downstream: refuse it here, naming the model.
+        return [
+            check_logprob(r, where=f"{self.name} score_at_cuts[{j}]") for j, r in enumerate(results)
+        ]
 
     def _score_pack(
         self,

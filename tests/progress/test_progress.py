@@ -2,15 +2,20 @@
 
 import math
 
+import numpy as np
 import pytest
 from fakes import CopyLastBoxedFakeLM
 
+from mrt_env.errors import BackendError, ConfigError
 from mrt_env.lm import Sampling
+from mrt_env.lm.base import LOGPROB_TOLERANCE
 from mrt_env.progress import (
     LIKELIHOOD_FORCING_TEXT,
     PAPER_FORCING_TEXT,
     ForcedAnswerProver,
     LikelihoodProver,
+    OracleProver,
+    ProverEstimate,
     ProverSettings,
     default_prompt,
 )
@@ -193,3 +198,63 @@ def test_fast_path_packing_modes_agree_with_naive(tiny, monkeypatch, attention, 
     fast = tiny.score_at_cuts(prompt + STREAM, cuts, forcing, answer)
     naive = tiny.score([(prompt + STREAM)[:c] + forcing for c in cuts], [answer] * len(cuts))
     assert fast == pytest.approx(naive, abs=1e-4)
+
+
+# ---------------------------------------------------------------------------------------
+# A score that is no log-probability never becomes J = 1.
+
+
+class FixedScoreLM(CopyLastBoxedFakeLM):
+    """FAKE backend whose every score is one given value (what a broken model returns)."""
+
+    name = "fixed-score-fake"
+
+    def __init__(self, value):
+        super().__init__()
+        self.value = value
+
+    def score(self, prompts, continuations):
+        return [self.value] * len(prompts)
+
+
+@pytest.mark.parametrize("value", [math.nan, math.inf, -math.inf, 0.5, 1e308, "-1.0", None])
+@pytest.mark.parametrize("normalize", ["sequence", "per_token"])
+def test_likelihood_prover_refuses_a_score_that_is_no_log_probability(value, normalize):
+    lm = FixedScoreLM(value)
+    prover = LikelihoodProver(lm, normalize=normalize)
+    with pytest.raises(BackendError, match=r"fixed-score-fake score of the gold answer") as caught:
+        prover.success_probs(PROBLEM, PREFIXES[:2])
+    assert repr(value) in str(caught.value)
+    # Nothing was cached from the failed call: once the model is sound, J is its own.
+    lm.value = -1.0
+    per_token = 1 / lm.count_tokens("4}$") if normalize == "per_token" else 1
+    assert prover.success_probs(PROBLEM, PREFIXES[:2]) == [pytest.approx(math.exp(-per_token))] * 2
+
+
+@pytest.mark.parametrize("value", [1e-6, LOGPROB_TOLERANCE, 0.0, -1e-9])
+def test_rounding_just_above_zero_counts_as_certain(value):
+    assert LikelihoodProver(FixedScoreLM(value)).success_probs(PROBLEM, [""]) == [
+        pytest.approx(1.0)
+    ]
+
+
+def test_above_the_rounding_tolerance_is_refused():
+    with pytest.raises(BackendError, match=r"0\.002"):
+        LikelihoodProver(FixedScoreLM(2 * LOGPROB_TOLERANCE)).success_probs(PROBLEM, [""])
+
+
+def test_forced_prover_refuses_a_nan_answer_score():
+    prover = ForcedAnswerProver(FixedScoreLM(math.nan), k=2, score_answers=True)
+    with pytest.raises(BackendError, match=r"fixed-score-fake score of answer 0.*nan"):
+        prover.estimate(PROBLEM, PREFIXES[:1])
+
+
+@pytest.mark.parametrize("j", [math.nan, 1.5, -0.1, math.inf, None, "0.5", True])
+def test_an_estimate_is_a_probability(j):
+    with pytest.raises(ConfigError, match=r"must be a number in \[0, 1\]"):
+        ProverEstimate(j)
+    oracle = OracleProver(lambda problem, blocks: j)
+    with pytest.raises(ConfigError, match=r"oracle's success function, on problem 'toy/1'"):
+        oracle.success_probs(PROBLEM, [""])
+    assert ProverEstimate(np.float32(0.5)).success_prob == 0.5
+    assert type(ProverEstimate(np.float32(0.5)).success_prob) is float
