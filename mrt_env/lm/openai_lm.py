@@ -19,6 +19,12 @@ the model runs on GPU servers elsewhere. Only the standard library is used.
   :class:`~mrt_env.errors.ContextLengthExceeded`. A 2xx reply that is not the JSON expected
   is a :class:`~mrt_env.errors.BackendError` at once (asking again would get the same),
   quoting the URL, the status and the start of the body.
+* Replies are bounded and checked before they are believed: a body is read only up to
+  what the request can need (``max_reply_bytes``), there is exactly one choice per sample
+  asked for, token counts fit ``max_tokens`` (and ``/tokenize`` counts the text's bytes),
+  log-probabilities are finite numbers <= 0, and texts are valid Unicode (no lone
+  surrogates). A reply that breaks one is a :class:`~mrt_env.errors.BackendError` naming
+  the URL and what was wrong.
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ import contextlib
 import dataclasses
 import http.client
 import json
+import math
 import os
 import re
 import socket
@@ -48,6 +55,7 @@ from mrt_env.errors import (
     ContextLengthExceeded,
 )
 from mrt_env.lm.base import (
+    LOGPROB_TOLERANCE,
     Completion,
     HFTokenizerMixin,
     Messages,
@@ -67,6 +75,20 @@ _RETRY_STATUS = frozenset({408, 429, 500, 502, 503, 504})
 _CONTEXT_HINT = re.compile(r"context (?:length|window|of \d+)|maximum context|too long", re.I)
 # How much of an error reply (the server's own message, meant to be read) to quote.
 _ERROR_SNIPPET = 500
+# The default bound on a reply's body: what a request can need, from what it asks for. A
+# token in a reply with logprobs=0 takes ~50-150 bytes of JSON (its text, log-probability,
+# top_logprobs entry, offset), so 1 KiB per token leaves ~10x room; 1 MiB covers the rest
+# (ids, usage, an error page). Never above _REPLY_CEILING, whatever is asked.
+_REPLY_FLOOR = 1 << 20
+_REPLY_BYTES_PER_TOKEN = 1 << 10
+_REPLY_CEILING = 64 << 20
+_READ_CHUNK = 1 << 16  # a body of unknown length is read this much at a time
+# Tokens a completion may report beyond max_tokens: the end-of-sequence or stop token,
+# which some servers count on top. More is not a count but a broken reply.
+_TOKEN_SLACK = 2
+# Tokens /tokenize may report beyond the text's UTF-8 length (each token covers at least
+# one byte): special tokens (BOS, EOS) a server may add despite add_special_tokens=False.
+_TOKENIZE_SLACK = 4
 
 
 class OpenAICompatibleLM(SharedResource):
@@ -81,6 +103,9 @@ class OpenAICompatibleLM(SharedResource):
         max_retries: retries after the first attempt, for retryable failures.
         backoff: first retry delay in seconds; doubles each retry.
         concurrency: requests in flight at once for a batch.
+        max_reply_bytes: the most bytes of a reply's body that are read; a bigger reply
+            is a BackendError, not read further. None (default): what the request can
+            need, 1 MiB plus 1 KiB per token it asks for, at most 64 MiB.
         tokenizer: optional local HF tokenizer (object, hub id or path) for
             ``count_tokens`` and ``chat_prompt``; without it ``count_tokens`` asks the
             server's ``/tokenize`` (vLLM) and ``chat_prompt`` returns None.
@@ -96,6 +121,7 @@ class OpenAICompatibleLM(SharedResource):
         max_retries: int = 3,
         backoff: float = 0.5,
         concurrency: int = 8,
+        max_reply_bytes: int | None = None,
         tokenizer: Any = None,
     ):
         if not base_url.startswith(("http://", "https://")):
@@ -106,6 +132,15 @@ class OpenAICompatibleLM(SharedResource):
                 "need timeout > 0, max_retries >= 0, backoff >= 0, concurrency >= 1; got "
                 f"{timeout=}, {max_retries=}, {backoff=}, {concurrency=}"
             )
+        if max_reply_bytes is not None and (
+            isinstance(max_reply_bytes, bool)
+            or not isinstance(max_reply_bytes, int)
+            or max_reply_bytes < 1
+        ):
+            raise ConfigError(
+                f"max_reply_bytes must be an int >= 1 or None, got {max_reply_bytes!r}"
+            )
+        self.max_reply_bytes = max_reply_bytes
         self.base_url = base_url.rstrip("/")
         self.model = model
         self.name = f"{model}@{self.base_url}"
@@ -123,9 +158,19 @@ class OpenAICompatibleLM(SharedResource):
 
     # -- HTTP --------------------------------------------------------------------------
 
-    def _post(self, url: str, payload: dict) -> _Reply:
+    def _reply_limit(self, tokens: int) -> int:
+        """The most bytes a reply's body may have when the request asks for ``tokens``."""
+        if self.max_reply_bytes is not None:
+            return self.max_reply_bytes
+        return min(_REPLY_CEILING, _REPLY_FLOOR + _REPLY_BYTES_PER_TOKEN * tokens)
+
+    def _post(self, url: str, payload: dict, *, tokens: int) -> _Reply:
         """POST ``payload`` as JSON and return the reply's JSON object, retrying transient
-        failures; every failure, whatever the server sent, is a :class:`BackendError`."""
+        failures; every failure, whatever the server sent, is a :class:`BackendError`.
+
+        ``tokens``: how many tokens the reply may hold (generated or echoed), which bounds
+        the bytes read of it (:meth:`_reply_limit`)."""
+        limit = self._reply_limit(tokens)
         data = json.dumps(payload).encode()
         headers = {
             "Content-Type": "application/json",
@@ -140,10 +185,19 @@ class OpenAICompatibleLM(SharedResource):
                 time.sleep(delay)
                 delay *= 2
             try:
-                status, body = self._send_once(url, data, headers, tries=attempt + 1)
+                exchange = self._send_once(url, data, headers, limit, tries=attempt + 1)
             except BackendError as exc:  # a transport failure: worth another try
                 last = exc
                 continue
+            status, body = exchange.status, exchange.body
+            if exchange.over_limit is not None:  # asking again would get the same
+                size = exchange.over_limit
+                seen = f"it announced {size}" if exchange.announced else f"{size} came"
+                raise BackendError(
+                    f"{self.name}: the reply from {url} (HTTP {status}) is over {limit} bytes "
+                    f"({seen}), more than this request can need, and was not read further; "
+                    "set max_reply_bytes= if the server is right"
+                )
             if status in _RETRY_STATUS:
                 last = BackendError(
                     f"{self.name}: HTTP {status} from {url} after {_attempts(attempt + 1)}: "
@@ -155,18 +209,19 @@ class OpenAICompatibleLM(SharedResource):
         raise last
 
     def _send_once(
-        self, url: str, data: bytes, headers: dict[str, str], *, tries: int
-    ) -> tuple[int, bytes]:
-        """One attempt: the reply's status and body, or the transport failure as a
-        BackendError (BackendUnavailable, BackendTimeout) to be retried."""
-        exchange = _Exchange(url, data, headers, self.timeout)
+        self, url: str, data: bytes, headers: dict[str, str], limit: int, *, tries: int
+    ) -> _Exchange:
+        """One attempt, done: its status and body (or how far over ``limit`` the body
+        went), or the transport failure as a BackendError (BackendUnavailable,
+        BackendTimeout) to be retried."""
+        exchange = _Exchange(url, data, headers, self.timeout, limit)
         try:
-            status, body = exchange.run()
+            exchange.run()
         except (OSError, http.client.HTTPException) as exc:
             raise self._transport_error(exchange, exc, tries) from exc
         if exchange.timed_out:  # a body without a length, cut short by the abort, reads whole
-            raise self._timeout_error(url, tries, status)
-        return status, body
+            raise self._timeout_error(url, tries, exchange.status)
+        return exchange
 
     def _transport_error(self, exchange: _Exchange, exc: BaseException, tries: int) -> BackendError:
         """What went wrong on the wire, in words; the checks go from most to least specific."""
@@ -251,20 +306,23 @@ class OpenAICompatibleLM(SharedResource):
                 payload["stop"] = list(stops)
             if sampling.seed is not None:
                 payload["seed"] = sampling.seed
-            reply = self._post(f"{self.base_url}/completions", payload)
-            choices = _choices(reply)
-            if len(choices) != n:
-                raise reply.malformed(f"asked for n={n} completions, got {len(choices)}")
-            return [self._completion(reply, c, k, stops, n) for k, c in enumerate(choices)]
+            tokens = n * (sampling.max_tokens + _TOKEN_SLACK)
+            reply = self._post(f"{self.base_url}/completions", payload, tokens=tokens)
+            choices = _choices(reply, n)
+            return [
+                self._completion(reply, c, k, stops, n, sampling.max_tokens)
+                for k, c in enumerate(choices)
+            ]
 
         return self._map(one, prompts)
 
     def _completion(
-        self, reply: _Reply, choice: dict, k: int, stops: tuple[str, ...], n: int
+        self, reply: _Reply, choice: dict, k: int, stops: tuple[str, ...], n: int, max_tokens: int
     ) -> Completion:
         text = choice.get("text")
         if not isinstance(text, str):
             raise reply.malformed(f"choices[{k}].text is {_kind(text)}, not a string")
+        _check_unicode(reply, text, f"choices[{k}].text")
         # Servers strip the stop string; cutting again is a no-op there and makes servers
         # that include it behave the same.
         text, fired = cut_at_stop(text, stops)
@@ -278,9 +336,13 @@ class OpenAICompatibleLM(SharedResource):
         elif n == 1 and usage is not None:
             num_tokens = _completion_tokens(reply, usage)
         else:
-            num_tokens = self.count_tokens(text)
-        finish = "length" if choice.get("finish_reason") == "length" else "stop"
-        return Completion(text, num_tokens, finish, fired)
+            return Completion(text, self.count_tokens(text), _finish(choice), fired)
+        if num_tokens > max_tokens + _TOKEN_SLACK:  # the server's own count: check it
+            raise reply.malformed(
+                f"choices[{k}] reports {num_tokens} generated tokens, but max_tokens was "
+                f"{max_tokens}"
+            )
+        return Completion(text, num_tokens, _finish(choice), fired)
 
     def score(self, prompts: Sequence[str], continuations: Sequence[str]) -> list[float]:
         pairs = check_score_args(prompts, continuations)
@@ -296,7 +358,10 @@ class OpenAICompatibleLM(SharedResource):
                 "echo": True,
                 "logprobs": 0,
             }
-            reply = self._post(f"{self.base_url}/completions", payload)
+            # Each echoed token covers at least one byte of the text (plus BOS and the one
+            # generated token).
+            size = len(full.encode("utf-8", "surrogatepass")) + _TOKENIZE_SLACK
+            reply = self._post(f"{self.base_url}/completions", payload, tokens=size)
             tokens = _echo_tokens(reply, len(full))
             return continuation_logprob(tokens, len(prompt), where=f"{self.name} score[{i}]")
 
@@ -307,8 +372,9 @@ class OpenAICompatibleLM(SharedResource):
             return HFTokenizerMixin.count_tokens(self, text)  # type: ignore[arg-type]
         root = self.base_url.removesuffix("/v1")
         payload = {"model": self.model, "prompt": text, "add_special_tokens": False}
+        most = len(text.encode("utf-8", "surrogatepass")) + _TOKENIZE_SLACK
         try:
-            reply = self._post(f"{root}/tokenize", payload)
+            reply = self._post(f"{root}/tokenize", payload, tokens=most)
         except (BackendUnavailable, BackendTimeout):
             raise  # the server is down or slow, not missing a route
         except BackendError as exc:
@@ -316,7 +382,13 @@ class OpenAICompatibleLM(SharedResource):
                 f"{self.name}: cannot count tokens: the server has no /tokenize ({exc}); "
                 "pass tokenizer= (a hub id or path of the model's tokenizer)"
             ) from exc
-        return _token_count(reply)
+        count = _token_count(reply)
+        if count > most:
+            raise reply.malformed(
+                f"{count} tokens for a text of {most - _TOKENIZE_SLACK} bytes (a token covers "
+                "at least one byte)"
+            )
+        return count
 
     def chat_prompt(self, messages: str | Messages) -> str | None:
         if self.tokenizer is None:
@@ -394,17 +466,42 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
-def _choices(reply: _Reply) -> list[dict]:
-    """The reply's choices, each checked to be an object, in ``index`` order."""
+def _choices(reply: _Reply, n: int) -> list[dict]:
+    """The reply's ``n`` choices, each checked to be an object, in ``index`` order: exactly
+    one per index 0 … n−1 (a choice without an index is at its place in the list)."""
     choices = reply.data.get("choices", _ABSENT)
     if not isinstance(choices, list):
         raise reply.malformed(f"'choices' is {_kind(choices)}, not a list")
+    if len(choices) != n:
+        raise reply.malformed(f"asked for n={n} completions, got {len(choices)}")
+    indices = []
     for k, choice in enumerate(choices):
         if not isinstance(choice, dict):
             raise reply.malformed(f"choices[{k}] is {_kind(choice)}, not an object")
-        if not _is_count(choice.get("index", 0)):
+        index = choice.get("index", k)
+        if not _is_count(index):
             raise reply.malformed(f"choices[{k}].index is not a non-negative integer")
-    return sorted(choices, key=lambda c: c.get("index", 0))
+        indices.append(index)
+    if sorted(indices) != list(range(n)):
+        # Two samples under one index, or one missing: which text is which is unknown.
+        raise reply.malformed(f"the choices' indices are {indices}, not each of 0 to {n - 1} once")
+    return [c for _, c in sorted(zip(indices, choices, strict=True), key=lambda x: x[0])]
+
+
+def _check_unicode(reply: _Reply, text: str, what: str) -> None:
+    """JSON's \\u escapes can spell lone surrogates: not text, and writing one out (a
+    report, a JSON line) fails later, far from the reply that brought it."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise reply.malformed(
+            f"{what} holds a lone surrogate {text[exc.start]!r} at character {exc.start}, "
+            "which is not valid Unicode text"
+        ) from None
+
+
+def _finish(choice: dict) -> str:
+    return "length" if choice.get("finish_reason") == "length" else "stop"
 
 
 def _sampled_tokens(reply: _Reply, choice: dict, k: int) -> list | None:
@@ -446,8 +543,8 @@ def _token_count(reply: _Reply) -> int:
 
 def _echo_tokens(reply: _Reply, text_len: int) -> TokenLogprobs:
     """The echoed prompt's tokens from an ``echo=True, logprobs=0`` completion."""
-    choices = _choices(reply)
-    lp = choices[0].get("logprobs") if choices else None
+    choices = _choices(reply, 1)
+    lp = choices[0].get("logprobs")
     offsets = lp.get("text_offset") if isinstance(lp, dict) else None
     logprobs = lp.get("token_logprobs") if isinstance(lp, dict) else None
     if not (isinstance(offsets, list) and isinstance(logprobs, list)):
@@ -461,6 +558,11 @@ def _echo_tokens(reply: _Reply, text_len: int) -> TokenLogprobs:
         raise reply.malformed("text_offset is not in increasing order")
     if not all(x is None or _is_number(x) for x in logprobs):
         raise reply.malformed("token_logprobs holds something other than numbers and nulls")
+    for k, x in enumerate(logprobs):
+        # JSON from Python's parser may hold NaN and Infinity; exp() of a positive or NaN
+        # log-probability would read as certainty downstream.
+        if x is not None and not (math.isfinite(x) and x <= LOGPROB_TOLERANCE):
+            raise reply.malformed(f"token_logprobs[{k}] is {x!r}, not a finite number <= 0")
     # Keep the echoed prompt; drop the generated token(s) that start at its end.
     keep = [k for k, off in enumerate(offsets) if off < text_len]
     starts = [offsets[k] for k in keep]
@@ -526,16 +628,22 @@ class _Exchange:
     out. It records how far it got, so that a failure can be described.
     """
 
-    def __init__(self, url: str, data: bytes, headers: dict[str, str], timeout: float):
+    def __init__(self, url: str, data: bytes, headers: dict[str, str], timeout: float, limit: int):
         self.url = url
         self.data = data
         self.headers = headers
         self.timeout = timeout
+        self.limit = limit
         self.connected = False
         self.status: int | None = None
+        self.body = b""
         self.timed_out = False
+        self.over_limit: int | None = None
+        """Bytes the body was announced to have, or had come when it passed ``limit``
+        (None: it fit); the body is then not read further."""
+        self.announced = False
 
-    def run(self) -> tuple[int, bytes]:
+    def run(self) -> None:
         route = _route(self.url, self.timeout)
         deadline = _Deadline(self.timeout)
         try:
@@ -546,11 +654,27 @@ class _Exchange:
             route.conn.request("POST", route.path, body=self.data, headers=headers)
             response = route.conn.getresponse()
             self.status = response.status
-            body = response.read()
+            self.body = self._read(response)
         finally:
             self.timed_out = deadline.stop()
             route.conn.close()
-        return self.status, body
+
+    def _read(self, response: http.client.HTTPResponse) -> bytes:
+        """The body, read no further than ``limit``: a body announced bigger is not read
+        at all, one of unknown length (chunked, or until the connection closes) a piece
+        at a time, so memory holds at most ``limit`` bytes of it."""
+        if response.length is not None:  # Content-Length, which http.client holds it to
+            if response.length > self.limit:
+                self.over_limit, self.announced = response.length, True
+                return b""
+            return response.read()  # IncompleteRead if it breaks off
+        body = bytearray()
+        while piece := response.read(_READ_CHUNK):
+            body += piece
+            if len(body) > self.limit:
+                self.over_limit = len(body)
+                return b""
+        return bytes(body)
 
 
 @dataclass(frozen=True)

@@ -1,10 +1,12 @@
 """OpenAICompatibleLM's error paths against misbehaving local servers (127.0.0.1 only)."""
 
 import json
+import math
 import socket
 import struct
 import threading
 import time
+import tracemalloc
 from contextlib import contextmanager, suppress
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -246,12 +248,46 @@ MISBEHAVIOURS = [
     ("echo-logprob-a-string", "score",
      (200, _echo({"text_offset": [0, 1], "token_logprobs": [None, "-1"]})), BackendError, 200,
      '"-1"'),
+    # Implausible replies: well-formed JSON that cannot be what was asked for.
+    ("echo-logprob-nan", "score",
+     (200, _echo({"text_offset": [0, 1], "token_logprobs": [None, math.nan]})), BackendError,
+     200, "token_logprobs[1] is nan"),
+    ("echo-logprob-infinite", "score",
+     (200, _echo({"text_offset": [0, 1], "token_logprobs": [None, -math.inf]})), BackendError,
+     200, "token_logprobs[1] is -inf"),
+    ("echo-logprob-positive", "score",
+     (200, _echo({"text_offset": [0, 1], "token_logprobs": [None, 1e308]})), BackendError, 200,
+     "token_logprobs[1] is 1e+308"),
+    ("echo-two-choices", "score",
+     (200, {"choices": [_echo(None)["choices"][0]] * 2}), BackendError, 200,
+     "asked for n=1 completions, got 2"),
+    ("choice-index-twice", "generate n=2",
+     (200, {"choices": [{"index": 0, "text": "a"}, {"index": 0, "text": "b"}]}), BackendError,
+     200, "indices are [0, 0], not each of 0 to 1 once"),
+    ("choice-index-missing", "generate n=2",
+     (200, {"choices": [{"index": 0, "text": "a"}, {"index": 2, "text": "b"}]}), BackendError,
+     200, "indices are [0, 2], not each of 0 to 1 once"),
+    ("sampled-tokens-over-max-tokens", "generate",
+     (200, {"choices": [{"text": "ok", "logprobs": {"tokens": ["o"] * 1000}}]}), BackendError,
+     200, "reports 1000 generated tokens, but max_tokens was 4"),
+    ("usage-tokens-over-max-tokens", "generate",
+     (200, {"choices": [{"text": "ok"}], "usage": {"completion_tokens": 10**9}}), BackendError,
+     200, "reports 1000000000 generated tokens"),
+    ("text-with-a-lone-surrogate", "generate",
+     (200, {"choices": [{"index": 0, "text": "ok\ud800"}]}), BackendError, 200,
+     "choices[0].text holds a lone surrogate '\\ud800' at character 2"),
+    ("tokenize-count-too-big", "count", (200, {"count": 10**9}), BackendError, 200,
+     "1000000000 tokens for a text of 2 bytes"),
+    ("tokenize-tokens-too-many", "count", (200, {"tokens": list(range(100))}), BackendError,
+     200, "100 tokens for a text of 2 bytes"),
 ]  # fmt: skip
 
 
 def _call(lm, call):
     if call == "generate":
         return lm.generate(["hi"], Sampling(max_tokens=4))
+    if call == "generate n=2":
+        return lm.generate(["hi"], Sampling(max_tokens=4, n=2))
     if call == "score":
         return lm.score(["a"], ["b"])
     return lm.count_tokens("hi")
@@ -273,6 +309,7 @@ def test_misbehaving_server_is_a_backend_error(call, misbehaviour, error, status
     assert type(caught.value) is error, message
     endpoint = f"{url.removesuffix('/v1')}/tokenize" if call == "count" else f"{url}/completions"
     assert endpoint in message
+    assert "\n" not in message  # one line
     if status is not None:
         assert f"HTTP {status}" in message
     if snippet is not None:
@@ -384,3 +421,83 @@ def test_https_goes_through_a_connect_tunnel(monkeypatch):
         with pytest.raises(BackendUnavailable, match=r"cannot reach .*Tunnel connection failed"):
             lm.generate(["hi"], Sampling(max_tokens=4))
     assert seen == [("CONNECT", "model-host.invalid:8443")]
+
+
+# -- a reply is read no further than the request can need ----------------------------------
+
+PIECE = b" " * (1 << 20)
+SENT_AT_MOST = 64 << 20  # what each streaming server below sends at most, then it hangs up
+
+
+def _stream(head: bytes, frame, sent: list[int]):
+    """A behaviour: ``head``, then ``frame(PIECE)`` over and over (up to SENT_AT_MOST bytes,
+    so a client that reads on stays cheap), counting in ``sent`` what got out."""
+
+    def behaviour(handler, attempt):
+        with suppress(OSError):  # the client hung up: what it should do
+            handler.wfile.write(head)
+            while sent[0] < SENT_AT_MOST:
+                handler.wfile.write(frame(PIECE))
+                sent[0] += len(PIECE)
+
+    return behaviour
+
+
+HEADS = {
+    "announced": (
+        b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 800000000\r\n\r\n",
+        lambda piece: piece,
+        "it announced 800000000",
+    ),
+    "until-close": (
+        b"HTTP/1.0 200 OK\r\nContent-Type: application/json\r\n\r\n",
+        lambda piece: piece,
+        "came",
+    ),
+    "chunked": (
+        b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n",
+        lambda piece: b"%x\r\n%s\r\n" % (len(piece), piece),
+        "came",
+    ),
+}
+
+
+@pytest.mark.parametrize("kind", list(HEADS))
+def test_an_endless_reply_is_cut_off_without_holding_it(kind):
+    head, frame, seen = HEADS[kind]
+    sent = [0]
+    with fake_server(_stream(head, frame, sent)) as (url, calls):
+        lm = OpenAICompatibleLM(url, "m", max_retries=2, timeout=30)
+        tracemalloc.start()
+        try:
+            with pytest.raises(BackendError) as caught:
+                lm.generate(["hi"], Sampling(max_tokens=4))
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+    message = str(caught.value)
+    # The default bound for 4 tokens: 1 MiB plus 1 KiB a token (and the stop token's slack).
+    limit = (1 << 20) + 1024 * (4 + 2)
+    assert f"the reply from {url}/completions (HTTP 200) is over {limit} bytes" in message
+    assert seen in message and "max_reply_bytes=" in message
+    assert peak < 3 * limit  # the body is never held whole
+    assert sent[0] < SENT_AT_MOST / 2  # and not read on: the client hung up
+    assert len(calls) == 1  # asking again would get the same
+
+
+def test_the_bound_scales_with_what_is_asked_and_can_be_set():
+    text = "x" * (3 << 20)  # a 3 MB completion: too much for 4 tokens, fine for 4096
+    body = {"choices": [{"index": 0, "text": text, "logprobs": {"tokens": ["x"]}}]}
+    with fake_server(lambda h, a: (200, body)) as (url, _):
+        lm = OpenAICompatibleLM(url, "m", max_retries=0)
+        with pytest.raises(BackendError, match=r"is over 1054720 bytes \(it announced 3145"):
+            lm.generate(["hi"], Sampling(max_tokens=4))
+        [[c]] = lm.generate(["hi"], Sampling(max_tokens=4096))
+        assert c.text == text
+        roomy = OpenAICompatibleLM(url, "m", max_retries=0, max_reply_bytes=4 << 20)
+        assert roomy.generate(["hi"], Sampling(max_tokens=4))[0][0].text == text
+        tight = OpenAICompatibleLM(url, "m", max_retries=0, max_reply_bytes=1000)
+        with pytest.raises(BackendError, match="is over 1000 bytes"):
+            tight.generate(["hi"], Sampling(max_tokens=4096))
+    with pytest.raises(ValueError, match="max_reply_bytes must be an int >= 1 or None"):
+        OpenAICompatibleLM("http://x", "m", max_reply_bytes=0)
