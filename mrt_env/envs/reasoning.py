@@ -8,6 +8,8 @@ outcome when the stream ends.
 
 from __future__ import annotations
 
+import numbers
+import os
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
@@ -31,7 +33,25 @@ from mrt_env.prompts import problem_prompt
 from mrt_env.spaces import UnicodeText
 from mrt_env.types import Problem
 
-__all__ = ["ReasoningEnv", "ReasoningEnvConfig"]
+__all__ = ["ReasoningEnv", "ReasoningEnvConfig", "reset_options"]
+
+# The config fields whose type StreamRules does not check (it checks the budgets and the
+# weights): field -> (accepted types, what the message says was expected). Checked when
+# the config is made, so that gym.make(id, limit="2") fails there, saying what it wanted,
+# and not later in whatever first uses the value.
+_FIELD_TYPES: dict[str, tuple[tuple[type, ...], str]] = {
+    "data_path": ((str, os.PathLike, type(None)), "a path or None"),
+    "split": ((str, type(None)), "a str or None"),
+    "limit": ((numbers.Integral, type(None)), "an int or None"),
+    "prover_kind": ((str,), "a str"),
+    "prover_kwargs": ((Mapping,), "a dict"),
+    "backend": ((str,), "a str"),
+    "backend_kwargs": ((Mapping,), "a dict"),
+    "force_answer": ((bool,), "a bool"),
+    "forcing_text": ((str, type(None)), "a str or None"),
+    "think_close": ((str,), "a str"),
+    "prompt_template": ((str, type(None)), "a str or None"),
+}
 
 
 @dataclass(frozen=True)
@@ -86,6 +106,18 @@ class ReasoningEnvConfig:
     plain ``Problem: ... Solution:`` template."""
 
     def __post_init__(self) -> None:
+        for name, (kinds, expected) in _FIELD_TYPES.items():
+            value = getattr(self, name)
+            # bool is an int: limit=True is a mistake, not a limit of 1.
+            if not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds):
+                raise ArgumentTypeError(
+                    f"{name} must be {expected}, got {type(value).__name__}: {value!r:.80}"
+                )
+        if not isinstance(self.problems, str | Sequence):
+            raise ArgumentTypeError(
+                "problems must be a set name or a non-empty sequence of Problem, got "
+                f"{type(self.problems).__name__}"
+            )
         self.stream_rules(self.forcing_text or PAPER_FORCING_TEXT)  # validates the budgets
         if self.prover_kind not in PROVER_KINDS:
             raise ConfigError(
@@ -111,6 +143,15 @@ class ReasoningEnvConfig:
         The config keeps the rules' fields flat, as ``gym.make`` keyword arguments."""
         names = {f.name for f in fields(StreamRules)} - {"forcing_text"}
         return StreamRules(forcing_text=forcing_text, **{n: getattr(self, n) for n in names})
+
+
+def reset_options(options: Any) -> Mapping[str, Any]:
+    """``reset``'s ``options``, checked to be a mapping (None: no options)."""
+    if options is None:
+        return {}
+    if not isinstance(options, Mapping):
+        raise ArgumentTypeError(f"options must be a dict or None, got {type(options).__name__}")
+    return options
 
 
 def _build_prover(config: ReasoningEnvConfig) -> MetaProver | None:
@@ -316,9 +357,7 @@ class ReasoningEnv(gym.Env[str, str]):
     def pick(self, seed: int | None, options: dict[str, Any] | None) -> Problem:
         """The problem of the next episode: ``options["problem"]`` (an index or id), else
         the next of a seeded shuffle of the set (reshuffled when ``seed`` is given)."""
-        if options is not None and not isinstance(options, Mapping):
-            raise ArgumentTypeError(f"options must be a dict or None, got {type(options).__name__}")
-        choice = (options or {}).get("problem")
+        choice = reset_options(options).get("problem")
         if choice is not None:
             return self._problem_by(choice)
         if seed is not None or not self._order or self._cursor >= len(self._order):

@@ -21,8 +21,8 @@ from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
 from mrt_env import info as keys
-from mrt_env.envs.reasoning import ReasoningEnv, ReasoningEnvConfig
-from mrt_env.errors import ConfigError
+from mrt_env.envs.reasoning import ReasoningEnv, ReasoningEnvConfig, reset_options
+from mrt_env.errors import ArgumentTypeError, ConfigError
 
 __all__ = ["ReasoningVectorEnv"]
 
@@ -84,18 +84,25 @@ class ReasoningVectorEnv(VectorEnv):
         """Reset all sub-envs (seeds ``seed, seed + 1, ...`` or one per env).
 
         ``options={"problem": i}`` gives every sub-env problem ``i`` (an index or id); a
-        list gives each its own; ``options={"reset_mask": mask}`` resets only some;
+        list gives each its own; ``options={"reset_mask": mask}`` (one bool per sub-env)
+        resets only those it marks;
         ``options={"blocks": [prefix, ...]}`` starts each sub-env after its own prefix
         (a list of blocks, as :meth:`ReasoningEnv.reset`).
         """
-        if seed is None or isinstance(seed, int):
+        options = reset_options(options)
+        if seed is None or (isinstance(seed, int) and not isinstance(seed, bool)):
             seeds = [None if seed is None else seed + i for i in range(self.num_envs)]
-        else:
-            seeds = list(seed)
+        elif isinstance(seed, Sequence | np.ndarray) and not isinstance(seed, str | bytes):
+            seeds = list(seed)  # each one is checked by the sub-env's own reset
             if len(seeds) != self.num_envs:
                 raise ConfigError(f"need {self.num_envs} seeds, got {len(seeds)}")
-        mask = (options or {}).get("reset_mask")
-        which = range(self.num_envs) if mask is None else np.flatnonzero(mask).tolist()
+        else:
+            raise ArgumentTypeError(
+                f"seed must be an int, None or one per sub-env ({self.num_envs}), "
+                f"got {type(seed).__name__}: {seed!r:.80}"
+            )
+        mask = options.get("reset_mask")
+        which = range(self.num_envs) if mask is None else self._mask(mask).tolist()
         obs, per_env = self._reset_some(list(which), [seeds[i] for i in which], options)
         out = [env.stream.observation if env.stream else "" for env in self.envs]
         infos: dict[str, Any] = {}
@@ -104,6 +111,21 @@ class ReasoningVectorEnv(VectorEnv):
             infos = self._add_info(infos, info, i)
         self._needs_reset[list(which)] = False
         return tuple(out), infos
+
+    def _mask(self, mask: Any) -> np.ndarray:
+        """The sub-envs a ``reset_mask`` names: it must hold one bool per sub-env (np.flatnonzero
+        would take any length, and read 0/1 or 2 as flags)."""
+        array = np.asarray(mask)
+        if array.dtype != np.bool_:
+            raise ArgumentTypeError(
+                f"options['reset_mask'] must be bools, one per sub-env, got {mask!r:.80}"
+            )
+        if array.shape != (self.num_envs,):
+            raise ConfigError(
+                f"options['reset_mask'] needs one bool per sub-env ({self.num_envs}), "
+                f"got shape {array.shape}"
+            )
+        return np.flatnonzero(array)
 
     def _reset_some(
         self, which: list[int], seeds: list[int | None], options: dict[str, Any] | None
@@ -139,6 +161,12 @@ class ReasoningVectorEnv(VectorEnv):
     def step(
         self, actions: Sequence[str]
     ) -> tuple[tuple[str, ...], np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
+        # A str is a sequence too: "ab" would step two sub-envs with "a" and "b".
+        if isinstance(actions, str | bytes) or not isinstance(actions, Sequence | np.ndarray):
+            raise ArgumentTypeError(
+                f"actions must be a sequence of {self.num_envs} str (one per sub-env), got "
+                f"{type(actions).__name__}: {actions!r:.80}"
+            )
         actions = list(actions)
         if len(actions) != self.num_envs:
             raise ConfigError(f"need one action per sub-env ({self.num_envs}), got {len(actions)}")

@@ -1,5 +1,6 @@
 """ReasoningEnv: spaces, registration, rewards, episode end, info, seeding, bad input."""
 
+import re
 import subprocess
 import sys
 import warnings
@@ -13,7 +14,7 @@ import mrt_env
 from mrt_env import info as keys
 from mrt_env.data.synthetic import TASKS
 from mrt_env.envs import ReasoningEnv, ReasoningEnvConfig
-from mrt_env.errors import MrtError
+from mrt_env.errors import ArgumentTypeError, MrtError
 from mrt_env.metrics import episode_regret
 from mrt_env.progress import ForcedAnswerProver
 from mrt_env.spaces import UnicodeText
@@ -116,6 +117,49 @@ def test_unknown_setting_and_bad_config_are_clear_errors():
         ReasoningEnvConfig(problems=["not a problem"])
     with pytest.raises(TypeError, match="prover must be"):
         ReasoningEnv(problems=PROBLEMS, prover=3.5)
+
+
+BAD_KEYWORDS = [
+    ("limit", "2", "limit must be an int or None, got str: '2'"),
+    ("limit", True, "limit must be an int or None, got bool"),
+    ("force_answer", "no", "force_answer must be a bool, got str: 'no'"),
+    ("forcing_text", 3, "forcing_text must be a str or None, got int"),
+    ("think_close", 5, "think_close must be a str, got int"),
+    ("prompt_template", 5, "prompt_template must be a str or None, got int"),
+    ("prover_kwargs", "k=4", "prover_kwargs must be a dict, got str"),
+    ("backend_kwargs", 3, "backend_kwargs must be a dict, got int"),
+    ("data_path", 3, "data_path must be a path or None, got int"),
+    ("split", 3, "split must be a str or None, got int"),
+    ("backend", None, "backend must be a str, got NoneType"),
+    ("problems", 5, "problems must be a set name or a non-empty sequence of Problem, got int"),
+]
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"), BAD_KEYWORDS, ids=[b[0] for b in BAD_KEYWORDS]
+)
+def test_a_keyword_of_the_wrong_type_fails_at_construction_saying_what_was_expected(
+    name, value, message
+):
+    with pytest.raises(ArgumentTypeError) as caught:
+        ReasoningEnvConfig(**{"problems": PROBLEMS, name: value})
+    assert message in str(caught.value)
+    # gym.make fails the same way, before any model or data is loaded.
+    with pytest.raises(ArgumentTypeError, match=re.escape(message)):
+        gym.make("MRT-Search-v0", **{name: value})
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("max_blocks", "3", "max_blocks must be an int >= 1, got '3'"),
+        ("max_tokens", 1.5, "max_tokens must be an int >= 1, got 1.5"),
+        ("alpha", "x", "alpha must be a finite number, got 'x'"),
+    ],
+)
+def test_budgets_and_weights_of_the_wrong_type_fail_at_construction(name, value, message):
+    with pytest.raises(MrtError, match=re.escape(message)):
+        gym.make("MRT-Search-v0", **{name: value})
 
 
 # -- the semantics ----------------------------------------------------------------------

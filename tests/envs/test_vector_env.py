@@ -7,6 +7,7 @@ from fakes import CopyLastBoxedFakeLM
 
 from mrt_env import info as keys
 from mrt_env.envs import ReasoningEnv, ReasoningVectorEnv
+from mrt_env.errors import ArgumentTypeError, ConfigError
 from mrt_env.progress import ForcedAnswerProver, LikelihoodProver
 from mrt_env.types import Problem
 
@@ -95,3 +96,58 @@ def test_bad_action_in_a_batch_changes_no_sub_env():
     _, _, _, _, infos = env.step(["a", "b"])
     assert infos[keys.EPISODE].tolist() == [1, 1]
     assert np.all(infos[keys.SUCCESS_PROB] >= 0)
+
+
+def _vec(num_envs=2):
+    return ReasoningVectorEnv(
+        num_envs=num_envs, problems=PROBLEMS, prover=LikelihoodProver(CopyLastBoxedFakeLM())
+    )
+
+
+@pytest.mark.parametrize(
+    ("actions", "error", "match"),
+    [
+        ("ab", ArgumentTypeError, "actions must be a sequence of 2 str .* got str: 'ab'"),
+        (b"ab", ArgumentTypeError, "got bytes"),
+        (None, ArgumentTypeError, "got NoneType"),
+        (7, ArgumentTypeError, "got int"),
+        ({"a": 1, "b": 2}, ArgumentTypeError, "got dict"),
+    ],
+)
+def test_actions_must_be_one_str_per_sub_env(actions, error, match):
+    env = _vec()
+    env.reset(seed=0)
+    with pytest.raises(error, match=match):
+        env.step(actions)
+    # Nothing moved: the next good step is every sub-env's first.
+    _, _, _, _, infos = env.step(("a", "b"))
+    assert infos[keys.EPISODE].tolist() == [1, 1]
+
+
+@pytest.mark.parametrize(
+    ("options", "seed", "error", "match"),
+    [
+        ("x", 0, ArgumentTypeError, "options must be a dict or None, got str"),
+        ({"reset_mask": [True]}, 0, ConfigError, r"one bool per sub-env \(2\), got shape \(1,\)"),
+        ({"reset_mask": [True, False, True]}, 0, ConfigError, r"got shape \(3,\)"),
+        ({"reset_mask": [1, 0]}, 0, ArgumentTypeError, r"reset_mask'\] must be bools"),
+        ({"reset_mask": "TF"}, 0, ArgumentTypeError, r"reset_mask'\] must be bools"),
+        (None, "12", ArgumentTypeError, "seed must be an int, None or one per sub-env"),
+        (None, 1.5, ArgumentTypeError, "got float: 1.5"),
+        (None, [1, 2, 3], ConfigError, "need 2 seeds, got 3"),
+    ],
+)
+def test_reset_arguments_are_checked(options, seed, error, match):
+    env = _vec()
+    with pytest.raises(error, match=match):
+        env.reset(seed=seed, options=options)
+
+
+def test_a_boolean_reset_mask_resets_only_the_sub_envs_it_names():
+    env = _vec()
+    env.reset(seed=0)
+    env.step(["a", "b"])
+    _, infos = env.reset(options={"reset_mask": np.array([False, True])})
+    assert infos["_" + keys.EPISODE].tolist() == [False, True]
+    _, _, _, _, infos = env.step(["c", "d"])
+    assert infos[keys.EPISODE].tolist() == [2, 1]
