@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +20,7 @@ from typing import Any
 from mrt_env.errors import ConfigError, DataFormatError, DataNotFound
 from mrt_env.extras import require
 
-__all__ = ["SUFFIXES", "Rows", "read_rows"]
+__all__ = ["SUFFIXES", "Rows", "json_value", "lone_surrogate", "read_rows"]
 
 SUFFIXES: tuple[str, ...] = (".jsonl", ".json", ".parquet", ".csv")
 """The file suffixes :func:`read_rows` understands (``.ndjson`` is read as JSONL too)."""
@@ -89,6 +90,11 @@ def _object(value: Any, file: Path, label: str) -> dict[str, Any]:
             f"{file}, {label}: expected a JSON object with question and answer fields, "
             f"got {type(value).__name__}: {value!r:.80}"
         )
+    if (where := lone_surrogate(value)) is not None:
+        raise DataFormatError(
+            f"{file}, {label}: {where} holds a lone surrogate escape (such as \\ud800), "
+            "which is not text; fix or drop that escape"
+        )
     return dict(value)
 
 
@@ -107,12 +113,52 @@ def _text(file: Path) -> str:
 
 
 def _loads(text: str, file: Path, label: str) -> Any:
-    """``json.loads``, with a value nested too deeply to parse (the parser recurses) as a
-    DataFormatError instead of a RecursionError."""
+    return json_value(text, f"{file}, {label}")
+
+
+def _int(digits: str) -> int | str:
+    # Python reads at most sys.get_int_max_str_digits() (4300) digits into an int; a longer
+    # integer is kept as its digits (a string), not lost and not a traceback.
     try:
-        return json.loads(text)
+        return int(digits)
+    except ValueError:
+        return digits
+
+
+def json_value(text: str, where: str) -> Any:
+    """``json.loads`` for data files: an integer too long for ``int()`` stays a string of
+    its digits, and a value nested too deeply to parse (the parser recurses) is a
+    :class:`DataFormatError` starting with ``where``. Malformed JSON is a
+    ``json.JSONDecodeError``, for the caller to word."""
+    try:
+        return json.loads(text, parse_int=_int)
     except RecursionError:
-        raise DataFormatError(f"{file}, {label}: a JSON value nested too deeply to read") from None
+        raise DataFormatError(f"{where}: a JSON value nested too deeply to read") from None
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def lone_surrogate(value: Any, name: str = "") -> str | None:
+    """Where in a decoded JSON ``value`` a string holds a lone surrogate (JSON's
+    ``"\\ud800"`` escape decodes to one; it cannot be encoded as UTF-8, so a tokenizer, a
+    file write or a print fails on it later): ``'question'``, ``'meta'[2]``, ...; None when
+    no string does. Pairs of escapes that make one character decode to that character."""
+    stack: list[tuple[str, Any]] = [(name, value)]
+    while stack:  # depth first, in the file's order; no recursion (values nest deeply)
+        here, item = stack.pop()
+        if isinstance(item, str):
+            if _SURROGATE.search(item):
+                return here or "the value"
+        elif isinstance(item, Mapping):
+            for key in item:
+                if isinstance(key, str) and _SURROGATE.search(key):
+                    return f"a key of {here or 'the object'}"
+            named = [(f"{here}[{k!r}]" if here else repr(k), v) for k, v in item.items()]
+            stack.extend(reversed(named))
+        elif isinstance(item, list):
+            stack.extend(reversed([(f"{here}[{i}]", v) for i, v in enumerate(item)]))
+    return None
 
 
 def _read_jsonl(file: Path) -> Rows:

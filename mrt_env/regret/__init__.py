@@ -42,8 +42,14 @@ Input rows (JSONL, one trace a line): ``answer`` (the gold answer) and ``respons
 model's output) are required, and ``problem_id`` (or ``id``) and/or ``question``. Without a
 question μ sees the response alone (no prompt); without an id the line number is the id.
 Several traces of one problem are fine: a repeated id gets ``#2``, ``#3``, … in the order of
-the file. Other fields (``tokens`` …) are ignored: token counts come from the analysing
-model's tokenizer.
+the file (skipping a name the file uses as an id itself, so ids stay unique). Other fields
+(``tokens`` …) are ignored: token counts come from the analysing model's tokenizer.
+
+Limits: a response's k + 1 prefixes are built one batch at a time, never all at once, and
+a trace that cannot fit the model's context window gets its error row before any is built,
+so memory grows with the file, not with the square of a response; one ``--out`` folder takes
+one run at a time (a second is refused); a resumed run refuses rows computed from other
+content than the file's (an edited traces file).
 
 Importing this module imports no model library; backends are built inside :func:`run`.
 """

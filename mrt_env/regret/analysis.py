@@ -3,24 +3,31 @@ the trace files it reads."""
 
 from __future__ import annotations
 
+import hashlib
 import json
+import math
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from mrt_env.episodes import EpisodeRule, prefixes
+from mrt_env.data.files import json_value, lone_surrogate
+from mrt_env.episodes import EpisodeRule, episode_boundaries
 from mrt_env.errors import ArgumentTypeError, ConfigError, DataFormatError, DataNotFound
 from mrt_env.grading import grade
+from mrt_env.lm.base import check_context
 from mrt_env.metrics import authors_token_regret, episode_regret, progress, token_regret
 from mrt_env.progress import (
+    AUTHORS_FINAL_TEXT,
+    AUTHORS_STOP_TEXT,
     PAPER_FORCING_TEXT,
     ForcedAnswerProver,
+    LikelihoodProver,
     MetaProver,
+    ProverEstimate,
     ProverRequest,
-    authors_requests,
     default_prompt,
     known_success_probs,
 )
@@ -59,39 +66,87 @@ def default_measure(prover: MetaProver) -> str:
 
 
 def load_traces(path: str | Path, *, limit: int | None = None) -> list[dict[str, Any]]:
-    """Read and check a traces file; each trace gets a unique ``id`` and its ``line``.
+    """Read and check a traces file; each trace gets a unique ``id``, its ``line`` and a
+    ``digest`` of its content.
 
-    Returns one dict per trace (blank lines skipped) with ``id`` (``problem_id``, else
-    ``id``, else the line number; a repeat gets ``#2``, ``#3`` …), ``problem_id``,
-    ``question`` (None when absent), ``answer``, ``response`` and ``line``.
+    Returns one dict per trace (blank lines skipped) with ``id``, ``problem_id``,
+    ``question`` (None when absent), ``answer``, ``response``, ``line`` and ``digest``.
+    The id is ``problem_id``, else ``id``, else the line number; the n-th trace of one such
+    key is ``key#n``, or the next free ``key#m`` when the file uses ``key#n`` as a key
+    itself (``a``, ``a``, ``a#2`` are ``a``, ``a#3``, ``a#2``). Ids depend on the whole file
+    and never on ``limit``, so a run resumed without ``--limit`` finds its rows; every line
+    is checked, those past ``limit`` too.
 
     Raises:
-        DataNotFound: (a ``FileNotFoundError``) no such file.
-        DataFormatError: a line that is not a JSON object, lacks ``answer`` or ``response``,
-            or has neither an id nor a question; the message names the file and the line.
+        DataNotFound: (a ``FileNotFoundError``) no such file, or a folder.
+        DataFormatError: a line that is not UTF-8, not a JSON object (or nested too deeply to
+            read), lacks ``answer`` or ``response``, has a field of the wrong type or a lone
+            surrogate escape (``"\\ud800"``, not text), or has neither an id nor a
+            question; or no trace at all. The message names the file and the line.
     """
     path = Path(path)
+    if path.is_dir():
+        raise DataNotFound(f"traces file {path} is a folder, not a file")
     if not path.is_file():
         raise DataNotFound(f"traces file {path} not found")
     traces: list[dict[str, Any]] = []
-    seen: dict[str, int] = {}
-    with path.open(encoding="utf-8") as f:
-        for number, line in enumerate(f, start=1):
-            if not line.strip():
-                continue
-            if limit is not None and len(traces) >= limit:
-                break
+    keys: list[str] = []
+    with path.open("rb") as f:
+        for number, raw in enumerate(f, start=1):
             where = f"{path}:{number}"
             try:
-                row = json.loads(line)
+                line = raw.decode("utf-8-sig" if number == 1 else "utf-8")
+            except UnicodeDecodeError as exc:
+                raise DataFormatError(
+                    f"{where}: not UTF-8 text (byte {exc.start} of the line is "
+                    f"{raw[exc.start : exc.start + 1]!r}); save the file as UTF-8"
+                ) from None
+            if not line.strip():
+                continue
+            try:
+                row = json_value(line, where)
             except json.JSONDecodeError as exc:
                 raise DataFormatError(f"{where}: not valid JSON ({exc})") from None
             if not isinstance(row, dict):
                 raise DataFormatError(f"{where}: expected a JSON object, got {type(row).__name__}")
-            traces.append(_check_trace(row, where, number, seen))
-    if not traces:
+            trace = _check_trace(row, where, number)
+            keys.append(trace["problem_id"])
+            if limit is None or len(traces) < limit:
+                trace["digest"] = _digest(trace)
+                traces.append(trace)
+    if not keys:
         raise DataFormatError(f"{path}: no traces (the file is empty)")
+    for trace, trace_id in zip(traces, _unique_ids(keys), strict=False):
+        trace["id"] = trace_id
     return traces
+
+
+def _unique_ids(keys: Sequence[str]) -> list[str]:
+    """One id per key, in order: a key's first trace keeps it, its n-th gets ``#n``, or the
+    next number whose name is not a key anywhere in ``keys`` (nor given already)."""
+    taken = set(keys)
+    used: set[str] = set()
+    count: dict[str, int] = {}
+    ids = []
+    for key in keys:
+        if key in used:  # a repeat (a name made below is never a key: see `taken`)
+            n = count[key]
+            while f"{key}#{n}" in taken or f"{key}#{n}" in used:
+                n += 1
+            count[key] = n + 1
+            key = f"{key}#{n}"
+        else:
+            count[key] = 2
+        used.add(key)
+        ids.append(key)
+    return ids
+
+
+def _digest(trace: Mapping[str, Any]) -> str:
+    """A short fingerprint of what a trace's row is computed from: a resumed run compares
+    it, so that a row of an edited file's trace is not taken for another's."""
+    text = json.dumps([trace["answer"], trace["question"], trace["response"]], ensure_ascii=False)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def _text_field(row: Mapping[str, Any], name: str, where: str, *, numbers: bool) -> str | None:
@@ -99,13 +154,22 @@ def _text_field(row: Mapping[str, Any], name: str, where: str, *, numbers: bool)
     if value is None:
         return None
     if numbers and isinstance(value, (int, float)) and not isinstance(value, bool):
+        if isinstance(value, float) and not math.isfinite(value):
+            raise DataFormatError(f"{where}: {name!r} must be a finite number, got {value}")
         return str(value)  # gold answers are often stored as numbers
     if not isinstance(value, str):
         raise DataFormatError(f"{where}: {name!r} must be a string, got {type(value).__name__}")
+    if lone_surrogate(value) is not None:  # a tokenizer or a UTF-8 write would fail on it
+        raise DataFormatError(
+            f"{where}: {name!r} holds a lone surrogate escape (such as \\ud800), which is "
+            "not text; fix or drop that escape"
+        )
     return value
 
 
-def _check_trace(row: dict, where: str, number: int, seen: dict[str, int]) -> dict[str, Any]:
+def _check_trace(row: dict, where: str, number: int) -> dict[str, Any]:
+    """The fields of one trace, checked; ``problem_id`` is its key (see
+    :func:`load_traces`), the id comes later."""
     answer = _text_field(row, "answer", where, numbers=True)
     response = _text_field(row, "response", where, numbers=False)
     question = _text_field(row, "question", where, numbers=False)
@@ -120,12 +184,9 @@ def _check_trace(row: dict, where: str, number: int, seen: dict[str, int]) -> di
         raise DataFormatError(f"{where}: 'answer' is empty")
     if problem_id is None and not (question and question.strip()):
         raise DataFormatError(f"{where}: needs 'problem_id' (or 'id') or 'question'")
-    key = problem_id if problem_id is not None else str(number)
-    seen[key] = seen.get(key, 0) + 1
-    trace_id = key if seen[key] == 1 else f"{key}#{seen[key]}"
     return {
-        "id": trace_id,
-        "problem_id": key,
+        "id": None,
+        "problem_id": problem_id if problem_id is not None else str(number),
         "question": question if question and question.strip() else None,
         "answer": answer,
         "response": response,
@@ -190,6 +251,12 @@ def analyse_trace(
         each prefix, and their lengths) and ``seconds``; with ``majority``: ``maj_at_p``
         and ``maj_tokens`` (p → a value per prefix) and ``direct``; with ``extrapolation``:
         ``extrapolation``.
+
+    Raises:
+        ContextLengthExceeded: the trace does not fit the model: checked on the whole trace
+            first where the model's window is known (``max_context``), else by the backend
+            at its first call, which gets the longest prefixes. Memory stays linear in the
+            response's length: prefixes are built a batch at a time.
     """
     started = time.perf_counter()
     answer = str(trace["answer"])
@@ -212,18 +279,20 @@ def analyse_trace(
             f"got {type(prover).__name__}: use measure='stream'"
         )
 
-    cuts = prefixes(response, rule=rule, tokenizer=tokenizer)
+    # Prefix c_j is response[:ends[j]] (mrt_env.episodes.prefixes_at): offsets, not strings.
+    # All k + 1 prefixes at once would take memory quadratic in the response's length; each
+    # is built when it is scored or counted, and dropped after.
+    boundaries = episode_boundaries(response, rule=rule, tokenizer=tokenizer)
+    ends = [0, *boundaries[1:], len(response)] if boundaries else [0]
     context = default_prompt(prover.lm, problem) if prompt is None else prompt
-    if measure == "authors":
-        requests = authors_requests(problem, context, cuts)
-    else:
-        requests = [ProverRequest(problem, context, c) for c in cuts]
-    estimates = prover.estimate_batch(requests)
+    request = _requests(problem, context, response, ends, measure)
+    _check_fits(prover, request(len(ends) - 1), f"trace {trace_id!r}")
+    estimates = _estimate(prover, request, [len(context) + e for e in ends])
     success_probs = known_success_probs(estimates)
     # Counting each prefix (not each episode) gives the tokens the model actually sees. A
     # prefix can rarely tokenize shorter than a shorter prefix (a merge across the cut):
     # keep the counts cumulative.
-    counts = np.maximum.accumulate([0, *(lm.count_tokens(p) for p in cuts[1:])])
+    counts = np.maximum.accumulate([0, *(lm.count_tokens(response[:e]) for e in ends[1:])])
     tokens = [int(t) for t in counts]
     regret = episode_regret(success_probs)
     costs: list[float] = []
@@ -232,7 +301,7 @@ def analyse_trace(
     if isinstance(prover, ForcedAnswerProver) and (measure == "authors" or voting):
         # What asking μ costs at each prefix: the forced context's tokens.
         forcing = prover.config.forcing_text
-        context_tokens = [lm.count_tokens(r.context(forcing)) for r in requests]
+        context_tokens = [lm.count_tokens(request(j).context(forcing)) for j in range(len(ends))]
     if measure == "authors":
         # The authors' x_j: the forced context's tokens plus μ's mean answer length.
         costs = [n + e.mean_answer_tokens for n, e in zip(context_tokens, estimates, strict=True)]
@@ -244,7 +313,7 @@ def analyse_trace(
         "id": trace_id,
         "problem_id": problem.id,
         "gold_answer": answer,
-        "blocks": len(cuts) - 1,
+        "blocks": len(ends) - 1,
         "prefix_tokens": tokens,
         "success_probs": success_probs,
         "progress": [float(x) for x in progress(success_probs)],
@@ -283,3 +352,75 @@ def analyse_trace(
         )
     row["seconds"] = round(time.perf_counter() - started, 3)
     return row
+
+
+# Characters of context (prompt and prefix) sent to μ in one call at most: a response's
+# prefixes add up to about k/2 copies of it, so a long response with many episodes is
+# scored a batch at a time. An ordinary trace is one batch, as if there were no limit.
+_BATCH_CHARS = 1 << 25
+
+
+def _requests(
+    problem: Problem, context: str, response: str, ends: Sequence[int], measure: str
+) -> Callable[[int], ProverRequest]:
+    """μ's request at prefix j, built on demand: ``ProverRequest(problem, context, c_j)``
+    (``stream``), or the authors' contexts exactly as
+    :func:`~mrt_env.progress.authors_requests` makes them from all prefixes at once
+    (``authors``: nothing but the stop text at c_0, a blank line before it after each
+    partial prefix, the full trace closed by ``"\\n</think>"`` alone)."""
+    last = len(ends) - 1
+
+    def request(j: int) -> ProverRequest:
+        prefix = response[: ends[j]]
+        if measure != "authors":
+            return ProverRequest(problem, context, prefix)
+        if j == last:
+            return ProverRequest(problem, context, prefix.rstrip("\n"), AUTHORS_FINAL_TEXT)
+        if j == 0:
+            return ProverRequest(problem, context, "", AUTHORS_STOP_TEXT)
+        return ProverRequest(problem, context, prefix.rstrip("\n") + "\n\n", AUTHORS_STOP_TEXT)
+
+    return request
+
+
+def _check_fits(prover: MetaProver, longest: ProverRequest, where: str) -> None:
+    """Raise the backend's :class:`~mrt_env.errors.ContextLengthExceeded` before any prefix
+    is built or scored when the whole trace cannot fit the model's window (one string
+    counted; the backend counts the same tokens or more, BOS included, so this never
+    refuses a trace it would take). Only where the window is known (``max_context``) and μ
+    is one of ours; otherwise the backend's own check at the first call decides."""
+    lm = getattr(prover, "lm", None)
+    window = getattr(lm, "max_context", None)
+    if not isinstance(window, int) or isinstance(window, bool) or window < 1:
+        return
+    if isinstance(prover, ForcedAnswerProver):  # μ's context, then its answer's tokens
+        text, room = longest.context(prover.config.forcing_text), prover.config.max_answer_tokens
+    elif isinstance(prover, LikelihoodProver):  # the stream it reads; forcing and answer follow
+        text, room = longest.prompt + longest.prefix, 0
+    else:
+        return
+    check_context(lm.count_tokens(text), room, window, where=f"{lm.name} on {where}")
+
+
+def _estimate(
+    prover: MetaProver, request: Callable[[int], ProverRequest], sizes: Sequence[int]
+) -> list[ProverEstimate]:
+    """μ's estimates at the prefixes (``sizes``: each one's context in characters), in
+    batches of at most :data:`_BATCH_CHARS` characters (one prefix at least). The batch of
+    the longest prefixes goes first: a trace too long for a model whose window is not known
+    here (a server's) fails at its first call, before the short prefixes are paid for. μ's
+    answers at a prefix do not depend on the rest of its batch."""
+    batches: list[range] = []
+    start, size = 0, 0
+    for j, n in enumerate(sizes):
+        if j > start and size + n > _BATCH_CHARS:
+            batches.append(range(start, j))
+            start, size = j, 0
+        size += n
+    batches.append(range(start, len(sizes)))
+    estimates: list[ProverEstimate | None] = [None] * len(sizes)
+    for batch in reversed(batches):
+        found = prover.estimate_batch([request(j) for j in batch])
+        for j, estimate in zip(batch, found, strict=True):
+            estimates[j] = estimate
+    return estimates  # type: ignore[return-value]  # every slot filled above

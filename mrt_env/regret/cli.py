@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from mrt_env.cli import exit_status, parse_command, presets_help, take_preset
-from mrt_env.errors import ConfigError, ContextLengthExceeded
+from mrt_env.errors import ConfigError, ContextLengthExceeded, RunStateError
 from mrt_env.progress import MetaProver
 from mrt_env.regret.analysis import analyse_trace, load_traces
 from mrt_env.regret.config import PRESETS, RegretConfig
@@ -20,7 +20,7 @@ from mrt_env.regret.summary import (
     write_summary,
 )
 from mrt_env.report import model_title
-from mrt_env.runfiles import append_row, check_settings, read_rows
+from mrt_env.runfiles import append_row, check_settings, locked, read_rows
 
 __all__ = [
     "ROWS_FILE",
@@ -76,18 +76,25 @@ def run(config: RegretConfig) -> Path:
     out of the summary, not retried on resume).
     Then ``summary.md``, ``summary.csv`` and the plots are (re)written over the traces of this
     run, the summary table is printed, and the paths of the files.
+
+    The folder is locked for the run: a second ``mrt-regret`` on the same ``--out`` is
+    refused (:class:`~mrt_env.errors.RunStateError`) instead of writing every row twice.
     """
+    traces = load_traces(config.traces, limit=config.limit)  # fail on bad input before loading
+    with locked(Path(config.out), "mrt-regret"):
+        return _run_locked(config, traces)
+
+
+def _run_locked(config: RegretConfig, traces: list[dict[str, Any]]) -> Path:
     from tqdm import tqdm
 
-    traces = load_traces(config.traces, limit=config.limit)  # fail on bad input before loading
     out = Path(config.out)
-    out.mkdir(parents=True, exist_ok=True)
     rows_path = out / ROWS_FILE
     if config.overwrite and rows_path.exists():
         rows_path.unlink()
     existing = read_rows(rows_path, key="id", tool="mrt-regret")
     check_settings(out, config.analysis_settings(), resuming=bool(existing))
-    done = {r["id"]: r for r in existing}
+    done = _done_rows(existing, traces, rows_path, Path(config.traces))
     todo = [t for t in traces if t["id"] not in done]
 
     if todo:
@@ -121,6 +128,7 @@ def run(config: RegretConfig) -> Path:
                     )
                 except ContextLengthExceeded as exc:  # this trace, not the run, is at fault
                     row = {"id": trace["id"], "problem_id": trace["problem_id"], "error": str(exc)}
+                row["trace_digest"] = trace["digest"]
                 append_row(f, row)
                 done[row["id"]] = row
                 bar.update()
@@ -145,6 +153,40 @@ def run(config: RegretConfig) -> Path:
     for path in (rows_path, md_path, csv_path, *plots):
         print(f"  {path}")
     return out
+
+
+def _done_rows(
+    existing: list[dict[str, Any]], traces: list[dict[str, Any]], rows_path: Path, source: Path
+) -> dict[str, dict[str, Any]]:
+    """The rows of ``rows.jsonl`` by id, checked against this run's traces.
+
+    A row whose ``trace_digest`` is not its trace's was computed from other content (the
+    traces file was edited, or lines were added that shift the ids of repeats): resuming
+    would report it as this trace's, so it is a :class:`RunStateError`. An id found twice
+    (a file written by two runs at once, before runs were locked) keeps its last row, with
+    a note; rows of ids not in this file stay in it and out of the summary."""
+    done: dict[str, dict[str, Any]] = {}
+    repeated: list[str] = []
+    for row in existing:
+        if row["id"] in done:
+            repeated.append(str(row["id"]))
+        done[row["id"]] = row
+    if repeated:
+        print(
+            f"note: {rows_path} holds {len(repeated)} row(s) twice (ids "
+            f"{', '.join(repeated[:5])}{', ...' if len(repeated) > 5 else ''}); "
+            "the last of each is used",
+            file=sys.stderr,
+        )
+    for trace in traces:
+        row = done.get(trace["id"])
+        if row is not None and row.get("trace_digest", trace["digest"]) != trace["digest"]:
+            raise RunStateError(
+                f"{rows_path} holds a row for trace {trace['id']!r} ({source}:{trace['line']}) "
+                "computed from other content: the traces file changed since; pass --overwrite "
+                "to start afresh or choose another --out"
+            )
+    return done
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -297,3 +297,37 @@ def test_json_nested_too_deeply_is_a_data_format_error(tmp_path, suffix):
     with pytest.raises(DataFormatError, match="nested too deeply") as info:
         read_rows(path)
     assert str(path) in str(info.value)
+
+
+@pytest.mark.parametrize("suffix", [".jsonl", ".json"])
+@pytest.mark.parametrize(
+    ("row", "where"),
+    [
+        ('{"question": "What is \\ud800?", "answer": "1"}', "'question'"),
+        ('{"question": "q", "answer": "1", "meta": {"tags": ["\\udfff"]}}', "'meta'['tags'][0]"),
+        ('{"question": "q", "answer": "1", "\\ud800": 2}', "a key of the object"),
+    ],
+)
+def test_a_lone_surrogate_escape_is_refused_when_the_file_loads(tmp_path, suffix, row, where):
+    # Before: the question loaded, and printing it, tokenizing it (env.reset) or writing it
+    # as UTF-8 failed later with a UnicodeEncodeError traceback.
+    path = tmp_path / f"set{suffix}"
+    path.write_text(row + "\n" if suffix == ".jsonl" else f"[{row}]")
+    with pytest.raises(DataFormatError, match="lone surrogate") as info:
+        load_problems(path)
+    assert str(path) in str(info.value) and where in str(info.value)
+    # A pair of escapes is one character (here an emoji): it loads.
+    pair = tmp_path / "pair.jsonl"
+    pair.write_text('{"question": "Why \\ud83d\\ude00?", "answer": "1"}\n')
+    assert load_problems(pair)[0].question == "Why \U0001f600?"
+
+
+@pytest.mark.parametrize("suffix", [".jsonl", ".json"])
+def test_an_integer_longer_than_python_reads_keeps_its_digits(tmp_path, suffix):
+    # Python's int() takes at most 4300 digits; json.loads raised a ValueError traceback.
+    digits = "9" * 5000
+    row = f'{{"id": {digits}, "question": "q", "answer": {digits}}}'
+    path = tmp_path / f"set{suffix}"
+    path.write_text(row + "\n" if suffix == ".jsonl" else f"[{row}]")
+    (problem,) = load_problems(path)
+    assert problem.answer == digits and problem.id == f"set/{digits}"
