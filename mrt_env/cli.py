@@ -1,11 +1,15 @@
-"""What the commands (``mrt-bench``, ``mrt-regret``, ``mrt-train``, ``mrt-pretrain``) share on
-the command line: typed configs whose ``--help`` comes from their field docs, bad settings
-that end in one line of error (exit status 2), and failures turned into exit statuses."""
+"""What the commands (``mrt-bench``, ``mrt-regret``, ``mrt-train``, ``mrt-pretrain``,
+``mrt-data``, ``mrt-grade``) share on the command line: typed configs whose ``--help`` comes
+from their field docs, a bad command line or setting that ends in one line of error (exit
+status 2), and failures turned into exit statuses."""
 
 from __future__ import annotations
 
+import contextlib
+import io
+import re
 import sys
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -42,25 +46,147 @@ def parse_command(
     default: Any = None,
 ) -> Any:
     """``cls`` from the command line (``--help`` from its field docs), or None after printing
-    ``prog: error: ...`` for a bad value (the command then exits with status 2)."""
+    one line ``prog: error: ...`` for a bad command line (an unknown flag, a missing or
+    malformed value) or a bad setting; the command then exits with status 2.
+
+    ``cls`` is usually a :class:`~mrt_env.config.Config` (checked as a whole after parsing,
+    so an error names its flag); another dataclass may raise an
+    :class:`~mrt_env.errors.MrtError` while it is built, which is reported the same way."""
     import tyro
 
-    with deferred_validation():
-        config = tyro.cli(
-            cls,
-            args=None if argv is None else list(argv),
-            default=default,
-            prog=prog,
-            description=description,
-        )
     try:
-        validate_tree(config)
+        with deferred_validation(), _one_line_parse_errors(prog):
+            config = tyro.cli(
+                cls,
+                args=None if argv is None else list(argv),
+                default=default,
+                prog=prog,
+                description=description,
+            )
+    except _CommandLineError as exc:
+        print(f"{prog}: error: {exc} (see {prog} --help)", file=sys.stderr)
+        return None
+    try:
+        if isinstance(config, Config):
+            validate_tree(config)
         if isinstance(config, CommandConfig):
             set_threads(config.threads)
     except MrtError as exc:  # anything else is a bug in a validate(): keep its traceback
         print(f"{prog}: error: {exc}", file=sys.stderr)
         return None
     return config
+
+
+class _CommandLineError(MrtError):
+    """tyro rejected the command line; the message is one line without the program's name.
+    (Not a ValueError: tyro must not take it for a failure of its own to construct a value.)"""
+
+
+@contextlib.contextmanager
+def _one_line_parse_errors(prog: str) -> Iterator[None]:
+    """tyro reports a bad command line in a box of several lines and exits; inside this
+    block it raises :class:`_CommandLineError` with one line instead.
+
+    The words come from tyro's parse-error hook where this tyro has it (the facts: which
+    flag, which value); otherwise, and for a failure the hook does not describe, from the
+    box tyro printed, squeezed onto one line."""
+    hook_context: Any = contextlib.nullcontext()
+    try:
+        from tyro import _errors as tyro_errors  # private; absent before tyro 1.0
+
+        hook_context = tyro_errors.on_parse_error(_raise_one_line)
+    except (ImportError, AttributeError):
+        pass
+    captured = io.StringIO()
+    try:
+        with hook_context, contextlib.redirect_stderr(captured):
+            yield
+    except SystemExit as exc:
+        if exc.code not in (0, None):  # tyro's error exit; 0 is --help, printed to stdout
+            raise _CommandLineError(_squeeze(captured.getvalue()) or "bad command line") from None
+        sys.stderr.write(captured.getvalue())
+        raise
+    sys.stderr.write(captured.getvalue())  # warnings printed while parsing, if any
+
+
+def _raise_one_line(event: Any) -> None:
+    """tyro's parse-error hook: a one-line :class:`_CommandLineError` for the failures the
+    commands can meet. Any other, or an event this code cannot read (the hook's types are
+    tyro's private ones), falls through to tyro's box, which the caller squeezes."""
+    try:
+        message = _describe(event)
+    except Exception:  # noqa: BLE001 - tyro's private types changed: the box still comes
+        return
+    if message:
+        raise _CommandLineError(message)
+
+
+def _describe(event: Any) -> str | None:
+    kind = type(event).__name__
+    argument = getattr(event, "argument", None)
+    name = _flag_name(argument) if argument is not None else None
+    if kind == "UnrecognizedArgs":
+        words = [t for t in event.tokens if t.startswith("-")] or list(event.tokens)
+        return f"unrecognized argument{_s(words)} {' '.join(words)}"
+    if kind == "MissingArgs":
+        names = [_flag_name(a.arg) for a in event.missing_arguments]
+        message = f"missing argument{_s(names)} {', '.join(names)}"
+        if event.unrecognized_tokens:
+            words = event.unrecognized_tokens
+            message += f"; unrecognized argument{_s(words)} {' '.join(words)}"
+        return message
+    if kind == "BadValue" and name:
+        if event.reason == "too_few_values":
+            return f"{name} needs a value"
+        return f"{name} takes no value, got {event.offending_value!r}"
+    if kind == "InvalidChoice" and name:
+        choices = ", ".join(map(str, event.choices))
+        return f"{name} must be one of {choices}; got {event.value!r}"
+    if kind == "InstantiationFailure":
+        message = " ".join(str(event.message).split())
+        return f"{name}: {message}" if name and name not in message else message
+    return None
+
+
+def _flag_name(argument: Any) -> str:
+    """``--model.name`` for a flag; a positional argument as its usage line writes it
+    (``TRACES``)."""
+    name = str(argument.display_name())
+    return name.upper() if argument.is_positional() else name
+
+
+def _s(items: Sequence[Any]) -> str:
+    return "s" if len(items) > 1 else ""
+
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def _squeeze(text: str) -> str:
+    """The message of tyro's error box (or of an argparse-style ``usage: ... error: ...``)
+    on one line: the box's first section, without its frame, title and help footer."""
+    text = _ANSI.sub("", text)
+    if "╭" not in text:  # no box: argparse's "usage: ...\nprog: error: message"
+        return " ".join(text.rpartition("error:")[2].split())
+    title, body = "", []
+    for raw in text.splitlines():
+        line = raw.strip()
+        if line.startswith("╭"):
+            title = line.strip("╭╮─ ")
+            continue
+        if line.startswith("╰"):
+            break
+        line = line.strip("│").strip()
+        if line and set(line) <= {"─"}:  # a rule: the first section (the message) ends
+            if body:
+                break
+            continue
+        if line:
+            body.append(line)
+    message = " ".join(body) or title
+    if message[:1].isupper() and not message[1:2].isupper():
+        message = message[0].lower() + message[1:]
+    return message
 
 
 def take_preset(args: Sequence[str], names: Sequence[str]) -> tuple[str | None, list[str]]:

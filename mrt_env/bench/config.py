@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from mrt_env.agents import STRATEGIES, BlockSampling
-from mrt_env.bench.specs import parse_strategy, resolve
+from mrt_env.bench.specs import check_argument_types, parse_strategy, resolve
 from mrt_env.cli import CommandConfig
 from mrt_env.errors import ConfigError
 from mrt_env.lm.loading import DEFAULT_MODEL, ModelSettings
@@ -131,8 +131,8 @@ class BenchConfig(CommandConfig):
         labels = [spec.label for spec in specs]
         if len(set(labels)) != len(labels):
             raise ConfigError(f"--strategies repeats one: {labels}")
-        for spec in specs:
-            resolve(spec)  # imports a user's module now: fail before running
+        for spec in specs:  # imports a user's module now: fail before running
+            check_argument_types(spec, resolve(spec))
         ProblemSelection(self.problems).parse()
         if not self.seeds:
             raise ConfigError("--seeds needs at least one seed")

@@ -17,17 +17,27 @@ import importlib.util
 import inspect
 import re
 import sys
-from collections.abc import Mapping
+import types
+import typing
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from mrt_env.agents import STRATEGIES, Agent, BlockSampling, LMAgent, as_agent
+from mrt_env.data.files import lone_surrogate
 from mrt_env.errors import ConfigError, MrtError
 from mrt_env.progress import PAPER_FORCING_TEXT
 from mrt_env.registration import block_settings
 
-__all__ = ["AgentSettings", "StrategySpec", "agent_settings", "build_agent", "parse_strategy"]
+__all__ = [
+    "AgentSettings",
+    "StrategySpec",
+    "agent_settings",
+    "build_agent",
+    "check_argument_types",
+    "parse_strategy",
+]
 
 _ENV_DEFAULTS = BlockSampling()  # every value the env's own
 _SPEC = re.compile(r"^\s*(?P<target>[^()\s]+)\s*(?:\((?P<args>.*)\))?\s*$", re.S)
@@ -53,10 +63,10 @@ def _kwargs(text: str, args: str) -> dict[str, Any]:
     """``k=v, ...`` as a dict; values are Python literals, a bare word is a string."""
     try:
         call = ast.parse(f"f({args})", mode="eval").body
-    except SyntaxError:
+    except (SyntaxError, ValueError, RecursionError):  # ValueError: a byte that is not UTF-8
         call = None
     if not isinstance(call, ast.Call) or call.args or any(k.arg is None for k in call.keywords):
-        raise ConfigError(f"strategy {text!r}: expected key=value, ... in the parentheses")
+        raise ConfigError(f"strategy {text!r:.200}: expected key=value, ... in the parentheses")
     kwargs: dict[str, Any] = {}
     for keyword in call.keywords:
         node = keyword.value
@@ -65,11 +75,16 @@ def _kwargs(text: str, args: str) -> dict[str, Any]:
             continue
         try:
             kwargs[keyword.arg] = ast.literal_eval(node)
-        except ValueError:
+        except (ValueError, RecursionError):
             raise ConfigError(
-                f"strategy {text!r}: the value of {keyword.arg} must be a literal "
-                f"(number, 'string', True/False), got {ast.unparse(node)}"
+                f"strategy {text!r:.200}: the value of {keyword.arg} must be a literal "
+                f"(number, 'string', True/False), got {ast.unparse(node):.200}"
             ) from None
+        if lone_surrogate(kwargs[keyword.arg]) is not None:  # "\ud800": no tokenizer takes it
+            raise ConfigError(
+                f"strategy {text!r:.200}: the value of {keyword.arg} holds a lone surrogate "
+                "escape (such as \\ud800), which is not text"
+            )
     return kwargs
 
 
@@ -184,8 +199,9 @@ def agent_settings(
 
 
 def _check_arguments(spec: StrategySpec, target: type, given: Mapping[str, Any]) -> None:
-    """Refuse an unknown (k=v) argument before the call, so that a TypeError raised inside
-    a constructor stays a bug with its traceback, not a one-line settings error."""
+    """Refuse an unknown (k=v) argument, or one whose value does not have the type its
+    parameter is annotated with, before the call: so that a TypeError raised inside a
+    constructor stays a bug with its traceback, not a one-line settings error."""
     if issubclass(target, LMAgent):  # their **kwargs go on to LMAgent's constructor
         accepted = {
             name
@@ -199,11 +215,88 @@ def _check_arguments(spec: StrategySpec, target: type, given: Mapping[str, Any])
                 f"strategy {spec.label!r}: unexpected keyword argument(s) {unknown}; "
                 f"{target.__name__} takes {sorted(accepted - {'lm'})}"
             )
+    else:
+        try:
+            inspect.signature(target).bind(**given)
+        except TypeError as exc:  # an unknown (k=v) argument, or a required one missing
+            raise ConfigError(f"strategy {spec.label!r}: {exc}") from None
+    check_argument_types(spec, target)
+
+
+def check_argument_types(spec: StrategySpec, target: Any) -> None:
+    """Refuse a (k=v) value of another type than its parameter's annotation (a str where
+    an int is taken, ...): one line naming both, before anything runs. Only the values the
+    user wrote are checked, against the constructors of a class's own hierarchy down to
+    :class:`LMAgent` (for an LM agent) or its ``__init__``; a function takes none."""
+    if not isinstance(target, type) or not spec.kwargs:
         return
-    try:
-        inspect.signature(target).bind(**given)
-    except TypeError as exc:  # an unknown (k=v) argument, or a required one missing
-        raise ConfigError(f"strategy {spec.label!r}: {exc}") from None
+    if issubclass(target, LMAgent):
+        inits = [
+            cls.__init__
+            for cls in target.__mro__[: target.__mro__.index(LMAgent) + 1]
+            if "__init__" in vars(cls)
+        ]
+    else:
+        inits = [target.__init__]
+    hints: dict[str, Any] = {}
+    for init in reversed(inits):  # a subclass's annotation wins over its base's
+        try:
+            hints |= typing.get_type_hints(init)
+        except Exception:  # noqa: BLE001 - an annotation that does not resolve: not checked
+            continue
+    for name, value in spec.kwargs.items():
+        if name in hints and _fits(value, hints[name]) is False:
+            raise ConfigError(
+                f"strategy {spec.label!r}: {name} must be {_type_name(hints[name])}, got "
+                f"{type(value).__name__} {value!r:.80}"
+            )
+
+
+def _fits(value: Any, hint: Any) -> bool | None:
+    """Whether a literal from a spec fits a parameter's annotation; None when the
+    annotation is beyond this check (then the value is passed as it is)."""
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if hint is Any:
+        return True
+    if hint is None or hint is type(None):
+        return value is None
+    if origin in (typing.Union, types.UnionType):
+        fits = [_fits(value, a) for a in args]
+        return True if True in fits else None if None in fits else False
+    if origin is typing.Literal:
+        return value in args
+    if hint is bool:
+        return isinstance(value, bool)
+    if hint is int:  # True is an int to Python, never to a user
+        return isinstance(value, int) and not isinstance(value, bool)
+    if hint is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if hint is str:
+        return isinstance(value, str)
+    if origin in (tuple, list, Sequence) or hint in (tuple, list):
+        if isinstance(value, str) or not isinstance(value, (tuple, list)):
+            return False
+        if origin is not tuple or (len(args) == 2 and args[1] is Ellipsis):
+            item = args[0] if args else Any
+            fits = [_fits(v, item) for v in value]
+            return False if False in fits else True if all(fits) else None
+        return None
+    return None
+
+
+def _type_name(hint: Any) -> str:
+    """An annotation as a user reads it: ``an int``, ``a str or None``, ``a list of str``."""
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        return " or ".join(_type_name(a) for a in args)
+    if origin is typing.Literal:
+        return "one of " + ", ".join(map(repr, args))
+    if hint is None or hint is type(None):
+        return "None"
+    if origin in (tuple, list, Sequence) and args:
+        return f"a list of {_type_name(args[0]).removeprefix('a ').removeprefix('an ')}"
+    name = getattr(hint, "__name__", str(hint))
+    return f"an {name}" if name[:1] in "aeiou" else f"a {name}"
 
 
 def build_agent(

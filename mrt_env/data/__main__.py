@@ -1,12 +1,13 @@
 """Summarise a problem set: where it loaded from, how many problems, the answer types.
 
-    python -m mrt_env.data aime24
-    python -m mrt_env.data math500 --path path/to/data --limit 50
-    python -m mrt_env.data my_problems.jsonl
-    python -m mrt_env.data            # lists the known sets
+    mrt-data aime24
+    mrt-data math500 --path path/to/data --limit 50
+    mrt-data my_problems.jsonl
+    mrt-data            # lists the known sets
 
-Exits with status 1 and the loader's message (every place tried, and how to provide the
-data) when the set cannot be loaded.
+(``python -m mrt_env.data`` is the same command.) Exits with status 1 and the loader's
+message on one line (every place tried, and how to provide the data) when the set cannot be
+loaded, and with status 2 for a bad command line.
 """
 
 from __future__ import annotations
@@ -22,9 +23,13 @@ from pathlib import Path
 
 import tyro  # this module is only loaded for the command line
 
+from mrt_env.cli import parse_command
+from mrt_env.config import Config
 from mrt_env.data import available_sources, load_problems
 from mrt_env.errors import ConfigError, MrtError
 from mrt_env.types import Problem
+
+PROG = "mrt-data"
 
 _KINDS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("integer", re.compile(r"[+-]?\d+")),
@@ -35,7 +40,7 @@ _KINDS: tuple[tuple[str, re.Pattern[str]], ...] = (
 
 
 @dataclass(frozen=True)
-class DataCommand:
+class DataCommand(Config):
     """Load a problem set and print a short summary of it."""
 
     name: tyro.conf.Positional[str | None] = None
@@ -50,7 +55,7 @@ class DataCommand:
     width: int = 300
     """Characters of the first question to print."""
 
-    def __post_init__(self) -> None:
+    def validate(self) -> None:
         if self.limit is not None and self.limit < 1:
             raise ConfigError(f"--limit must be a positive integer, got {self.limit}")
         if self.width < 20:
@@ -70,6 +75,8 @@ def summary(name: str, problems: Sequence[Problem], *, width: int = 300) -> str:
     kinds = Counter(answer_kind(p.answer) for p in problems)
     first = problems[0]
     question = textwrap.shorten(first.question, width=width, placeholder=" ...")
+    # An answer is often one long word (digits, LaTeX), which textwrap.shorten would drop.
+    answer = first.answer if len(first.answer) <= width else first.answer[: width - 4] + " ..."
     extra = sorted(k for k in first.metadata if k != "raw_answer")
     lines = [
         f"{name}: {len(problems)} problem{'' if len(problems) == 1 else 's'} "
@@ -77,14 +84,18 @@ def summary(name: str, problems: Sequence[Problem], *, width: int = 300) -> str:
         "answer types: " + ", ".join(f"{n} {kind}" for kind, n in kinds.most_common()),
         f"first problem: {first.id}",
         f"  question: {question}",
-        f"  answer: {first.answer}",
+        f"  answer: {answer}",
         f"  other fields: {', '.join(extra) or 'none'}",
     ]
     return "\n".join(lines)
 
 
-def main(argv: list[str] | None = None) -> int:
-    cmd = tyro.cli(DataCommand, args=argv, description=__doc__, prog="python -m mrt_env.data")
+def main(argv: Sequence[str] | None = None) -> int:
+    """The ``mrt-data`` command; returns the exit status (1: the set did not load; 2: a bad
+    command line)."""
+    cmd = parse_command(DataCommand, PROG, argv, description=__doc__)
+    if cmd is None:
+        return 2
     if cmd.name is None:
         for name, description in available_sources().items():
             print(f"{name:<16} {description}")
@@ -93,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         problems = load_problems(cmd.name, path=cmd.path, split=cmd.split, limit=cmd.limit)
     except (MrtError, OSError) as exc:  # anything else is a bug: keep its traceback
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
         return 1
     title = cmd.name if cmd.name in available_sources() else problems[0].source
     print(summary(title, problems, width=cmd.width))

@@ -4,8 +4,15 @@ import pytest
 from fakes import CopyLastBoxedFakeLM
 
 from mrt_env.agents import BlockSampling, EarlyExit, LMAgent, ParallelVote
+from mrt_env.bench.cli import main as bench_main
 from mrt_env.bench.config import ProblemSelection
-from mrt_env.bench.specs import agent_settings, build_agent, parse_strategy, resolve
+from mrt_env.bench.specs import (
+    agent_settings,
+    build_agent,
+    check_argument_types,
+    parse_strategy,
+    resolve,
+)
 from mrt_env.registration import ENV_IDS
 
 
@@ -97,3 +104,41 @@ def test_problem_selection():
     ]:
         with pytest.raises(ValueError, match=match):
             ProblemSelection(text).pick(ids)
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ("early-exit(m='x')", "m must be an int, got str 'x'"),
+        ("early-exit(m=x)", "m must be an int, got str 'x'"),  # a bare word is a string
+        ("early-exit(m=True)", "m must be an int, got bool True"),
+        ("parallel-vote(n=2.0)", "n must be an int, got float 2.0"),
+        ("early-exit(forcing_text=3)", "forcing_text must be a str or None, got int 3"),
+        ("budget-forcing(cues='Wait')", "cues must be a list of str, got str 'Wait'"),
+        ("budget-forcing(cues=('Wait', 1))", "cues must be a list of str, got tuple"),
+        ("think-to-budget(temperature='hot')", "temperature must be a float, got str 'hot'"),
+    ],
+)
+def test_a_strategy_argument_of_the_wrong_type_is_refused(spec, message, tmp_path, capsys):
+    # Before: the constructor's `m < 1` raised a TypeError traceback, after the model loaded.
+    with pytest.raises(ValueError, match="must be"):
+        check_argument_types(parse_strategy(spec), resolve(parse_strategy(spec)))
+    out = tmp_path / "out"
+    assert bench_main(["--strategies", spec, "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("mrt-bench: error: strategy ") and err.count("\n") == 1
+    assert message in err and not out.exists()  # refused before anything ran
+
+
+def test_right_types_pass_and_a_lone_surrogate_is_refused():
+    # An int is a float too; a list or a tuple of str is a sequence of str.
+    for spec in (
+        "parallel-vote(n=2, total_tokens=300)",
+        "early-exit(m=3, forcing_text=None)",
+        "think-to-budget(temperature=1, stop=['\\n'])",
+        "budget-forcing(cues=('Wait',))",
+    ):
+        parsed = parse_strategy(spec)
+        check_argument_types(parsed, resolve(parsed))
+    with pytest.raises(ValueError, match="holds a lone surrogate"):
+        parse_strategy('early-exit(forcing_text="\\ud800")')

@@ -69,3 +69,17 @@ def test_help_documents_every_option_and_bad_limit_is_rejected():
     )
     assert proc.returncode != 0
     assert "--limit must be a positive integer" in proc.stdout + proc.stderr
+
+
+def test_a_hostile_file_is_one_line_or_a_short_summary(tmp_path, capsys):
+    surrogate = tmp_path / "s.jsonl"
+    surrogate.write_text('{"question": "What is \\ud800?", "answer": "1"}\n')
+    assert main([str(surrogate)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("mrt-data: error: ") and err.count("\n") == 1
+    assert "line 1: 'question' holds a lone surrogate escape" in err
+    huge = tmp_path / "h.jsonl"
+    huge.write_text('{"question": "q", "answer": ' + "7" * 5000 + "}\n")
+    assert main([str(huge), "--width", "40"]) == 0
+    out = capsys.readouterr().out
+    assert "  answer: " + "7" * 36 + " ...\n" in out  # cut to --width, not 5000 digits
