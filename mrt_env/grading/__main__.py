@@ -11,17 +11,20 @@ use in shell scripts.
 from __future__ import annotations
 
 import json
+import math
 import sys
 from dataclasses import dataclass
 
 import tyro  # this module is only loaded for the command line
 
-from mrt_env.errors import ConfigError
-from mrt_env.grading.grader import DEFAULT_TIMEOUT, grade_many
+from mrt_env.cli import parse_command
+from mrt_env.config import Config
+from mrt_env.errors import ConfigError, MrtError
+from mrt_env.grading.grader import DEFAULT_TIMEOUT, MAX_TIMEOUT, grade_many
 
 
 @dataclass(frozen=True)
-class GradeCommand:
+class GradeCommand(Config):
     """Grade model responses (or bare answers) against one reference answer."""
 
     responses: tyro.conf.Positional[tuple[str, ...]]
@@ -29,15 +32,22 @@ class GradeCommand:
     gold: str
     """The reference answer, e.g. 70, '\\frac{3}{4}' or '(0,1]'."""
     timeout: float = DEFAULT_TIMEOUT
-    """Seconds the symbolic comparison of one response may take."""
+    """Seconds the symbolic comparison of one response may take, in (0, 86400]."""
     json: bool = False
     """Print one JSON object per response instead of a table."""
     check: bool = False
     """Exit with status 1 unless every response is correct."""
 
-    def __post_init__(self) -> None:
-        if not self.timeout > 0:
-            raise ConfigError(f"--timeout must be positive, got {self.timeout}")
+    def validate(self) -> None:
+        # The API's own bound, checked here so that it is one line of error, not a
+        # traceback from inside grade_many (nan, inf and 1e300 all passed "> 0").
+        timeout = self.timeout
+        if isinstance(timeout, bool) or not isinstance(timeout, int | float):
+            timeout = math.nan
+        if not 0 < timeout <= MAX_TIMEOUT:
+            raise ConfigError(
+                f"--timeout must be a number of seconds in (0, {MAX_TIMEOUT:g}], got {self.timeout}"
+            )
 
 
 def _read_responses(items: tuple[str, ...]) -> list[str]:
@@ -50,19 +60,44 @@ def _read_responses(items: tuple[str, ...]) -> list[str]:
     return out
 
 
+def _json_line(row: dict) -> str:
+    line = json.dumps(row, ensure_ascii=False)
+    try:
+        line.encode(sys.stdout.encoding or "utf-8")
+    except (UnicodeEncodeError, LookupError):
+        # A lone surrogate (an argument that was not valid UTF-8) cannot be printed as is.
+        line = json.dumps(row)
+    return line
+
+
 def main(argv: list[str] | None = None) -> int:
-    cmd = tyro.cli(GradeCommand, args=argv, description=__doc__, prog="mrt-grade")
+    cmd = parse_command(GradeCommand, "mrt-grade", argv, description=__doc__)
+    if cmd is None:  # a bad command line, reported on one line
+        return 2
     responses = _read_responses(cmd.responses)
     if not responses:
-        print("error: no responses given (arguments, or '-' for stdin)", file=sys.stderr)
+        message = "no responses given (arguments, or '-' for stdin)"
+        print(f"mrt-grade: error: {message}", file=sys.stderr)
         return 2
-    results = grade_many([(r, cmd.gold) for r in responses], timeout=cmd.timeout)
+    try:
+        results = grade_many([(r, cmd.gold) for r in responses], timeout=cmd.timeout)
+    except MrtError as exc:
+        print(f"mrt-grade: error: {exc}", file=sys.stderr)
+        return 1
     for response, result in zip(responses, results, strict=True):
         if cmd.json:
             row = {"response": response, "gold": cmd.gold, **result.__dict__}
-            print(json.dumps(row, ensure_ascii=False))
+            print(_json_line(row))
         else:
-            verdict = "correct" if result.correct else "timeout" if result.timed_out else "wrong"
+            verdict = (
+                "correct"
+                if result.correct
+                else "timeout"
+                if result.timed_out
+                else "undecided"
+                if result.undecided
+                else "wrong"
+            )
             print(f"{verdict:<8} extracted={result.extracted!r:<24} ({result.reason})")
     return 1 if cmd.check and not all(r.correct for r in results) else 0
 

@@ -22,7 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from mrt_env.errors import ArgumentTypeError, ConfigError, GradingError
 from mrt_env.grading.extract import THINK_CLOSE, extract_answer
-from mrt_env.grading.normalize import fast_verdict, implausible, normalize_answer
+from mrt_env.grading.normalize import fast_verdict, implausible, normalize_answer, too_large
 from mrt_env.grading.pool import Outcome, get_pool
 from mrt_env.types import GradeResult
 
@@ -75,7 +75,15 @@ def _settle(pred: str, gold: str) -> Outcome | tuple[str, str]:
         return Outcome(*fast)
     if not gold_norm:
         return Outcome(False, "empty gold answer")
-    refusal = implausible(pred_norm) or implausible(gold_norm)
+    # A reference that cannot be read, or values too large to evaluate, give no verdict;
+    # an answer of a shape no real answer has is wrong (as an unparseable one is).
+    refusal = implausible(gold_norm)
+    if refusal is not None:
+        return Outcome(False, f"reference {refusal}", undecided=True)
+    huge = too_large(gold_norm) or too_large(pred_norm)
+    if huge is not None:
+        return Outcome(False, huge, undecided=True)
+    refusal = implausible(pred_norm)
     if refusal is not None:
         return Outcome(False, refusal)
     return pred_norm, gold_norm
@@ -96,8 +104,12 @@ def _symbolic_many(pairs: list[tuple[str, str]], timeout: float, wait: float) ->
 
 
 def _compare(pred: str, gold: str, timeout: float, wait: float) -> Outcome:
-    settled = _settle(pred, gold)
-    return settled if isinstance(settled, Outcome) else _symbolic(settled, timeout, wait)
+    try:
+        settled = _settle(pred, gold)
+        return settled if isinstance(settled, Outcome) else _symbolic(settled, timeout, wait)
+    except Exception as exc:  # the grading boundary (see _internal_error)
+        logger.exception("answers_match() failed on an input; no verdict")
+        return Outcome(False, _internal_error(exc).reason, undecided=True)
 
 
 def answers_match(

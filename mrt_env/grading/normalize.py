@@ -16,7 +16,7 @@ from __future__ import annotations
 import bisect
 import re
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import Decimal, localcontext
 from fractions import Fraction
 
 __all__ = [
@@ -27,6 +27,7 @@ __all__ = [
     "normalize_answer",
     "split_top_level",
     "strip_outer_braces",
+    "too_large",
 ]
 
 _UNICODE = {
@@ -57,7 +58,15 @@ _SIZING = re.compile(r"\\(?:left|right|[bB]ig{1,2}[lr]?)(?![a-zA-Z])")
 _NULL_DELIM = re.compile(r"(?:\\left|\\right)\s*\.")
 _DISPLAY = re.compile(r"\\(?:displaystyle|textstyle|scriptstyle|limits|nolimits)(?![a-zA-Z])")
 _DEGREES = re.compile(r"\^\s*\{\s*\\circ\s*\}|\^\s*\\circ|\\circ|\\degree|\^\s*\{\s*\}")
-_THOUSANDS_CMD = re.compile(r"(?<=\d)(?:\{,\}|(?<!\\)\\[,! ]|~| )(?=\d{3}(?!\d))")
+# Thousands groups: 1{,}000, 1\,000, 1~000 or 1 000 000 is 1000000 only when every group
+# after the first has exactly three digits, and the first one to three, in the integer part
+# (not after a point, a script or another digit). Any other space between digits is not
+# taken for nothing: "2 3" is not 23 (see _SPACED_DIGITS).
+_GROUP_SEP = r"(?:\{,\}|(?<!\\)\\[,! ]|~| )"
+_THOUSANDS_GROUPS = re.compile(
+    rf"(?<![\d.^_])\d{{1,3}}(?:{_GROUP_SEP}\d{{3}})+(?!\d|{_GROUP_SEP}\d)"
+)
+_GROUP_SEP_RE = re.compile(_GROUP_SEP)
 # Spacing commands; a row break ``\\`` (two backslashes) is not one.
 _SPACES = re.compile(r"(?<!\\)\\[,;:! ]|\\q?quad(?![a-zA-Z])|~")
 _FRAC_ALIASES = re.compile(r"\\[dt]frac(?![a-zA-Z])")
@@ -94,8 +103,12 @@ _NUMBER_HEAD = re.compile(
     rf"^([+-]?)\s*(?:{_POWER_OF_TEN}|{_MANTISSA}(?:[eE]([+-]?\d+)(?![\d.])"
     rf"|\s*(?:\\times|\\cdot|\*)\s*{_POWER_OF_TEN})?)"
 )
-# Exponents beyond this are left as written (sympy's size guard handles them).
+# Exponents up to this are written out as a plain decimal; beyond it a number is written
+# in one canonical scientific form (``4.5\times 10^{500}``, ``10^{401}``), which
+# fast_value reads back exactly and sympy reads as the same number.
 _MAX_SCI_EXPONENT = 400
+# An exponent longer than this is no number anyone means: left as written.
+_MAX_EXPONENT_DIGITS = 10_000
 _SI_PREFIX = r"(?:[yzafpnumcdhkMGTPE]|da|\\mu\s*|\u00b5)"
 _UNIT_SYMBOLS = r"m|g|s|K|J|W|N|V|A|C|F|T|L|M|Pa|Hz|eV|mol|bar|erg|ergs|cal|pc|yr|ly|Wb|ohm|\\Omega"
 _UNIT_WORDS = (
@@ -138,11 +151,20 @@ _THOUSANDS_COMMA = re.compile(r"^[+-]?\d{1,3}(?:,\d{3})+(?:\.\d+)?$")
 _CHOICE = re.compile(r"^\(?\s*([A-Ea-e])\s*\)?(?:\s.*)?$", re.DOTALL)
 _GOLD_CHOICE = re.compile(r"^(?:\(\s*([A-Ea-e])\s*\)|([A-E]))$")
 _NUMBER = re.compile(r"^([+-]?)(\d*)(?:\.(\d*))?$")
+# The canonical scientific form _plain_number writes for exponents past _MAX_SCI_EXPONENT.
+_SCI_NUMBER = re.compile(
+    r"^([+-]?)(?:(\d+(?:\.\d+)?)\\times 10\^\{([+-]?\d+)\}|10\^\{([+-]?\d+)\})$"
+)
+# Spaces that are not between two digits (those mean nothing in a number).
+_LOOSE_SPACE = re.compile(r"(?<!\d) +| +(?!\d)")
+# Two digits apart after normalisation (not thousands groups): "2 3", "1 0000", "3.1 4".
+_SPACED_DIGITS = re.compile(r"\d (?=\d)")
 _FRACTION = re.compile(r"^([+-]?)\\frac\{([+-]?\d+)\}\{([+-]?\d+)\}$|^([+-]?\d+)\s*/\s*([+-]?\d+)$")
 _WORD = re.compile(r"^[A-Za-z][A-Za-z' -]*$")
 # Words that are mathematics, not prose: left to sympy.
 _MATH_WORDS = frozenset({"pi", "e", "i", "infty", "inf", "infinity", "oo", "sqrt", "ln", "log"})
-# Above this many digits we compare digit strings instead of converting to int.
+# Above this many digits (or powers of ten) a number is compared by its digits and power
+# only, never converted to an int (Python refuses int/str conversions past 4300 digits).
 _MAX_EXACT_DIGITS = 4000
 # Shapes no real answer has, that only make a parser or sympy slow (checked before parsing).
 MAX_ANSWER_CHARS = 2000
@@ -247,7 +269,7 @@ def normalize_answer(answer: str) -> str:
     s = _unwrap_text_commands(s)
     s = s.replace(r"\%", "").replace("%", "")
     s = _DEGREES.sub("", s)
-    s = _THOUSANDS_CMD.sub("", s)
+    s = _THOUSANDS_GROUPS.sub(lambda m: _GROUP_SEP_RE.sub("", m.group()), s)
     s = s.replace("{,}", ",")
     s = _SPACES.sub(" ", s)
     s = _FRAC_ALIASES.sub(r"\\frac", s)
@@ -260,6 +282,8 @@ def normalize_answer(answer: str) -> str:
     s = _NUMPY_LOG.sub(r"\\ln", s)
     s = _BARE_POINT.sub(r"\1", s)
     s = _WS.sub(" ", s).strip().rstrip(".").strip()
+    # Braces first: in "{{5 students}}" the unit is not trailing until they are gone.
+    s = strip_outer_braces(s)
     s = _TRAILING_UNITS.sub("", s).strip()
     s = strip_outer_braces(s)
     if _THOUSANDS_COMMA.match(s):
@@ -287,7 +311,9 @@ def _is_unit(rest: str) -> bool:
 def _plain_number(s: str) -> str:
     """A whole answer that is a number (``_NUMBER_HEAD``), with or without a unit after it,
     as a plain decimal: ``3e8 m/s`` and ``3 \\times 10^{8}`` -> ``300000000``, ``1.60 cm``
-    -> ``1.60``. Anything else is returned unchanged."""
+    -> ``1.60``; with an exponent past ``_MAX_SCI_EXPONENT``, in the canonical scientific
+    form (``1e401`` and ``10\\times10^{400}`` -> ``10^{401}``). Anything else is returned
+    unchanged."""
     m = _NUMBER_HEAD.match(s)
     if m is None:
         return s
@@ -298,22 +324,57 @@ def _plain_number(s: str) -> str:
     exponent = m.group(2) or m.group(4) or m.group(5)
     if exponent is None:
         return f"{sign}{mantissa}" if has_unit else s
-    if abs(int(exponent)) > _MAX_SCI_EXPONENT:
+    if len(exponent) > _MAX_EXPONENT_DIGITS:
         return s
+    # Decimal, not int: an exponent of 5000 digits is past int()'s conversion limit.
+    power = Decimal(exponent)
+    if abs(power) > _MAX_SCI_EXPONENT:
+        return _scientific_text(*_scientific(sign, mantissa, exponent))
     # Exact: the digits are kept and only the decimal exponent moves (no float, no rounding).
     value = Decimal(mantissa).as_tuple()
-    text = format(Decimal((value.sign, value.digits, value.exponent + int(exponent))), "f")
+    text = format(Decimal((value.sign, value.digits, value.exponent + int(power))), "f")
     if "." in text:
         text = text.rstrip("0").rstrip(".")
     return ("-" if sign == "-" and text.strip("0.") else "") + text
 
 
+def _scientific(sign: str, mantissa: str, exponent: str) -> tuple[bool, str, Decimal]:
+    """``sign mantissa × 10^exponent`` as (negative, significant digits, power of ten):
+    the value is ``±int(digits) × 10**power``, with no leading or trailing zero in
+    ``digits``, so two numbers are equal exactly when these are. Zero is (False, "0", 0)."""
+    whole, _, frac = mantissa.partition(".")
+    digits = (whole + frac).lstrip("0")
+    significant = digits.rstrip("0")
+    if not significant:
+        return False, "0", Decimal(0)
+    shift = len(digits) - len(significant) - len(frac)
+    with localcontext() as ctx:  # exact integer arithmetic on an exponent of any length
+        ctx.prec = len(exponent) + 30
+        ctx.Emax = ctx.prec
+        power = Decimal(exponent) + shift
+    return sign == "-", significant, power
+
+
+def _scientific_text(negative: bool, digits: str, power: Decimal) -> str:
+    """The canonical LaTeX of a number from :func:`_scientific`: ``-4.5\\times 10^{500}``,
+    ``10^{401}``."""
+    if digits == "0":
+        return "0"
+    with localcontext() as ctx:
+        ctx.prec = len(str(power)) + 30
+        ctx.Emax = ctx.prec
+        top = format(power + len(digits) - 1, "f")  # the power of the leading digit
+    head = "" if digits == "1" else f"{digits[0]}.{digits[1:]}" if len(digits) > 1 else digits
+    body = f"10^{{{top}}}" if not head else f"{head}\\times 10^{{{top}}}"
+    return ("-" if negative else "") + body
+
+
 def implausible(norm: str) -> str | None:
     """Why ``norm`` cannot be a real answer and is not worth parsing, or None.
 
-    These shapes (1000-level nesting, towers of powers, 100000000!) only ever come from
-    degenerate generations; refusing them here keeps a worker from spending its whole
-    deadline on them.
+    These shapes (1000-level nesting, towers of powers, 100k characters) only ever come
+    from degenerate generations; refusing them here keeps a worker from spending its whole
+    deadline on them. Digits apart ("2 3") are refused too: the parser would add them.
     """
     if len(norm) > MAX_ANSWER_CHARS:
         return f"answer longer than {MAX_ANSWER_CHARS} characters: not parsed"
@@ -328,6 +389,13 @@ def implausible(norm: str) -> str | None:
         return f"brackets nested {deepest} deep (more than {_MAX_DEPTH}): not parsed"
     if norm.count("^") > _MAX_POWERS:
         return f"more than {_MAX_POWERS} powers: not parsed"
+    if _SPACED_DIGITS.search(norm):
+        return "digits separated by a space, not in thousands groups: not a number"
+    return None
+
+
+def too_large(norm: str) -> str | None:
+    """Why ``norm``'s value is too large to evaluate (``100000000!``), or None."""
     if _LONG_BANG.search(norm) or _HUGE_COMBINATORICS.search(norm):
         return "factorial or binomial of a huge number: not evaluated"
     return None
@@ -337,14 +405,15 @@ def implausible(norm: str) -> str | None:
 class FastValue:
     """What a normalised answer is, when it can be told without sympy.
 
-    kind: ``"number"`` (``value`` a Fraction, or ``digits`` for numbers too long to
-    convert), ``"choice"`` (``text`` the upper-case letter), ``"word"`` (``text``
-    case-folded), or ``"other"`` (leave it to sympy).
+    kind: ``"number"`` (``key``: a decimal number's sign, significant digits and power of
+    ten, equal exactly when the numbers are, whatever their size; ``value``: the Fraction,
+    when it is small enough to build), ``"choice"`` (``text`` the upper-case letter),
+    ``"word"`` (``text`` case-folded), or ``"other"`` (leave it to sympy).
     """
 
     kind: str
     value: Fraction | None = None
-    digits: str | None = None
+    key: tuple[bool, str, Decimal] | None = None
     text: str | None = None
 
 
@@ -352,16 +421,15 @@ _OTHER = FastValue("other")
 
 
 def _number(s: str) -> FastValue | None:
-    s = s.replace(" ", "")
+    s = _LOOSE_SPACE.sub("", s)  # "- 5" is -5; "2 3" stays apart and is no number
     m = _NUMBER.match(s)
     if m and (m.group(2) or m.group(3)):
-        sign, whole, frac = m.group(1), m.group(2) or "0", (m.group(3) or "").rstrip("0")
-        whole = whole.lstrip("0") or "0"
-        if len(whole) + len(frac) > _MAX_EXACT_DIGITS:
-            negative = sign == "-" and not (whole == "0" and not frac)
-            return FastValue("number", digits=("-" if negative else "") + whole + "." + frac)
-        value = Fraction(int(whole + frac), 10 ** len(frac))
-        return FastValue("number", value=-value if sign == "-" else value)
+        key = _scientific(m.group(1), f"{m.group(2)}.{m.group(3) or ''}", "0")
+        return FastValue("number", value=_exact(key), key=key)
+    m = _SCI_NUMBER.match(s)
+    if m and len(m.group(3) or m.group(4)) <= _MAX_EXPONENT_DIGITS:
+        key = _scientific(m.group(1), m.group(2) or "1", m.group(3) or m.group(4))
+        return FastValue("number", value=_exact(key), key=key)
     m = _FRACTION.match(s)
     if m:
         if m.group(2):
@@ -373,6 +441,17 @@ def _number(s: str) -> FastValue | None:
         value = Fraction(int(num), int(den))
         return FastValue("number", value=-value if sign == "-" else value)
     return None
+
+
+def _exact(key: tuple[bool, str, Decimal]) -> Fraction | None:
+    """The Fraction of a number from :func:`_scientific`; None when it would be too large
+    to build (more than ``_MAX_EXACT_DIGITS`` digits, or as many zeros)."""
+    negative, digits, power = key
+    if len(digits) > _MAX_EXACT_DIGITS or abs(power) > _MAX_EXACT_DIGITS:
+        return None
+    n = int(power)
+    value = Fraction(int(digits) * 10**n) if n >= 0 else Fraction(int(digits), 10**-n)
+    return -value if negative else value
 
 
 def fast_value(norm: str, *, as_gold: bool = False) -> FastValue:
@@ -414,9 +493,11 @@ def fast_verdict(pred_norm: str, gold_norm: str) -> tuple[bool, str] | None:
         return None
     pred = fast_value(pred_norm)
     if gold.kind == "number" and pred.kind == "number":
+        if gold.key is not None and pred.key is not None:  # two decimals, of any size
+            return (gold.key == pred.key, "exact number comparison")
         if gold.value is not None and pred.value is not None:
             return (gold.value == pred.value, "exact number comparison")
-        return (gold.digits is not None and gold.digits == pred.digits, "long number comparison")
+        return None  # a fraction against a decimal too large to build: sympy decides
     if gold.kind == "word" and pred.kind == "word":
         return (gold.text == pred.text, "word comparison (case-insensitive)")
     if gold.kind == "number" and pred.kind == "word":

@@ -14,6 +14,15 @@ is shut down at interpreter exit. Starting a worker (importing sympy) takes abou
 it is not counted against any call's deadline, and :func:`mrt_env.grading.warmup` does it
 early.
 
+Workers never outlive the process that started them, however it ends (``kill -9`` in the
+middle of a comparison included): on Linux the kernel kills a worker when its parent dies
+(``PR_SET_PDEATHSIG``, set by the worker), and every worker also watches its parent and
+exits when it is gone. The death signal is tied to the *thread* that started the worker,
+so every worker is started from one thread that lives as long as the process
+(:class:`_Spawner`), never from the caller's thread, which may be a short-lived one. Each
+worker's address space is capped (``$MRT_GRADING_MEMORY_MB``, 4096 by default), so a
+heavy comparison fails there with a MemoryError instead of swapping the machine.
+
 A call has two bounds: ``wait``, for a worker to come free, and ``timeout``, for the
 comparison itself. They are kept apart so that a busy machine makes a call slower, never
 its verdict different; a call that cannot get a worker, or whose comparison overruns,
@@ -24,6 +33,7 @@ from __future__ import annotations
 
 import atexit
 import collections
+import concurrent.futures
 import contextlib
 import json
 import os
@@ -39,9 +49,11 @@ from pathlib import Path
 from mrt_env.errors import ConfigError, GradingError
 
 __all__ = [
+    "MEMORY_ENV",
     "WORKERS_ENV",
     "Outcome",
     "WorkerPool",
+    "default_memory_limit_mb",
     "default_pool_size",
     "get_pool",
     "set_pool_size",
@@ -56,6 +68,14 @@ _PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])
 
 WORKERS_ENV = "MRT_GRADING_WORKERS"
 """The environment variable that sets the process-wide pool's size."""
+
+MEMORY_ENV = "MRT_GRADING_MEMORY_MB"
+"""The environment variable that caps each worker's address space, in MiB (0: no cap)."""
+
+DEFAULT_MEMORY_MB = 4096
+# A ready worker maps about 280 MB of address space (sympy, the LaTeX parser): a smaller
+# cap would fail every comparison, so it is a mistake, not a setting.
+_MIN_MEMORY_MB = 512
 
 
 @dataclass(frozen=True)
@@ -79,10 +99,12 @@ class _Worker:
     lines: queue.Queue = field(default_factory=queue.Queue)
 
     @classmethod
-    def start(cls) -> _Worker:
+    def start(cls, memory_limit_mb: int) -> _Worker:
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [_PACKAGE_ROOT, env.get("PYTHONPATH")]))
-        process = subprocess.Popen(
+        env[MEMORY_ENV] = str(memory_limit_mb)
+        env[PARENT_ENV] = str(os.getpid())  # the worker exits when this process is gone
+        process = _spawner().popen(
             [sys.executable, "-m", "mrt_env.grading.worker"],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
@@ -125,6 +147,86 @@ class _Worker:
 
 _CRASHED = Outcome(False, "grading worker crashed on this input", undecided=True)
 
+PARENT_ENV = "MRT_GRADING_PARENT"
+"""Set by the pool for each worker: the pid of the process the worker must die with."""
+
+
+class _Spawner:
+    """Starts the worker processes, all from one thread that lives as long as the process.
+
+    A worker asks the kernel to kill it when its parent dies (``PR_SET_PDEATHSIG``), and
+    Linux sends that signal when the *thread* that forked the worker ends, not the process:
+    a worker started from a caller's short-lived thread (a ThreadPoolExecutor's, a
+    respawn thread) would be killed as soon as that thread finished.
+    """
+
+    def __init__(self) -> None:
+        self.pid = os.getpid()
+        self._requests: queue.SimpleQueue = queue.SimpleQueue()
+        threading.Thread(target=self._run, name="mrt-grading-spawner", daemon=True).start()
+
+    def _run(self) -> None:
+        while True:
+            args, kwargs, done = self._requests.get()
+            if not done.set_running_or_notify_cancel():
+                continue
+            try:
+                done.set_result(subprocess.Popen(args, **kwargs))
+            except BaseException as exc:  # noqa: BLE001 - handed to the caller, which raises it
+                done.set_exception(exc)
+
+    def popen(self, args: list[str], **kwargs: object) -> subprocess.Popen:
+        done: concurrent.futures.Future = concurrent.futures.Future()
+        self._requests.put((args, kwargs, done))
+        try:
+            return done.result()
+        except BaseException:
+            # Interrupted (Ctrl-C) while the process was being started: nobody will own it.
+            if not done.cancel():
+                done.add_done_callback(_kill_unowned)
+            raise
+
+
+def _kill_unowned(done: concurrent.futures.Future) -> None:
+    if not done.cancelled() and done.exception() is None:
+        process = done.result()
+        process.kill()
+        process.wait()
+
+
+_spawner_instance: _Spawner | None = None
+_spawner_lock = threading.Lock()
+
+
+def _spawner() -> _Spawner:
+    """This process's spawner (a forked child has none of its parent's threads)."""
+    global _spawner_instance
+    with _spawner_lock:
+        if _spawner_instance is None or _spawner_instance.pid != os.getpid():
+            _spawner_instance = _Spawner()
+        return _spawner_instance
+
+
+def _check_memory_limit(name: str, mb: object) -> int:
+    if isinstance(mb, bool) or not isinstance(mb, int) or (mb != 0 and mb < _MIN_MEMORY_MB):
+        raise ConfigError(
+            f"{name} must be 0 (no cap) or an int of MiB >= {_MIN_MEMORY_MB}, got {mb!r}"
+        )
+    return mb
+
+
+def default_memory_limit_mb() -> int:
+    """``$MRT_GRADING_MEMORY_MB`` if set, else 4096: each worker's address-space cap in MiB
+    (0: no cap)."""
+    raw = os.environ.get(MEMORY_ENV, "").strip()
+    if not raw:
+        return DEFAULT_MEMORY_MB
+    try:
+        mb: object = int(raw)
+    except ValueError:
+        mb = raw
+    return _check_memory_limit(f"${MEMORY_ENV}", mb)
+
 
 class WorkerPool:
     """A pool of grading workers with per-call deadlines. Thread-safe.
@@ -133,13 +235,27 @@ class WorkerPool:
         max_workers: how many workers may exist at once (more concurrent callers wait).
         startup_timeout: how long to wait for a new worker to be ready (import sympy).
             Starting is not counted against a call's deadline; :meth:`warmup` does it early.
+        memory_limit_mb: each worker's address-space cap in MiB, 0 for none (default:
+            :func:`default_memory_limit_mb`). A comparison that needs more fails with no
+            verdict (``undecided``).
     """
 
-    def __init__(self, max_workers: int = 2, *, startup_timeout: float = 120.0) -> None:
+    def __init__(
+        self,
+        max_workers: int = 2,
+        *,
+        startup_timeout: float = 120.0,
+        memory_limit_mb: int | None = None,
+    ) -> None:
         if max_workers < 1:
             raise ConfigError(f"max_workers must be >= 1, got {max_workers}")
         self.max_workers = max_workers
         self.startup_timeout = startup_timeout
+        self.memory_limit_mb = (
+            default_memory_limit_mb()
+            if memory_limit_mb is None
+            else _check_memory_limit("memory_limit_mb", memory_limit_mb)
+        )
         self._cond = threading.Condition()
         self._idle: list[_Worker] = []
         self._line: collections.deque[object] = collections.deque()  # callers waiting, in order
@@ -150,13 +266,16 @@ class WorkerPool:
     # -- lifecycle ---------------------------------------------------------------------
 
     def _start_worker(self) -> _Worker:
-        return self._await_ready(_Worker.start())
+        return self._await_ready(_Worker.start(self.memory_limit_mb))
 
     def _await_ready(self, worker: _Worker) -> _Worker:
         try:
             ready = worker.receive(self.startup_timeout) == _READY
         except queue.Empty:
             ready = False
+        except BaseException:  # Ctrl-C while it starts: it would belong to nobody
+            worker.kill()
+            raise
         if not ready:
             worker.kill()
             raise GradingError(
@@ -174,13 +293,15 @@ class WorkerPool:
         with self._cond:
             missing = max(0, n - self._count)
             self._count += missing
-        spawned = [_Worker.start() for _ in range(missing)]
+        spawned: list[_Worker] = []
         ready: list[_Worker] = []
         try:
+            for _ in range(missing):
+                spawned.append(_Worker.start(self.memory_limit_mb))
             for worker in spawned:
                 ready.append(self._await_ready(worker))
         finally:
-            for worker in spawned[len(ready) + 1 :]:  # not awaited because one failed
+            for worker in spawned[len(ready) :]:  # not ready: one failed, or Ctrl-C
                 worker.kill()
             with self._cond:
                 self._count -= missing - len(ready)
@@ -278,6 +399,11 @@ class WorkerPool:
 
         def run() -> None:
             worker.kill()
+            with self._cond:
+                if self._closed:  # nothing will use a successor
+                    self._count -= 1
+                    self._cond.notify_all()
+                    return
             try:
                 successor = self._start_worker()
             except GradingError:
@@ -355,8 +481,8 @@ class WorkerPool:
                     self._replace(worker)
                     results.append(_CRASHED)
                     return
-                verdict, reason = message
-                results.append(Outcome(bool(verdict), str(reason)))
+                verdict, reason, undecided = message
+                results.append(Outcome(bool(verdict), str(reason), undecided=bool(undecided)))
         except queue.Empty:
             self._replace(worker)
             results.append(

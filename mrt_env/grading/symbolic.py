@@ -57,7 +57,8 @@ _RNG_SEED = 20250311
 
 
 class TooLarge(AnswerParseError):
-    """An expression whose value is too large to evaluate."""
+    """An expression whose value is too large to evaluate: the comparison reaches no
+    verdict (the two may well be equal)."""
 
 
 @dataclass(frozen=True)
@@ -107,7 +108,7 @@ def _log2_bound(expr: Any) -> float:
         base_bits, exp_bits = args
         if exp_bits > 40:
             return math.inf
-        bits = base_bits * 2.0**exp_bits
+        bits = base_bits * _exponent_size(expr.exp, exp_bits)
     elif isinstance(expr, (sympy.factorial, sympy.factorial2, sympy.subfactorial, sympy.gamma)):
         if args[0] > 24:
             return math.inf
@@ -120,6 +121,22 @@ def _log2_bound(expr: Any) -> float:
     else:
         bits = max(args, default=0.0) + 1.0
     return math.inf if bits > _MAX_BITS else bits
+
+
+_ARITHMETIC = (sympy.Rational, sympy.Pow, sympy.Mul, sympy.Add)
+
+
+def _exponent_size(exp: Any, exp_bits: float) -> float:
+    """An upper bound on |exp|, given that it has at most ``exp_bits`` bits: the value
+    itself when it is a small rational (cheap to evaluate at that size), so that
+    ``2^{2^{10}}`` counts 2^10, not the 2^20 that 20 bits of exponent would allow."""
+    # Only arithmetic on numbers: the bound of a Sum or a function says nothing of the
+    # work evaluating it takes.
+    if exp_bits <= 64 and all(isinstance(n, _ARITHMETIC) for n in sympy.preorder_traversal(exp)):
+        value = exp.doit()
+        if value.is_Rational:
+            return float(abs(value))
+    return 2.0**exp_bits
 
 
 def _check_size(expr: Any) -> None:
@@ -434,14 +451,18 @@ def values_equal(gold: Any, pred: Any) -> bool:
     return False
 
 
-def compare(pred: str, gold: str) -> tuple[bool, str]:
-    """Compare two normalised answers: ``(verdict, reason)``. Raises on parse errors.
+def compare(pred: str, gold: str) -> tuple[bool, str, bool]:
+    """Compare two normalised answers: ``(verdict, reason, undecided)``. Raises on parse
+    errors.
 
-    The caller (the worker loop) turns exceptions into a False verdict with the reason.
+    Values too large to evaluate give no verdict (``undecided``): ``2^{10^{10}}`` and
+    ``4^{5\\cdot10^{9}}`` are equal, and nothing here can tell. The caller (the worker
+    loop) turns exceptions into a False verdict with the reason.
     """
     try:
         gold_value = parse_value(gold)
         pred_value = parse_value(pred)
-        return values_equal(gold_value, pred_value), f"sympy: {type(gold_value).__name__}"
+        verdict = values_equal(gold_value, pred_value)
+        return verdict, f"sympy: {type(gold_value).__name__}", False
     except TooLarge as exc:
-        return False, f"too large to evaluate and not identical ({exc})"
+        return False, f"too large to evaluate and not identical ({exc})", True

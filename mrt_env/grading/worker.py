@@ -1,21 +1,33 @@
 """The grading worker process: ``python -m mrt_env.grading.worker``.
 
 Reads one JSON array ``[pred, gold]`` per line on stdin and writes one JSON array
-``[verdict, reason]`` per line on stdout (after a first line ``"ready"``). Started and
-killed by :mod:`mrt_env.grading.pool`; a plain subprocess rather than ``multiprocessing``
-so that a user's script is never re-imported in the child (no ``__main__`` guard needed).
+``[verdict, reason, undecided]`` per line on stdout (after a first line ``"ready"``).
+Started and killed by :mod:`mrt_env.grading.pool`; a plain subprocess rather than
+``multiprocessing`` so that a user's script is never re-imported in the child (no
+``__main__`` guard needed).
+
+A worker dies with the process that started it (``$MRT_GRADING_PARENT``), however that
+process ends, and its address space is capped (``$MRT_GRADING_MEMORY_MB``).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
+import threading
+import time
 
-# Address-space cap: a hostile input that tries to build a giant number fails with
-# MemoryError here instead of swapping the machine.
-MEMORY_LIMIT_BYTES = 4 * 1024**3
-
+# Set by the pool (see mrt_env.grading.pool: MEMORY_ENV, PARENT_ENV, DEFAULT_MEMORY_MB);
+# spelled out here so that the worker starts without importing the pool.
+_MEMORY_ENV = "MRT_GRADING_MEMORY_MB"
+_PARENT_ENV = "MRT_GRADING_PARENT"
+_DEFAULT_MEMORY_MB = 4096
+_PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
+# How often the watchdog looks for its parent: the bound on an orphan's life where the
+# kernel's death signal is not available.
+_WATCH_SECONDS = 0.2
 
 WARMUP_PAIRS = (
     ("x^{2}+2x+1", "(x+1)^{2}"),
@@ -36,6 +48,8 @@ WARMUP_PAIRS = (
 
 
 def _limit_memory(limit: int) -> None:
+    # A hostile input that tries to build a giant number fails with MemoryError here
+    # instead of swapping the machine.
     try:
         import resource
     except ImportError:  # Windows: the deadline still holds there
@@ -45,7 +59,53 @@ def _limit_memory(limit: int) -> None:
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
 
 
+def _die_with_parent(parent: int) -> None:
+    """End this process as soon as ``parent`` is gone, however it ended.
+
+    Linux: the kernel sends SIGKILL when the parent dies, even while a comparison holds the
+    GIL in C code. The pool starts workers from a thread that lives as long as it does,
+    since the signal is tied to the thread that forked. Everywhere: a watchdog thread sees
+    the worker re-parented (to init or a subreaper) and exits, and the check right after
+    ``prctl`` covers a parent that died before the signal was asked for.
+    """
+    if sys.platform == "linux":
+        try:
+            import ctypes
+
+            ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        except (OSError, AttributeError):  # no prctl in this libc: the watchdog remains
+            pass
+    if os.getppid() != parent:
+        os._exit(1)
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(_WATCH_SECONDS)
+        os._exit(1)  # not sys.exit: the main thread may be deep in a computation
+
+    threading.Thread(target=watch, name="mrt-grading-watchdog", daemon=True).start()
+
+
+def _env_int(name: str, default: int) -> int:
+    try:
+        return int(os.environ.get(name, "") or default)
+    except ValueError:  # the pool validates what it sets; a hand-run worker falls back
+        return default
+
+
+# Exceptions that mean the comparison ran out of a resource, not that the answer is wrong:
+# no verdict. (The int/str conversion limit is a ValueError; its message names it.)
+_OUT_OF_RESOURCES = (MemoryError, RecursionError)
+
+
+def _no_verdict(exc: Exception, text: str) -> bool:
+    return isinstance(exc, _OUT_OF_RESOURCES) or (
+        isinstance(exc, ValueError) and "integer string conversion" in text
+    )
+
+
 def main() -> None:
+    _die_with_parent(_env_int(_PARENT_ENV, os.getppid()))
     # The protocol owns the real stdout; anything a library prints goes to stderr.
     protocol = os.fdopen(os.dup(sys.stdout.fileno()), "w", encoding="utf-8")
     sys.stdout = sys.stderr
@@ -56,19 +116,27 @@ def main() -> None:
     # once per worker instead of inside the deadline of the first real answers.
     for pred, gold in WARMUP_PAIRS:
         compare(pred, gold)
-    _limit_memory(MEMORY_LIMIT_BYTES)
+    memory_mb = _env_int(_MEMORY_ENV, _DEFAULT_MEMORY_MB)
+    if memory_mb > 0:
+        _limit_memory(memory_mb * 1024**2)
     protocol.write('"ready"\n')
     protocol.flush()
     for line in sys.stdin:
         try:
             pred, gold = json.loads(line)
-            verdict, reason = compare(pred, gold)
+            verdict, reason, undecided = compare(pred, gold)
         # Grading never raises: whatever sympy or the parser throws on a malformed answer
-        # becomes that answer's verdict (False), with the reason kept for debugging.
+        # becomes that answer's verdict (False), with the reason kept for debugging; running
+        # out of memory or stack reaches no verdict.
         except Exception as exc:  # noqa: BLE001
-            detail = str(exc).strip().splitlines()[0][:120] if str(exc).strip() else ""
+            try:
+                text = str(exc).strip()
+            except Exception:  # noqa: BLE001 - a message too large to print, say
+                text = ""
+            detail = text.splitlines()[0][:120] if text else ""
             verdict, reason = False, f"not comparable: {type(exc).__name__}: {detail}"
-        protocol.write(json.dumps([bool(verdict), str(reason)]) + "\n")
+            undecided = _no_verdict(exc, text)
+        protocol.write(json.dumps([bool(verdict) and not undecided, reason, undecided]) + "\n")
         protocol.flush()
 
 
