@@ -16,6 +16,7 @@ mrt_env.errors.ConfigError: max_tokens must be a positive int, got 0
 
 from __future__ import annotations
 
+import hashlib
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -23,7 +24,7 @@ from typing import Any
 
 from mrt_env.errors import ConfigError
 
-__all__ = ["Sampling"]
+__all__ = ["Sampling", "row_seed"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -81,3 +82,19 @@ def _stops(stop: Any) -> tuple[str, ...]:
         if not isinstance(s, str) or not s:
             raise ConfigError(f"stop strings must be non-empty str, got {s!r}")
     return stops
+
+
+def row_seed(seed: int, sample: int, prompt: str) -> int:
+    """The seed of sample ``sample`` of ``prompt`` in a call seeded with ``seed``.
+
+    Every backend that seeds its own random streams derives them here, so that a sample is a
+    pure function of (seed, sample, prompt). Mixing the prompt in matters: a backend that
+    hands one seed to every request (vLLM's per-request ``seed``) draws the same random
+    numbers for every prompt, so an agent seeded once per run would pick the same quantile
+    of its next-token distribution at every block, a correlated policy unlike the model's.
+
+    >>> row_seed(0, 0, "a") == row_seed(0, 0, "a") != row_seed(0, 0, "b")
+    True
+    """
+    digest = hashlib.sha256(f"{seed}\0{sample}\0{prompt}".encode()).digest()
+    return int.from_bytes(digest[:8], "little") & (2**63 - 1)

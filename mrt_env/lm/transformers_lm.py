@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import bisect
 import contextlib
-import hashlib
 import inspect
 import threading
 from collections.abc import Sequence
@@ -42,7 +41,7 @@ from mrt_env.lm.kv_cache import (
     with_room,
 )
 from mrt_env.lm.masks import packed_causal_mask
-from mrt_env.lm.sampling import Sampling
+from mrt_env.lm.sampling import Sampling, row_seed
 
 __all__ = ["TransformersLM"]
 
@@ -200,7 +199,7 @@ class TransformersLM(SharedResource, HFTokenizerMixin):
                 chunk = rows[start : start + self.max_batch_size]
                 sampler = None
                 if temperature > 0:
-                    seeds = [_row_seed(per_prompt[i], j, prompts[i]) for i, j in chunk]
+                    seeds = [row_seed(per_prompt[i], j, prompts[i]) for i, j in chunk]
                     sampler = _RowSampler(seeds, temperature, sampling.top_p, self.device)
                 done = self._generate_chunk([prompts[i] for i, _ in chunk], config, stops, sampler)
                 for (i, _), completion in zip(chunk, done, strict=True):
@@ -637,11 +636,6 @@ def next_token_logprobs(logits: Any, input_ids: Any) -> Any:
     logits = logits[:, :-1].float()  # [B, T-1, V]: position t predicts token t+1
     target = input_ids[:, 1:].unsqueeze(-1)  # [B, T-1, 1]
     return logits.gather(-1, target).squeeze(-1) - torch.logsumexp(logits, dim=-1)  # [B, T-1]
-
-
-def _row_seed(seed: int, sample: int, prompt: str) -> int:
-    digest = hashlib.sha256(f"{seed}\0{sample}\0{prompt}".encode()).digest()
-    return int.from_bytes(digest[:8], "little") & (2**63 - 1)
 
 
 class _RowSampler:

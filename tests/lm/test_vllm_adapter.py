@@ -1,6 +1,7 @@
-"""VLLMLM maps our protocol onto vLLM's API. vLLM cannot run here (no GPU), so these tests
-use a FAKE vLLM engine and a FAKE SamplingParams class that record the calls; they check the
-arguments we send and how we map vLLM's output objects back, not the model's results."""
+"""VLLMLM maps our protocol onto vLLM's API: these tests use a STAND-IN vLLM engine and
+SamplingParams class that record the calls, so they run in every environment and pin the
+arguments we send and how vLLM's output objects are mapped back. The same backend on the real
+engine (vLLM's CPU build) is tested in tests/real_vllm/, in vLLM's own environment."""
 
 from types import SimpleNamespace
 
@@ -8,6 +9,7 @@ import pytest
 
 from mrt_env.errors import DependencyNotInstalled
 from mrt_env.lm import VLLMLM, Sampling
+from mrt_env.lm.sampling import row_seed
 from mrt_env.lm.testing import tiny_tokenizer
 
 
@@ -56,9 +58,7 @@ def test_vllm_adapter_with_fake_engine_sends_sampling_params_and_maps_outputs():
 
     engine = FakeEngine(outputs)
     lm = VLLMLM(engine=engine, sampling_params_cls=FakeSamplingParams)
-    sampling = Sampling(
-        max_tokens=7, stop=["\n\n", "Wait"], n=2, temperature=0.6, top_p=0.95, seed=3
-    )
+    sampling = Sampling(max_tokens=7, stop=["\n\n", "Wait"], n=2, temperature=0.6, top_p=0.95)
     result = lm.generate(["p1", "p2"], sampling)
 
     prompts, params, use_tqdm = engine.calls[0]
@@ -69,7 +69,7 @@ def test_vllm_adapter_with_fake_engine_sends_sampling_params_and_maps_outputs():
         "top_p": 0.95,
         "max_tokens": 7,
         "stop": ["\n\n", "Wait"],
-        "seed": 3,
+        "seed": None,
         "include_stop_str_in_output": False,
     }
     # Outputs are put back in index order; stop_reason (a str) names the stop that fired;
@@ -81,6 +81,38 @@ def test_vllm_adapter_with_fake_engine_sends_sampling_params_and_maps_outputs():
     ]
     assert [(c.text, c.stop) for c in second] == [("c", None), ("d", None)]
     assert first[0].token_ids == (0, 1)
+
+
+def test_a_seeded_call_sends_one_request_per_sample_with_its_own_stream():
+    """vLLM's per-request seed fixes the random draws whatever the prompt; passed as it is,
+    every block of an episode would draw the same quantiles. Each sample gets the stream the
+    transformers backend would use: row_seed(seed, sample, prompt)."""
+
+    def outputs(prompts, params):
+        return [SimpleNamespace(outputs=[_out(0, "x", 1, "stop")]) for _ in prompts]
+
+    engine = FakeEngine(outputs)
+    lm = VLLMLM(engine=engine, sampling_params_cls=FakeSamplingParams)
+    result = lm.generate(["p1", "p2"], Sampling(max_tokens=7, n=2, seed=3))
+    prompts, params, _ = engine.calls[0]
+    assert prompts == ["p1", "p1", "p2", "p2"]
+    assert [p.kwargs["n"] for p in params] == [1, 1, 1, 1]
+    assert [p.kwargs["seed"] for p in params] == [
+        row_seed(3, 0, "p1"),
+        row_seed(3, 1, "p1"),
+        row_seed(3, 0, "p2"),
+        row_seed(3, 1, "p2"),
+    ]
+    assert [len(per) for per in result] == [2, 2]
+    # One seed per prompt, as the transformers backend takes it.
+    lm.generate(["p1", "p1"], Sampling(max_tokens=7, seed=[4, 5]))
+    assert [p.kwargs["seed"] for p in engine.calls[1][1]] == [
+        row_seed(4, 0, "p1"),
+        row_seed(5, 0, "p1"),
+    ]
+    # Greedy: the seed changes nothing, one request per prompt.
+    lm.generate(["p1"], Sampling(max_tokens=7, n=2, temperature=0, seed=3))
+    assert engine.calls[2][1].kwargs["n"] == 2 and engine.calls[2][1].kwargs["seed"] is None
 
 
 def test_vllm_adapter_with_fake_engine_scores_from_prompt_logprobs():
