@@ -111,6 +111,11 @@ def load_problems(
     elif Path(name).expanduser().is_file():
         file = Path(name).expanduser()
         problems = load_file(file, name=file.stem)
+    elif Path(name).expanduser().is_dir():
+        raise DataNotFound(
+            f"{name} is a folder, not a file or a set's name; to load a set from a folder, "
+            f"name the set and give the folder as path= (mrt-data NAME --path {name})"
+        )
     elif name.lower().endswith(SUFFIXES) or "/" in name or os.sep in name:
         raise DataNotFound(f"{name}: no such file (and not the name of a problem set)")
     else:

@@ -83,3 +83,11 @@ def test_a_hostile_file_is_one_line_or_a_short_summary(tmp_path, capsys):
     assert main([str(huge), "--width", "40"]) == 0
     out = capsys.readouterr().out
     assert "  answer: " + "7" * 36 + " ...\n" in out  # cut to --width, not 5000 digits
+
+
+def test_a_folder_as_the_name_says_so(tmp_path, capsys):
+    # Before: "no such file", of a folder that exists.
+    assert main([str(tmp_path)]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"{tmp_path} is a folder, not a file" in err
+    assert f"--path {tmp_path}" in err
