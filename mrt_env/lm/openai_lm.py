@@ -66,7 +66,7 @@ from mrt_env.lm.base import (
     continuation_logprob,
     cut_at_stop,
 )
-from mrt_env.lm.sampling import Sampling
+from mrt_env.lm.sampling import Sampling, request_seed
 
 __all__ = ["OpenAICompatibleLM"]
 
@@ -110,6 +110,8 @@ class OpenAICompatibleLM(SharedResource):
             ``count_tokens`` and ``chat_prompt``; without it ``count_tokens`` asks the
             server's ``/tokenize`` (vLLM) and ``chat_prompt`` returns None.
     """
+
+    seed_per_prompt = True  # Sampling(seed=[...]): each prompt its own seed
 
     def __init__(
         self,
@@ -289,10 +291,14 @@ class OpenAICompatibleLM(SharedResource):
     # -- protocol ----------------------------------------------------------------------
 
     def generate(self, prompts: Sequence[str], sampling: Sampling) -> list[list[Completion]]:
-        prompts = check_generate_args(prompts, sampling)
+        prompts = check_generate_args(prompts, sampling, seed_per_prompt=True)
         stops, n = sampling.stop, sampling.n
+        seeds = (
+            sampling.seed if isinstance(sampling.seed, tuple) else [sampling.seed] * len(prompts)
+        )
 
-        def one(prompt: str) -> list[Completion]:
+        def one(job: tuple[str, int | None]) -> list[Completion]:
+            prompt, seed = job
             payload: dict[str, Any] = {
                 "model": self.model,
                 "prompt": prompt,
@@ -304,8 +310,10 @@ class OpenAICompatibleLM(SharedResource):
             }
             if stops:
                 payload["stop"] = list(stops)
-            if sampling.seed is not None:
-                payload["seed"] = sampling.seed
+            if seed is not None:
+                # The prompt mixed into the seed, as every backend does (lm/sampling.py):
+                # a server's per-request seed fixes the random draws whatever the prompt.
+                payload["seed"] = request_seed(seed, prompt)
             tokens = n * (sampling.max_tokens + _TOKEN_SLACK)
             reply = self._post(f"{self.base_url}/completions", payload, tokens=tokens)
             choices = _choices(reply, n)
@@ -314,7 +322,7 @@ class OpenAICompatibleLM(SharedResource):
                 for k, c in enumerate(choices)
             ]
 
-        return self._map(one, prompts)
+        return self._map(one, list(zip(prompts, seeds, strict=True)))
 
     def _completion(
         self, reply: _Reply, choice: dict, k: int, stops: tuple[str, ...], n: int, max_tokens: int
@@ -563,11 +571,33 @@ def _echo_tokens(reply: _Reply, text_len: int) -> TokenLogprobs:
         # log-probability would read as certainty downstream.
         if x is not None and not (math.isfinite(x) and x <= LOGPROB_TOLERANCE):
             raise reply.malformed(f"token_logprobs[{k}] is {x!r}, not a finite number <= 0")
+    offsets = _without_special_prefix(offsets, lp.get("tokens"), reply)
     # Keep the echoed prompt; drop the generated token(s) that start at its end.
     keep = [k for k, off in enumerate(offsets) if off < text_len]
     starts = [offsets[k] for k in keep]
     ends = [*starts[1:], text_len]
     return TokenLogprobs(tuple(starts), tuple(ends), tuple(logprobs[k] for k in keep))
+
+
+def _without_special_prefix(offsets: list[int], tokens: Any, reply: _Reply) -> list[int]:
+    """Offsets into the echoed text, where a server counted leading special tokens in them.
+
+    vLLM's server measures ``text_offset`` over the token strings, BOS included (``<s>``
+    puts the first real token at offset 3), while the text it echoes leaves BOS out: every
+    offset is then shifted by the special tokens' length, and the continuation's boundary
+    falls on the wrong tokens. The first token whose string starts the echoed text marks
+    where the text begins; the tokens before it get empty spans at 0.
+    """
+    text = _choices(reply, 1)[0].get("text")
+    if not (isinstance(tokens, list) and len(tokens) == len(offsets) and isinstance(text, str)):
+        return offsets
+    for k, token in enumerate(tokens):
+        if isinstance(token, str) and token and text.startswith(token):
+            shift = offsets[k]
+            if shift == 0 or k == 0:
+                return offsets
+            return [0] * k + [off - shift for off in offsets[k:]]
+    return offsets
 
 
 # -- the wire ----------------------------------------------------------------------------

@@ -24,7 +24,7 @@ from typing import Any
 
 from mrt_env.errors import ConfigError
 
-__all__ = ["Sampling", "row_seed"]
+__all__ = ["Sampling", "request_seed", "row_seed"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -98,3 +98,13 @@ def row_seed(seed: int, sample: int, prompt: str) -> int:
     """
     digest = hashlib.sha256(f"{seed}\0{sample}\0{prompt}".encode()).digest()
     return int.from_bytes(digest[:8], "little") & (2**63 - 1)
+
+
+def request_seed(seed: int, prompt: str) -> int:
+    """The seed sent with one request of ``n`` samples of ``prompt`` to an engine that seeds
+    them itself (vLLM, in process or as a server, seeds sample k with ``seed + k``).
+
+    The same value in process and over HTTP, so both draw the same samples from one engine;
+    31 bits, the range every OpenAI-compatible server takes.
+    """
+    return row_seed(seed, 0, prompt) % 2**31

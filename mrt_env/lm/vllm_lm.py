@@ -6,13 +6,15 @@ after each block re-reads almost nothing. Sampling goes through ``SamplingParams
 strings, ``n``, per-request ``seed``); scoring through prompt log-probabilities
 (``prompt_logprobs=0``), summed over the continuation with the same rule as every backend.
 
-Seeding. A seeded call sends one request per sample, each seeded with
-:func:`~mrt_env.lm.sampling.row_seed` of (seed, sample, prompt), the same streams the
-transformers backend derives. vLLM's own per-request seed fixes the random draws whatever the
-prompt: passed as it is, an agent seeded once per run draws the same quantile of its
-next-token distribution at every block, which made the env's accuracy drop from 0.80 to 0.53
-on MRT-Search. Texts still differ from the transformers backend's under the same seed (the
-two sample with different kernels); their distributions are the same.
+Seeding. A seeded call sends each prompt's request with the seed
+:func:`~mrt_env.lm.sampling.request_seed` of (seed, prompt); vLLM seeds the request's k-th
+sample with that seed + k. vLLM's per-request seed fixes the random draws whatever the
+prompt: passed on as it is, an agent seeded once per run drew the same quantile of its
+next-token distribution at every block, and the env's accuracy on MRT-Search fell from 0.80
+to 0.53. The server backend (:class:`~mrt_env.lm.openai_lm.OpenAICompatibleLM`) sends the
+same seeds, so the engine in process and behind ``vllm serve`` draw the same samples. Texts
+differ from the transformers backend's under the same seed (other kernels, other streams);
+their distributions are the same (tested).
 
 Needs the ``vllm`` extra (a GPU) or vLLM's CPU build (docs: Install). vLLM is imported only
 when a ``VLLMLM`` is built without an ``engine``. vLLM starts its engine core in a spawned
@@ -37,7 +39,7 @@ from mrt_env.lm.base import (
     check_generate_args,
     cut_at_stop,
 )
-from mrt_env.lm.sampling import Sampling, row_seed
+from mrt_env.lm.sampling import Sampling, request_seed
 
 __all__ = ["VLLMLM"]
 
@@ -117,33 +119,29 @@ class VLLMLM(SharedResource, HFTokenizerMixin):
                 where=f"{self.name} generate[{i}]",
             )
         seed = sampling.seed
-        settings = {
-            "temperature": sampling.temperature,
-            "top_p": sampling.top_p,
-            "max_tokens": sampling.max_tokens,
-            "stop": list(sampling.stop) or None,
-            "include_stop_str_in_output": False,
-        }
-        if seed is None or sampling.temperature == 0:
-            # One request per prompt, its n samples drawn by vLLM (unseeded, or greedy).
-            rows = [(i, None) for i in range(len(prompts))]
-            params: Any = self.sampling_params_cls(n=sampling.n, seed=None, **settings)
-        else:
-            # One request per sample, each with its own stream (see the module's docstring).
-            per_prompt = seed if isinstance(seed, tuple) else (seed,) * len(prompts)
-            rows = [(i, j) for i in range(len(prompts)) for j in range(sampling.n)]
-            params = [
-                self.sampling_params_cls(
-                    n=1, seed=row_seed(per_prompt[i], j, prompts[i]), **settings
-                )
-                for i, j in rows
+        per_prompt = seed if isinstance(seed, tuple) else (seed,) * len(prompts)
+        greedy = sampling.temperature == 0
+        params = [
+            self.sampling_params_cls(
+                n=sampling.n,
+                temperature=sampling.temperature,
+                top_p=sampling.top_p,
+                max_tokens=sampling.max_tokens,
+                stop=list(sampling.stop) or None,
+                # The prompt mixed into the seed (see the module's docstring).
+                seed=None if s is None or greedy else request_seed(s, prompt),
+                include_stop_str_in_output=False,
+            )
+            for prompt, s in zip(prompts, per_prompt, strict=True)
+        ]
+        outputs = self._run(prompts, params)
+        return [
+            [
+                self._completion(out, sampling.stop)
+                for out in sorted(r.outputs, key=lambda o: o.index)
             ]
-        outputs = self._run([prompts[i] for i, _ in rows], params)
-        results: list[list[Completion]] = [[] for _ in prompts]
-        for (i, _), request in zip(rows, outputs, strict=True):
-            for out in sorted(request.outputs, key=lambda o: o.index):
-                results[i].append(self._completion(out, sampling.stop))
-        return results
+            for r in outputs
+        ]
 
     def _completion(self, out: Any, stops: tuple[str, ...]) -> Completion:
         if out.finish_reason not in ("stop", "length"):

@@ -5,6 +5,7 @@ import pytest
 
 from mrt_env.errors import ConfigError, ContextLengthExceeded
 from mrt_env.lm import Completion, LanguageModel, Sampling
+from mrt_env.lm.base import check_generate_args
 
 PROMPTS = ["Question: 2+2?\nAnswer:", "Wait, let me think.", "x"]
 
@@ -116,15 +117,16 @@ def test_generate_takes_one_sampling_value(lm):
         lm.generate(["x"], {"max_tokens": 4})  # type: ignore[arg-type]
 
 
-def test_per_prompt_seeds_where_the_backend_takes_them(hf_lm, served_lm):
+def test_per_prompt_seeds_where_the_backend_takes_them(lm):
     prompts = [PROMPTS[0], PROMPTS[0]]
-    two = hf_lm.generate(prompts, Sampling(max_tokens=8, seed=[1, 2]))
-    one = hf_lm.generate(prompts[:1], Sampling(max_tokens=8, seed=2))
+    two = lm.generate(prompts, Sampling(max_tokens=8, seed=[1, 2]))
+    one = lm.generate(prompts[:1], Sampling(max_tokens=8, seed=2))
     assert two[1][0].text == one[0][0].text  # the second prompt got seed 2
     with pytest.raises(ValueError, match="one seed per prompt: 2 prompts, 3 seeds"):
-        hf_lm.generate(prompts, Sampling(max_tokens=8, seed=[1, 2, 3]))
+        lm.generate(prompts, Sampling(max_tokens=8, seed=[1, 2, 3]))
+    # A backend that cannot seed each prompt refuses such a seed.
     with pytest.raises(ValueError, match="takes one seed for all prompts"):
-        served_lm.generate(prompts, Sampling(max_tokens=8, seed=[1, 2]))
+        check_generate_args(prompts, Sampling(max_tokens=8, seed=[1, 2]))
 
 
 def test_a_single_string_is_not_a_batch(lm):

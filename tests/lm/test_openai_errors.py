@@ -501,3 +501,26 @@ def test_the_bound_scales_with_what_is_asked_and_can_be_set():
             tight.generate(["hi"], Sampling(max_tokens=4096))
     with pytest.raises(ValueError, match="max_reply_bytes must be an int >= 1 or None"):
         OpenAICompatibleLM("http://x", "m", max_reply_bytes=0)
+
+
+def test_echo_offsets_that_count_bos_are_realigned():
+    """vLLM's server measures text_offset over the token strings with BOS ('<s>': the text's
+    first token at offset 3) but echoes the text without it; read as they are, the scored
+    tokens would be shifted by three characters. (Seen on the real server: tests/real_vllm.)"""
+    reply = {
+        "choices": [
+            {
+                "index": 0,
+                "text": "Q a+",
+                "logprobs": {
+                    "tokens": ["<s>", "Q", " ", "a", "+"],
+                    "text_offset": [0, 3, 4, 5, 6],
+                    "token_logprobs": [None, -1.0, -2.0, -4.0, -8.0],
+                },
+            }
+        ]
+    }
+    with fake_server(lambda handler, attempt: (200, reply)) as (url, _):
+        lm = OpenAICompatibleLM(url, "m", max_retries=0)
+        assert lm.score(["Q "], ["a"]) == [-4.0]
+        assert lm.score(["Q"], [" a"]) == [-6.0]

@@ -9,7 +9,7 @@ import pytest
 
 from mrt_env.errors import DependencyNotInstalled
 from mrt_env.lm import VLLMLM, Sampling
-from mrt_env.lm.sampling import row_seed
+from mrt_env.lm.sampling import request_seed
 from mrt_env.lm.testing import tiny_tokenizer
 
 
@@ -63,15 +63,17 @@ def test_vllm_adapter_with_fake_engine_sends_sampling_params_and_maps_outputs():
 
     prompts, params, use_tqdm = engine.calls[0]
     assert prompts == ["p1", "p2"] and use_tqdm is False
-    assert params.kwargs == {
-        "n": 2,
-        "temperature": 0.6,
-        "top_p": 0.95,
-        "max_tokens": 7,
-        "stop": ["\n\n", "Wait"],
-        "seed": None,
-        "include_stop_str_in_output": False,
-    }
+    assert [p.kwargs for p in params] == [
+        {
+            "n": 2,
+            "temperature": 0.6,
+            "top_p": 0.95,
+            "max_tokens": 7,
+            "stop": ["\n\n", "Wait"],
+            "seed": None,
+            "include_stop_str_in_output": False,
+        }
+    ] * 2
     # Outputs are put back in index order; stop_reason (a str) names the stop that fired;
     # an int stop_reason (a stop token id) or None is no stop string.
     first, second = result
@@ -83,36 +85,35 @@ def test_vllm_adapter_with_fake_engine_sends_sampling_params_and_maps_outputs():
     assert first[0].token_ids == (0, 1)
 
 
-def test_a_seeded_call_sends_one_request_per_sample_with_its_own_stream():
-    """vLLM's per-request seed fixes the random draws whatever the prompt; passed as it is,
-    every block of an episode would draw the same quantiles. Each sample gets the stream the
-    transformers backend would use: row_seed(seed, sample, prompt)."""
+def test_a_seeded_call_mixes_the_prompt_into_each_requests_seed():
+    """vLLM's per-request seed fixes the random draws whatever the prompt; passed on as it
+    is, every block of an episode would draw the same quantiles. Each prompt's request gets
+    request_seed(seed, prompt) (vLLM seeds its k-th sample with that + k)."""
 
     def outputs(prompts, params):
-        return [SimpleNamespace(outputs=[_out(0, "x", 1, "stop")]) for _ in prompts]
+        return [
+            SimpleNamespace(outputs=[_out(0, "x", 1, "stop"), _out(1, "y", 1, "stop")])
+            for _ in prompts
+        ]
 
     engine = FakeEngine(outputs)
     lm = VLLMLM(engine=engine, sampling_params_cls=FakeSamplingParams)
     result = lm.generate(["p1", "p2"], Sampling(max_tokens=7, n=2, seed=3))
     prompts, params, _ = engine.calls[0]
-    assert prompts == ["p1", "p1", "p2", "p2"]
-    assert [p.kwargs["n"] for p in params] == [1, 1, 1, 1]
-    assert [p.kwargs["seed"] for p in params] == [
-        row_seed(3, 0, "p1"),
-        row_seed(3, 1, "p1"),
-        row_seed(3, 0, "p2"),
-        row_seed(3, 1, "p2"),
+    assert prompts == ["p1", "p2"]
+    assert [(p.kwargs["n"], p.kwargs["seed"]) for p in params] == [
+        (2, request_seed(3, "p1")),
+        (2, request_seed(3, "p2")),
     ]
-    assert [len(per) for per in result] == [2, 2]
+    assert request_seed(3, "p1") != request_seed(3, "p2")
+    assert [[c.text for c in per] for per in result] == [["x", "y"], ["x", "y"]]
     # One seed per prompt, as the transformers backend takes it.
-    lm.generate(["p1", "p1"], Sampling(max_tokens=7, seed=[4, 5]))
-    assert [p.kwargs["seed"] for p in engine.calls[1][1]] == [
-        row_seed(4, 0, "p1"),
-        row_seed(5, 0, "p1"),
-    ]
-    # Greedy: the seed changes nothing, one request per prompt.
+    lm.generate(["p1", "p1"], Sampling(max_tokens=7, n=2, seed=[4, 5]))
+    seeds = [p.kwargs["seed"] for p in engine.calls[1][1]]
+    assert seeds == [request_seed(4, "p1"), request_seed(5, "p1")]
+    # Greedy: the seed changes nothing and is not sent.
     lm.generate(["p1"], Sampling(max_tokens=7, n=2, temperature=0, seed=3))
-    assert engine.calls[2][1].kwargs["n"] == 2 and engine.calls[2][1].kwargs["seed"] is None
+    assert engine.calls[2][1][0].kwargs["seed"] is None
 
 
 def test_vllm_adapter_with_fake_engine_scores_from_prompt_logprobs():
