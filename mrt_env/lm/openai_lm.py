@@ -292,7 +292,8 @@ class OpenAICompatibleLM(SharedResource):
 
     def generate(self, prompts: Sequence[str], sampling: Sampling) -> list[list[Completion]]:
         prompts = check_generate_args(prompts, sampling, seed_per_prompt=True)
-        stops, n = sampling.stop, sampling.n
+        # Greedy samples are one text (and vLLM's server refuses n > 1 under greedy): ask once.
+        stops, n = sampling.stop, 1 if sampling.temperature == 0 else sampling.n
         seeds = (
             sampling.seed if isinstance(sampling.seed, tuple) else [sampling.seed] * len(prompts)
         )
@@ -320,7 +321,7 @@ class OpenAICompatibleLM(SharedResource):
             return [
                 self._completion(reply, c, k, stops, n, sampling.max_tokens)
                 for k, c in enumerate(choices)
-            ]
+            ] * (sampling.n // n)
 
         return self._map(one, list(zip(prompts, seeds, strict=True)))
 

@@ -121,9 +121,11 @@ class VLLMLM(SharedResource, HFTokenizerMixin):
         seed = sampling.seed
         per_prompt = seed if isinstance(seed, tuple) else (seed,) * len(prompts)
         greedy = sampling.temperature == 0
+        # vLLM refuses n > 1 under greedy decoding; its n samples are one text: ask once.
+        n = 1 if greedy else sampling.n
         params = [
             self.sampling_params_cls(
-                n=sampling.n,
+                n=n,
                 temperature=sampling.temperature,
                 top_p=sampling.top_p,
                 max_tokens=sampling.max_tokens,
@@ -140,6 +142,7 @@ class VLLMLM(SharedResource, HFTokenizerMixin):
                 self._completion(out, sampling.stop)
                 for out in sorted(r.outputs, key=lambda o: o.index)
             ]
+            * (sampling.n // n)
             for r in outputs
         ]
 

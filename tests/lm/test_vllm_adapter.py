@@ -111,9 +111,15 @@ def test_a_seeded_call_mixes_the_prompt_into_each_requests_seed():
     lm.generate(["p1", "p1"], Sampling(max_tokens=7, n=2, seed=[4, 5]))
     seeds = [p.kwargs["seed"] for p in engine.calls[1][1]]
     assert seeds == [request_seed(4, "p1"), request_seed(5, "p1")]
-    # Greedy: the seed changes nothing and is not sent.
-    lm.generate(["p1"], Sampling(max_tokens=7, n=2, temperature=0, seed=3))
-    assert engine.calls[2][1][0].kwargs["seed"] is None
+    # Greedy: the seed changes nothing and is not sent; vLLM refuses n > 1 under greedy
+    # decoding, so one sample is asked and copied.
+    engine = FakeEngine(
+        lambda prompts, params: [SimpleNamespace(outputs=[_out(0, "g", 1, "stop")])]
+    )
+    lm = VLLMLM(engine=engine, sampling_params_cls=FakeSamplingParams)
+    [greedy] = lm.generate(["p1"], Sampling(max_tokens=7, n=3, temperature=0, seed=3))
+    assert engine.calls[0][1][0].kwargs["seed"] is None and engine.calls[0][1][0].kwargs["n"] == 1
+    assert [c.text for c in greedy] == ["g", "g", "g"]
 
 
 def test_vllm_adapter_with_fake_engine_scores_from_prompt_logprobs():

@@ -5,6 +5,7 @@ fails if any of them is skipped). In the main environment, without vLLM, they sk
 Each engine starts its core in a spawned process (15-30 s on 2 cores), so engines are shared
 per session and closed at its end."""
 
+import gc
 import os
 
 import pytest
@@ -66,3 +67,11 @@ def search_prompts():
 @pytest.fixture(scope="session")
 def recheck_prompts():
     return first_observations("MRT-Recheck-v0")
+
+
+@pytest.fixture(autouse=True)
+def _stop_engines_built_by_commands():
+    """A command run in process (mrt-bench, mrt-regret) drops its engine when it returns; stop
+    it now, while the test's output streams are still open for vLLM's shutdown log."""
+    yield
+    gc.collect()
