@@ -1,11 +1,12 @@
 """A griffe extension for the API reference: our docstrings' reStructuredText, as Markdown.
 
 The docstrings are written to read well in ``help()`` and in an editor, so they use a few
-reStructuredText habits that Markdown renders badly: Sphinx roles (``:class:`X```), simple
-tables (``====  ====`` rules), ``>>>`` examples (Markdown reads ``>`` as a quote, and
-``<think>`` in them as an HTML tag) and ``::`` before a literal block. mkdocstrings
-renders docstrings as Markdown, so this extension rewrites those four forms before the
-docstrings are parsed; nothing in the package changes. mkdocs.yml loads it.
+reStructuredText habits that Markdown renders badly: Sphinx roles (``:class:`X```, also
+split over two lines), simple tables (``====  ====`` rules), ``>>>`` examples (Markdown
+reads ``>`` as a quote, and ``<think>`` in them as an HTML tag) and ``::`` before a literal
+block. mkdocstrings renders docstrings as Markdown, so this extension rewrites those four
+forms before the docstrings are parsed; nothing in the package changes. mkdocs.yml loads
+it. Math is written ``$...$`` in docstrings and pages alike (pymdownx.arithmatex).
 """
 
 from __future__ import annotations
@@ -15,14 +16,15 @@ from typing import Any
 
 import griffe
 
-# :class:`~mrt_env.envs.ReasoningEnv`, :func:`.play`, :meth:`Agent.act` ...
+# :class:`~mrt_env.envs.ReasoningEnv`, :func:`.play`, :meth:`Agent.act` ... A target may
+# be wrapped onto the next line (``:class:`~mrt_env.agents.`` / ``BudgetForcingExtend```).
 ROLE = re.compile(r":(?:py:)?(?:class|func|meth|mod|data|attr|exc|obj|const):`([^`]+)`")
 RULE = re.compile(r"^(\s*)(=+)((?:\s+=+)+)\s*$")  # a simple table's border: "====  ===="
 
 
 def role_to_code(match: re.Match[str]) -> str:
     """``:class:`~a.b.C``` becomes ```C```; without ``~`` the name is kept as written."""
-    target = match.group(1).strip()
+    target = "".join(match.group(1).split())  # a target wrapped over two lines is one name
     if target.startswith("~"):
         target = target[1:].rsplit(".", 1)[-1]
     return f"`{target.lstrip('.')}`"
@@ -62,8 +64,12 @@ def table_to_markdown(lines: list[str], start: int) -> tuple[list[str], int] | N
 
 def to_markdown(text: str) -> str:
     """The docstring ``text`` with roles, simple tables, doctests and ``::`` rewritten."""
-    lines = text.split("\n")
+    # A role wrapped onto the next line first (the others are rewritten line by line, after
+    # the simple tables have been cut into cells at their rules' columns).
+    wrapped = ROLE.sub(lambda m: role_to_code(m) if "\n" in m.group(1) else m.group(0), text)
+    lines = wrapped.split("\n")
     out: list[str] = []
+    literal_indent: str | None = None  # indent of the paragraph that ended in "::"
     i = 0
     while i < len(lines):
         line = lines[i]
@@ -77,14 +83,22 @@ def to_markdown(text: str) -> str:
             indent = line[: len(line) - len(line.lstrip())]
             block = []
             while i < len(lines) and lines[i].strip():
-                block.append(lines[i])  # code: roles inside it are left alone
+                block.append(lines[i])
                 i += 1
+            # A doctest indented under "...::" is a literal block in reST; in Markdown those
+            # four spaces would make the fence itself an indented code block, shown as text.
+            if literal_indent is not None and len(indent) > len(literal_indent):
+                cut = len(indent) - len(literal_indent)
+                block = [b[cut:] if b[:cut].isspace() else b.lstrip() for b in block]
+                indent = literal_indent
             out += ["", indent + "```pycon", *block, indent + "```", ""]
+            literal_indent = None
             continue
-        if stripped == "::":
-            line = ""
-        elif stripped.endswith("::"):
-            line = line.rstrip()[:-1]
+        if stripped.endswith("::"):
+            literal_indent = line[: len(line) - len(line.lstrip())]
+            line = "" if stripped == "::" else line.rstrip()[:-1]
+        elif stripped:
+            literal_indent = None
         out.append(ROLE.sub(role_to_code, line))
         i += 1
     return "\n".join(out)

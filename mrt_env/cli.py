@@ -18,7 +18,15 @@ from mrt_env.config import Config, deferred_validation, validate_tree
 from mrt_env.errors import ConfigError, MrtError
 from mrt_env.threads import set_threads
 
-__all__ = ["CommandConfig", "exit_status", "parse_command", "presets_help", "take_preset"]
+__all__ = [
+    "CommandConfig",
+    "exit_status",
+    "flag_names",
+    "parse_command",
+    "plain_help",
+    "presets_help",
+    "take_preset",
+]
 
 
 @dataclass(frozen=True)
@@ -54,8 +62,11 @@ def parse_command(
     :class:`~mrt_env.errors.MrtError` while it is built, which is reported the same way."""
     import tyro
 
+    flags = flag_names(cls)
+    if description is not None:
+        description = plain_help(description, flags)
     try:
-        with deferred_validation(), _one_line_parse_errors(prog):
+        with deferred_validation(), _one_line_parse_errors(prog), _plain_help_text(flags):
             config = tyro.cli(
                 cls,
                 args=None if argv is None else list(argv),
@@ -75,6 +86,124 @@ def parse_command(
         print(f"{prog}: error: {exc}", file=sys.stderr)
         return None
     return config
+
+
+# --------------------------------------------------------------------------------------------
+# --help as plain text. The configs' docstrings are written for help() and the API reference
+# (reST roles, ``literals``, $math$, field names); a terminal shows them as typed.
+
+_ROLE = re.compile(r":(?:py:)?(?:class|func|meth|mod|data|attr|exc|obj|const|math):`([^`]+)`")
+_LITERAL = re.compile(r"``(.+?)``", re.S)
+_MATH = re.compile(r"\$([^$\n]+)\$")
+_SNAKE = re.compile(r"(?<![\w.-])[a-z][a-z0-9]*(?:_[a-z0-9]+)+(?![\w-])")
+
+
+def flag_names(cls: type) -> dict[str, str]:
+    """Each field of the config ``cls`` (nested ones by their dotted path, and by their own
+    name where no other field has it) -> the flag tyro gives it (``problems_per_step`` ->
+    ``--problems-per-step``, ``model.base_url`` -> ``--model.base-url``); a positional field
+    -> its name as the usage line writes it (``TRACES``)."""
+    import dataclasses
+    import typing
+
+    paths: dict[str, str] = {}
+    leaves: dict[str, list[str]] = {}
+
+    def walk(kind: Any, prefix: str, depth: int) -> None:
+        if depth > 4 or not dataclasses.is_dataclass(kind):
+            return
+        try:
+            hints = typing.get_type_hints(kind, include_extras=True)
+        except Exception:  # noqa: BLE001 - an unresolvable annotation: names without types
+            hints = {}
+        for f in dataclasses.fields(kind):
+            path = prefix + f.name
+            hint = hints.get(f.name)
+            positional = "Positional" in repr(hint)
+            flag = f.name.upper() if positional else "--" + path.replace("_", "-")
+            paths[path] = flag
+            leaves.setdefault(f.name, []).append(flag)
+            nested = f.default if dataclasses.is_dataclass(f.default) else hint
+            nested = typing.get_args(nested)[0] if typing.get_args(nested) else nested
+            walk(nested if isinstance(nested, type) else type(f.default), path + ".", depth + 1)
+
+    walk(cls, "", 0)
+    names = {leaf: flags[0] for leaf, flags in leaves.items() if len(flags) == 1}
+    return {**names, **paths}
+
+
+def plain_help(text: str, flags: Mapping[str, str] | None = None) -> str:
+    """``text`` as a terminal shows it: roles as their names, ``literals`` and $math$ without
+    their marks, and a field's name (in ``...`` or a snake_case word) as its flag.
+
+    >>> plain_help(":func:`~mrt_env.cli.parse_command` reads ``problems_per_step``",
+    ...            {"problems_per_step": "--problems-per-step"})
+    'parse_command reads --problems-per-step'
+    """
+    flags = flags or {}
+
+    def role(match: re.Match[str]) -> str:
+        target = "".join(match.group(1).split())
+        if target.startswith("~"):
+            target = target[1:].rsplit(".", 1)[-1]
+        return target.lstrip(".")
+
+    text = _ROLE.sub(role, text)
+    text = _LITERAL.sub(lambda m: flags.get(m.group(1), m.group(1)), text)
+    text = _MATH.sub(lambda m: m.group(1), text)
+    return _SNAKE.sub(lambda m: flags.get(m.group(0), m.group(0)), text)
+
+
+@contextlib.contextmanager
+def _plain_help_text(flags: Mapping[str, str]) -> Iterator[None]:
+    """While tyro builds a command line: its help texts through :func:`plain_help`, and an
+    empty sequence default said as "(default: none)" rather than "(default: )".
+
+    tyro reads docstrings through module functions of its private ``_docstrings`` and builds
+    each argument with ``_fields.FieldDefinition.make``; where this tyro has neither, help
+    stays as the docstrings wrote it (a worse --help, never a failure)."""
+    try:
+        import dataclasses
+
+        from tyro import _docstrings, _fields
+
+        originals = (
+            _docstrings.get_field_docstring,
+            _docstrings.get_callable_description,
+            _fields.FieldDefinition.make,
+        )
+    except (ImportError, AttributeError):
+        yield
+        return
+    field_doc, callable_doc, make = originals
+
+    def plain_field_doc(*args: Any, **kwargs: Any) -> str | None:
+        text = field_doc(*args, **kwargs)
+        return None if text is None else plain_help(text, flags)
+
+    def plain_callable_doc(*args: Any, **kwargs: Any) -> str:
+        return plain_help(callable_doc(*args, **kwargs), flags)
+
+    def make_field(*args: Any, **kwargs: Any) -> Any:
+        made = make(*args, **kwargs)
+        try:
+            empty = isinstance(made.default, (tuple, list)) and not made.default
+            if empty and made.argconf.help_behavior_hint is None:
+                argconf = dataclasses.replace(made.argconf, help_behavior_hint="(default: none)")
+                made = dataclasses.replace(made, argconf=argconf)
+        except (AttributeError, TypeError):  # another tyro's field: its own hint stays
+            pass
+        return made
+
+    _docstrings.get_field_docstring = plain_field_doc
+    _docstrings.get_callable_description = plain_callable_doc
+    _fields.FieldDefinition.make = staticmethod(make_field)  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        _docstrings.get_field_docstring = field_doc
+        _docstrings.get_callable_description = callable_doc
+        _fields.FieldDefinition.make = staticmethod(make)  # type: ignore[method-assign]
 
 
 class _CommandLineError(MrtError):

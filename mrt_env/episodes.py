@@ -1,4 +1,4 @@
-"""Split a reasoning stream into episodes (the paper's "blocks" z_0, z_1, ..., z_{k-1}).
+"""Split a reasoning stream into episodes (the docs' *blocks* $z_1, z_2, …, z_k$).
 
 MRT (Qu et al., "Optimizing Test-Time Compute via Meta Reinforcement Fine-Tuning", ICML 2025)
 views one long chain of thought as a sequence of episodes and measures, after each one, how
@@ -202,9 +202,9 @@ def _as_rule(rule: EpisodeRule | str) -> EpisodeRule:
 def episode_boundaries(
     text: str, *, rule: EpisodeRule | str = "markers", tokenizer: Any = None
 ) -> list[int]:
-    """Character offsets where the episodes of ``text`` start: ``[0, b_1, ..., b_{k-1}]``.
+    """Character offsets where the episodes of ``text`` start: ``[b[0] = 0, b[1], …, b[k-1]]``.
 
-    ``text[b_j:b_{j+1}]`` is episode j and ``text[:b_j]`` the stream before it. Empty text has
+    ``text[b[j]:b[j+1]]`` is block j + 1 and ``text[:b[j]]`` the stream before it. Empty text has
     no episodes and gives ``[]``. The arguments are those of :func:`split_episodes`.
     """
     if not isinstance(text, str):
@@ -262,7 +262,7 @@ def split_episodes(
 
 
 def prefixes(text: str, *, rule: EpisodeRule | str = "markers", tokenizer: Any = None) -> list[str]:
-    """The stream cut at every episode end: ``["", z_0, z_0 + z_1, ..., text]``.
+    """The stream cut at every episode end: ``["", z_1, z_1 + z_2, ..., text]``.
 
     These are the contexts the meta-prover is scored on (the empty prefix, j = 0, included):
     k + 1 strings for k episodes, so ``[""]`` for empty text. Arguments as in

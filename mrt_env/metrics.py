@@ -1,28 +1,30 @@
-"""Metrics of how a model spends test-time compute (MRT, Qu et al., ICML 2025).
+r"""Metrics of how a model spends test-time compute (MRT, Qu et al., ICML 2025).
 
-Notation (docs: Concepts): a stream of k episodes z_0 … z_{k-1}; c_j = x + z_0 … z_{j-1} is the
-prefix before episode j (c_0 = x, the empty prefix). ``J_j = J(μ(·|c_j))`` is the success
-probability of the meta-prover μ (budget forcing) after prefix j, for j = 0 … k, so a stream
-of k episodes gives k + 1 values ``success_probs = [J_0, J_1, …, J_k]``.
+Notation (docs: Concepts, whose glossary this follows): a stream of k blocks (the paper's
+episodes) $z_1 … z_k$; $c_j = x + z_1 … z_j$ is the prefix after block j ($c_0 = x$, the
+empty prefix). $J_j = J(μ(·|c_j))$ is the success probability of the meta-prover μ (budget
+forcing) at prefix j, for j = 0 … k, so a stream of k blocks gives k + 1 values
+``success_probs = [J_0, J_1, …, J_k]``. (The paper numbers blocks from 0; its J indices are
+the same.)
 
-* **Progress** (the dense reward, "information gain"), one term per episode::
+* **Progress** (the dense reward, "information gain"), one term per block:
 
-      r_prg(z_j; c_j) = J(μ(·|c_j + z_j)) − J(μ(·|c_j)) = J_{j+1} − J_j,   j = 0 … k−1
+    $$r_{prg}(z_j; c_{j-1}) = J(μ(·|c_j)) − J(μ(·|c_{j-1})) = J_j − J_{j-1}, \quad j = 1 … k$$
 
   → :func:`progress`.
 
-* **Cumulative regret over episodes**, against the oracle comparator J* = 1 unless a
-  comparator policy is given::
+* **Cumulative regret over blocks**, against the oracle comparator $J^* = 1$ unless a
+  comparator policy is given:
 
-      Δ_k = Σ_{j=0}^{k-1} (J* − J(μ(·|c_{j+1}))) = Σ_{j=0}^{k-1} (J* − J_{j+1})
+    $$Δ_k = \sum_{j=1}^{k} (J^* − J(μ(·|c_j))) = \sum_{j=1}^{k} (J^* − J_j)$$
 
-  → :func:`episode_regret` (per-episode terms, running sums Δ_1 … Δ_k, and Δ_k).
+  → :func:`episode_regret` (per-block terms, running sums $Δ_1 … Δ_k$, and $Δ_k$).
 
 * **Normalized (token) regret**, the quantity in the authors' plots: the piecewise-linear
   curve of μ's pass@1 against tokens, from (0, 0), held flat at its last J after the
-  stream ends; for a budget C0::
+  stream ends; for a budget $C_0$:
 
-      normalized regret(C0) = 1 − (1/C0) · ∫_0^{C0} curve(t) dt
+    $$\text{normalized regret}(C_0) = 1 − \frac{1}{C_0} \int_0^{C_0} \text{curve}(t)\, dt$$
 
   → :func:`authors_token_regret` (the authors' curve: J_0 on it, x = the cost of asking μ)
   and :func:`token_regret` (over the stream's own tokens, as ``mrt-bench`` compares
@@ -169,37 +171,37 @@ def anytime_success(success_probs: ArrayLike, correct: bool) -> list[float]:
 
 
 def anytime_regret(success_probs: ArrayLike, correct: bool, horizon: int) -> float:
-    """Σ_{j=1..horizon} (1 − s_j) over :func:`anytime_success`, s held at its last value
+    r"""$\sum_{j=1}^{H} (1 − s_j)$ over :func:`anytime_success`, s held at its last value
     after the stream ends: a regret comparable across streams that stop at different
-    blocks (``horizon``: the block budget)."""
+    blocks (H = ``horizon``: the block budget)."""
     s = anytime_success(success_probs, correct)
     held = s[1 : horizon + 1] + [s[-1]] * (horizon + 1 - len(s))
     return float(sum(1.0 - x for x in held))
 
 
 def progress(success_probs: ArrayLike) -> np.ndarray:
-    """The progress terms r_prg(z_j; c_j) = J_{j+1} − J_j for j = 0 … k−1.
+    """The progress terms $J_j − J_{j-1}$ of blocks j = 1 … k.
 
     Args:
         success_probs: ``[J_0, …, J_k]``, μ's success probability after each prefix
             (J_0: the empty prefix), each in [0, 1]; at least one value.
 
     Returns:
-        A float64 array of length k (empty when the stream has no episode). Its sum
-        telescopes to J_k − J_0.
+        A float64 array of length k (empty when the stream has no block). Its sum
+        telescopes to $J_k − J_0$.
     """
     return np.diff(_success_probs(success_probs))
 
 
 @dataclass(frozen=True, eq=False)  # eq=False: the generated __eq__ cannot compare arrays
 class EpisodeRegret:
-    """Cumulative regret over the episodes of one stream (see the docs' Concepts page).
+    """Cumulative regret over the blocks of one stream (see the docs' Concepts page).
 
     Attributes:
-        terms: per-episode regret, ``J*_j − J_{j+1}`` for j = 0 … k−1 (J*_j = J* for the
-            oracle comparator). Read-only float64 array of length k.
-        cumulative: running sums Δ_1 … Δ_k of ``terms``. Read-only float64 array, length k.
-        total: Δ_k, the cumulative regret of the whole stream (0.0 when k = 0).
+        terms: per-block regret, $J^*_j − J_j$ for j = 1 … k ($J^*_j = J^*$ for the oracle
+            comparator). Read-only float64 array of length k.
+        cumulative: running sums $Δ_1 … Δ_k$ of ``terms``. Read-only float64 array, length k.
+        total: $Δ_k$, the cumulative regret of the whole stream (0.0 when k = 0).
     """
 
     terms: np.ndarray
@@ -210,14 +212,14 @@ class EpisodeRegret:
 def episode_regret(
     success_probs: ArrayLike, *, comparator: float | ArrayLike = 1.0
 ) -> EpisodeRegret:
-    """Cumulative regret Δ_k = Σ_{j=0}^{k-1} (J* − J(μ(·|c_{j+1}))) of one stream.
+    r"""Cumulative regret $Δ_k = \sum_{j=1}^{k} (J^* − J(μ(·|c_j)))$ of one stream.
 
     Args:
-        success_probs: ``[J_0, …, J_k]`` in [0, 1]. J_0 (the empty prefix) enters no term:
-            episode j is charged for the prefix c_{j+1} it leaves behind.
-        comparator: either one number J* in [0, 1] (default 1.0, the oracle that is always
-            right), or a sequence of length k with a comparator policy's J for each episode
-            j = 0 … k−1; then term j is ``comparator[j] − J_{j+1}``. Against a comparator
+        success_probs: ``[J_0, …, J_k]`` in [0, 1]. $J_0$ (the empty prefix) enters no term:
+            block j is charged for the prefix $c_j$ it leaves behind.
+        comparator: either one number $J^*$ in [0, 1] (default 1.0, the oracle that is always
+            right), or a sequence of length k with a comparator policy's J for each block
+            j = 1 … k; then term j is ``comparator[j - 1]`` − $J_j$. Against a comparator
             policy a term may be negative (the stream beat the comparator there).
 
     Returns:
@@ -265,7 +267,7 @@ def token_regret(
     *,
     include_j0: bool = False,
 ) -> np.ndarray:
-    """The normalized token regret at each token budget C0, over the stream's own tokens.
+    r"""The normalized token regret at each token budget C0, over the stream's own tokens.
 
     This is ``mrt-bench``'s measure: x counts the tokens of the stream (and whatever a
     strategy generated off it), not the prompt, the forcing text or μ's answers. The
@@ -283,7 +285,8 @@ def token_regret(
     * ``include_j0=True``: ``y_0 = J_0``; the curve starts at (0, J_0), crediting what μ
       knows before any thinking.
 
-    For each budget C0 > 0 the result is ``1 − (1/C0) · ∫_0^{C0} curve(t) dt``. A budget
+    For each budget $C_0 > 0$ the result is $1 − \frac{1}{C_0} \int_0^{C_0} \text{curve}(t)\,dt$.
+    A budget
     inside the stream integrates only up to C0 (the curve is interpolated at C0); a budget
     past the end adds the flat tail ``(C0 − tokens_k) · y_k``. The integral is computed with
     trapezoids, which is exact for a piecewise-linear curve. Repeated token counts (an
@@ -412,11 +415,12 @@ def authors_token_regret(
 
 
 def pass_at_k(n: int, c: int, k: int) -> float:
-    """The unbiased pass@k estimator 1 − C(n−c, k) / C(n, k) (Chen et al., 2021).
+    r"""The unbiased pass@k estimator 1 − C(n−c, k) / C(n, k) (Chen et al., 2021).
 
     The probability that at least one of k samples drawn without replacement from n samples,
     c of them correct, is correct. Computed in product form,
-    ``C(n−c, k) / C(n, k) = Π_{i=n−c+1}^{n} (1 − k/i)``, which never forms the huge binomials.
+    $C(n−c, k) / C(n, k) = \prod_{i=n−c+1}^{n} (1 − k/i)$, which never forms the huge
+    binomials.
 
     Args:
         n: number of samples, n >= 1.

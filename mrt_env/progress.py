@@ -1,10 +1,10 @@
 """The meta-prover μ: how likely the model is to answer correctly if forced to stop now.
 
 MRT (Qu et al., ICML 2025) measures test-time compute with a *meta-prover* μ: cut the
-reasoning stream after episode j (context c_j = x + z_0 ... z_{j-1}), append a *forcing text*
+reasoning stream after block j (context $c_j = x + z_1 … z_j$), append a *forcing text*
 that ends the thinking and asks for the answer ("budget forcing"), and estimate the success
-probability J(μ(·|c_j)). Its increase over an episode is that episode's *progress*
-(information gain), r_prg(z_j; c_j) = J(μ(·|c_j + z_j)) - J(μ(·|c_j)), and the shortfall from
+probability $J(μ(·|c_j))$. Its increase over a block is that block's *progress*
+(information gain), $J(μ(·|c_j)) − J(μ(·|c_{j-1})) = J_j − J_{j-1}$, and the shortfall from
 the best possible is the *cumulative regret* (see :mod:`mrt_env.metrics`).
 
 Two estimators of J, both with the same interface (:class:`MetaProver`):
@@ -119,8 +119,8 @@ class ProverEstimate:
 
 
 AUTHORS_ANSWER_TOKENS = 4096
-"""μ's answer budget in the authors' analysis: after the stop text a real model may need
-hundreds of tokens before it writes its \\boxed{} answer, and a short budget biases J down."""
+r"""μ's answer budget in the authors' analysis: after the stop text a real model may need
+hundreds of tokens before it writes its \boxed{} answer, and a short budget biases J down."""
 
 AUTHORS_STOP_TEXT = PAPER_FORCING_TEXT.removeprefix("\n\n")
 """The authors' stop text as their analysis appends it: right after a prefix that is empty or
@@ -132,13 +132,13 @@ AUTHORS_FINAL_TEXT = "\n</think>"
 
 def authors_requests(problem: Problem, prompt: str, prefixes: Sequence[str]) -> list[ProverRequest]:
     r"""μ's requests at c_0 … c_k exactly as the authors' ``pass_at_k_given_prefix.py`` builds
-    them from episodes z_0 … z_{k−1} (each without trailing newlines):
+    them from blocks $z_1 … z_k$ (each without trailing newlines):
 
     * c_0: the prompt, then :data:`AUTHORS_STOP_TEXT` (no blank line in front);
-    * c_j, 0 < j < k: ``"\n\n".join(z[:j]) + "\n\n"``, then the stop text;
+    * c_j, 0 < j < k: ``"\n\n".join(z[:j]) + "\n\n"`` (the first j blocks), then the stop text;
     * c_k: the whole trace ``"\n\n".join(z)``, then :data:`AUTHORS_FINAL_TEXT` alone.
 
-    ``prefixes`` are :func:`mrt_env.episodes.prefixes`' (``["", z_0, z_0 + z_1, …, text]``).
+    ``prefixes`` are :func:`mrt_env.episodes.prefixes`' (``["", z_1, z_1 + z_2, …, text]``).
 
     >>> p = Problem("p", "q", "1")
     >>> [r.prefix + r.forcing_text[:12] for r in authors_requests(p, "", ["", "A\n\n", "A\n\nB\n"])]
@@ -180,7 +180,7 @@ class ProverRequest:
     """One question to μ: the problem, the prompt the stream continues, and the prefix c_j.
 
     ``forcing_text``, when set, replaces the prover's own for this request (the authors'
-    analysis closes the full trace with ``"\n</think>"`` alone: :func:`authors_requests`).
+    analysis closes the full trace with ``"\\n</think>"`` alone: :func:`authors_requests`).
     """
 
     problem: Problem
@@ -308,7 +308,7 @@ class ForcedAnswerConfig:
     forcing_text: str = PAPER_FORCING_TEXT
     """Appended after the prefix to end the thinking and ask for the answer."""
     max_answer_tokens: int = 256
-    """Tokens each forced answer may use (it must reach its \\boxed{} within them)."""
+    r"""Tokens each forced answer may use (it must reach its \boxed{} within them)."""
     seed: int = 0
     grading_timeout: float = 5.0
     score_answers: bool = False
@@ -548,15 +548,15 @@ class ProverSettings(Config):
     top_p: float = _FORCED.top_p
     """forced: nucleus sampling of the answers."""
     max_answer_tokens: int | None = None
-    """forced: tokens each answer may use (it must reach its \\boxed{} within them). None:
+    r"""forced: tokens each answer may use (it must reach its \boxed{} within them). None:
     the command's default (mrt-bench: the env's forced-answer budget, the authors' 4096 on
     the benchmark sets; mrt-regret: 4096)."""
     seed: int = _FORCED.seed
     """forced: seed of the answers (same seed and inputs, same J)."""
     forcing_text: str | None = None
-    """Text appended after a prefix to end the thinking and ask for the answer (default: the
+    r"""Text appended after a prefix to end the thinking and ask for the answer (default: the
     env's in mrt-bench; else the kind's own: the authors' text for forced, the same ending in
-    '\\boxed{' for likelihood)."""
+    '\boxed{' for likelihood)."""
 
     def validate(self) -> None:
         if self.forcing_text is not None and not self.forcing_text:

@@ -49,25 +49,26 @@ Row = Mapping[str, Any]
 # Column names
 
 COLUMNS: dict[str, str] = {
-    # One episode (one attempt at one problem): mrt-bench, mrt-regret, mrt-train, the card.
-    "accuracy": "the episode's answer is correct (pass@1): the one it committed to, or forced",
+    # One attempt (a whole try at one problem: Gymnasium's episode, a trace of mrt-regret):
+    # mrt-bench, mrt-regret, mrt-train, the card. The words are the glossary's (Concepts).
+    "accuracy": "the attempt's answer is correct (pass@1): the one it committed to, or forced",
     "accuracy@C0": "correct within {C0} tokens of compute",
     "pass@k": "some of {k} samples correct (unbiased)",
     "maj@k": "majority answer of {k} samples correct",
-    "tokens": "tokens of compute per episode: the transcript's, plus any generated off it",
-    "blocks": "blocks (episodes) in the stream, k",
+    "tokens": "tokens of compute per attempt: the transcript's, plus any generated off it",
+    "blocks": "blocks in the stream, k (the paper's episodes)",
     "final_j": "J_k: the meta-prover's success after the last block",
     "progress": "mean progress per block, (J_k − J_0) / k",
-    "regret": "cumulative episode regret Δ_k = Σ_{j<k} (1 − J_{j+1}) over the blocks written",
+    "regret": "cumulative episode regret Δ_k = Σ_{j≤k} (1 − J_j) over the blocks written",
     "anytime_regret": "Σ_{j≤B} (1 − s_j): J while thinking, the outcome once answered",
     "token_regret@C0": "normalized token regret at C0 = {C0} tokens",
     # The model card of a tiny model (mrt_env.pretrain.evaluate).
-    "held_regret": "Σ_{j≤B} (1 − J_j) over the block budget B, J held after the episode ends",
-    "wasted_blocks": "blocks that repeat an attempt or re-state a step",
-    "no_waste_share": "share of episodes without a wasted block",
+    "held_regret": "Σ_{j≤B} (1 − J_j) over the block budget B, J held after the attempt ends",
+    "wasted_blocks": "blocks that repeat a tried pair or re-state a step",
+    "no_waste_share": "share of attempts without a wasted block",
     # Experiments (examples/).
-    "repeats": "attempts per episode that repeat a pair already tried",
-    "no_repeat_share": "share of episodes without a repeated attempt",
+    "repeats": "blocks per attempt that try a pair already tried",
+    "no_repeat_share": "share of attempts without a repeated pair",
     "sampled_tokens": "tokens the policy sampled in training (its compute)",
 }
 """Every column a report writes -> what it means. A column with an argument is listed

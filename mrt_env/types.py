@@ -96,7 +96,7 @@ class EpisodeRecord:
         rewards: the env's reward for each block (empty: not recorded).
         hidden_tokens: per block, tokens the agent generated off the transcript (parallel
             streams, self-forced answers; empty: none).
-        forced_answers: optional, the model's greedy answer when forced at c_0 … c_{k−1}.
+        forced_answers: optional, the model's greedy answer when forced at $c_0 … c_{k-1}$.
         forced_correct: optional, whether each of those is right: the outcome of answering
             at that prefix instead of writing the next block.
 

@@ -65,10 +65,10 @@ def _run_locked(config: BenchConfig) -> Path:
         from mrt_env.lm import load_lm
 
         lm = load_lm(config.model)
-        with tqdm(total=total, initial=total - left, desc="mrt-bench", unit="episode") as bar:
+        with tqdm(total=total, initial=total - left, desc="mrt-bench", unit="attempt") as bar:
             every_row.extend(run_episodes(config, plans, lm, rows_path, bar))
     else:
-        print(f"all {total} episodes already in {rows_path}; rewriting the summary")
+        print(f"all {total} attempts already in {rows_path}; rewriting the summary")
 
     # The summary covers this run's envs, strategies, seeds, samples and problems only.
     wanted = {(p.env_id, p.problem_ids[i]) for p in plans for i in p.picked}

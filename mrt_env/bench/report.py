@@ -3,16 +3,16 @@
 Every number is computed here from ``results.jsonl`` rows (see :mod:`mrt_env.bench.runner`),
 with the definitions of :mod:`mrt_env.metrics`:
 
-* ``accuracy``: the episode's answer (committed, or forced at the budget) is right;
+* ``accuracy``: the attempt's answer (committed, or forced at the budget) is right;
 * ``pass@k`` / ``maj@k``: over the k samples of a problem and seed (unbiased pass@k; majority
   vote over the extracted answers);
 * ``tokens``: compute spent, the transcript plus what the strategy generated off it
   (parallel streams, self-forced answers): the x-axis for comparing at equal compute;
 * ``blocks``; ``final_j`` (J after the last block); ``progress`` (mean per-block gain
   (J_k − J_0) / k);
-* ``regret``: the paper's cumulative episode regret Δ_k = Σ_{j<k} (1 − J_{j+1}) over the
+* ``regret``: the paper's cumulative episode regret $Δ_k = Σ_{j=1}^{k} (1 − J_j)$ over the
   blocks written, J from the env's meta-prover;
-* ``anytime_regret``: Σ_{j=1..B} (1 − s_j) over the env's block budget B, on the *anytime
+* ``anytime_regret``: $Σ_{j=1}^{B} (1 − s_j)$ over the env's block budget B, on the *anytime
   success* s: J_j while the stream thinks (j < k), and from its last block on the graded
   outcome (1 or 0), held to B. Once a stream has answered, its success is its answer; this
   puts strategies that stop at different blocks, or whose committing block is written by
@@ -20,8 +20,8 @@ with the definitions of :mod:`mrt_env.metrics`:
 * ``token_regret@C0``: the normalized token regret at budget C0 (area above the
   success-vs-tokens curve), on s and compute tokens;
 * ``accuracy@C0``: right and within C0 tokens of compute (the anytime curve);
-* ``undecided`` (only when some episode had one): the share of episodes whose answer the
-  grader reached no verdict on. Those episodes are left out of every other metric, never
+* ``undecided`` (only when some attempt had one): the share of attempts whose answer the
+  grader reached no verdict on. Those attempts are left out of every other metric, never
   counted as wrong.
 
 The one-line meanings in ``summary.md`` are :data:`mrt_env.report.COLUMNS`.
@@ -80,7 +80,7 @@ def anytime_success(row: Mapping[str, Any]) -> list[float]:
 def episode_values(
     row: Mapping[str, Any], *, max_blocks: int, budgets: Sequence[int]
 ) -> dict[str, float]:
-    """One row's per-episode metrics (see the module docstring)."""
+    """One row's per-attempt metrics (see the module docstring)."""
     j = row["success_probs"]
     k = len(j) - 1
     success = anytime_success(row)
@@ -111,9 +111,9 @@ def summarise(
     """One entry per (env, strategy, metric): ``{"env", "strategy", "metric", "mean",
     "ci95", "n"}``, in the order envs and strategies first appear in ``rows``.
 
-    Episode metrics are over episodes with a verdict; ``pass@k``/``maj@k`` over (problem,
-    seed) groups that have at least k such samples; ``undecided`` over all episodes, and
-    only when some episode had no verdict.
+    Per-attempt metrics are over attempts with a verdict; ``pass@k``/``maj@k`` over (problem,
+    seed) groups that have at least k such samples; ``undecided`` over all attempts, and
+    only when some attempt had no verdict.
     """
     count_undecided = any(r["correct"] is None for r in rows)
 
@@ -178,7 +178,7 @@ def table_lines(stats: Sequence[Mapping[str, Any]], env: str, metrics: Sequence[
         [strategy, m["accuracy"]["n"], *[format_stat(m[c], 3) if c in m else "" for c in metrics]]
         for strategy, m in per.items()
     ]
-    return markdown_table(["strategy", "episodes", *metrics], rows)
+    return markdown_table(["strategy", "attempts", *metrics], rows)
 
 
 def headline_metrics(stats: Sequence[Mapping[str, Any]], env: str) -> list[str]:
@@ -212,7 +212,7 @@ def write_summary(
         md += markdown_table(["metric", "meaning"], [(m, describe(m)) for m in metrics])
         md.append("")
     md.append(
-        "Mean ± 95% CI (1.96 · std / √n) over episodes; pass@k and maj@k over (problem, seed)."
+        "Mean ± 95% CI (1.96 · std / √n) over attempts; pass@k and maj@k over (problem, seed)."
     )
     md_path = write_markdown(out / SUMMARY_MD, md)
     csv_path = write_stats_csv(out / SUMMARY_CSV, stats, by=GROUPS)
@@ -241,7 +241,7 @@ def _accuracy_curve(group: Rows, grid: np.ndarray) -> list[float]:
 
 def _regret_area(group: Rows, grid: np.ndarray) -> np.ndarray:
     """Cumulative regret ∫_0^C (1 − s(t)) dt = C · token_regret(C) at each C of ``grid``,
-    mean over episodes."""
+    mean over attempts."""
     areas = [grid * token_regret(r["compute_tokens"], anytime_success(r), grid) for r in group]
     return np.mean(areas, axis=0)  # [len(grid)]
 

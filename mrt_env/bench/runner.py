@@ -40,7 +40,7 @@ RESULTS_FILE = "results.jsonl"
 
 
 def row_key(env_id: str, strategy: str, seed: int, sample: int, problem_id: str) -> str:
-    """The identity of a row: one episode of one strategy on one problem."""
+    """The identity of a row: one attempt of one strategy at one problem."""
     return f"{env_id}|{strategy}|seed={seed}|sample={sample}|{problem_id}"
 
 
@@ -91,7 +91,7 @@ def _env_kwargs(env_id: str, config: BenchConfig) -> dict[str, Any]:
 
 
 def plan_envs(config: BenchConfig, done: set[str]) -> list[EnvPlan]:
-    """Each env's problems, settings, budgets and the episodes still to run (no model)."""
+    """Each env's problems, settings, budgets and the attempts still to run (no model)."""
     specs = [parse_strategy(s) for s in config.strategies]
     selection = ProblemSelection(config.problems)
     plans = []
@@ -163,7 +163,7 @@ def _chunks(items: Sequence[int], size: int) -> Iterator[list[int]]:
 def run_episodes(
     config: BenchConfig, plans: Sequence[EnvPlan], lm: Any, rows_path: Path, bar: Any = None
 ) -> Iterator[dict[str, Any]]:
-    """Play every episode the plans still need; append each row to ``rows_path`` as its
+    """Play every attempt the plans still need; append each row to ``rows_path`` as its
     batch finishes and yield it."""
     specs: dict[str, StrategySpec] = {}
     for text in config.strategies:
@@ -207,7 +207,7 @@ def run_episodes(
 
 
 def read_results(rows_path: Path) -> list[dict[str, Any]]:
-    """The rows of a results file, one per episode key (env, strategy, seed, sample,
+    """The rows of a results file, one per attempt key (env, strategy, seed, sample,
     problem): a torn last line from a kill is dropped, and a row repeated (a file copied
     together, a line duplicated) counts once."""
     rows: dict[str, dict[str, Any]] = {}

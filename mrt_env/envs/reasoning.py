@@ -176,13 +176,14 @@ def _build_prover(config: ReasoningEnvConfig) -> MetaProver | None:
 
 
 class ReasoningEnv(gym.Env[str, str]):
-    """A reasoning problem, one reasoning block per step, rewarded by progress.
+    r"""A reasoning problem, one reasoning block per step, rewarded by progress.
 
     MRT (Qu et al., "Optimizing Test-Time Compute via Meta Reinforcement Fine-Tuning",
-    ICML 2025) views a long chain of thought as a sequence of episodes z_0, z_1, ...; the
-    meta-prover μ cuts the stream after episode j (context c_j), forces an answer and
-    estimates the success probability J_j = J(μ(·|c_j)). This env exposes exactly that: the
-    agent writes the next episode, the env rewards how much it raised J.
+    ICML 2025) views a long chain of thought as a sequence of episodes (here: *blocks*)
+    $z_1, z_2, …$; the meta-prover μ cuts the stream after block j (context $c_j$), forces
+    an answer and estimates the success probability $J_j = J(μ(·|c_j))$. This env exposes
+    exactly that: the agent writes the next block, the env rewards how much it raised J.
+    One Gymnasium episode is one *attempt* at one problem.
 
     ## Action space
     ``UnicodeText(max_block_chars)``: the next block of the stream, any ``str`` (Unicode,
@@ -195,7 +196,7 @@ class ReasoningEnv(gym.Env[str, str]):
     far. The gold answer never appears in it.
 
     ## Rewards
-    Every step: ``alpha · (J_j - J_{j-1})``, the block's progress r_prg (the paper's
+    Every step: $α · (J_j − J_{j-1})$ (``alpha``), the block's progress (the paper's
     information gain). At the end, in addition: ``outcome_weight · correct`` (0/1, graded
     against the gold answer). Over an episode the rewards sum to
     ``alpha · (J_end - J_0) + outcome_weight · correct``. Without a prover J is 0 throughout
@@ -206,7 +207,7 @@ class ReasoningEnv(gym.Env[str, str]):
 
     ## Episode end
     * **terminated**: the block commits to an answer: it writes ``think_close``
-      (``</think>``), or, when no thinking is open, a ``\\boxed{}`` answer. The answer after
+      (``</think>``), or, when no thinking is open, a ``\boxed{}`` answer. The answer after
       the close (or in the block) is graded.
     * **truncated**: ``max_tokens`` or ``max_blocks`` is used up without a commitment. By
       default (``force_answer``) the forcing text is appended and the prover's model answers
@@ -240,8 +241,8 @@ class ReasoningEnv(gym.Env[str, str]):
         >>> env = gym.make("MRT-Arithmetic-v0")
         >>> obs, info = env.reset(seed=0)
         >>> obs, info["episode"]
-        ('Q 867+640\\n', 0)
-        >>> obs, reward, terminated, truncated, info = env.step("867+640=1507\\n\\n")
+        ('Q 867+640\n', 0)
+        >>> obs, reward, terminated, truncated, info = env.step("867+640=1507\n\n")
         >>> info["episode"], reward == info["progress"], terminated
         (1, True, False)
 

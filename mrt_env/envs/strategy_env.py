@@ -61,7 +61,7 @@ FEATURES = ("block_fraction", "token_fraction", "success_prob", "success_trend",
 * ``block_fraction``: blocks written / block budget H;
 * ``token_fraction``: transcript tokens / the env's token budget;
 * ``success_prob`` (J): μ's J at the current prefix;
-* ``success_trend`` (J): J_t − J_{t−1}, the last block's progress (0 at the start);
+* ``success_trend`` (J): $J_t − J_{t-1}$, the last block's progress (0 at the start);
 * ``agreement``: how many prefixes in a row, ending now, the forced answer has been this
   one, / H (0 with no answer; the rule of the early-exit strategy is agreement·H ≥ m)."""
 _USES_J = ("success_prob", "success_trend")
@@ -76,7 +76,7 @@ class StrategyTable:
 
     Each stream is an :class:`~mrt_env.types.EpisodeRecord` of k blocks that ended at c_k
     by the model's own commitment or by the block/token budget (the env then forced the
-    answer), with the model's greedy answer when forced at c_0 … c_{k−1} and whether each
+    answer), with the model's greedy answer when forced at $c_0 … c_{k-1}$ and whether each
     is right (``forced_answers``, ``forced_correct``): the outcome of answering there.
     """
 
@@ -208,7 +208,7 @@ class StrategyEnv(gym.Env[np.ndarray, int]):
     * the step that ends the stream at block k (an ``answer``, the model's own commitment,
       or the budget): −(1 − outcome)·(H − k + 1).
 
-    The return is −Σ_{j=1..H} (1 − s_j), the negative of
+    The return is $−Σ_{j=1}^{H} (1 − s_j)$, the negative of
     :func:`mrt_env.metrics.anytime_regret`; 0 is the best possible.
 
     ## Episode end

@@ -1,11 +1,11 @@
-"""The stream step: the package's main idea in one file.
+r"""The stream step: the package's main idea in one file.
 
 MRT (Qu et al., ICML 2025) reads a long chain of thought as a sequence of *episodes*
-z_0, z_1, … (we call one a *block*). After every block the meta-prover μ is forced to
-answer from the context c_j = prompt + z_0 … z_{j-1}; its chance of being right,
-J_j = J(μ(·|c_j)), tells how far the stream has got. A block's reward is its *progress*,
-J_{j+1} − J_j, and the stream's *episode regret* sums what it left on the table,
-Δ_k = Σ_{j=1..k} (1 − J_j).
+(we call one a *block*) $z_1, z_2, …$. After block j the meta-prover μ is forced to
+answer from the context $c_j$ = prompt + $z_1 … z_j$; its chance of being right,
+$J_j = J(μ(·|c_j))$, tells how far the stream has got. Block j's reward is its *progress*,
+$J_j − J_{j-1}$, and the stream's *episode regret* sums what it left on the table,
+$Δ_k = Σ_{j=1}^{k} (1 − J_j)$.
 
 This module is that step, written once for every user of it: :class:`~mrt_env.envs.ReasoningEnv`
 (one stream), :class:`~mrt_env.envs.ReasoningVectorEnv` (n streams, one prover call per
@@ -28,11 +28,11 @@ the trainers' rollouts). A step of n streams is:
     ...     def estimate_batch(self, requests):
     ...         return [ProverEstimate(0.5 if "4" in r.prefix else 0.0) for r in requests]
     >>> stepper = Stepper(StreamRules(max_blocks=4), prover=Halfway())
-    >>> (stream,) = stepper.start([Problem("p0", "2 + 2?", "4")], ["Q: 2 + 2?\\n"])
-    >>> (outcome,) = stepper.step([stream], ["2 + 2 is 4.\\n\\n"])
+    >>> (stream,) = stepper.start([Problem("p0", "2 + 2?", "4")], ["Q: 2 + 2?\n"])
+    >>> (outcome,) = stepper.step([stream], ["2 + 2 is 4.\n\n"])
     >>> outcome.reward, outcome.info["success_prob"], outcome.terminated
     (0.5, 0.5, False)
-    >>> (outcome,) = stepper.step([stream], ["</think> \\\\boxed{4}"])
+    >>> (outcome,) = stepper.step([stream], ["</think> \\boxed{4}"])
     >>> outcome.reward, outcome.terminated, outcome.info["correct"]
     (1.0, True, True)
 """

@@ -1,24 +1,24 @@
-"""Is this model minimising regret? The MRT analysis of any model's reasoning traces.
+r"""Is this model minimising regret? The MRT analysis of any model's reasoning traces.
 
 MRT (Qu et al., "Optimizing Test-Time Compute via Meta Reinforcement Fine-Tuning", ICML 2025)
 asks whether a model spends its test-time compute well: does every episode of its thinking
 bring it closer to a right answer, or does it keep thinking without getting anywhere? This
 module answers that for a file of finished traces (the docs' Concepts page has the definitions):
 
-1. **Episodes.** The response z is cut into episodes z_0 … z_{k-1}
+1. **Blocks.** The response z is cut into blocks (the paper's episodes) $z_1 … z_k$
    (:func:`mrt_env.episodes.split_episodes`: the paper's marker rule by default — a new
-   episode at a paragraph opening with "Wait", "Alternatively", …), giving the k + 1
-   prefixes c_0 = "", c_1 = z_0, …, c_k = z (the empty prefix included).
+   block at a paragraph opening with "Wait", "Alternatively", …), giving the k + 1
+   prefixes $c_0$ = "", $c_1 = z_1$, …, $c_k = z$ (the empty prefix included).
 2. **Meta-prover μ.** At every prefix the model is forced to stop thinking and answer
-   (budget forcing with the authors' forcing text) and J_j = J(μ(·|c_j)) estimates how
+   (budget forcing with the authors' forcing text) and $J_j = J(μ(·|c_j))$ estimates how
    often that forced answer is right (:class:`~mrt_env.progress.ForcedAnswerProver`, k
    sampled answers, the paper's estimator; or the one-pass proxy
    :class:`~mrt_env.progress.LikelihoodProver`).
-3. **Progress** (information gain) of episode j: r_prg(z_j; c_j) = J_{j+1} − J_j. A model
-   that minimises regret makes progress episode after episode.
-4. **Cumulative episode regret** Δ_k = Σ_{j=0}^{k-1} (J* − J_{j+1}) against the oracle
-   J* = 1: what the stream loses, summed over episodes, relative to being right at once.
-5. **Normalized (token) regret** at a budget C0: 1 − (1/C0)·∫_0^{C0} J(tokens) dt, the area
+3. **Progress** (information gain) of block j: $J_j − J_{j-1}$. A model that minimises
+   regret makes progress block after block.
+4. **Cumulative episode regret** $Δ_k = Σ_{j=1}^{k} (J^* − J_j)$ against the oracle
+   $J^* = 1$: what the stream loses, summed over blocks, relative to being right at once.
+5. **Normalized (token) regret** at a budget $C_0$: $1 − (1/C_0) ∫_0^{C_0} J(t)\,dt$, the area
    above μ's pass@1-versus-tokens curve; by default the authors' curve
    (:func:`~mrt_env.metrics.authors_token_regret`, with their forced contexts), else over
    the stream's own tokens (``measure="stream"``).
@@ -28,9 +28,9 @@ module answers that for a file of finished traces (the docs' Concepts page has t
 Use it from the command line::
 
     mrt-regret traces.jsonl --model.name deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B
-    mrt-regret traces.jsonl --model.name MODEL --model.backend vllm \\
+    mrt-regret traces.jsonl --model.name MODEL --model.backend vllm \
         --episodes.max-steps 49 --episodes.group-size 5
-    mrt-regret traces.jsonl --model.name MODEL --model.backend openai \\
+    mrt-regret traces.jsonl --model.name MODEL --model.backend openai \
         --model.base-url http://host:8000/v1
 
 or from Python: :func:`analyse_trace` computes one trace's row from a prover and a model

@@ -66,7 +66,7 @@ def default_measure(prover: MetaProver) -> str:
 
 
 def load_traces(path: str | Path, *, limit: int | None = None) -> list[dict[str, Any]]:
-    """Read and check a traces file; each trace gets a unique ``id``, its ``line`` and a
+    r"""Read and check a traces file; each trace gets a unique ``id``, its ``line`` and a
     ``digest`` of its content.
 
     Returns one dict per trace (blank lines skipped) with ``id``, ``problem_id``,
@@ -81,7 +81,7 @@ def load_traces(path: str | Path, *, limit: int | None = None) -> list[dict[str,
         DataNotFound: (a ``FileNotFoundError``) no such file, or a folder.
         DataFormatError: a line that is not UTF-8, not a JSON object (or nested too deeply to
             read), lacks ``answer`` or ``response``, has a field of the wrong type or a lone
-            surrogate escape (``"\\ud800"``, not text), or has neither an id nor a
+            surrogate escape (``"\ud800"``, not text), or has neither an id nor a
             question; or no trace at all. The message names the file and the line.
     """
     path = Path(path)
@@ -216,7 +216,7 @@ def analyse_trace(
 
     * ``authors``: as the authors' analysis code does. μ's contexts are theirs, byte for
       byte (:func:`~mrt_env.progress.authors_requests`: one blank line before the stop text,
-      none for the empty prefix, the full trace closed by ``"\n</think>"`` alone), and the
+      none for the empty prefix, the full trace closed by ``"\\n</think>"`` alone), and the
       token regret is :func:`~mrt_env.metrics.authors_token_regret` over ``costs``: each
       context's tokens plus the mean length of μ's answers. Needs a forced prover with the
       authors' forcing text.
@@ -240,13 +240,14 @@ def analyse_trace(
         extrapolation: budget forcing past the thought (:mod:`mrt_env.regret.extrapolate`).
 
     Returns:
-        A dict with ``id``, ``problem_id``, ``gold_answer``, ``blocks`` (k, the episodes),
-        ``prefix_tokens`` (tokens of the prefixes c_0 … c_k, the first 0),
-        ``success_probs`` (J_0 … J_k), ``progress`` (k terms J_{j+1} − J_j),
-        ``regret_terms``, ``regret_cumulative`` (Δ_1 … Δ_k), ``regret`` (Δ_k),
+        A dict with ``id``, ``problem_id``, ``gold_answer``, ``blocks`` (k, the paper's
+        episodes), ``prefix_tokens`` (tokens of the prefixes $c_0 … c_k$, the first 0),
+        ``success_probs`` ($J_0 … J_k$), ``progress`` (k terms $J_j − J_{j-1}$, j = 1 … k),
+        ``regret_terms``, ``regret_cumulative`` ($Δ_1 … Δ_k$), ``regret`` ($Δ_k$),
         ``token_regret`` (budget as a string → normalized regret),
-        ``final_j`` (J_k), ``correct`` and ``answer`` (the response graded as written: its answer),
-        ``measure``, ``costs`` (``authors``: x_0 … x_k of the token regret),
+        ``final_j`` ($J_k$), ``correct`` and ``answer`` (the response graded as written: its
+        answer),
+        ``measure``, ``costs`` (``authors``: $x_0 … x_k$ of the token regret),
         ``prover_answers`` and ``prover_answer_tokens`` (forced prover: the graded answers at
         each prefix, and their lengths) and ``seconds``; with ``majority``: ``maj_at_p``
         and ``maj_tokens`` (p → a value per prefix) and ``direct``; with ``extrapolation``:

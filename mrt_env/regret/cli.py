@@ -34,11 +34,12 @@ ROWS_FILE = "rows.jsonl"
 
 _CLI_DESCRIPTION = """\
 Is this model minimising regret? For each trace of a JSONL file (fields: answer, response,
-and problem_id/id and/or question), split the response into episodes, force the model to
-answer after every episode to estimate J (the meta-prover's success probability), and report
-progress (J_{j+1} - J_j), cumulative episode regret (sum of 1 - J_{j+1}) and normalized token
-regret at the given budgets, plus the response's own correctness. Writes rows.jsonl (resumable:
-rerun the same command after an interruption), summary.md, summary.csv and PNG plots to --out.
+and problem_id/id and/or question), split the response into blocks (the paper's episodes),
+force the model to answer after every block to estimate J (the meta-prover's success
+probability), and report progress (J_j - J_{j-1} for block j), cumulative episode regret (sum
+of 1 - J_j) and normalized token regret at the given budgets, plus the response's own
+correctness. Writes rows.jsonl (resumable: rerun the same command after an interruption),
+summary.md, summary.csv and PNG plots to --out. Exits 1 when every trace failed.
 
   mrt-regret traces.jsonl --model.name deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B
   mrt-regret traces.jsonl --model.name NAME --model.backend openai \\
@@ -75,7 +76,9 @@ def run(config: RegretConfig) -> Path:
     A trace longer than the model's context gets a row with an ``error`` instead (kept, left
     out of the summary, not retried on resume).
     Then ``summary.md``, ``summary.csv`` and the plots are (re)written over the traces of this
-    run, the summary table is printed, and the paths of the files.
+    run, the summary table is printed, and the paths of the files. When every trace failed
+    that is :class:`~mrt_env.errors.ContextLengthExceeded` (after the files are written), so
+    the command exits 1 instead of reporting a summary of nothing.
 
     The folder is locked for the run: a second ``mrt-regret`` on the same ``--out`` is
     refused (:class:`~mrt_env.errors.RunStateError`) instead of writing every row twice.
@@ -152,6 +155,17 @@ def _run_locked(config: RegretConfig, traces: list[dict[str, Any]]) -> Path:
     print("\nwrote:")
     for path in (rows_path, md_path, csv_path, *plots):
         print(f"  {path}")
+    if failed and len(failed) == len(rows):
+        # A summary of nothing but n/a is no result: the command must not exit 0 on it.
+        raise ContextLengthExceeded(
+            f"every trace failed ({len(failed)} of {len(rows)}), so no metric has a value; "
+            f"the first: {failed[0]['error']}"
+            + (
+                " (μ's answer budget is --prover.max-answer-tokens)"
+                if "max_tokens" in failed[0]["error"]
+                else ""
+            )
+        )
     return out
 
 

@@ -257,8 +257,8 @@ def write_plots(rows: Sequence[Mapping[str, Any]], out: str | Path, *, title: st
         ax.plot(x, curve, color="tab:gray", lw=0.6, alpha=0.5)
     ax.plot([], [], color="tab:gray", lw=0.6, label="one trace")
     ax.plot(x, cum.mean(axis=0), color="tab:red", lw=2.2, label=f"mean over {n} traces")
-    ax.set_xlabel(f"blocks (episodes) $k$ ({held_note})")
-    ax.set_ylabel(r"cumulative regret $\Delta_k = \sum_{j<k}\,(1 - J_{j+1})$")
+    ax.set_xlabel(f"blocks (the paper's episodes) $k$ ({held_note})")
+    ax.set_ylabel(r"cumulative regret $\Delta_k = \sum_{j=1}^{k}\,(1 - J_j)$")
     ax.set_title(f"Cumulative episode regret: {title}")
     ax.legend(loc="upper left")
     regret_path = out / REGRET_PNG

@@ -1,7 +1,7 @@
 """MRT's credit: from outcomes and J values to per-token advantages, for every engine.
 
 One function, :func:`token_credit`, turns a batch of traces (their outcome R, μ's success
-J_0 … J_k at every episode boundary, and which block each token belongs to) into per-token
+$J_0 … J_k$ at every block boundary, and which block each token belongs to) into per-token
 advantages. ``mrt-train``, :class:`~mrt_env.training.trl_trainer.MRTGRPOTrainer` (TRL) and
 the ``mrt`` advantage estimator for verl (:mod:`mrt_env.training.verl`) all call it, so for
 the same traces and J values they give the same advantages (tested).
@@ -11,9 +11,10 @@ The schemes (:class:`CreditConfig`):
 * ``outcome``: GRPO. Every token of a trace gets its group-normalised outcome advantage
   (with ``length_penalty`` λ: of R − λ·tokens, the paper's length-penalty baseline).
 * ``block`` (ours): every *block's* tokens get the outcome advantage plus α times that
-  block's own progress J_{j+1} − J_j minus the group's mean progress at that block index
-  (``baseline="group"``), or A_j = R − J_j + α·progress_j (``"termination"``). Ours exists
-  because crediting Σ_j progress_j to the whole trace telescopes to J_k − J_0.
+  block's own progress $J_j − J_{j-1}$ minus the group's mean progress at that block index
+  (``baseline="group"``), or $A_j = R − J_{j-1} + α·(J_j − J_{j-1})$ (``"termination"``).
+  Ours exists because crediting $Σ_j (J_j − J_{j-1})$ to the whole trace telescopes to
+  $J_k − J_0$.
 * ``prefix`` (the paper's MRT-RL): the traces of a group are continuations of one prefix
   c_j, and the terminate action's reward is J at the prompt's end, J_0 of the continuation:
   A = R − J_0 (``"termination"``, the authors' recipe) or the continuations and the

@@ -2,16 +2,17 @@
 
 Notation: B sampled traces (episodes of the env), T token positions, K the most blocks of
 a trace. ``groups[b]`` is the problem trace b answers: traces of one group are the samples
-of one problem (GRPO's group). Blocks are MRT's episodes z_j; J_j is the meta-prover's
-success at the prefix before block j (J_0 the bare prompt), so block j's progress is
-``J_{j+1} − J_j`` (definitions: the docs' Concepts page).
+of one problem (GRPO's group). Blocks are MRT's episodes $z_1 … z_k$; $J_j$ is the
+meta-prover's success at the prefix after block j ($J_0$ the bare prompt), so block j's
+progress is $J_j − J_{j-1}$ (definitions and numbering: the docs' Concepts page; in the
+tensors block j is column j − 1).
 
 * :func:`grpo_advantages`: the outcome advantage, normalised within each group.
 * :func:`mrt_block_advantages`: MRT's per-block credit. Each block gets the outcome
   advantage plus α times *its own* progress minus a baseline (the mean progress at that
-  block index in the group), or the authors' termination baseline A_j = R − J_j.
-  Adding α·Σ_j progress to the trajectory reward instead would telescope to
-  α·(J_k − J_0) and, under group normalisation, be GRPO with a reshaped outcome.
+  block index in the group), or the authors' termination baseline (R minus J at the
+  block's start). Adding α·Σ progress to the trajectory reward instead would telescope to
+  $α·(J_k − J_0)$ and, under group normalisation, be GRPO with a reshaped outcome.
 * :func:`prefix_advantages`: the paper's MRT-RL. Continuations of one prefix c_j are
   compared with terminating there (answering from c_j, whose reward is J_j): A = R − J_j,
   or normalised over the set of the m continuations and the terminate action.

@@ -408,7 +408,7 @@ class EpisodeScorer:
 
 
 class ProgressReward:
-    """TRL reward: outcome + α·Σ_j (J_{j+1} − J_j) over the completion's episodes.
+    """TRL reward: outcome + $α·Σ_j (J_j − J_{j-1})$ over the completion's blocks.
 
     Build it with :func:`make_progress_reward`, which documents the behaviour. Holds no
     state between calls apart from the prover (whose cache is thread-safe).
@@ -515,14 +515,14 @@ def make_progress_reward(
 ) -> ProgressReward:
     """A TRL reward function: outcome + α·Σ_j progress_j of each completion.
 
-    Each completion is split into episodes z_0..z_{k-1} by :func:`mrt_env.episodes.prefixes`
+    Each completion is split into blocks $z_1 … z_k$ by :func:`mrt_env.episodes.prefixes`
     (``rule``, an :class:`~mrt_env.episodes.EpisodeRule` or a rule's name, and ``tokenizer``
-    as there); J_j = J(μ(·|c_j)) is estimated by ``prover`` at every prefix
-    c_0 = "" .. c_k = the completion, for all completions of the call in **one**
-    ``prover.estimate_batch`` call; the reward is ``outcome + α·Σ_j (J_{j+1} − J_j)``
+    as there); $J_j = J(μ(·|c_j))$ is estimated by ``prover`` at every prefix
+    $c_0$ = "" … $c_k$ = the completion, for all completions of the call in **one**
+    ``prover.estimate_batch`` call; the reward is outcome + $α·Σ_{j=1}^{k} (J_j − J_{j-1})$
     (``α·Σ_j ...`` alone with ``include_outcome=False``).
 
-    **What this can and cannot train.** The sum telescopes: Σ_j (J_{j+1} − J_j) = J_k − J_0,
+    **What this can and cannot train.** The sum telescopes: $Σ_j (J_j − J_{j-1}) = J_k − J_0$,
     so the reward is ``outcome + α·(J_end − J_0)`` whatever the segmentation. J_0 (the forced
     answer before any reasoning) is the same for every completion of a prompt, so GRPO's group
     normalisation cancels it: under GRPO this is the outcome *reshaped* by how likely μ is to
@@ -579,7 +579,7 @@ def problems_dataset(
     conversational: bool = False,
     system_prompt: str | None = None,
 ) -> Any:
-    """Problems as a ``datasets.Dataset`` in the format ``GRPOTrainer`` expects.
+    r"""Problems as a ``datasets.Dataset`` in the format ``GRPOTrainer`` expects.
 
     Columns: ``prompt`` (the text the policy continues, or with ``conversational=True`` a
     ``[{"role": "user", "content": ...}]`` list TRL renders with the chat template),
@@ -587,7 +587,7 @@ def problems_dataset(
 
     Args:
         problems: e.g. ``load_problems("aime_1983_2023", path=...)`` or a synthetic task's.
-        prompt_template: text with ``{question}`` (replaced literally, so ``\\boxed{}`` needs
+        prompt_template: text with ``{question}`` (replaced literally, so ``\boxed{}`` needs
             no escaping). Default: for a synthetic task's problems the template of its env in
             :data:`~mrt_env.registration.ENV_IDS` (the format the shipped tiny model knows),
             else :data:`PLAIN_TEMPLATE` (plain) or ``"{question}"`` (conversational).

@@ -71,7 +71,7 @@ def test_a_reduced_default_run_end_to_end(tmp_path, capsys):
         height, width, _ = matplotlib.image.imread(path).shape
         assert width > 800 and height > 300  # two panels side by side
     out = capsys.readouterr().out
-    assert "| strategy | episodes | accuracy |" in out and f"plots: {tmp_path}" in out
+    assert "| strategy | attempts | accuracy |" in out and f"plots: {tmp_path}" in out
 
 
 def test_a_killed_run_resumes_with_nothing_lost_or_repeated(tmp_path, capsys):
