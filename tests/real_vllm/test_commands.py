@@ -44,7 +44,7 @@ def test_the_envs_meta_prover_on_vllm_equals_transformers(tiny, recheck):
     assert got == _episode_js(tiny[1], "MRT-Search-v0", blocks, **forced)
 
 
-def _regret_rows(tmp_path, name, *args):
+def regret_rows(tmp_path, name, *args):
     from mrt_env.regret import main
 
     traces = tmp_path / "traces.jsonl"
@@ -80,8 +80,8 @@ def _regret_rows(tmp_path, name, *args):
     ids=["likelihood", "forced-greedy-maj"],
 )  # fmt: skip
 def test_mrt_regret_on_vllm_equals_transformers(tmp_path, prover):
-    on_vllm = _regret_rows(tmp_path, "vllm", "--model.backend", "vllm", *prover)
-    on_hf = _regret_rows(tmp_path, "hf", "--model.backend", "transformers", *prover)
+    on_vllm = regret_rows(tmp_path, "vllm", "--model.backend", "vllm", *prover)
+    on_hf = regret_rows(tmp_path, "hf", "--model.backend", "transformers", *prover)
     assert [r["id"] for r in on_vllm] == [r["id"] for r in on_hf] == ["toy/1", "toy/2"]
     for a, b in zip(on_vllm, on_hf, strict=True):
         assert "error" not in a, a

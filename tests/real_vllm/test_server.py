@@ -81,7 +81,9 @@ def stop_server(proc: subprocess.Popen) -> None:
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     proc, url = start_server(
-        shipped_model_folder("mrt-env/tiny"), "tiny", tmp_path_factory.mktemp("serve") / "log"
+        shipped_model_folder("mrt-env/tiny"),
+        "mrt-env/tiny",  # the name the commands' --model.name gives
+        tmp_path_factory.mktemp("serve") / "log",
     )
     yield proc, url
     stop_server(proc)
@@ -89,7 +91,7 @@ def server(tmp_path_factory):
 
 def test_completions_with_n_stop_and_seed(server, tiny, search_prompts):
     _, url = server
-    remote = OpenAICompatibleLM(url, "tiny", max_retries=0)
+    remote = OpenAICompatibleLM(url, "mrt-env/tiny", max_retries=0)
     local, _ = tiny
     sampling = Sampling(max_tokens=24, n=3, temperature=1.0, stop="\n", seed=5)
     got = remote.generate(search_prompts[:4], sampling)
@@ -109,7 +111,9 @@ def test_completions_with_n_stop_and_seed(server, tiny, search_prompts):
 
 def test_echo_logprobs_and_tokenize(server, tiny, search_prompts):
     _, url = server
-    remote = OpenAICompatibleLM(url, "tiny", max_retries=0)  # no tokenizer: /tokenize counts
+    remote = OpenAICompatibleLM(
+        url, "mrt-env/tiny", max_retries=0
+    )  # no tokenizer: /tokenize counts
     local, _ = tiny
     conts = [" 05+06=11 n\n", "a 05 13\n", "99+99=198 y\nA \\boxed{13 11}", " x"]
     got, want = remote.score(search_prompts[:4], conts), local.score(search_prompts[:4], conts)
@@ -134,7 +138,7 @@ def test_mrt_bench_and_mrt_regret_through_the_server_equal_the_engine_in_process
               "--strategies", "think-to-budget", "--no-plots"]  # fmt: skip
     assert bench([*common, "--model.backend", "vllm", "--model.dtype", "float32",
                   "--out", str(tmp_path / "engine")]) == 0  # fmt: skip
-    assert bench([*common, "--model.backend", "openai", "--model.name", "tiny",
+    assert bench([*common, "--model.backend", "openai", "--model.name", "mrt-env/tiny",
                   "--model.base-url", url, "--out", str(tmp_path / "server")]) == 0  # fmt: skip
     engine, served = _summary(tmp_path / "engine"), _summary(tmp_path / "server")
     assert engine["accuracy"] == served["accuracy"] and engine["tokens"] == served["tokens"]
@@ -150,3 +154,19 @@ def test_a_server_that_dies_mid_run_is_one_clear_error(tmp_path, search_prompts)
         stop_server(proc)
     with pytest.raises((BackendUnavailable, BackendError), match=r"127\.0\.0\.1"):
         remote.generate(search_prompts[:1], Sampling(max_tokens=4, temperature=0))
+
+
+def test_mrt_regret_through_the_server_equals_the_engine_in_process(server, tmp_path):
+    """Sampled forced answers (k=4, temperature 1): the same seeds reach the engine in process
+    and behind the server, so the rows are the same."""
+    from test_commands import regret_rows
+
+    _, url = server
+    forced = ["--prover.kind", "forced", "--prover.k", "4", "--prover.temperature", "1.0"]
+    engine = regret_rows(tmp_path, "engine", "--model.backend", "vllm", *forced)
+    tokenizer = shipped_model_folder("mrt-env/tiny")
+    served = regret_rows(tmp_path, "server", "--model.backend", "openai", "--model.base-url", url,
+                         "--model.tokenizer", tokenizer, *forced)  # fmt: skip
+    for a, b in zip(engine, served, strict=True):
+        assert "error" not in a and "error" not in b, (a, b)
+        assert a["success_probs"] == b["success_probs"] and a["answer"] == b["answer"]
