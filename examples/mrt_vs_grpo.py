@@ -53,7 +53,7 @@ from mrt_env.registration import ENV_IDS
 from mrt_env.report import describe, figure, markdown_table
 from mrt_env.runfiles import changed_settings, check_settings, write_text_atomic
 from mrt_env.threads import set_threads
-from mrt_env.training.train import TrainConfig, train
+from mrt_env.training.train import CHECKPOINT, OLD_CHECKPOINT, TrainConfig, train
 from mrt_env.types import EpisodeRecord
 
 METHODS = ("base", "grpo", "grpo-lp", "mrt", "mrt-prefix", "mrt-star")
@@ -178,9 +178,14 @@ def train_config(exp: Experiment, method: str, seed: int, run: Path) -> TrainCon
         out=run,
         # A run killed after its first checkpoint continues; one killed before it holds
         # nothing worth keeping, and starts afresh.
-        resume=(run / "checkpoint.pt").exists(),
-        overwrite=not (run / "checkpoint.pt").exists(),
+        resume=_checkpointed(run),
+        overwrite=not _checkpointed(run),
     )
+
+
+def _checkpointed(run: Path) -> bool:
+    """Whether ``run`` holds a checkpoint (in either format mrt-train has written)."""
+    return any((run / name).exists() for name in (CHECKPOINT, OLD_CHECKPOINT))
 
 
 def evaluate(

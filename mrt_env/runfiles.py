@@ -1,29 +1,36 @@
 """Run folders that survive a kill: JSONL rows written one at a time and read back after a
 crash, a settings file that stops a resume under other settings, and checkpoints saved
-atomically."""
+atomically in a format that cannot run code when it is read (safetensors, with the state
+that is not a tensor as JSON in its header)."""
 
 from __future__ import annotations
 
 import json
 import os
 import sys
-from collections.abc import Iterator, Mapping
+import warnings
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
-from mrt_env.errors import DataFormatError, RunStateError
+from mrt_env.errors import ArgumentTypeError, DataFormatError, RunStateError
 from mrt_env.extras import require
 
 __all__ = [
+    "CHECKPOINT_FORMAT",
     "LOCK_FILE",
     "SETTINGS_FILE",
     "append_row",
     "changed_settings",
     "check_settings",
+    "checkpoint_number",
+    "load_checkpoint",
     "locked",
     "read_rows",
-    "save_atomic",
+    "restore_optimizer",
+    "restore_weights",
+    "save_checkpoint",
     "write_text_atomic",
 ]
 
@@ -148,12 +155,243 @@ def write_text_atomic(path: Path, text: str) -> None:
     tmp.replace(path)
 
 
-def save_atomic(state: dict[str, Any], path: Path) -> None:
-    """``torch.save`` to a temporary file, synced, then renamed over ``path``: a kill at
-    any moment leaves either the previous checkpoint or the new one, whole."""
+# --------------------------------------------------------------------------------------------
+# Checkpoints
+
+CHECKPOINT_FORMAT = "mrt-env-checkpoint/1"
+"""The ``format`` entry of a checkpoint's header (what :func:`load_checkpoint` reads)."""
+
+# JSON objects with one of these keys stand for what JSON has no word for.
+_TENSOR, _TUPLE, _DICT = "__tensor__", "__tuple__", "__dict__"
+
+
+def save_checkpoint(state: Mapping[str, Any], path: Path) -> None:
+    """Write ``state`` (nested dicts, lists and tuples of tensors, numbers, strings, booleans
+    and None) to ``path`` as one safetensors file: the tensors as its tensors, the rest as
+    JSON in its header. Reading it back (:func:`load_checkpoint`) runs no code, unlike a
+    pickle. Written beside ``path``, synced, then renamed over it: a kill at any moment
+    leaves the previous checkpoint or the new one, whole."""
     torch = require("torch", extra="hf", feature="checkpoints")
-    tmp = path.with_suffix(".tmp")
-    torch.save(state, tmp)
+    from safetensors.torch import save_file
+
+    tensors: dict[str, Any] = {}
+    views: dict[tuple, str] = {}  # a tensor seen before (a tied weight) -> its stored name
+    storages: set[tuple] = set()
+
+    def tensor(value: Any, where: str) -> dict[str, str]:
+        t = value.detach()
+        if t.numel():
+            storage = (t.device, t.untyped_storage().data_ptr())
+            view = (*storage, t.storage_offset(), tuple(t.shape), t.stride(), t.dtype)
+            if view in views:  # stored once, named twice
+                return {_TENSOR: views[view]}
+            # safetensors refuses two tensors over one memory: another view gets its own copy.
+            t = t.clone() if storage in storages else t.contiguous()
+            storages.add(storage)
+            views[view] = where
+        tensors[where] = t
+        return {_TENSOR: where}
+
+    def encode(value: Any, where: str) -> Any:
+        if value is None or isinstance(value, (bool, int, float, str)):
+            return value
+        if isinstance(value, torch.Tensor):
+            return tensor(value, where)
+        if isinstance(value, tuple):
+            return {_TUPLE: [encode(v, f"{where}/{i}") for i, v in enumerate(value)]}
+        if isinstance(value, list):
+            return [encode(v, f"{where}/{i}") for i, v in enumerate(value)]
+        if isinstance(value, Mapping):
+            plain = all(isinstance(k, str) for k in value) and not (
+                len(value) == 1 and next(iter(value)) in (_TENSOR, _TUPLE, _DICT)
+            )
+            if plain:
+                return {k: encode(v, f"{where}/{k}") for k, v in value.items()}
+            pairs = [[encode(k, where), encode(v, f"{where}/{k}")] for k, v in value.items()]
+            return {_DICT: pairs}
+        raise ArgumentTypeError(
+            f"a checkpoint holds tensors, numbers, strings, lists, tuples and dicts; "
+            f"{where} is a {type(value).__name__}"
+        )
+
+    header = {"format": CHECKPOINT_FORMAT, "state": json.dumps(encode(dict(state), "state"))}
+    tmp = path.with_name(path.name + ".tmp")
+    save_file(tensors, tmp, metadata=header)
     with tmp.open("rb") as f:
         os.fsync(f.fileno())
     os.replace(tmp, path)
+
+
+def load_checkpoint(path: Path, *, fix: str) -> dict[str, Any]:
+    """The state :func:`save_checkpoint` wrote to ``path``, its tensors on the CPU.
+
+    A file ``torch.save`` wrote (mrt-env's checkpoints before this format) is read with
+    ``torch.load(weights_only=True)``: tensors and plain values only, never a pickled call.
+
+    Raises:
+        DataFormatError: one line naming ``path`` and ending with ``fix`` (how to go on):
+            the file is empty, cut short or not a checkpoint, or it is a pickle that holds
+            more than tensors and plain values (which could run code, so it is not read).
+    """
+    with path.open("rb") as f:
+        head = f.read(9)
+    # safetensors: the header's length (8 bytes) and the header's "{". torch.save writes a
+    # zip archive (or, before torch 1.6, a bare pickle): never unpickled beyond torch's
+    # allow-list of tensors and plain values.
+    if head[8:] != b"{" and (head.startswith(b"PK\x03\x04") or head.startswith(b"\x80")):
+        state = _load_torch_file(path, fix)
+    else:
+        try:
+            state = _load_safetensors(path)
+        except DataFormatError as exc:
+            raise DataFormatError(f"{path}: {exc}; {fix}") from None
+        except Exception as exc:  # noqa: BLE001 - safetensors and json raise many types
+            raise DataFormatError(
+                f"{path} is not a readable checkpoint ({_one_line(exc)}); {fix}"
+            ) from None
+    if not isinstance(state, dict):
+        raise DataFormatError(f"{path} is not a checkpoint (no dict of state in it); {fix}")
+    return state
+
+
+def _load_safetensors(path: Path) -> Any:
+    from safetensors import safe_open
+
+    with safe_open(str(path), framework="pt", device="cpu") as f:
+        header = f.metadata() or {}
+        if header.get("format") != CHECKPOINT_FORMAT:
+            raise DataFormatError(f"not a checkpoint of mrt-env ({CHECKPOINT_FORMAT})")
+        names = set(f.keys())
+
+        def tensor(name: Any) -> Any:
+            if name not in names:
+                raise DataFormatError(f"its state names a tensor {name!r} the file lacks")
+            return f.get_tensor(name)
+
+        return _decode(json.loads(header["state"]), tensor)
+
+
+def _decode(value: Any, tensor: Callable[[Any], Any]) -> Any:
+    """What :func:`save_checkpoint`'s ``encode`` made of a value: data only, no code."""
+    if isinstance(value, list):
+        return [_decode(v, tensor) for v in value]
+    if not isinstance(value, dict):
+        return value
+    if len(value) == 1 and _TENSOR in value:
+        return tensor(value[_TENSOR])
+    if len(value) == 1 and _TUPLE in value:
+        return tuple(_decode(v, tensor) for v in value[_TUPLE])
+    if len(value) == 1 and _DICT in value:
+        return {_decode(k, tensor): _decode(v, tensor) for k, v in value[_DICT]}
+    return {k: _decode(v, tensor) for k, v in value.items()}
+
+
+def _load_torch_file(path: Path, fix: str) -> Any:
+    import pickle
+
+    torch = require("torch", extra="hf", feature="checkpoints")
+    try:
+        with warnings.catch_warnings():  # torch warns about pickle protocols it reads anyway
+            warnings.simplefilter("ignore")
+            return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError:
+        raise DataFormatError(
+            f"{path} is a pickle that holds more than tensors and plain values (an old "
+            "checkpoint with other objects, or a file made to run code when it is loaded); "
+            f"it was not loaded; {fix}"
+        ) from None
+    except Exception as exc:  # noqa: BLE001 - torch raises many types for a bad file
+        raise DataFormatError(
+            f"{path} is not a readable checkpoint ({_one_line(exc)}); {fix}"
+        ) from None
+
+
+def _one_line(exc: BaseException, limit: int = 200) -> str:
+    text = " ".join(f"{type(exc).__name__}: {exc}".split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def checkpoint_number(
+    state: Mapping[str, Any], key: str, path: Path, *, fix: str, low: int = 0
+) -> int:
+    """``state[key]``, an integer >= ``low``; else a :class:`DataFormatError` naming it."""
+    value = state.get(key)
+    if isinstance(value, int) and not isinstance(value, bool) and value >= low:
+        return value
+    raise DataFormatError(f"{path}: {key} must be an integer >= {low}, got {_brief(value)}; {fix}")
+
+
+def _brief(value: Any) -> str:
+    text = repr(value) if not hasattr(value, "shape") else f"a tensor of shape {list(value.shape)}"
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def restore_weights(module: Any, weights: Any, path: Path, *, fix: str) -> None:
+    """Load ``weights`` into ``module`` after checking they fit it (names, shapes) and are
+    finite: a checkpoint of a diverged run is refused, not trained on."""
+    torch = require("torch", extra="hf", feature="checkpoints")
+    if not isinstance(weights, Mapping) or not all(
+        isinstance(v, torch.Tensor) for v in weights.values()
+    ):
+        raise DataFormatError(f"{path}: its weights are not a mapping of tensors; {fix}")
+    own = module.state_dict()
+    missing = [k for k in own if k not in weights]
+    unknown = [k for k in weights if k not in own]
+    resized = [k for k in own if k in weights and weights[k].shape != own[k].shape]
+    for what, names in (("lack", missing), ("have unknown", unknown), ("misshape", resized)):
+        if names:
+            more = f" and {len(names) - 1} more" if len(names) > 1 else ""
+            raise DataFormatError(
+                f"{path}: its weights {what} {names[0]}{more} for this model; {fix}"
+            )
+    _check_finite(weights.items(), path, "weights hold", fix)
+    module.load_state_dict(weights)
+
+
+def restore_optimizer(
+    optimizer: Any,
+    saved: Any,
+    path: Path,
+    *,
+    fix: str,
+    keys: tuple[str, ...] = ("step", "exp_avg", "exp_avg_sq"),
+) -> None:
+    """Load the per-parameter state of ``saved`` (an optimizer's ``state_dict()``) into
+    ``optimizer``, after checking it: each entry holds ``keys`` (AdamW's by default), of
+    its parameter's shape (``step``: one number), all finite.
+
+    The hyperparameters (``param_groups``) stay ``optimizer``'s own: they come from the
+    run's settings, which the caller has checked against the checkpoint's."""
+    torch = require("torch", extra="hf", feature="checkpoints")
+    params = [p for group in optimizer.param_groups for p in group["params"]]
+    state = saved.get("state") if isinstance(saved, Mapping) else None
+    if not isinstance(state, Mapping):
+        raise DataFormatError(f"{path}: its optimizer state is missing; {fix}")
+    for index, entry in state.items():
+        where = f"optimizer state {index!r}"
+        if not (isinstance(index, int) and 0 <= index < len(params)):
+            raise DataFormatError(f"{path}: {where} is not one of {len(params)} parameters; {fix}")
+        if not isinstance(entry, Mapping) or sorted(entry) != sorted(keys):
+            got = sorted(entry) if isinstance(entry, Mapping) else _brief(entry)
+            raise DataFormatError(f"{path}: {where} must hold {list(keys)}, got {got}; {fix}")
+        for name, value in entry.items():
+            shape = () if name == "step" else tuple(params[index].shape)
+            if not isinstance(value, torch.Tensor) or tuple(value.shape) != shape:
+                raise DataFormatError(
+                    f"{path}: {where} {name} must be a tensor of shape {list(shape)}, "
+                    f"got {_brief(value)}; {fix}"
+                )
+        _check_finite(((f"{where} {k}", v) for k, v in entry.items()), path, "optimizer holds", fix)
+    optimizer.load_state_dict(
+        {"state": dict(state), "param_groups": optimizer.state_dict()["param_groups"]}
+    )
+
+
+def _check_finite(named: Any, path: Path, what: str, fix: str) -> None:
+    torch = require("torch", extra="hf", feature="checkpoints")
+    for name, value in named:
+        if value.is_floating_point() and not bool(torch.isfinite(value).all()):
+            raise DataFormatError(
+                f"{path}: its {what} NaN or infinite values ({name}): the run diverged "
+                f"before this checkpoint, which is not trained on; {fix}"
+            )

@@ -18,6 +18,7 @@ __all__ = [
     "RECHECK_MODEL",
     "SHIPPED_MODELS",
     "ModelSettings",
+    "check_device",
     "default_model_path",
     "load_default",
     "load_lm",
@@ -119,10 +120,47 @@ def load_lm(model: str | ModelSettings, *, seed: int = 0, **kwargs: Any) -> Lang
     from mrt_env.lm.transformers_lm import TransformersLM
 
     device = settings.device
+    check_device(device)  # one line naming the devices there are, not torch's traceback
     if device == "auto":
         torch = require("torch", extra="hf", feature="the transformers backend")
         device = "cuda" if torch.cuda.is_available() else "cpu"
     return TransformersLM.from_pretrained(path, device=device, dtype=settings.dtype, **kwargs)
+
+
+def check_device(device: str, *, flag: str = "device") -> None:
+    """Raise a :class:`ConfigError` unless torch can use ``device`` on this machine (``auto``
+    always can), naming the devices there are.
+
+    Not part of :meth:`ModelSettings.validate`: settings may be written on one machine
+    (a preset for a GPU, say) and run on another; this is asked where the model loads.
+    """
+    if device == "auto":
+        return
+    torch = require("torch", extra="hf", feature="the transformers backend")
+    here = ["cpu"]
+    if torch.cuda.is_available():
+        here += [f"cuda:{i}" for i in range(torch.cuda.device_count())]
+    if torch.backends.mps.is_available():
+        here.append("mps")
+    xpu = getattr(torch, "xpu", None)
+    if xpu is not None and xpu.is_available():
+        here += [f"xpu:{i}" for i in range(xpu.device_count())]
+    try:
+        wanted = torch.device(device)
+    except (RuntimeError, ValueError, TypeError):
+        raise ConfigError(
+            f"{flag} {device!r} is not a device torch knows; devices here: {', '.join(here)}"
+        ) from None
+    # cpu and mps are one device each; a numbered one (cuda:1) must be among those here.
+    kinds = {name.split(":")[0] for name in here}
+    fits = wanted.type == "cpu" or (
+        wanted.type in kinds
+        and (wanted.index is None or wanted.type == "mps" or str(wanted) in here)
+    )
+    if not fits:
+        raise ConfigError(
+            f"{flag} {device!r} is not available on this machine; devices here: {', '.join(here)}"
+        )
 
 
 DEFAULT_MODEL = "mrt-env/tiny"

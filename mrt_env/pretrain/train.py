@@ -13,8 +13,9 @@ both synthetic families (:mod:`mrt_env.data.synthetic`) from generated traces:
 
 The loss covers the blocks and answers only (not the problem statement, which is random).
 The evaluation problems (seed 0, the first ``EVAL_PROBLEMS`` of each family) never appear in
-training. Everything is a pure function of ``--seed``. A checkpoint is written every
-``--save-every`` steps and a killed run resumes from it.
+training. Everything is a pure function of ``--seed``. A checkpoint
+(``checkpoint.safetensors``) is written every ``--save-every`` steps and a killed run
+resumes from it.
 """
 
 from __future__ import annotations
@@ -34,10 +35,16 @@ from mrt_env.data.synthetic import (
     get_task,
     held_out_questions,
 )
-from mrt_env.errors import ConfigError, RunStateError
+from mrt_env.errors import ConfigError, DataFormatError, RunStateError
 from mrt_env.extras import require
 from mrt_env.lm.masks import packed_causal_mask
-from mrt_env.runfiles import save_atomic
+from mrt_env.runfiles import (
+    checkpoint_number,
+    load_checkpoint,
+    restore_optimizer,
+    restore_weights,
+    save_checkpoint,
+)
 from mrt_env.schedule import lr_factor
 from mrt_env.threads import set_threads
 
@@ -45,6 +52,9 @@ __all__ = ["PretrainConfig", "main", "train"]
 
 _TRAIN_SEED_OFFSET = 1000  # training problems come from seeds far from the eval seed 0
 _ROW_WIDTH = 512  # tokens per packed training row
+CHECKPOINT = "checkpoint.safetensors"
+OLD_CHECKPOINT = "checkpoint.pt"  # torch.save, before: read only as tensors and plain values
+_BAD_CHECKPOINT = "delete it to start afresh, or choose another --out"
 
 
 @dataclass(frozen=True)
@@ -56,7 +66,7 @@ class PretrainConfig(CommandConfig):
     tasks: tuple[str, ...] = ("arithmetic", "search")
     """Synthetic families to train on (sampled uniformly)."""
     seed: int = 0
-    """Seed of the weights, the problems, the traces and the batches."""
+    """Seed of the weights, the problems, the traces and the batches (0 to 2**32 - 1)."""
     steps: int = 1400
     """Optimizer steps."""
     batch_size: int = 48
@@ -96,6 +106,8 @@ class PretrainConfig(CommandConfig):
         for name in ("forced_fraction", "efficient_fraction"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ConfigError(f"{name} must lie in [0, 1], got {getattr(self, name)}")
+        if not 0 <= self.seed <= 2**32 - 1:
+            raise ConfigError(f"seed must be an integer from 0 to 2**32 - 1, got {self.seed}")
 
 
 class TraceSampler:
@@ -208,20 +220,11 @@ def train(cfg: PretrainConfig) -> Path:
         model.parameters(), lr=cfg.lr, betas=(0.9, 0.95), weight_decay=0.01
     )
     sampler = TraceSampler(cfg)
-    checkpoint = out / "checkpoint.pt"
+    checkpoint = out / CHECKPOINT
     start = 0
-    if checkpoint.exists():
-        state = torch.load(checkpoint, weights_only=False)
-        if state["config"] != _jsonable(cfg):
-            raise RunStateError(
-                f"{checkpoint} was written with other settings; use another --out or delete it"
-            )
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        sampler.rng.bit_generator.state = state["rng"]
-        sampler.index = state["index"]
-        start = state["step"]
-        torch.set_rng_state(state["torch_rng"])
+    found = [p for p in (checkpoint, out / OLD_CHECKPOINT) if p.exists()]
+    if found:
+        start = _restore(found[0], cfg, model, optimizer, sampler, torch)
     else:
         torch.manual_seed(cfg.seed)
     params = sum(p.numel() for p in model.parameters())
@@ -261,7 +264,35 @@ def train(cfg: PretrainConfig) -> Path:
     tokenizer.save_pretrained(out)
     (out / "train_config.json").write_text(json.dumps(_jsonable(cfg), indent=2) + "\n")
     checkpoint.unlink(missing_ok=True)
+    (out / OLD_CHECKPOINT).unlink(missing_ok=True)
     return out
+
+
+def _restore(path, cfg, model, optimizer, sampler, torch) -> int:
+    """Load the checkpoint at ``path`` (model, optimizer, both random streams, the problem
+    index); returns its step. A bad checkpoint is one :class:`DataFormatError` naming it."""
+    fix = _BAD_CHECKPOINT
+    state = load_checkpoint(path, fix=fix)
+    if state.get("config") != _jsonable(cfg):
+        raise RunStateError(
+            f"{path} was written with other settings; use another --out or delete it"
+        )
+    start = checkpoint_number(state, "step", path, fix=fix)
+    index = checkpoint_number(state, "index", path, fix=fix)
+    if start > cfg.steps:
+        raise DataFormatError(f"{path}: step {start} is past --steps {cfg.steps}; {fix}")
+    rng, torch_rng = state.get("rng"), state.get("torch_rng")
+    try:
+        sampler.rng.bit_generator.state = rng
+        torch.set_rng_state(torch_rng)
+    except (TypeError, ValueError, KeyError, RuntimeError):  # what numpy and torch raise
+        raise DataFormatError(
+            f"{path}: its random states (rng, torch_rng) are unreadable; {fix}"
+        ) from None
+    restore_weights(model, state.get("model"), path, fix=fix)
+    restore_optimizer(optimizer, state.get("optimizer"), path, fix=fix)
+    sampler.index = index
+    return start
 
 
 def _jsonable(cfg: PretrainConfig) -> dict[str, Any]:
@@ -273,7 +304,7 @@ def _jsonable(cfg: PretrainConfig) -> dict[str, Any]:
 
 
 def _save_checkpoint(torch, path, cfg, model, optimizer, sampler, step) -> None:
-    save_atomic(
+    save_checkpoint(
         {
             "config": _jsonable(cfg),
             "model": model.state_dict(),
@@ -285,6 +316,7 @@ def _save_checkpoint(torch, path, cfg, model, optimizer, sampler, step) -> None:
         },
         path,
     )
+    path.with_name(OLD_CHECKPOINT).unlink(missing_ok=True)  # resumed from, now superseded
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -26,9 +26,11 @@ bottom in :func:`train`:
 * ``mrt-star``: keep the correct traces with the most progress per block in each group
   and fine-tune on them (supervised), then sample again.
 
-The run is resumable: ``checkpoint.pt`` is written atomically every ``checkpoint_every``
-steps (weights, optimizer, step, tokens sampled), and ``--resume`` continues from it with
-the same next step as an uninterrupted run. ``metrics.jsonl`` gets one line per step and
+The run is resumable: ``checkpoint.safetensors`` is written atomically every
+``checkpoint_every`` steps (weights, optimizer, step, tokens sampled; safetensors, which
+cannot run code when it is read), and ``--resume`` continues from it with the same next step
+as an uninterrupted run (or from step 0 in the same folder, for a run stopped before its
+first checkpoint). ``metrics.jsonl`` gets one line per step and
 one per evaluation (held-out problems: accuracy, accuracy within block budgets, blocks,
 episode regret), and TensorBoard too if it is installed.
 """
@@ -49,17 +51,21 @@ import numpy as np
 
 from mrt_env.agents import BlockSampling, LMAgent, play
 from mrt_env.cli import CommandConfig, exit_status, parse_command, take_preset
-from mrt_env.errors import ConfigError, RunStateError
+from mrt_env.errors import ConfigError, DataFormatError, RunStateError
 from mrt_env.extras import require
-from mrt_env.lm.loading import DEFAULT_MODEL, ModelSettings
+from mrt_env.lm.loading import DEFAULT_MODEL, ModelSettings, check_device
 from mrt_env.metrics import anytime_regret, episode_regret
 from mrt_env.registration import ENV_IDS, block_settings, check_model_for
 from mrt_env.runfiles import (
     append_row,
     changed_settings,
+    checkpoint_number,
+    load_checkpoint,
     locked,
     read_rows,
-    save_atomic,
+    restore_optimizer,
+    restore_weights,
+    save_checkpoint,
     write_text_atomic,
 )
 from mrt_env.schedule import lr_factor
@@ -75,8 +81,13 @@ if TYPE_CHECKING:
 
 __all__ = ["TrainConfig", "main", "train"]
 
-CHECKPOINT = "checkpoint.pt"
+CHECKPOINT = "checkpoint.safetensors"
+OLD_CHECKPOINT = "checkpoint.pt"
+"""Where mrt-env wrote its checkpoints before (torch.save): read only if it holds nothing
+but tensors and plain values (``torch.load(weights_only=True)``)."""
 METRICS = "metrics.jsonl"
+MAX_SEED = 2**32 - 1
+"""The largest --seed (numpy's legacy seeding, and so many a library's, stops there)."""
 
 
 @dataclass(frozen=True)
@@ -161,13 +172,15 @@ class TrainConfig(CommandConfig):
     eval_every: int = 0
     """Evaluate every N steps (0: only at the end)."""
     checkpoint_every: int = 10
-    """Write checkpoint.pt every N steps (and at the end)."""
+    """Write checkpoint.safetensors every N steps (and at the end)."""
     seed: int = 0
-    """Seed of everything: problem choice, sampling, initialisation of optimizer state."""
+    """Seed of everything: problem choice, sampling, initialisation of optimizer state
+    (0 to 2**32 - 1)."""
     out: Path = Path("runs/train")
-    """Output folder: checkpoint.pt, metrics.jsonl, config.json, the final model."""
+    """Output folder: checkpoint.safetensors, metrics.jsonl, config.json, the final model."""
     resume: bool = False
-    """Continue from out/checkpoint.pt."""
+    """Continue from out/checkpoint.safetensors (a run stopped before its first checkpoint
+    starts again from step 0 in the same folder)."""
     overwrite: bool = False
     """Start afresh in an --out that holds a run (its log and checkpoint are deleted);
     without it (or --resume) such a folder is refused."""
@@ -236,6 +249,14 @@ class TrainConfig(CommandConfig):
             raise ConfigError(f"--weight-decay must be a number >= 0, got {self.weight_decay}")
         if not 0 <= self.warmup < 1:
             raise ConfigError(f"--warmup must be a fraction in [0, 1), got {self.warmup}")
+        if not (math.isfinite(self.clip) and self.clip > 0):
+            raise ConfigError(f"--clip must be a number > 0 (PPO's ε), got {self.clip}")
+        if not (math.isfinite(self.kl_coef) and self.kl_coef >= 0):
+            raise ConfigError(f"--kl-coef must be a number >= 0 (0: none), got {self.kl_coef}")
+        if not (math.isfinite(self.max_grad_norm) and self.max_grad_norm > 0):
+            raise ConfigError(f"--max-grad-norm must be a number > 0, got {self.max_grad_norm}")
+        if not 0 <= self.seed <= MAX_SEED:
+            raise ConfigError(f"--seed must be an integer from 0 to 2**32 - 1, got {self.seed}")
         model = self.model
         check_model_for(self.env, model.name)
         if model.backend not in ("transformers", "vllm"):
@@ -402,6 +423,7 @@ def train(config: TrainConfig) -> Path:
 
     The folder is locked for the run. A folder that already holds a run is refused unless
     the command says what to do with it (``--resume`` or ``--overwrite``)."""
+    check_device(config.model.device, flag="--model.device")  # before anything is written
     with locked(Path(config.out), "mrt-train"):
         return _train_locked(config)
 
@@ -412,7 +434,8 @@ def _train_locked(config: TrainConfig) -> Path:
 
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
-    held = [p for p in (out / CHECKPOINT, out / METRICS) if p.exists() and p.stat().st_size]
+    files = (out / CHECKPOINT, out / OLD_CHECKPOINT, out / METRICS)
+    held = [p for p in files if p.exists() and p.stat().st_size]
     if held and not config.resume:
         if not config.overwrite:
             raise RunStateError(
@@ -421,6 +444,23 @@ def _train_locked(config: TrainConfig) -> Path:
             )
         for path in held:
             path.unlink()
+    step, sampled, owed, state = 0, 0, False, None
+    checkpoint = out / CHECKPOINT
+    found = [p for p in (checkpoint, out / OLD_CHECKPOINT) if p.exists()]
+    if config.resume and found:  # the file is read and checked before the model loads
+        state = _read_checkpoint(found[0], config)
+        step, sampled = state["step"], state["sampled_tokens"]
+    elif config.resume and not held:
+        raise RunStateError(
+            f"--resume: {out} holds no run to continue (no {CHECKPOINT}, no {METRICS}); "
+            "run without --resume"
+        )
+    elif config.resume:  # stopped before its first checkpoint: nothing to load, folder kept
+        print(
+            f"note: {out} holds no checkpoint (the run stopped before its first); "
+            "starting from step 0 in the same folder",
+            file=sys.stderr,
+        )
     torch.manual_seed(config.seed)
     lm = load_policy(config)
     model = lm.model
@@ -431,20 +471,12 @@ def _train_locked(config: TrainConfig) -> Path:
     if config.kl_coef > 0:
         import copy
 
+        # The initial policy, taken before a checkpoint's weights are loaded.
         reference = copy.deepcopy(model).eval().requires_grad_(False)
-    step, sampled, owed = 0, 0, False
-    checkpoint = out / CHECKPOINT
+    if state is not None:
+        restore_weights(model, state.get("model"), found[0], fix=_BAD_CHECKPOINT)
+        restore_optimizer(optimizer, state.get("optimizer"), found[0], fix=_BAD_CHECKPOINT)
     if config.resume:
-        if not checkpoint.exists():
-            raise RunStateError(f"--resume: no {checkpoint}; run without --resume first")
-        state = torch.load(checkpoint, map_location=config.model.device, weights_only=False)
-        if what := changed_settings(state["config"], _comparable(config)):
-            raise RunStateError(
-                f"--resume: {checkpoint} was written by a run with other settings ({what})"
-            )
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        step, sampled = state["step"], state["sampled_tokens"]
         _drop_rows_after(out / METRICS, step)  # steps logged after the checkpoint rerun
         # A kill between the checkpoint and its step's evaluation: that evaluation is owed.
         owed = _eval_due(config, step, sampled) and not _has_eval(out / METRICS, step)
@@ -524,7 +556,7 @@ def _train_locked(config: TrainConfig) -> Path:
             bar.update(batch.sampled_tokens if by_tokens else 1)
             bar.set_postfix(acc=f"{row['accuracy']:.2f}", blocks=f"{row['blocks']:.1f}")
             if step % config.checkpoint_every == 0 or _last(config, step, sampled):
-                save_atomic(
+                save_checkpoint(
                     {
                         "config": _comparable(config),
                         "model": model.state_dict(),
@@ -534,6 +566,7 @@ def _train_locked(config: TrainConfig) -> Path:
                     },
                     checkpoint,
                 )
+                (out / OLD_CHECKPOINT).unlink(missing_ok=True)  # resumed from, now superseded
             if _eval_due(config, step, sampled):
                 log_eval()
     finally:
@@ -587,6 +620,30 @@ def _update(config, model, optimizer, reference, batch, tokenizer) -> dict[str, 
         # Near 0 under a group baseline; far from 0 when a baseline sits below the rewards.
         "mean_advantage": float((adv * mask).sum() / written),
     }
+
+
+_BAD_CHECKPOINT = "pass --overwrite to start afresh, or choose another --out"
+
+
+def _read_checkpoint(path: Path, config: TrainConfig) -> dict[str, Any]:
+    """The checkpoint at ``path``, its settings checked against ``config`` and its step and
+    tokens sampled against their types (the weights and optimizer state are checked as
+    they load). Every way a checkpoint can be bad is one :class:`DataFormatError` (or a
+    :class:`RunStateError` for other settings) naming the file."""
+    fix = _BAD_CHECKPOINT
+    state = load_checkpoint(path, fix=fix)
+    saved = state.get("config")
+    try:
+        what = changed_settings(saved, _comparable(config)) if isinstance(saved, dict) else None
+    except (TypeError, ValueError):  # settings that are not plain JSON values
+        what = None
+    if what is None:
+        raise DataFormatError(f"{path}: its settings (config) are missing or unreadable; {fix}")
+    if what:
+        raise RunStateError(f"--resume: {path} was written by a run with other settings ({what})")
+    checkpoint_number(state, "step", path, fix=fix)
+    checkpoint_number(state, "sampled_tokens", path, fix=fix)
+    return state
 
 
 def _last(config: TrainConfig, step: int, sampled: int) -> bool:

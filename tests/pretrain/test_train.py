@@ -66,10 +66,10 @@ def test_a_killed_run_resumes_to_the_same_weights(tmp_path, monkeypatch, capsys)
     # Ctrl-C ends the command with status 130 and says how to resume.
     assert main(["--out", str(tmp_path / "killed"), *small]) == 130
     assert "continue from the last checkpoint" in capsys.readouterr().err
-    assert (tmp_path / "killed" / "checkpoint.pt").exists()
+    assert (tmp_path / "killed" / "checkpoint.safetensors").exists()
     monkeypatch.setattr(torch.optim.AdamW, "step", real_step)
     assert main(["--out", str(tmp_path / "killed"), *small]) == 0
-    assert not (tmp_path / "killed" / "checkpoint.pt").exists()
+    assert not (tmp_path / "killed" / "checkpoint.safetensors").exists()
     from safetensors.torch import load_file
 
     whole = load_file(tmp_path / "whole" / "model.safetensors")

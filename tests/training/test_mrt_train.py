@@ -35,7 +35,7 @@ def test_two_steps_of_each_algorithm(algorithm, prover, tmp_path):
     assert [r["step"] for r in steps] == [1, 2] and len(evals) == 1
     assert steps[1]["sampled_tokens"] > steps[0]["sampled_tokens"] > 0
     assert 0.0 <= evals[0]["accuracy"] <= 1.0 and evals[0]["eval_problems"] == 4
-    assert (out / "checkpoint.pt").exists() and (out / "model" / "config.json").exists()
+    assert (out / "checkpoint.safetensors").exists() and (out / "model" / "config.json").exists()
     if algorithm != "mrt-star" or steps[0].get("kept"):
         assert any("loss" in r for r in steps)
     if algorithm != "mrt-star":  # the mean advantage, bounded by the mean absolute one
@@ -174,11 +174,42 @@ def test_bad_settings_and_a_missing_checkpoint(tmp_path, capsys):
         (["--length-penalty", "0.01"], "--length-penalty is the GRPO baseline's"),
         (["--algorithm", "grpo", "--length-penalty", "-1"], "--length-penalty must be"),
         (["--weight-decay", "-0.1"], "--weight-decay must be"),
+        (["--seed", "-1"], "--seed must be an integer from 0 to 2**32 - 1, got -1"),
+        (["--seed", str(2**32)], f"--seed must be an integer from 0 to 2**32 - 1, got {2**32}"),
+        (["--clip", "-0.2"], "--clip must be a number > 0 (PPO's ε), got -0.2"),
+        (["--clip", "nan"], "--clip must be a number > 0"),
+        (["--kl-coef", "-0.1"], "--kl-coef must be a number >= 0 (0: none), got -0.1"),
+        (["--max-grad-norm", "0"], "--max-grad-norm must be a number > 0, got 0.0"),
     ],
 )
 def test_bad_command_lines_are_one_line_errors(argv, message, tmp_path, capsys):
-    assert main([*argv, "--out", str(tmp_path)]) == 2
+    assert main([*argv, "--out", str(tmp_path / "run")]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("mrt-train: error: ") and message in err
     assert len(err.splitlines()) == 1  # not tyro's boxed usage
-    assert not (tmp_path / "metrics.jsonl").exists()
+    assert not (tmp_path / "run").exists()  # nothing written
+
+
+def test_the_largest_seed_is_taken():
+    assert TrainConfig(seed=2**32 - 1).seed == 2**32 - 1
+
+
+UNAVAILABLE = ["banana", "cuda:99"] + ([] if torch.cuda.is_available() else ["cuda"])
+
+
+@pytest.mark.parametrize("device", UNAVAILABLE)
+def test_a_device_not_here_is_one_line_naming_those_that_are(device, tmp_path, capsys):
+    """mrt-train checks before it writes anything; mrt-bench where its model loads (the
+    same check, in load_lm)."""
+    from mrt_env.bench.cli import main as bench
+
+    assert main(["--model.device", device, "--out", str(tmp_path / "train")]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"mrt-train: error: --model.device {device!r} is not ")
+    assert len(err.splitlines()) == 1 and "devices here: cpu" in err
+    assert not (tmp_path / "train").exists()
+    argv = ["--model.device", device, "--envs", "MRT-Search-v0", "--problems", "0:1"]
+    assert bench([*argv, "--no-plots", "--out", str(tmp_path / "bench")]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"mrt-bench: error: device {device!r} is not ")
+    assert len(err.splitlines()) == 1 and "devices here: cpu" in err
