@@ -42,6 +42,20 @@ Departures from ``mrt-train`` and from TRL, on purpose:
 * Tool calls and environments (TRL's ``tools=`` / ``environment_factory=``) are refused:
   their tokens are not the policy's stream.
 
+vLLM (``use_vllm=True``) on vLLM's CPU build, where TRL's own weight sync fails (the CPU
+backend repacks the engine's linear weights after loading, so ``load_weights`` finds no
+``weight_loader``; and server mode's NCCL transfer needs CUDA), goes through
+:mod:`mrt_env.training.vllm_sync` instead: colocate mode reloads the weights in place with
+vLLM's ``reload_weights``; server mode writes them to a safetensors file that the server
+reloads through ``POST /collective_rpc`` (the server runs with
+``--worker-extension-cls mrt_env.training.vllm_sync.WeightSyncExtension`` and must see the
+file: same machine or a shared folder, ``weight_handoff_dir``). On a GPU, TRL's sync is
+unchanged. μ can run on the run's own engine: ``prover=`` takes a function of the trainer,
+called once TRL has built the engine, and :func:`policy_lm` is the engine as a language
+model::
+
+    prover=lambda trainer: make_prover(policy_lm(trainer), "likelihood")
+
 Tested with TRL 1.16. The seams it uses (``_calculate_rewards``,
 ``_generate_and_score_completions``, and a loss that takes advantages of shape (B, T)) are
 in every TRL release from 1.0 to 1.16 (read in their sources); the ``trl`` extra asks for
@@ -50,8 +64,10 @@ TRL >= 1.0.
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from collections.abc import Iterable, Mapping
+import tempfile
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 from mrt_env.episodes import EpisodeRule
@@ -60,14 +76,190 @@ from mrt_env.extras import require
 from mrt_env.progress import MetaProver
 from mrt_env.training.credit import CreditConfig, block_starts_in_tokens, credit_by_episodes
 from mrt_env.training.trl import EpisodeScorer
+from mrt_env.training.vllm_sync import RELOAD_METHOD, WORKER_EXTENSION, sync_weights, write_handoff
 from mrt_env.types import Problem
 
-__all__ = ["MRTGRPOTrainer"]
+__all__ = ["MRTGRPOTrainer", "policy_lm"]
 
 logger = logging.getLogger(__name__)
 
 require("trl", extra="trl", feature="MRTGRPOTrainer")
 from trl import GRPOTrainer  # noqa: E402  (after the check that names the extra)
+
+try:  # where TRL keeps its vLLM backend (1.16); older releases had it in the trainer
+    from trl.generation.vllm_generation import VLLMGeneration
+except ImportError:  # pragma: no cover - older TRL
+    VLLMGeneration = None
+
+
+def _engine_on_cpu() -> bool:
+    try:
+        from vllm.platforms import current_platform
+    except ImportError:
+        return False
+    return bool(current_platform.is_cpu())
+
+
+def _needs_cpu_sync(args: Any) -> bool:
+    """Whether TRL's vLLM weight sync cannot work here and ours must replace it."""
+    if not getattr(args, "use_vllm", False):
+        return False
+    if getattr(args, "vllm_mode", "server") == "colocate":
+        return _engine_on_cpu()
+    import torch
+
+    return bool(getattr(args, "use_cpu", False) or not torch.cuda.is_available())
+
+
+if VLLMGeneration is not None:
+
+    class CPUVLLMGeneration(VLLMGeneration):
+        """TRL's vLLM backend with a weight sync that works without CUDA (see the module
+        docstring); everything else is TRL's."""
+
+        handoff_dir: str | None = None
+        """Where server mode writes the weights for the server to read (default: a
+        temporary folder, which a server on the same machine sees)."""
+
+        def _init_vllm(self) -> None:
+            if self.mode != "server":
+                self._init_colocated()
+                return
+            # TRL's init_communicator refuses a non-CUDA device (NCCL): a client without
+            # it generates as usual, and weights go through a file.
+            from trl.generation.vllm_client import VLLMClient
+
+            if self.accelerator.is_main_process:
+                url = self.server_base_url or f"http://{self.server_host}:{self.server_port}"
+                self.vllm_client = VLLMClient(
+                    base_url=url,
+                    group_port=self.group_port,
+                    connection_timeout=self.server_timeout,
+                )
+            self.accelerator.wait_for_everyone()
+
+        def _init_colocated(self) -> None:
+            """TRL's engine, with two settings TRL does not pass and the CPU build needs:
+            the policy's dtype (its "auto" runs a float32 checkpoint in bfloat16, so the
+            engine would sample from, and μ would score with, another policy than the one
+            trained: 0.13 nats apart on the tiny model) and chunked prefill off (a seeded
+            request split across steps rewinds its generator, which CPU generators cannot)."""
+            from trl.generation import vllm_generation
+
+            build = vllm_generation.LLM
+            dtype = getattr(self.model, "dtype", None) or "auto"
+
+            def engine(**kwargs: Any) -> Any:
+                kwargs.setdefault("dtype", dtype)
+                kwargs.setdefault("enable_chunked_prefill", False)
+                return build(**kwargs)
+
+            vllm_generation.LLM = engine  # the name TRL's _init_vllm builds it by
+            try:
+                super()._init_vllm()
+            finally:
+                vllm_generation.LLM = build
+
+        def _owned_params(self) -> Iterator[tuple[str, Any]]:
+            # ZeRO-3 frees a gathered parameter when the next one is gathered, while vLLM
+            # holds a layer's tensors until the whole layer has arrived: own copies.
+            for name, tensor in self._iter_named_params():
+                yield name, tensor.detach().clone()
+
+        def sync_weights(self) -> None:
+            if self.mode == "colocate":
+                sync_weights(self.llm, self._owned_params())  # resets the prefix cache
+                return
+            if not self.accelerator.is_main_process:
+                for _ in self._iter_named_params():  # take part in the gathers
+                    pass
+                return
+            if self.handoff_dir is None:
+                self.handoff_dir = tempfile.mkdtemp(prefix="mrt-vllm-sync-")
+            write_handoff(self._iter_named_params(), self.handoff_dir)
+            _server_reload(self.vllm_client, self.handoff_dir)
+            self.vllm_client.reset_prefix_cache()
+
+else:  # pragma: no cover - older TRL
+    CPUVLLMGeneration = None
+
+
+def _server_reload(client: Any, folder: str) -> None:
+    """Ask a vLLM server (dev mode, with our worker extension) to reload from ``folder``."""
+    url = f"{client.base_url}/collective_rpc"
+    body = {"method": RELOAD_METHOD, "kwargs": {"weights_path": folder}}
+    response = client.session.post(url, json=body, timeout=600)
+    if response.status_code == 404:
+        raise BackendError(
+            f"{client.base_url} has no /collective_rpc: start the server with "
+            "VLLM_SERVER_DEV_MODE=1 (trl vllm-serve does)"
+        )
+    if response.status_code != 200:
+        hint = ""
+        if RELOAD_METHOD in response.text:
+            hint = f"; start the server with --worker-extension-cls {WORKER_EXTENSION}"
+        raise BackendError(
+            f"{client.base_url} could not reload the weights from {folder} "
+            f"({response.status_code}: {response.text[:300]}){hint}"
+        )
+
+
+@contextlib.contextmanager
+def _vllm_backend(args: Any) -> Iterator[None]:
+    """While TRL builds the trainer: our vLLM backend where TRL's sync cannot work.
+
+    ``GRPOTrainer.__init__`` builds its backend by the name ``VLLMGeneration`` in its own
+    module, and server mode fails inside it on a CPU; so the name is swapped for the
+    duration of that call, and put back whatever happens.
+    """
+    if not _needs_cpu_sync(args):
+        yield
+        return
+    if CPUVLLMGeneration is None:
+        raise ConfigError(
+            "MRTGRPOTrainer: use_vllm without CUDA needs a TRL with "
+            "trl.generation.vllm_generation.VLLMGeneration (1.16 has it); upgrade trl, or "
+            "train without vLLM"
+        )
+    from trl.trainer import grpo_trainer
+
+    before = grpo_trainer.VLLMGeneration
+    grpo_trainer.VLLMGeneration = CPUVLLMGeneration
+    try:
+        yield
+    finally:
+        grpo_trainer.VLLMGeneration = before
+
+
+def policy_lm(trainer: Any) -> Any:
+    """The run's vLLM engine as a :class:`~mrt_env.lm.base.LanguageModel`, holding the
+    current policy's weights (TRL syncs them before each generation): colocate mode, a
+    :class:`~mrt_env.lm.vllm_lm.VLLMLM` on the engine itself; server mode, a
+    :class:`~mrt_env.lm.trl_server.TRLServerLM` on a client of the server (one per
+    process, generation only)."""
+    if not getattr(trainer, "use_vllm", False):
+        raise ConfigError("policy_lm needs a trainer with use_vllm=True")
+    generation = trainer.vllm_generation
+    if generation.mode == "colocate":
+        from mrt_env.lm.vllm_lm import VLLMLM
+
+        lm: Any = VLLMLM(engine=generation.llm)
+    else:
+        from trl.generation.vllm_client import VLLMClient
+
+        from mrt_env.lm.trl_server import TRLServerLM
+
+        client = getattr(generation, "vllm_client", None)
+        if client is None:  # processes other than the main one hold no client
+            url = generation.server_base_url or (
+                f"http://{generation.server_host}:{generation.server_port}"
+            )
+            client = VLLMClient(base_url=url, connection_timeout=generation.server_timeout)
+        lm = TRLServerLM(client, trainer.policy_tokenizer)
+    # The trainer drops the cache of a μ on this LM at every new step: its J values were
+    # computed with the weights before the update.
+    trainer._policy_lms.append(lm)
+    return lm
 
 
 class MRTGRPOTrainer(GRPOTrainer):
@@ -75,22 +267,26 @@ class MRTGRPOTrainer(GRPOTrainer):
 
     Args:
         *args, **kwargs: those of ``GRPOTrainer``.
-        prover: μ, any :class:`~mrt_env.progress.MetaProver`; needed unless
-            ``credit.scheme == "outcome"``.
+        prover: μ, any :class:`~mrt_env.progress.MetaProver`, or a function of the trainer
+            that returns one, called once TRL has built it (to put μ on the run's vLLM
+            engine with :func:`policy_lm`); needed unless ``credit.scheme == "outcome"``.
         credit: the credit scheme (:class:`~mrt_env.training.credit.CreditConfig`).
         episodes: how completions are cut into episodes (an :class:`EpisodeRule` or a
             rule's name; ``"lines"`` for the synthetic tasks).
         problems: :class:`~mrt_env.types.Problem` objects by id (or a list), looked up by
             the ``problem_id`` column (needed by an ``OracleProver``).
+        weight_handoff_dir: server mode without CUDA: the folder the weights are written to
+            for the server to reload (default: a temporary folder; the server must see it).
     """
 
     def __init__(
         self,
         *args: Any,
-        prover: MetaProver | None = None,
+        prover: MetaProver | Callable[[Any], MetaProver] | None = None,
         credit: CreditConfig | None = None,
         episodes: EpisodeRule | str = "markers",
         problems: Mapping[str, Problem] | Iterable[Problem] | None = None,
+        weight_handoff_dir: str | None = None,
         **kwargs: Any,
     ):
         credit = CreditConfig() if credit is None else credit
@@ -108,17 +304,27 @@ class MRTGRPOTrainer(GRPOTrainer):
                     "not the policy's reasoning stream, and would be cut into episodes"
                 )
         rule = EpisodeRule(episodes) if isinstance(episodes, str) else episodes  # type: ignore[arg-type]
+        # A function of the trainer (not a prover itself) is called once TRL has built it.
+        deferred = callable(prover) and not hasattr(prover, "estimate_batch")
 
-        def scorer(tokenizer: Any) -> EpisodeScorer:
+        def scorer(tokenizer: Any, mu: Any) -> EpisodeScorer:
             # Without a prover (outcome credit) the scorer only finds the episodes.
             return EpisodeScorer(
-                prover if credit.uses_j else None, rule=rule, tokenizer=tokenizer, problems=problems
+                mu if credit.uses_j else None, rule=rule, tokenizer=tokenizer, problems=problems
             )
 
-        scorer(kwargs.get("processing_class"))  # a bad prover or rule fails before any loading
-        super().__init__(*args, **kwargs)
+        # A bad prover or rule fails before any loading.
+        scorer(kwargs.get("processing_class"), None if deferred else prover)
+        trl_args = kwargs.get("args", args[2] if len(args) > 2 else None)
+        with _vllm_backend(trl_args):
+            super().__init__(*args, **kwargs)
+        self._policy_lms: list[Any] = []  # policy_lm's, whose μ caches go stale each step
+        self._scored_step: int | None = None
+        if weight_handoff_dir is not None and getattr(self, "vllm_generation", None) is not None:
+            self.vllm_generation.handoff_dir = str(weight_handoff_dir)
         self.credit = credit
-        self.scorer = scorer(self.policy_tokenizer)  # TRL's, which it may have loaded
+        mu = prover(self) if deferred else prover  # type: ignore[operator]
+        self.scorer = scorer(self.policy_tokenizer, mu)  # TRL's tokenizer, which it may have loaded
         self._rows: tuple[Any, ...] | None = None
 
     @property
@@ -180,6 +386,11 @@ class MRTGRPOTrainer(GRPOTrainer):
 
     def _score_rows(self, rows: list[dict], prompts: list, ids_list: list) -> dict[str, list]:
         """This process's completions: their episodes (as first tokens) and J values."""
+        prover = self.scorer.prover
+        if self.state.global_step != self._scored_step:
+            self._scored_step = self.state.global_step
+            if any(getattr(prover, "lm", None) is lm for lm in self._policy_lms):
+                prover.clear_cache()  # type: ignore[union-attr]
         tokenizer = self.policy_tokenizer
         texts = [tokenizer.decode(ids, skip_special_tokens=True) for ids in ids_list]
         columns = {key: [row.get(key) for row in rows] for key in (rows[0] if rows else {})}
