@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # MRT in verl (0.9.1): DeepScaleR-1.5B-Preview with the authors' RL settings, one 8-GPU node.
 #
-#   pip install torch==2.13.0 && pip install -e '.[hf,verl]'   # verl's own environment
+#   # verl's own environment (verl 0.9.1 pins transformers < 5.11); TransferQueue: verl's
+#   # default (v1) trainer imports it
+#   pip install torch==2.13.0 && pip install -e '.[hf,verl]' 'TransferQueue==0.1.11'
 #   bash examples/verl_mrt.sh path/to/train.parquet path/to/val.parquet
 #
 # The data: verl's parquet format (prompt messages, reward_model.ground_truth).
@@ -15,8 +17,12 @@
 #   - +mrt.*: who μ is (a frozen copy of the base model in each reward worker), the episode
 #     rule (the paper's markers) and the
 #     credit (block, termination baseline: A = R - J_j + alpha * progress_j).
-# Not run on a GPU by this project (none was available): check the first steps' mrt fields
-# (reward_extra_info) and advantages before a long run.
+# The trainer: verl's default, v1 (trainer.use_v1=True, TransferQueue between the steps).
+# mrt_env.training.verl carries the mrt fields into its advantage step; the legacy trainer
+# (pass trainer.use_v1=False after the data files) works as well.
+# Not run on a GPU by this project (on a CPU verl stops before its first step: the docs'
+# Training page says where): check the first steps' mrt fields (reward_extra_info) and
+# advantages before a long run.
 set -euo pipefail
 train=${1:?usage: verl_mrt.sh TRAIN.parquet VAL.parquet}
 val=${2:?usage: verl_mrt.sh TRAIN.parquet VAL.parquet}
@@ -53,6 +59,7 @@ python -m verl.trainer.main_ppo \
     `# MRT` +mrt.scheme=block \
     `# MRT` +mrt.baseline=termination \
     `# MRT` +mrt.alpha=1.0 \
+    trainer.use_v1=True \
     trainer.n_gpus_per_node=8 \
     trainer.nnodes="$nnodes" \
     trainer.total_training_steps=500 \

@@ -79,6 +79,7 @@ NOT_RUN: dict[tuple[str, str], str] = {
     ),
     ("docs/training.md", "# 8 GPUs: vLLM on one (μ samples its forced answers ther"): GPU,
     ("docs/training.md", "python -m verl.trainer.main_ppo \\"): GPU,
+    ("docs/training.md", "python3 -m venv .venv-verl && . .venv-verl/bin/activate"): CI,
     ("docs/training.md", "# 8 GPUs: vLLM on one, training on seven (the authors' 1"): GPU,
 }
 

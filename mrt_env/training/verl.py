@@ -22,12 +22,14 @@ above, and calls :func:`mrt_env.training.credit.credit_by_episodes`, the functio
 same advantages (tested).
 
 verl 0.9 hands a custom estimator the token-level rewards, the response mask and the
-group ids, not the per-sample fields (it does so for its own ``gdpo`` only), so importing
-this module also wraps verl's ``compute_advantage`` (in ``ray_trainer`` and in every verl
-module that imported it by name) to pass them for ``mrt`` (:func:`enable`; every other
-estimator goes through unchanged). verl imports the reward manager's module in the process
-that computes advantages (to resolve ``reward.reward_manager``), so the wrap is in place
-there.
+group ids, not the per-sample fields (it does so for its own ``gdpo`` only), and its
+default trainer (v1, ``trainer.use_v1=true``) does not even read the reward's extra info
+back from TransferQueue for its advantage step. So importing this module wraps, for ``mrt``
+only (:func:`enable`), verl's ``compute_advantage`` to pass the fields, and the v1
+trainer's advantage step to read them from TransferQueue first; the legacy trainer
+(``trainer.use_v1=false``) has them in its batch already. verl imports the reward
+manager's module in the process that computes advantages (to resolve
+``reward.reward_manager``, before the first step), so the wraps are in place there.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
+from contextvars import ContextVar
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
@@ -53,6 +56,7 @@ __all__ = [
     "VerlMRTSettings",
     "enable",
     "episode_fields",
+    "fields_from_transfer_queue",
     "mrt_advantage",
     "outcome_score",
 ]
@@ -208,40 +212,106 @@ def mrt_advantage(
 
 
 _ROUTED = "_mrt_env_routes_mrt"
+_KEYS = (J_KEY, FIRST_TOKENS_KEY, CREDIT_KEY)
+# The MRT fields of the batch the v1 trainer's advantage step is working on (read from
+# TransferQueue by the wrap of that step), for verl's compute_advantage inside it.
+_CARRIED: ContextVar[dict[str, Any] | None] = ContextVar("mrt_env_verl_fields", default=None)
+
+
+def _is_mrt(adv_estimator: Any) -> bool:
+    return str(getattr(adv_estimator, "value", adv_estimator)) == "mrt"
+
+
+def fields_from_transfer_queue(batch: Any) -> dict[str, Any] | None:
+    """The MRT fields of a v1 trainer's batch (a TransferQueue ``KVBatchMeta``), one entry
+    per key in the batch's order, or None if some row lacks them.
+
+    verl's v1 agent loop stores the reward's extra info in each row's ``extra_fields``
+    (``extra_fields["reward_extra_info"]``); the v1 advantage step reads back a fixed list
+    of fields that does not include it, so this reads it for the estimator."""
+    import numpy as np
+    import transfer_queue as tq
+
+    got = tq.kv_batch_get(
+        keys=batch.keys, partition_id=batch.partition_id, select_fields=["extra_fields"]
+    )
+    if "extra_fields" not in got.keys():  # noqa: SIM118 (TensorDict: no `in`)
+        return None
+    infos = [(extra or {}).get("reward_extra_info") or {} for extra in got["extra_fields"]]
+    if not infos or any(key not in info for info in infos for key in _KEYS):
+        return None
+    return {key: np.array([info[key] for info in infos], dtype=object) for key in _KEYS}
 
 
 def enable() -> None:
-    """Register :func:`mrt_advantage` as verl's ``mrt`` estimator and let verl's
-    ``compute_advantage`` hand it the per-sample fields (idempotent; done on import)."""
+    """Register :func:`mrt_advantage` as verl's ``mrt`` estimator and carry the per-sample
+    fields to it on both of verl's PPO trainers (idempotent; done on import):
+
+    * verl's ``compute_advantage`` (``ray_trainer``, and every verl module that imported it
+      by name) hands ``mrt`` the batch's ``non_tensor_batch``, where the legacy trainer
+      (``trainer.use_v1=false``) has merged the reward's extra info;
+    * the v1 trainer's advantage step (``PPOTrainer._compute_advantage``, verl's default)
+      builds its batch from a fixed list of TransferQueue fields without the reward's
+      extra info: for ``mrt`` it also reads the MRT fields of the same keys
+      (:func:`fields_from_transfer_queue`) and hands them to ``compute_advantage``.
+    Every other estimator goes through both unchanged."""
     require("verl", extra="verl", feature="the 'mrt' advantage estimator")
     from verl.trainer.ppo import core_algos, ray_trainer
 
     core_algos.ADV_ESTIMATOR_REGISTRY["mrt"] = mrt_advantage
     original = ray_trainer.compute_advantage
-    if getattr(original, _ROUTED, False):
+    if not getattr(original, _ROUTED, False):
+
+        def compute_advantage(data: Any, adv_estimator: Any, *args: Any, **kwargs: Any) -> Any:
+            if not _is_mrt(adv_estimator):
+                return original(data, adv_estimator, *args, **kwargs)
+            if "response_mask" not in data.batch.keys():  # noqa: SIM118 (TensorDict: no `in`)
+                data.batch["response_mask"] = ray_trainer.compute_response_mask(data)
+            fields = dict(data.non_tensor_batch)
+            carried = _CARRIED.get()
+            if carried is not None and any(key not in fields for key in _KEYS):
+                if any(len(v) != len(data) for v in carried.values()):
+                    raise DataFormatError(
+                        f"the MRT fields read for the v1 trainer's batch have "
+                        f"{len(carried[J_KEY])} rows, the batch {len(data)}"
+                    )
+                fields.update(carried)
+            advantages, returns = mrt_advantage(
+                token_level_rewards=data.batch["token_level_rewards"],
+                response_mask=data.batch["response_mask"],
+                index=fields.get("uid"),
+                non_tensor_batch=fields,
+            )
+            data.batch["advantages"] = advantages
+            data.batch["returns"] = returns
+            return data
+
+        setattr(compute_advantage, _ROUTED, True)
+        # verl modules imported before this one hold the function by name (v1.utils does):
+        # replace it there too; modules imported later take the wrapped one from ray_trainer.
+        for name, module in list(sys.modules.items()):
+            if name.startswith("verl.") and getattr(module, "compute_advantage", None) is original:
+                module.compute_advantage = compute_advantage  # type: ignore[attr-defined]
+
+    try:  # the v1 trainer needs TransferQueue; without it only the legacy trainer runs
+        from verl.trainer.ppo.v1.trainer_base import PPOTrainer
+    except ImportError:
+        return
+    step = PPOTrainer._compute_advantage
+    if getattr(step, _ROUTED, False):
         return
 
-    def compute_advantage(data: Any, adv_estimator: Any, *args: Any, **kwargs: Any) -> Any:
-        if str(getattr(adv_estimator, "value", adv_estimator)) != "mrt":
-            return original(data, adv_estimator, *args, **kwargs)
-        if "response_mask" not in data.batch.keys():  # noqa: SIM118 (TensorDict: no `in`)
-            data.batch["response_mask"] = ray_trainer.compute_response_mask(data)
-        advantages, returns = mrt_advantage(
-            token_level_rewards=data.batch["token_level_rewards"],
-            response_mask=data.batch["response_mask"],
-            index=data.non_tensor_batch.get("uid"),
-            non_tensor_batch=data.non_tensor_batch,
-        )
-        data.batch["advantages"] = advantages
-        data.batch["returns"] = returns
-        return data
+    def _compute_advantage(self: Any, batch: Any, *args: Any, **kwargs: Any) -> Any:
+        if not _is_mrt(self.config.algorithm.adv_estimator):
+            return step(self, batch, *args, **kwargs)
+        token = _CARRIED.set(fields_from_transfer_queue(batch))
+        try:
+            return step(self, batch, *args, **kwargs)
+        finally:
+            _CARRIED.reset(token)
 
-    setattr(compute_advantage, _ROUTED, True)
-    # verl modules imported before this one hold the function by name (v1.utils does):
-    # replace it there too; modules imported later take the wrapped one from ray_trainer.
-    for name, module in list(sys.modules.items()):
-        if name.startswith("verl.") and getattr(module, "compute_advantage", None) is original:
-            module.compute_advantage = compute_advantage  # type: ignore[attr-defined]
+    setattr(_compute_advantage, _ROUTED, True)
+    PPOTrainer._compute_advantage = _compute_advantage  # type: ignore[method-assign]
 
 
 try:  # verl present: register the estimator and its reward manager now

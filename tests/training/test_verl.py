@@ -172,31 +172,20 @@ def test_settings_refuse_a_credit_without_a_prover():
 
 def test_the_example_script_composes_with_verls_own_config():
     """Every override of examples/verl_mrt.sh against verl's real Hydra config: the
-    manager resolves to ours, the outcome function to ours, and the mrt section is valid."""
-    import re
-
-    import verl
-    from hydra import compose, initialize_config_dir
+    manager resolves to ours, the outcome function to ours, the mrt section is valid, and
+    the trainer is verl's default (v1), whose advantage step test_verl_trainers.py runs."""
     from verl.trainer.ppo.reward import get_custom_reward_fn, resolve_reward_manager_cls
+    from verl_example import compose, example_overrides
 
-    script = (Path(__file__).parents[2] / "examples" / "verl_mrt.sh").read_text()
-    command = script[script.index("python -m verl.trainer.main_ppo") :]
-    values = {'"$train"': "train.parquet", '"$val"': "val.parquet", '"$nnodes"': "1"}
-    values['"$model"'] = "agentica-org/DeepScaleR-1.5B-Preview"
-    overrides = []
-    for item in re.findall(r"(\+?[\w.]+=\S+)", command):
-        for name, value in values.items():
-            item = item.replace(name, value)
-        overrides.append(item)
+    overrides = example_overrides(model="agentica-org/DeepScaleR-1.5B-Preview")
     assert "algorithm.adv_estimator=mrt" in overrides and len(overrides) > 20
-    config_dir = str(Path(verl.__file__).parent / "trainer" / "config")
-    with initialize_config_dir(config_dir=config_dir, version_base=None):
-        config = compose(config_name="ppo_trainer", overrides=overrides)
+    config = compose(overrides)
     assert resolve_reward_manager_cls(config) is mrt_verl.MRTRewardManager
     assert get_custom_reward_fn(config).args[0] is mrt_verl.outcome_score
     settings = mrt_verl.VerlMRTSettings.from_run_config(config)
     assert settings.credit == CreditConfig("block", alpha=1.0, baseline="termination")
     assert config.actor_rollout_ref.actor.optim.lr == 1e-6
+    assert config.trainer.use_v1 is True
 
 
 def test_a_prover_that_fails_gives_a_response_zero_credit():
