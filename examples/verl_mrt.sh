@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # MRT in verl (0.9.1): DeepScaleR-1.5B-Preview with the authors' RL settings, one 8-GPU node.
 #
-#   # verl's own environment (verl 0.9.1 pins transformers < 5.11); TransferQueue: verl's
-#   # default (v1) trainer imports it
-#   pip install torch==2.13.0 && pip install -e '.[hf,verl]' 'TransferQueue==0.1.11'
+#   # verl's own environment (verl 0.9.1 pins transformers < 5.11); the extra brings
+#   # TransferQueue, which verl's default (v1) trainer imports
+#   pip install torch==2.13.0 && pip install -e '.[hf,verl]'
 #   bash examples/verl_mrt.sh path/to/train.parquet path/to/val.parquet
 #
 # The data: verl's parquet format (prompt messages, reward_model.ground_truth).

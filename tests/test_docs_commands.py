@@ -36,6 +36,7 @@ NOT_RUN: dict[tuple[str, str], str] = {
     "docs/check_site.py builds the same site",
     ("docs/install.md", "python3 -m venv .venv && . .venv/bin/activate"): CI,
     ("docs/install.md", "python3 -m venv .venv-verl && . .venv-verl/bin/activate"): CI,
+    ("docs/install.md", "python3 -m venv .venv-vllm && . .venv-vllm/bin/activate"): CI,
     ("docs/install.md", "pip install torch==2.13.0 && pip install -e '.[dev,hf,pl"): CI,
     ("docs/install.md", "pip install -e '.[docs]'"): "serves the site until stopped; "
     "docs/check_site.py builds it with --strict",

