@@ -131,17 +131,29 @@ def test_mrt_trainer_refuses_bad_configuration():
         MRTGRPOTrainer(model="unused", credit=CreditConfig("outcome"), tools=[print])
 
 
+# accelerate launch's flags: plain data parallelism (torchrun, gloo), and DeepSpeed ZeRO-2
+# on its CPU accelerator (it builds its shared-memory collective op with the C++ compiler).
+LAUNCHERS = {
+    "ddp": ["--multi_gpu"],
+    "zero2": ["--use_deepspeed", "--zero_stage", "2"],
+}
+
+
 @pytest.mark.slow
-def test_two_processes_under_accelerate_each_rank_gets_its_own_rows(tmp_path):
-    """accelerate launch, 2 processes on the CPU (gloo). One GRPO group of 4 spans both ranks
+@pytest.mark.parametrize("launcher", sorted(LAUNCHERS))
+def test_two_processes_under_accelerate_each_rank_gets_its_own_rows(tmp_path, launcher):
+    """accelerate launch, 2 processes on the CPU. One GRPO group of 4 spans both ranks
     (2 completions each), so the group baseline needs the other rank's J values."""
-    out = tmp_path / "ranks"
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    if launcher == "zero2":
+        pytest.importorskip("deepspeed", reason="DeepSpeed is not installed")
+        env["DS_ACCELERATOR"] = "cpu"
+    out = tmp_path / "ranks"
     cmd = [
         sys.executable,
         "-m",
         "accelerate.commands.launch",
-        "--multi_gpu",
+        *LAUNCHERS[launcher],
         "--num_processes",
         "2",
         "--num_machines",
