@@ -258,7 +258,7 @@ def policy_lm(trainer: Any) -> Any:
         lm = TRLServerLM(client, trainer.policy_tokenizer)
     # The trainer drops the cache of a μ on this LM at every new step: its J values were
     # computed with the weights before the update.
-    trainer._policy_lms.append(lm)
+    trainer.live_lms.append(lm)
     return lm
 
 
@@ -318,7 +318,9 @@ class MRTGRPOTrainer(GRPOTrainer):
         trl_args = kwargs.get("args", args[2] if len(args) > 2 else None)
         with _vllm_backend(trl_args):
             super().__init__(*args, **kwargs)
-        self._policy_lms: list[Any] = []  # policy_lm's, whose μ caches go stale each step
+        self.live_lms: list[Any] = []
+        """The LMs on the run's engine (:func:`policy_lm`'s): a μ on one of them has its
+        cache dropped at every step."""
         self._scored_step: int | None = None
         if weight_handoff_dir is not None and getattr(self, "vllm_generation", None) is not None:
             self.vllm_generation.handoff_dir = str(weight_handoff_dir)
@@ -389,7 +391,7 @@ class MRTGRPOTrainer(GRPOTrainer):
         prover = self.scorer.prover
         if self.state.global_step != self._scored_step:
             self._scored_step = self.state.global_step
-            if any(getattr(prover, "lm", None) is lm for lm in self._policy_lms):
+            if any(getattr(prover, "lm", None) is lm for lm in self.live_lms):
                 prover.clear_cache()  # type: ignore[union-attr]
         tokenizer = self.policy_tokenizer
         texts = [tokenizer.decode(ids, skip_special_tokens=True) for ids in ids_list]
