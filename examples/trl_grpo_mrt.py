@@ -31,6 +31,10 @@ What this trains:
   reward is the outcome reshaped by μ's confidence at the end of the stream, credited to
   every token alike (see ``make_progress_reward``). ``--reward outcome`` is the GRPO baseline.
 
+With vLLM's rollouts on a CPU (vLLM's CPU build; the server mode's command: docs, Training)::
+
+    python examples/trl_grpo_mrt.py --cpu-smoke --trainer mrt --use-vllm --vllm-mode colocate
+
 Two processes on a CPU (gloo), the MRT trainer on the smoke settings::
 
     accelerate launch --cpu --num_processes 2 examples/trl_grpo_mrt.py --cpu-smoke --trainer mrt
@@ -138,6 +142,9 @@ class Args(CommandConfig):
     """bf16 mixed precision (master weights stay float32, which a 1e-6 step needs)."""
     use_vllm: bool = PRESET.model.backend == "vllm"
     """Roll out (and run μ) on a `trl vllm-serve` server; else in the training process."""
+    vllm_mode: Literal["server", "colocate"] = "server"
+    """--use-vllm: TRL's `trl vllm-serve` server, or an engine in each training process
+    (with --trainer mrt, μ runs on the same engine either way)."""
     vllm_server_url: str = "http://localhost:8000"
     """The `trl vllm-serve` server."""
     save_steps: int = PRESET.checkpoint_every
@@ -193,10 +200,20 @@ SMOKE = replace(
 """``--cpu-smoke``: the shipped tiny model on MRT-Search problems for 2 steps."""
 
 
+def prover_settings(args: Args) -> dict:
+    """μ's settings: the env's for its own prover kind, the flags' for the forced prover."""
+    env = ENV_IDS[args.env]
+    settings = {"forcing_text": env.get("forcing_text")}  # None: the prover kind's default
+    if args.prover == env.get("prover_kind"):
+        settings.update(env["prover_kwargs"])
+    if args.prover == "forced":
+        settings.update(k=args.prover_k, max_answer_tokens=args.prover_answer_tokens)
+    return settings
+
+
 def build_prover(args: Args, tokenizer: object):
     """μ on the vLLM server (the live policy), or on a frozen copy of the model in process."""
-    env = ENV_IDS[args.env]
-    if args.use_vllm:
+    if args.use_vllm and args.vllm_mode == "server":
         try:
             from trl.generation.vllm_client import VLLMClient
         except ImportError:  # TRL < 1.0 kept it in trl.extras
@@ -207,12 +224,7 @@ def build_prover(args: Args, tokenizer: object):
         )
     else:
         lm = load_lm(args.model, device=args.device, dtype="bfloat16" if args.bf16 else "float32")
-    settings = {"forcing_text": env.get("forcing_text")}  # None: the prover kind's default
-    if args.prover == env.get("prover_kind"):
-        settings.update(env["prover_kwargs"])
-    if args.prover == "forced":
-        settings.update(k=args.prover_k, max_answer_tokens=args.prover_answer_tokens)
-    return make_prover(lm, args.prover, **settings)
+    return make_prover(lm, args.prover, **prover_settings(args))
 
 
 def main(args: Args) -> None:
@@ -272,7 +284,7 @@ def main(args: Args) -> None:
         use_cpu=args.device == "cpu",
         gradient_checkpointing=args.device != "cpu",
         use_vllm=args.use_vllm,
-        vllm_mode="server",
+        vllm_mode=args.vllm_mode,
         vllm_server_base_url=args.vllm_server_url,
         logging_steps=1,
         save_steps=args.save_steps,
@@ -288,9 +300,14 @@ def main(args: Args) -> None:
     }
     if args.trainer == "mrt":
         from mrt_env.training.trl import MRTGRPOTrainer
+        from mrt_env.training.trl_trainer import policy_lm
 
         credit = CreditConfig(scheme=args.scheme, alpha=args.alpha, baseline=args.baseline)
-        prover = build_prover(args, tokenizer) if credit.uses_j else None
+        prover = None
+        if credit.uses_j and args.use_vllm:  # μ on the run's engine, once TRL has built it
+            prover = lambda t: make_prover(policy_lm(t), args.prover, **prover_settings(args))  # noqa: E731
+        elif credit.uses_j:
+            prover = build_prover(args, tokenizer)
         trainer = MRTGRPOTrainer(
             **common, prover=prover, credit=credit, episodes=args.episodes, problems=problems
         )
