@@ -22,6 +22,12 @@ ALLOWED_FOREIGN = {
     # TRL's VLLMGeneration method that builds the engine or the server client: overridden
     # for vLLM without CUDA, and called through super() for everything else.
     ("_init_vllm", "training/trl_trainer.py"),
+    # verl 0.9.1's v1 trainer's advantage step, wrapped so that the MRT fields the reward
+    # manager stored in TransferQueue reach the estimator (verl has no seam for it).
+    ("_compute_advantage", "training/verl.py"),
+    # os._exit: a grading worker whose parent died ends at once, whatever its main thread
+    # is computing (sys.exit would wait for it).
+    ("_exit", "grading/worker.py"),
     # torch's count of in-place writes to a tensor (what autograd checks saved tensors
     # with): the prefix cache's test that the weights are the ones its keys came from.
     ("_version", "lm/kv_cache.py"),
