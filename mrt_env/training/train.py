@@ -72,7 +72,7 @@ from mrt_env.schedule import lr_factor
 from mrt_env.training.credit import CreditConfig, token_credit
 from mrt_env.training.losses import clipped_policy_loss, sequence_nll
 from mrt_env.training.rollouts import RolloutBatch, collect, collect_from_prefixes
-from mrt_env.training.vllm_sync import sync_weights
+from mrt_env.training.vllm_sync import WORKER_EXTENSION, sync_weights
 from mrt_env.types import EpisodeRecord
 
 if TYPE_CHECKING:
@@ -296,7 +296,14 @@ def load_rollout_lm(config: TrainConfig, policy: Any) -> Any:
         return policy
     from mrt_env.lm import load_lm
 
-    return load_lm(config.model, seed=config.seed, gpu_memory_utilization=config.vllm_memory)
+    # vLLM runs its model in another process: new weights reach it through a file that the
+    # worker extension reloads (vllm_sync.sync_weights).
+    return load_lm(
+        config.model,
+        seed=config.seed,
+        gpu_memory_utilization=config.vllm_memory,
+        worker_extension_cls=WORKER_EXTENSION,
+    )
 
 
 def learning_rate(config: TrainConfig, step: int) -> float:
