@@ -37,6 +37,11 @@ NOT_RUN: dict[tuple[str, str], str] = {
     ("docs/install.md", "python3 -m venv .venv && . .venv/bin/activate"): CI,
     ("docs/install.md", "python3 -m venv .venv-verl && . .venv-verl/bin/activate"): CI,
     ("docs/install.md", "python3 -m venv .venv-vllm && . .venv-vllm/bin/activate"): CI,
+    ("docs/training.md", "from mrt_env.progress import make_prover"): FRAGMENT.format(
+        "GRPOConfig, the trainer's other arguments"
+    ),
+    ("docs/training.md", "VLLM_SERVER_DEV_MODE=1 VLLM_CPU_KVCACHE_SPACE=1 python -m vl"): "starts "
+    "a server that runs until stopped; tests/real_vllm/test_trl_vllm.py starts the same one",
     ("docs/install.md", "pip install torch==2.13.0 && pip install -e '.[dev,hf,pl"): CI,
     ("docs/install.md", "pip install -e '.[docs]'"): "serves the site until stopped; "
     "docs/check_site.py builds it with --strict",
