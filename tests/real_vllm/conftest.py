@@ -14,11 +14,10 @@ import pytest
 # to start when other processes hold some; 1 GiB is plenty for these models.
 os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")
 
+from real_engine import ENGINE
+
 from mrt_env.lm import VLLMLM, TransformersLM
 from mrt_env.lm.loading import shipped_model_folder
-
-ENGINE = {"dtype": "float32", "enforce_eager": True, "seed": 0}
-"""How every test engine is built: float32 (agreement to 1e-4 with transformers), eager."""
 
 
 def pytest_collection_modifyitems(items):

@@ -11,7 +11,7 @@ import pytest
 pytest.importorskip("vllm", reason="vLLM is not installed (its own environment: docs/install.md)")
 pytest.importorskip("gguf", reason="pip install gguf (transformers reads the GGUF file with it)")
 
-from conftest import ENGINE
+from real_engine import ENGINE
 
 from mrt_env.lm import VLLMLM, Sampling, TransformersLM
 from mrt_env.lm.testing import smollm2_folder

@@ -7,7 +7,7 @@ import pytest
 
 pytest.importorskip("vllm", reason="vLLM is not installed (its own environment: docs/install.md)")
 
-from conftest import ENGINE
+from real_engine import ENGINE
 
 from mrt_env.errors import BackendError
 from mrt_env.lm import VLLMLM, TransformersLM
