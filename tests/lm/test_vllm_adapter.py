@@ -3,6 +3,7 @@ SamplingParams class that record the calls, so they run in every environment and
 arguments we send and how vLLM's output objects are mapped back. The same backend on the real
 engine (vLLM's CPU build) is tested in tests/real_vllm/, in vLLM's own environment."""
 
+import sys
 from types import SimpleNamespace
 
 import pytest
@@ -163,5 +164,8 @@ def test_vllm_missing_names_the_extra(monkeypatch):
         return real_import(name, *args, **kwargs)
 
     monkeypatch.setattr(builtins, "__import__", no_vllm)
+    # Where vLLM is installed and already imported (its own environment), importlib finds
+    # it in sys.modules without calling __import__: hide it there too.
+    monkeypatch.setitem(sys.modules, "vllm", None)
     with pytest.raises(DependencyNotInstalled, match=r"pip install 'mrt-env\[vllm\]'"):
         VLLMLM("some/model")
