@@ -39,6 +39,7 @@ import math
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -46,17 +47,30 @@ from mrt_env.agents import BlockSampling
 from mrt_env.bench import BenchConfig
 from mrt_env.bench import run as bench_run
 from mrt_env.cli import CommandConfig, exit_status, parse_command
-from mrt_env.data.synthetic import TASKS, get_task
+from mrt_env.data.synthetic import EVAL_PROBLEMS, TASKS, RecheckTask, get_task
+from mrt_env.data.synthetic.recheck import BLOCK_KINDS, block_kind
 from mrt_env.errors import ConfigError
 from mrt_env.lm.loading import ModelSettings
 from mrt_env.registration import ENV_IDS
 from mrt_env.report import describe, figure, markdown_table
 from mrt_env.runfiles import changed_settings, check_settings, write_text_atomic
 from mrt_env.threads import set_threads
-from mrt_env.training.train import CHECKPOINT, OLD_CHECKPOINT, TrainConfig, train
+from mrt_env.training.train import CHECKPOINT, OLD_CHECKPOINT, ROLLOUTS, TrainConfig, train
 from mrt_env.types import EpisodeRecord
 
-METHODS = ("base", "grpo", "grpo-lp", "mrt", "mrt-prefix", "mrt-star")
+METHODS = (
+    "base",
+    "grpo",
+    "grpo-lp",
+    "mrt",
+    "mrt-oracle",
+    "mrt-prefix",
+    "mrt-prefix-group",
+    "mrt-star",
+)
+LP_DEFAULT = 0.002
+"""grpo-lp's default penalty per token (0.1 for a 50-token attempt); other values are in
+the method's label."""
 
 
 @dataclass(frozen=True)
@@ -66,13 +80,16 @@ class Experiment(CommandConfig):
     env: str = "MRT-Search-v0"
     """An offline env id (MRT-Search-v0, MRT-Recheck-v0, MRT-Recheck-Tight-v0, ...)."""
     methods: tuple[str, ...] = ("base", "grpo", "grpo-lp", "mrt", "mrt-prefix")
-    """What to compare: base, grpo, grpo-lp, mrt, mrt-prefix, mrt-star."""
+    """What to compare: base, grpo, grpo-lp, mrt, mrt-oracle (mrt with the task's exact μ),
+    mrt-prefix, mrt-prefix-group (the prefix scheme with the group baseline), mrt-star."""
     seeds: tuple[int, ...] = (0, 1, 2, 3, 4)
     """Training seeds per method (base is evaluated once)."""
     token_budget: int = 120_000
     """Tokens each run may sample (equal compute)."""
-    length_penalty: float = 0.002
-    """grpo-lp: reward per token subtracted from the outcome (0.002: 0.1 for 50 tokens)."""
+    length_penalty: tuple[float, ...] = (LP_DEFAULT,)
+    """grpo-lp: reward per token subtracted from the outcome, one run per value (several
+    draw the length-penalty frontier of accuracy against tokens; 0.002: 0.1 for 50
+    tokens)."""
     alpha: float = 1.0
     """mrt: weight of a block's progress."""
     baseline: str = "group"
@@ -81,6 +98,17 @@ class Experiment(CommandConfig):
     """μ while training is the task's exact chance (the oracle), not the model itself."""
     max_blocks: int | None = None
     """Block budget in training and evaluation (default: the env's)."""
+    steps: int | None = None
+    """Train each run for this many steps instead of --token-budget tokens (an equal-steps
+    run: the label gets -n<steps>)."""
+    extra_temperatures: tuple[float, ...] = ()
+    """Also evaluate every model with its blocks sampled at these temperatures."""
+    extra_budget_factors: tuple[int, ...] = ()
+    """Also evaluate every model with the block budget multiplied by these (2: twice the
+    training budget, where the paper says progress credit keeps gaining)."""
+    frontier_bootstrap: int = 2000
+    """Resamples of the paired bootstrap (over seeds and problems) of each method's
+    accuracy above the length-penalty frontier."""
     lr: float = 1e-4
     """Learning rate of every method."""
     problems_per_step: int = 4
@@ -112,6 +140,16 @@ class Experiment(CommandConfig):
             raise ConfigError("--token-budget and --eval-problems must be >= 1")
         if self.base_temperature is not None and not self.base_temperature > 0:
             raise ConfigError(f"--base-temperature must be > 0, got {self.base_temperature}")
+        if not self.length_penalty or any(not v > 0 for v in self.length_penalty):
+            raise ConfigError(f"--length-penalty must be > 0, got {list(self.length_penalty)}")
+        if any(not t > 0 for t in self.extra_temperatures):
+            raise ConfigError(f"--extra-temperatures must be > 0, got {self.extra_temperatures}")
+        if any(f < 1 for f in self.extra_budget_factors):
+            raise ConfigError(
+                f"--extra-budget-factors must be >= 1, got {self.extra_budget_factors}"
+            )
+        if self.steps is not None and self.steps < 1:
+            raise ConfigError(f"--steps must be >= 1, got {self.steps}")
 
     @property
     def shared(self) -> dict[str, object]:
@@ -135,46 +173,79 @@ class Experiment(CommandConfig):
         return ENV_IDS[self.env]["prover"]
 
 
-def method_label(exp: Experiment, method: str) -> str:
+@dataclass(frozen=True)
+class Arm:
+    """One trained variant: a method, and the length penalty of a grpo-lp run."""
+
+    method: str
+    length_penalty: float = 0.0
+
+
+def arms(exp: Experiment) -> list[Arm]:
+    """The variants to train: one per method, one per penalty of a grpo-lp sweep."""
+    out = []
+    for method in exp.methods:
+        if method == "grpo-lp":
+            out += [Arm(method, lam) for lam in exp.length_penalty]
+        elif method != "base":
+            out.append(Arm(method))
+    return out
+
+
+def method_label(exp: Experiment, arm: Arm | str) -> str:
     """The method's name in the table: the method, then what differs from the defaults
-    (``mrt-termination-a0.5-oracle``, ``grpo-lr3e-05``, ``-b20`` for a block budget)."""
-    label = method
+    (``mrt-termination-a0.5-oracle``, ``grpo-lr3e-05``, ``-b20`` for a block budget,
+    ``-n40`` for an equal-steps run)."""
+    arm = Arm(arm) if isinstance(arm, str) else arm
+    method = arm.method
+    oracle = method == "mrt-oracle" or (method.startswith("mrt") and exp.oracle_prover)
+    label = method.removesuffix("-oracle")
     if method == "base" and exp.base_temperature is not None:
         label += f"-t{exp.base_temperature:g}"
-    if method in ("mrt", "mrt-prefix") and exp.baseline != "group":
+    if method in ("mrt", "mrt-oracle", "mrt-prefix") and exp.baseline != "group":
         label += f"-{exp.baseline}"
-    if method == "mrt" and exp.alpha != Experiment.alpha:
+    if method in ("mrt", "mrt-oracle") and exp.alpha != Experiment.alpha:
         label += f"-a{exp.alpha:g}"
-    if method.startswith("mrt") and exp.oracle_prover:
+    if oracle:
         label += "-oracle"
-    if method == "grpo-lp" and exp.length_penalty != Experiment.length_penalty:
-        label += f"{exp.length_penalty:g}"
+    if method == "grpo-lp" and arm.length_penalty != LP_DEFAULT:
+        label += f"{arm.length_penalty:g}"
     if method != "base" and exp.lr != Experiment.lr:
         label += f"-lr{exp.lr:g}"
+    if method != "base" and exp.steps is not None:
+        label += f"-n{exp.steps}"
     return label + (f"-b{exp.max_blocks}" if exp.max_blocks else "")
 
 
-def train_config(exp: Experiment, method: str, seed: int, run: Path) -> TrainConfig:
+def train_config(exp: Experiment, arm: Arm | str, seed: int, run: Path) -> TrainConfig:
     """The ``mrt-train`` settings of one (method, seed): only the credit differs."""
-    algorithm = {"grpo-lp": "grpo", "mrt-prefix": "mrt"}.get(method, method)
-    prefix = method == "mrt-prefix"
+    arm = Arm(arm, LP_DEFAULT) if arm == "grpo-lp" else Arm(arm) if isinstance(arm, str) else arm
+    method = arm.method
+    algorithm = "grpo" if method.startswith("grpo") else "mrt"
+    algorithm = "mrt-star" if method == "mrt-star" else algorithm
+    prefix = method.startswith("mrt-prefix")
+    if method == "mrt-prefix-group":
+        baseline = "group"  # the paper's variant: continuations against each other
+    else:  # the prefix scheme's default is the authors' termination baseline, A = R − J_j
+        baseline = "termination" if prefix and exp.baseline == "group" else exp.baseline
     return TrainConfig(
         env=exp.env,
         model=ModelSettings(exp.base_model, device="cpu", dtype="float32"),
         algorithm=algorithm,
         scheme="prefix" if prefix else "block",
-        baseline="termination" if prefix and exp.baseline == "group" else exp.baseline,
-        length_penalty=exp.length_penalty if method == "grpo-lp" else 0.0,
+        baseline=baseline,
+        length_penalty=arm.length_penalty,
         alpha=exp.alpha,
-        oracle_prover=exp.oracle_prover and algorithm != "grpo",
+        oracle_prover=(exp.oracle_prover or method == "mrt-oracle") and algorithm != "grpo",
         seed=seed,
         lr=exp.lr,
         max_blocks=exp.max_blocks,
         problems_per_step=exp.problems_per_step,
         group_size=exp.group_size,
-        steps=100_000,
-        token_budget=exp.token_budget,
+        steps=exp.steps or 100_000,
+        token_budget=None if exp.steps else exp.token_budget,
         eval_problems=0,
+        save_rollouts=True,
         out=run,
         # A run killed after its first checkpoint continues; one killed before it holds
         # nothing worth keeping, and starts afresh.
@@ -189,10 +260,17 @@ def _checkpointed(run: Path) -> bool:
 
 
 def evaluate(
-    exp: Experiment, model: str, out: Path, *, temperature: float | None = None
-) -> dict[str, float]:
+    exp: Experiment,
+    model: str,
+    out: Path,
+    *,
+    temperature: float | None = None,
+    max_blocks: int | None = None,
+) -> dict[str, Any]:
     """mrt-bench's numbers for ``model`` on the held-out problems (its blocks sampled at
-    ``temperature``, default the env's), and the waste and μ diagnostics from its episodes."""
+    ``temperature``, default the env's; ``max_blocks`` default --max-blocks or the env's),
+    and the waste and μ diagnostics from its episodes."""
+    max_blocks = max_blocks or exp.max_blocks
     config = BenchConfig(
         envs=(exp.env,),
         strategies=("think-to-budget",),
@@ -202,7 +280,7 @@ def evaluate(
         out=out,
         plots=False,
         batch=100,
-        max_blocks=exp.max_blocks,
+        max_blocks=max_blocks,
         agent=BlockSampling(temperature=temperature),
     )
     bench_run(config)
@@ -211,20 +289,44 @@ def evaluate(
     scores["tokens_per_solved"] = (
         scores["tokens"] / scores["accuracy"] if scores["accuracy"] > 0 else math.nan
     )
-    return {**scores, **diagnostics(exp.env, out / "results.jsonl")}
+    budget = max_blocks or ENV_IDS[exp.env]["max_blocks"]
+    return {**scores, **diagnostics(exp.env, out / "results.jsonl", budget)}
 
 
-def diagnostics(env_id: str, results: Path) -> dict[str, float]:
+def diagnostics(env_id: str, results: Path, budget: int) -> dict[str, Any]:
     """Waste share (the task's idle blocks over all blocks) and μ's per-block signal: the
     mean progress J_{i+1} − J_i of wasted blocks and of productive ones, which is what
-    progress credit is made of. On search also the repeat rate after m distinct pairs."""
+    progress credit is made of. On search also the repeat rate after m distinct pairs.
+
+    Also, for the statistics across runs: each problem's correctness and tokens
+    (``per_problem``, in the held-out set's order) and the accuracy when the answer is
+    forced after b = 1 … ``budget`` blocks (``accuracy_at_blocks``; an attempt that
+    committed by then counts its answer, one that had not counts J_b: in expectation,
+    the paper's accuracy at a budget), with the evaluation's μ and, where the task knows
+    it, the exact μ. On the recheck tasks, the kinds of block written per attempt.
+    """
     name = ENV_IDS[env_id]["problems"]
     task = get_task(name)
+    order = {p.id: (i, p) for i, p in enumerate(task.problems(EVAL_PROBLEMS))}
+    exact = getattr(task, "oracle_success", None)
     wasted, blocks, on_waste, on_work = 0, 0, [], []
     by_tried: dict[int, list[bool]] = {}  # search: m distinct pairs tried -> a repeat?
-    for line in results.read_text().splitlines():
-        episode = EpisodeRecord.from_row(json.loads(line))
+    episodes = [EpisodeRecord.from_row(json.loads(x)) for x in results.read_text().splitlines()]
+    episodes.sort(key=lambda e: order[e.problem_id][0])
+    at_blocks: dict[str, list[list[float]]] = {"model": [], "exact": []}
+    kinds = {k: 0 for k in BLOCK_KINDS}
+    for episode in episodes:
         bs, js = episode.blocks, episode.success_probs
+        problem, k = order[episode.problem_id][1], len(episode.blocks)
+        right = float(bool(episode.correct))
+        at_blocks["model"].append([right if b >= k else js[b] for b in range(1, budget + 1)])
+        if exact is not None:
+            at_blocks["exact"].append(
+                [right if b >= k else exact(problem, bs[:b]) for b in range(1, budget + 1)]
+            )
+        if isinstance(task, RecheckTask):
+            for i in range(k):
+                kinds[block_kind(task, problem, bs, i)] += 1
         blocks += len(bs)
         for i, block in enumerate(bs):
             idle = task.waste(bs[: i + 1]) > task.waste(bs[:i])
@@ -234,11 +336,27 @@ def diagnostics(env_id: str, results: Path) -> dict[str, float]:
             if name == "search" and task.tried([block]):
                 m = len(task.tried(bs[:i]))
                 by_tried.setdefault(m, []).append(len(task.tried(bs[: i + 1])) == m)
-    out = {
+    out: dict[str, Any] = {
         "waste_share": wasted / max(1, blocks),
+        # attempts stopped by the block budget (a larger one would change only these)
+        "budget_reached": float(
+            np.mean([e.outcome != "committed" and len(e.blocks) >= budget for e in episodes])
+        ),
         "progress_wasted": float(np.mean(on_waste)) if on_waste else math.nan,
         "progress_productive": float(np.mean(on_work)) if on_work else math.nan,
+        "per_problem": {
+            "correct": "".join("1" if e.correct else "0" for e in episodes),
+            "tokens": [int(e.compute_tokens[-1]) for e in episodes],
+        },
+        "accuracy_at_blocks": {
+            mu: [float(v) for v in np.mean(rows, axis=0)] for mu, rows in at_blocks.items() if rows
+        },
     }
+    if isinstance(task, RecheckTask):
+        n, columns = max(1, len(episodes)), max(1, kinds["column"] + kinds["slip"])
+        out |= {f"{kind}_per_attempt": kinds[kind] / n for kind in ("wait", "ok", "fix", "slip")}
+        out["check_rate"] = (kinds["ok"] + kinds["fix"]) / columns  # checks per column
+        out["slips_fixed"] = kinds["fix"] / kinds["slip"] if kinds["slip"] else math.nan
     for m in REPEAT_AT if name == "search" else ():
         out[f"repeat_rate@{m}"] = float(np.mean(by_tried.get(m, [math.nan])))
     return out
@@ -260,7 +378,23 @@ COLUMNS = (
     "sampled_tokens",
 )
 
+KIND_COLUMNS = (
+    "wait_per_attempt",
+    "ok_per_attempt",
+    "fix_per_attempt",
+    "slip_per_attempt",
+    "check_rate",
+    "slips_fixed",
+)
+"""The recheck tasks: the kinds of block an attempt writes (see ``block_kind``)."""
+
 _MEANINGS = {
+    "wait_per_attempt": "idle `wait` lines per attempt",
+    "ok_per_attempt": "checks that change nothing (`ok`) per attempt",
+    "fix_per_attempt": "checks that change a written sum (`fix`) per attempt",
+    "slip_per_attempt": "columns written wrong per attempt",
+    "check_rate": "checks (`ok` or `fix`) per column written",
+    "slips_fixed": "fixing checks per slip",
     "tokens_per_solved": "tokens per episode over accuracy: compute per solved problem",
     "waste_share": "the task's idle blocks (changing nothing) over all blocks",
     "token_regret": "normalized token regret at the largest token budget of mrt-bench",
@@ -297,33 +431,102 @@ def main(exp: Experiment) -> None:
         text = json.dumps(saved, indent=1, sort_keys=True) + "\n"
         write_text_atomic(path, text)
 
+    def extra_evaluations(label: str, model: str, scores: dict[str, Any]) -> bool:
+        """Adds the evaluations at --extra-temperatures and --extra-budget-factors that
+        ``scores`` lacks (under ``scores["at"]``); whether any was added."""
+        at = scores.setdefault("at", {})
+        budget = exp.max_blocks or ENV_IDS[exp.env]["max_blocks"]
+        wanted = {f"t{t:g}": {"temperature": t} for t in exp.extra_temperatures}
+        wanted |= {f"x{f}": {"max_blocks": f * budget} for f in exp.extra_budget_factors}
+        missing = [key for key in wanted if key not in at]
+        for key in missing:
+            if "max_blocks" in wanted[key] and not scores.get("budget_reached", 1.0):
+                # No attempt used the whole budget: a larger one replays the same seeds to
+                # the same episodes (checked on the base model of MRT-Checks: identical).
+                at[key] = {"same_as_main": 1.0}
+                continue
+            at[key] = evaluate(exp, model, exp.out / f"eval-{label}-{key}", **wanted[key])
+        return bool(missing)
+
     if exp.report_only:
         if not runs:
             raise ConfigError(f"--report-only: {path} holds no results yet")
-    elif "base" in exp.methods and "base" not in runs.get(method_label(exp, "base"), {}):
+    elif "base" in exp.methods:
         label = method_label(exp, "base")
-        scores = evaluate(
+        scores = runs.get(label, {}).get("base") or evaluate(
             exp, exp.base_model, exp.out / f"eval-{label}", temperature=exp.base_temperature
         )
-        keep(label, "base", scores)
+        if extra_evaluations(label, exp.base_model, scores) or "base" not in runs.get(label, {}):
+            keep(label, "base", scores)
     # Seed by seed, every method: a partial experiment is balanced across methods.
     for seed in () if exp.report_only else exp.seeds:
-        for method in (m for m in exp.methods if m != "base"):
-            label = method_label(exp, method)
-            if str(seed) in runs.get(label, {}):
-                continue
+        for arm in arms(exp):
+            label = method_label(exp, arm)
             run = exp.out / f"{label}-s{seed}"
+            if str(seed) in runs.get(label, {}):
+                scores = runs[label][str(seed)]
+                # (the trained model may live on another machine: then only what is kept)
+                model_here = (run / "model" / "config.json").exists()
+                if model_here and extra_evaluations(label, str(run / "model"), scores):
+                    keep(label, seed, scores)
+                continue
             if not (run / "model" / "config.json").exists():
-                train(train_config(exp, method, seed, run))
+                train(train_config(exp, arm, seed, run))
             scores = evaluate(exp, str(run / "model"), exp.out / f"eval-{label}-s{seed}")
             steps = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
             scores["train_steps"] = float(len([s for s in steps if "eval" not in s]))
             scores["sampled_tokens"] = float(steps[-1]["sampled_tokens"])
+            scores["train_log"] = train_log(exp.env, run)
+            extra_evaluations(label, str(run / "model"), scores)
             keep(label, seed, scores)
     table = summary_table(exp.env, runs)
+    if any(label.startswith("grpo-lp") for label in runs):
+        table += "\n\n" + frontier_report(exp, runs)
     (exp.out / "summary.md").write_text(table + "\n")
     print(table)
     plot(exp.env, runs, exp.out / "mrt_vs_grpo.png")
+
+
+def train_log(env_id: str, run: Path) -> dict[str, list[float]]:
+    """The run's training, step by step, summarised to commit: the batch's accuracy, the
+    mean advantage over trained tokens, the loss, and from its rollouts the tokens per
+    trace, the waste share and the prefixes μ was asked about (with their tokens: the
+    meta-prover's own compute; the oracle's costs no model compute)."""
+    rows = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
+    rows = [r for r in rows if "eval" not in r]
+    task = get_task(ENV_IDS[env_id]["problems"])
+    by_step: dict[int, list[EpisodeRecord]] = {}
+    if (run / ROLLOUTS).exists():
+        for line in (run / ROLLOUTS).read_text().splitlines():
+            row = json.loads(line)
+            by_step.setdefault(row.pop("step"), []).append(EpisodeRecord.from_row(row))
+    log: dict[str, list[float]] = {
+        "step": [],
+        "accuracy": [],
+        "mean_advantage": [],
+        "loss": [],
+        "tokens": [],
+        "waste_share": [],
+        "prover_prefixes": [],
+        "prover_tokens": [],
+    }
+    for r in rows:
+        traces = by_step.get(r["step"], [])
+        blocks = sum(len(t.blocks) for t in traces)
+        log["step"].append(r["step"])
+        for key in ("accuracy", "mean_advantage", "loss"):
+            log[key].append(r.get(key, math.nan))
+        log["tokens"].append(
+            float(np.mean([t.prefix_tokens[-1] for t in traces])) if traces else math.nan
+        )
+        log["waste_share"].append(
+            sum(task.waste(t.blocks) for t in traces) / blocks if blocks else math.nan
+        )
+        # μ is asked at every prefix c_0 … c_k of every trace (GRPO's credit ignores J,
+        # but the trainer's env computes it all the same).
+        log["prover_prefixes"].append(sum(len(t.success_probs) for t in traces))
+        log["prover_tokens"].append(sum(sum(t.prefix_tokens) for t in traces))
+    return log
 
 
 def _cell(scores: list[dict[str, float]], name: str) -> str:
@@ -343,25 +546,170 @@ def _budget(key: str) -> int:
     return int(key.split("@")[1])
 
 
-def summary_table(env_id: str, runs: dict[str, dict[str, dict[str, float]]]) -> str:
+def summary_table(env_id: str, runs: dict[str, dict[str, dict[str, Any]]]) -> str:
+    kept = [s for by_seed in runs.values() for s in by_seed.values()]
+    columns = (*COLUMNS, *(c for c in KIND_COLUMNS if any(c in s for s in kept)))
     rows = []
     for label, by_seed in runs.items():
         scores = list(by_seed.values())
-        rows.append([label, len(scores), *[_cell(scores, c) for c in COLUMNS]])
+        rows.append([label, len(scores), *[_cell(scores, c) for c in columns]])
     lines = [f"{env_id}: each method from the shipped model at equal sampled tokens.", ""]
-    lines += markdown_table(["method", "seeds", *COLUMNS], rows)
+    lines += markdown_table(["method", "seeds", *columns], rows)
     lines += [
         "",
         "Mean ± sample std over training seeds; every model evaluated on the same held-out "
         "problems, one sample each (think-to-budget).",
         "",
         *markdown_table(
-            ["metric", "meaning"], [(c, _MEANINGS.get(c) or describe(c)) for c in COLUMNS]
+            ["metric", "meaning"], [(c, _MEANINGS.get(c) or describe(c)) for c in columns]
         ),
     ]
+    if extra := sorted({key for s in kept for key in s.get("at", {})}):
+        lines += ["", *extra_table(runs, extra)]
     if ENV_IDS[env_id]["problems"] == "search":
         lines += ["", *repeat_table(runs)]
     return "\n".join(lines)
+
+
+def extra_table(runs: dict[str, dict[str, dict[str, Any]]], keys: list[str]) -> list[str]:
+    """The evaluations at other temperatures (``t0.7``) and budgets (``x2``: twice the
+    block budget), method by method."""
+    names = ("accuracy", "tokens", "tokens_per_solved", "waste_share", "blocks")
+    rows = []
+    for label, by_seed in runs.items():
+        for key in keys:
+            scores = [s["at"][key] for s in by_seed.values() if key in s.get("at", {})]
+            same = [s for s in scores if "same_as_main" in s]
+            if same:  # no attempt of these runs reached the budget: as the main evaluation
+                main = [s for s in by_seed.values() if "same_as_main" in s["at"].get(key, {})]
+                rows.append([label, f"{key} (= main)", len(same), *[_cell(main, n) for n in names]])
+            if scores := [s for s in scores if "same_as_main" not in s]:
+                rows.append([label, key, len(scores), *[_cell(scores, n) for n in names]])
+    note = (
+        "Other evaluations of the same models: `t<T>` samples the blocks at temperature T, "
+        "`x<f>` multiplies the block budget by f (`= main`: no attempt of the main "
+        "evaluation used the whole budget, so a larger one gives the same episodes)."
+    )
+    return [*markdown_table(["method", "evaluation", "seeds", *names], rows), "", note]
+
+
+def _per_problem(scores: dict[str, Any], key: str | None) -> tuple[np.ndarray, np.ndarray] | None:
+    """(correct, tokens) per held-out problem of one run's evaluation ``key`` (None: the
+    main one), or None if it was not kept."""
+    at = scores.get("at", {}).get(key, {}) if key is not None else scores
+    scores = scores if "same_as_main" in at else at
+    if "per_problem" not in scores:
+        return None
+    kept = scores["per_problem"]
+    return np.array([c == "1" for c in kept["correct"]], float), np.array(kept["tokens"], float)
+
+
+def is_frontier(label: str) -> bool:
+    """GRPO and the length-penalty sweep: the frontier of accuracy against tokens that
+    a signal blind to progress reaches (equal-steps runs, ``-n<steps>``, are not on it)."""
+    return label == "grpo" or (label.startswith("grpo-lp") and "-n" not in label)
+
+
+def frontier_gaps(
+    runs: dict[str, dict[str, dict[str, Any]]], *, key: str | None = None, resamples: int = 2000
+) -> list[dict[str, Any]]:
+    """Each other method's accuracy above the length-penalty frontier at its own tokens per
+    attempt, with a paired bootstrap interval over seeds and problems.
+
+    The frontier joins the (tokens, accuracy) means of GRPO and the grpo-lp runs, sorted
+    by tokens, with straight lines (held flat beyond its ends: ``inside`` says whether the
+    method's tokens fall within it). A resample draws seeds (the same seed indices for
+    every method: same problems drawn, same initial model) and held-out problems (the same
+    for every method) with replacement, and recomputes every mean, the frontier and the gap.
+    """
+    frontier = [label for label in runs if is_frontier(label)]
+    out = []
+    for label in (x for x in runs if x.startswith("mrt")):
+        seeds = sorted(set.intersection(*(set(runs[x]) for x in [*frontier, label])), key=int)
+        data = {x: [_per_problem(runs[x][seed], key) for seed in seeds] for x in [*frontier, label]}
+        if len(frontier) < 2 or not seeds or any(v is None for d in data.values() for v in d):
+            continue
+        correct = {x: np.stack([c for c, _ in d]) for x, d in data.items()}  # [S, N]
+        tokens = {x: np.stack([t for _, t in d]) for x, d in data.items()}
+
+        every = np.arange(len(seeds)), np.arange(correct[label].shape[1])
+        point, tok, acc, level = _gap(tokens, correct, frontier, label, *every)
+        rng = np.random.default_rng(0)
+        draws = [
+            _gap(
+                tokens,
+                correct,
+                frontier,
+                label,
+                rng.integers(len(seeds), size=len(seeds)),
+                rng.integers(len(every[1]), size=len(every[1])),
+            )[0]
+            for _ in range(resamples)
+        ]
+        sweep = [tokens[x].mean() for x in frontier]
+        out.append(
+            {
+                "method": label,
+                "seeds": len(seeds),
+                "tokens": tok,
+                "accuracy": acc,
+                "frontier": level,
+                "gap": point,
+                "low": float(np.percentile(draws, 2.5)),
+                "high": float(np.percentile(draws, 97.5)),
+                "inside": min(sweep) <= tok <= max(sweep),
+            }
+        )
+    return out
+
+
+def _gap(
+    tokens: dict[str, np.ndarray],
+    correct: dict[str, np.ndarray],
+    frontier: list[str],
+    label: str,
+    si: np.ndarray,
+    pi: np.ndarray,
+) -> tuple[float, float, float, float]:
+    """``label``'s accuracy above the frontier on seeds ``si`` and problems ``pi``: (gap,
+    its tokens, its accuracy, the frontier's accuracy at those tokens)."""
+    at = {x: (tokens[x][np.ix_(si, pi)].mean(), correct[x][np.ix_(si, pi)].mean()) for x in tokens}
+    line = sorted(at[x] for x in frontier)
+    tok, acc = at[label]
+    level = float(np.interp(tok, [t for t, _ in line], [a for _, a in line]))
+    return acc - level, tok, acc, level
+
+
+def frontier_report(exp: Experiment, runs: dict[str, dict[str, dict[str, Any]]]) -> str:
+    """The primary measure: accuracy above the length-penalty frontier at matched tokens,
+    for the main evaluation and each extra one."""
+    keys = [
+        None,
+        *sorted({k for by in runs.values() for s in by.values() for k in s.get("at", {})}),
+    ]
+    lines = [
+        "Accuracy above the length-penalty frontier (GRPO and the grpo-lp sweep joined by "
+        "straight lines), at each method's tokens per attempt; 95% paired bootstrap "
+        f"interval over seeds and problems ({exp.frontier_bootstrap} resamples).",
+        "",
+    ]
+    rows = []
+    for key in keys:
+        for g in frontier_gaps(runs, key=key, resamples=exp.frontier_bootstrap):
+            rows.append(
+                [
+                    g["method"],
+                    key or "main",
+                    g["seeds"],
+                    f"{g['tokens']:.1f}",
+                    f"{g['accuracy']:.3f}",
+                    f"{g['frontier']:.3f}",
+                    f"{g['gap']:+.3f} [{g['low']:+.3f}, {g['high']:+.3f}]",
+                    "yes" if g["inside"] else "no (held flat)",
+                ]
+            )
+    header = ["method", "evaluation", "seeds", "tokens", "accuracy", "frontier", "above", "inside"]
+    return "\n".join([*lines, *markdown_table(header, rows)])
 
 
 def repeat_table(runs: dict[str, dict[str, dict[str, float]]]) -> list[str]:
@@ -376,15 +724,17 @@ def repeat_table(runs: dict[str, dict[str, dict[str, float]]]) -> list[str]:
     return [*lines, "", note]
 
 
-def plot(env_id: str, runs: dict[str, dict[str, dict[str, float]]], path: Path) -> None:
-    """Left: accuracy against tokens per episode, one point per method (mean ± std over
-    seeds). Right: the waste share of each method."""
+def plot(env_id: str, runs: dict[str, dict[str, dict[str, Any]]], path: Path) -> None:
+    """Left: accuracy against tokens per attempt, one point per method (mean ± std over
+    seeds; with a length-penalty sweep, every seed as a dot and the frontier as a line).
+    Right: the waste share of each method."""
     fig = figure(figsize=(11, 4.2), layout="constrained")  # checks that matplotlib is there
     from matplotlib import colormaps
 
     acc, waste = fig.subplots(1, 2)
     colors = colormaps["tab10"].colors
     labels = list(runs)
+    sweep = sum(map(is_frontier, labels)) > 1
     for i, label in enumerate(labels):
         scores = list(runs[label].values())
         x = np.array([s["tokens"] for s in scores])
@@ -392,6 +742,8 @@ def plot(env_id: str, runs: dict[str, dict[str, dict[str, float]]], path: Path) 
         w = np.array([s["waste_share"] for s in scores])
         spread = (lambda v: v.std(ddof=1)) if len(scores) > 1 else (lambda v: 0.0)
         color = colors[i % 10]
+        if sweep:
+            acc.scatter(x, y, s=10, alpha=0.5, color=color)
         acc.errorbar(
             x.mean(),
             y.mean(),
@@ -403,6 +755,16 @@ def plot(env_id: str, runs: dict[str, dict[str, dict[str, float]]], path: Path) 
             label=f"{label} ({len(scores)})",
         )
         waste.bar(i, w.mean(), yerr=spread(w), capsize=3, color=color)
+    if sweep:
+        line = sorted(
+            (
+                np.mean([s["tokens"] for s in by.values()]),
+                np.mean([s["accuracy"] for s in by.values()]),
+            )
+            for label, by in runs.items()
+            if is_frontier(label)
+        )
+        acc.plot(*zip(*line, strict=True), color="grey", ls="--", label="length-penalty frontier")
     acc.set_xlabel("tokens per episode")
     acc.set_ylabel("accuracy")
     acc.set_title("accuracy against compute (mean ± std over seeds)")

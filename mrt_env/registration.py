@@ -16,11 +16,11 @@ import gymnasium as gym
 from mrt_env.data.synthetic import TASKS
 from mrt_env.data.synthetic.arithmetic import ArithmeticTask
 from mrt_env.data.synthetic.base import SyntheticTask
-from mrt_env.data.synthetic.recheck import RecheckTask
+from mrt_env.data.synthetic.recheck import ChecksTask, RecheckTask
 from mrt_env.data.synthetic.search import SearchTask
 from mrt_env.episodes import MARKER_STOP_STRINGS
 from mrt_env.errors import ConfigError
-from mrt_env.lm.loading import DEFAULT_MODEL, RECHECK_MODEL, SHIPPED_MODELS
+from mrt_env.lm.loading import CHECKS_MODEL, DEFAULT_MODEL, RECHECK_MODEL, SHIPPED_MODELS
 from mrt_env.progress import AUTHORS_ANSWER_TOKENS
 
 __all__ = ["ENV_IDS", "STRATEGY_ENV_IDS", "block_settings", "check_model_for", "register_envs"]
@@ -68,6 +68,10 @@ ENV_IDS: dict[str, dict[str, Any]] = {
     # column: every idle block leaves a column to be guessed).
     "MRT-Recheck-v0": _synthetic(RecheckTask, max_blocks=11, model=RECHECK_MODEL),
     "MRT-Recheck-Tight-v0": _synthetic(RecheckTask, max_blocks=3, model=RECHECK_MODEL),
+    # The recheck variant where some extra blocks pay: a slip stays unless a check catches
+    # it. 12 blocks: more than a careful trace needs (a wait, a column and a check per
+    # column, then the answer: 10).
+    "MRT-Checks-v0": _synthetic(ChecksTask, max_blocks=12, model=CHECKS_MODEL),
 }
 """Registered id -> its default ``ReasoningEnvConfig`` fields (``gym.make`` kwargs override)."""
 

@@ -56,6 +56,8 @@ NOT_RUN: dict[tuple[str, str], str] = {
     "800 streams and trains PPO (minutes); tests/test_examples.py runs the same in small",
     ("docs/experiments.md", "python examples/mrt_vs_grpo.py --env MRT-Recheck-v0 \\"): "hours of "
     "training; tests/test_examples.py runs the example in small",
+    ("docs/experiments.md", "python examples/mrt_vs_grpo.py --env MRT-Checks-v0 \\"): "hours of "
+    "training; tests/test_examples.py runs the example in small",
     (
         "docs/grading.md",
         "from mrt_env.grading import extract_answer, answers_matc",
@@ -76,6 +78,10 @@ NOT_RUN: dict[tuple[str, str], str] = {
         "docs/tiny-model.md",
         "mrt-pretrain --out runs/recheck --tasks recheck --effici",
     ): "trains for 30 minutes",
+    (
+        "docs/tiny-model.md",
+        "mrt-pretrain --out runs/checks --tasks checks --efficien",
+    ): "trains for 20 minutes and more",
     (
         "docs/training.md",
         "mrt-train --algorithm mrt --alpha 1.0 --out runs/mrt    ",

@@ -5,6 +5,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
@@ -50,6 +51,85 @@ def test_mrt_vs_grpo_continues_a_killed_run_or_restarts_one_killed_before_its_ch
     (run / "checkpoint.pt").write_bytes(b"")
     config = example.train_config(exp, "grpo", 3, run)
     assert config.resume and not config.overwrite
+
+
+def _mrt_vs_grpo(monkeypatch):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("mrt_vs_grpo", EXAMPLES / "mrt_vs_grpo.py")
+    example = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, "mrt_vs_grpo", example)  # its dataclasses look it up
+    spec.loader.exec_module(example)
+    return example
+
+
+def test_mrt_vs_grpo_arms_of_the_length_penalty_experiment(tmp_path, monkeypatch):
+    example = _mrt_vs_grpo(monkeypatch)
+    exp = example.Experiment(
+        env="MRT-Checks-v0",
+        methods=("base", "grpo", "grpo-lp", "mrt", "mrt-oracle", "mrt-prefix", "mrt-prefix-group"),
+        length_penalty=(0.002, 0.006, 0.02),
+        out=tmp_path,
+    )
+    labels = [example.method_label(exp, arm) for arm in example.arms(exp)]
+    assert labels == [
+        "grpo",
+        "grpo-lp",
+        "grpo-lp0.006",
+        "grpo-lp0.02",
+        "mrt",
+        "mrt-oracle",
+        "mrt-prefix",
+        "mrt-prefix-group",
+    ]
+    configs = {
+        label: example.train_config(exp, arm, 0, tmp_path / label)
+        for label, arm in zip(labels, example.arms(exp), strict=True)
+    }
+    assert [configs[x].length_penalty for x in labels[:4]] == [0.0, 0.002, 0.006, 0.02]
+    assert configs["mrt-oracle"].oracle_prover and not configs["mrt"].oracle_prover
+    assert (configs["mrt-oracle"].scheme, configs["mrt-oracle"].baseline) == ("block", "group")
+    assert (configs["mrt-prefix"].scheme, configs["mrt-prefix"].baseline) == (
+        "prefix",
+        "termination",
+    )
+    assert configs["mrt-prefix-group"].baseline == "group"
+    assert all(c.save_rollouts and c.token_budget == exp.token_budget for c in configs.values())
+    steps = example.Experiment(env="MRT-Checks-v0", methods=("grpo",), steps=40, out=tmp_path)
+    (arm,) = example.arms(steps)
+    assert example.method_label(steps, arm) == "grpo-n40"
+    config = example.train_config(steps, arm, 0, tmp_path / "n")
+    assert config.steps == 40 and config.token_budget is None
+    with pytest.raises(example.ConfigError, match="--length-penalty must be > 0"):
+        example.Experiment(length_penalty=(0.0,))
+
+
+def test_mrt_vs_grpo_measures_a_method_against_the_length_penalty_frontier(monkeypatch):
+    example = _mrt_vs_grpo(monkeypatch)
+    rng = np.random.default_rng(0)
+    n = 400
+
+    def run(accuracy, tokens):
+        correct = "".join("1" if v else "0" for v in rng.random(n) < accuracy)
+        return {"per_problem": {"correct": correct, "tokens": [tokens] * n}}
+
+    # The frontier: GRPO at 100 tokens (0.8), the penalty at 60 (0.6); at 80 tokens it
+    # stands at 0.7. One method sits on it, one 0.1 above it, one beyond its end.
+    runs = {
+        "grpo": {s: run(0.8, 100) for s in "01234"},
+        "grpo-lp": {s: run(0.6, 60) for s in "01234"},
+        "grpo-lp-n40": {s: run(0.1, 80) for s in "01234"},  # equal steps: not on it
+        "mrt": {s: run(0.8, 80) for s in "01234"},
+        "mrt-prefix": {s: run(0.7, 80) for s in "01234"},
+        "mrt-oracle": {s: run(0.9, 120) for s in "0123"},
+    }
+    gaps = {g["method"]: g for g in example.frontier_gaps(runs, resamples=400)}
+    assert gaps["mrt"]["frontier"] == pytest.approx(0.7, abs=0.02)
+    assert gaps["mrt"]["gap"] == pytest.approx(0.1, abs=0.03)
+    assert 0 < gaps["mrt"]["low"] < gaps["mrt"]["gap"] < gaps["mrt"]["high"]
+    assert gaps["mrt-prefix"]["low"] < 0 < gaps["mrt-prefix"]["high"]
+    assert gaps["mrt-oracle"]["seeds"] == 4 and not gaps["mrt-oracle"]["inside"]
+    assert gaps["mrt"]["inside"]
 
 
 @pytest.mark.slow

@@ -15,6 +15,7 @@ __all__ = [
     "BACKENDS",
     "DEFAULT_MODEL",
     "DTYPES",
+    "CHECKS_MODEL",
     "RECHECK_MODEL",
     "SHIPPED_MODELS",
     "ModelSettings",
@@ -169,9 +170,17 @@ DEFAULT_MODEL = "mrt-env/tiny"
 RECHECK_MODEL = "mrt-env/recheck"
 """The shipped model that writes MRT-Recheck (``mrt_env/assets/recheck``, see its README)."""
 
-SHIPPED_MODELS: dict[str, str] = {DEFAULT_MODEL: "tiny", RECHECK_MODEL: "recheck"}
+CHECKS_MODEL = "mrt-env/checks"
+"""The shipped model that writes MRT-Checks (``mrt_env/assets/checks``, see its README)."""
+
+SHIPPED_MODELS: dict[str, str] = {
+    DEFAULT_MODEL: "tiny",
+    RECHECK_MODEL: "recheck",
+    CHECKS_MODEL: "checks",
+}
 """The models in the package (name -> folder of ``mrt_env/assets``), each with its model
-card: ``tiny`` writes MRT-Arithmetic and MRT-Search, ``recheck`` writes MRT-Recheck."""
+card: ``tiny`` writes MRT-Arithmetic and MRT-Search, ``recheck`` writes MRT-Recheck,
+``checks`` writes MRT-Checks."""
 
 
 def default_model_path(name: str = DEFAULT_MODEL) -> Any:

@@ -35,6 +35,7 @@ TASK_ENV_IDS = {
     "arithmetic": "MRT-Arithmetic-v0",
     "search": "MRT-Search-v0",
     "recheck": "MRT-Recheck-v0",
+    "checks": "MRT-Checks-v0",
 }
 
 

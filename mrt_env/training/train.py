@@ -86,6 +86,8 @@ OLD_CHECKPOINT = "checkpoint.pt"
 """Where mrt-env wrote its checkpoints before (torch.save): read only if it holds nothing
 but tensors and plain values (``torch.load(weights_only=True)``)."""
 METRICS = "metrics.jsonl"
+ROLLOUTS = "rollouts.jsonl"
+"""With ``save_rollouts``: one row per trace sampled for training."""
 MAX_SEED = 2**32 - 1
 """The largest --seed (numpy's legacy seeding, and so many a library's, stops there)."""
 
@@ -173,6 +175,9 @@ class TrainConfig(CommandConfig):
     """Evaluate every N steps (0: only at the end)."""
     checkpoint_every: int = 10
     """Write checkpoint.safetensors every N steps (and at the end)."""
+    save_rollouts: bool = False
+    """Also write every trace sampled for training to rollouts.jsonl (the step, then the
+    episode as mrt-bench writes it): what the policy wrote, step by step, to audit a run."""
     seed: int = 0
     """Seed of everything: problem choice, sampling, initialisation of optimizer state
     (0 to 2**32 - 1)."""
@@ -441,7 +446,7 @@ def _train_locked(config: TrainConfig) -> Path:
 
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
-    files = (out / CHECKPOINT, out / OLD_CHECKPOINT, out / METRICS)
+    files = (out / CHECKPOINT, out / OLD_CHECKPOINT, out / METRICS, out / ROLLOUTS)
     held = [p for p in files if p.exists() and p.stat().st_size]
     if held and not config.resume:
         if not config.overwrite:
@@ -484,7 +489,9 @@ def _train_locked(config: TrainConfig) -> Path:
         restore_weights(model, state.get("model"), found[0], fix=_BAD_CHECKPOINT)
         restore_optimizer(optimizer, state.get("optimizer"), found[0], fix=_BAD_CHECKPOINT)
     if config.resume:
-        _drop_rows_after(out / METRICS, step)  # steps logged after the checkpoint rerun
+        for path in (out / METRICS, out / ROLLOUTS):
+            if path.exists():
+                _drop_rows_after(path, step)  # steps logged after the checkpoint rerun
         # A kill between the checkpoint and its step's evaluation: that evaluation is owed.
         owed = _eval_due(config, step, sampled) and not _has_eval(out / METRICS, step)
     (out / "config.json").write_text(json.dumps(_comparable(config), indent=2) + "\n")
@@ -497,6 +504,7 @@ def _train_locked(config: TrainConfig) -> Path:
     env = make_env(config, rollout_lm, problems, num_envs=width)
     writer = _tensorboard(out)
     log = (out / METRICS).open("a", encoding="utf-8")
+    traces_log = (out / ROLLOUTS).open("a", encoding="utf-8") if config.save_rollouts else None
     by_tokens = config.token_budget is not None  # the bar counts what ends the run
     bar = tqdm(
         total=config.token_budget if by_tokens else config.steps,
@@ -547,6 +555,10 @@ def _train_locked(config: TrainConfig) -> Path:
             if config.algorithm == "mrt-star":
                 batch = star_selection(batch, config.star_keep)
             row: dict[str, Any] = {"step": step + 1, "sampled_tokens": sampled, **batch.stats}
+            if traces_log is not None:
+                lines = (json.dumps({"step": step + 1, **t.to_row()}) for t in batch.traces)
+                traces_log.write("".join(f"{line}\n" for line in lines))
+                traces_log.flush()
             for group in optimizer.param_groups:
                 group["lr"] = row["lr"] = learning_rate(config, step)
             if batch.traces:
@@ -579,6 +591,8 @@ def _train_locked(config: TrainConfig) -> Path:
     finally:
         bar.close()
         log.close()
+        if traces_log is not None:
+            traces_log.close()
         env.close()
         if writer is not None:
             writer.close()
@@ -692,6 +706,7 @@ def _comparable(config: TrainConfig) -> dict[str, Any]:
         "eval_every",
         "eval_problems",
         "checkpoint_every",
+        "save_rollouts",
         "threads",
     )
     settings = {k: v for k, v in asdict(config).items() if k not in free}

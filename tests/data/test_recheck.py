@@ -1,10 +1,12 @@
 """MRT-Recheck: the waste-rich testbed's traces, its exact μ and what counts as waste."""
 
+import hashlib
+
 import numpy as np
 import pytest
 
-from mrt_env.data.synthetic import RecheckTask, get_task
-from mrt_env.data.synthetic.recheck import WAIT_LINE
+from mrt_env.data.synthetic import ChecksTask, RecheckTask, get_task
+from mrt_env.data.synthetic.recheck import BLOCK_KINDS, WAIT_LINE, block_kind
 
 
 @pytest.fixture
@@ -92,3 +94,67 @@ def test_waste_counts_blocks_that_change_nothing(task):
 def test_knobs_are_validated(knob, value):
     with pytest.raises(ValueError, match=knob):
         get_task("recheck", **{knob: value})
+
+
+# -- MRT-Checks: the variant where a check can pay -------------------------------------
+
+
+def test_a_check_fixes_a_slip_and_an_unchecked_slip_stays():
+    task, p = ChecksTask(), problem_with(RecheckTask(), 482, 396)
+    J = task.oracle_success
+    slipped = ["2+6+0=08 rest 48+39\n", "8+9+0=18 rest 4+3\n"]
+    assert J(p, slipped) == 0.0
+    assert J(p, [*slipped, "fix 8+9+0=17 rest 4+3\n"]) == pytest.approx(0.7)
+    kinds = [block_kind(task, p, [*slipped, "fix 8+9+0=17 rest 4+3\n"], i) for i in range(3)]
+    assert kinds == ["column", "slip", "fix"]
+    checked = ["2+6+0=08 rest 48+39\n", "ok 2+6+0=08\n", WAIT_LINE, "\\boxed{878}\n"]
+    assert [block_kind(task, p, checked, i) for i in range(4)] == [
+        "column",
+        "ok",
+        "wait",
+        "answer",
+    ]
+    # A "fix" that changes nothing is an idle check; a column after the last, a slip.
+    assert block_kind(task, p, ["2+6+0=08\n", "fix 2+6+0=08\n"], 1) == "ok"
+    done = ["2+6+0=08\n", "8+9+0=17\n", "4+3+1=08\n", "1+1+0=02\n"]
+    assert block_kind(task, p, done, 3) == "slip"
+
+
+def test_lean_keeps_its_slips_and_careful_checks_catch_half_of_them():
+    task, rng = get_task("checks"), np.random.default_rng(0)
+    n = 2000
+    for style, accuracy in (("lean", 0.8**3), ("careful", 0.9**3)):
+        right, kinds = 0, {k: 0 for k in BLOCK_KINDS}
+        for problem in task.problems(n):
+            blocks = task.trace(problem, rng, style).blocks
+            right += blocks[-1] == f"\\boxed{{{problem.answer}}}\n"
+            for i in range(len(blocks)):
+                kinds[block_kind(task, problem, blocks, i)] += 1
+            # The boxed answer is the one the written sums give: J before it is 1 or 0.
+            assert task.oracle_success(problem, blocks[:-1]) == float(
+                blocks[-1] == f"\\boxed{{{problem.answer}}}\n"
+            )
+            assert task.waste(blocks) == sum(b == WAIT_LINE or b.startswith("ok ") for b in blocks)
+        assert right / n == pytest.approx(accuracy, abs=0.03), style
+        columns = kinds["column"] + kinds["slip"]
+        assert columns == 3 * n
+        assert kinds["slip"] / columns == pytest.approx(task.slip_prob, abs=0.02)
+        assert kinds["other"] == 0
+        if style == "lean":
+            assert kinds["ok"] == kinds["fix"] == kinds["wait"] == 0
+        else:  # a check after half the columns, right or not: a fix for a fifth of them
+            checks = kinds["ok"] + kinds["fix"]
+            assert checks / columns == pytest.approx(task.check_prob, abs=0.03)
+            assert kinds["fix"] / checks == pytest.approx(task.slip_prob, abs=0.03)
+            assert kinds["wait"] / columns == pytest.approx(task.wait_prob, abs=0.03)
+
+
+def test_the_recheck_solver_draws_as_before():
+    # ChecksTask shares the slip rule with RecheckTask; the shipped recheck model was
+    # trained on RecheckTask's traces, which must not change with it.
+    rng = np.random.default_rng(7)
+    problem = RecheckTask().problem(3)
+    texts = [RecheckTask().trace(problem, rng, "careful").text for _ in range(40)]
+    assert sum(t.count("fix ") for t in texts) > 0
+    # The digest of these draws before ChecksTask was added (commit 0754064).
+    assert hashlib.sha256("".join(texts).encode()).hexdigest()[:12] == "f4fb258a67fc"

@@ -68,7 +68,13 @@ FILE_BACKED_IDS = sorted(i for i, kw in mrt_env.ENV_IDS.items() if kw["problems"
 
 def test_every_registered_id_is_checked_somewhere():
     # File-backed ids here; the synthetic ones with their default model in tests/assets.
-    offline = {"MRT-Arithmetic-v0", "MRT-Search-v0", "MRT-Recheck-v0", "MRT-Recheck-Tight-v0"}
+    offline = {
+        "MRT-Arithmetic-v0",
+        "MRT-Search-v0",
+        "MRT-Recheck-v0",
+        "MRT-Recheck-Tight-v0",
+        "MRT-Checks-v0",
+    }
     assert set(FILE_BACKED_IDS) | offline == set(mrt_env.ENV_IDS)
 
 

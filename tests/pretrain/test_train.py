@@ -81,6 +81,6 @@ def test_bad_command_line_settings_are_an_error_not_a_traceback(capsys):
     assert main(["--tasks", "chess"]) == 2
     err = capsys.readouterr().err.strip()
     assert (
-        err == "mrt-pretrain: error: tasks must be some of ['arithmetic', 'recheck', "
-        "'search'], got ['chess']"
+        err == "mrt-pretrain: error: tasks must be some of ['arithmetic', 'checks', "
+        "'recheck', 'search'], got ['chess']"
     )

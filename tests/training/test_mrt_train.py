@@ -64,10 +64,12 @@ def test_two_steps_of_each_new_option(settings, tmp_path):
 
 def test_resume_takes_the_same_next_step(tmp_path):
     common = {"algorithm": "mrt", "checkpoint_every": 1, **SMALL, "eval_problems": 0}
+    common["save_rollouts"] = True
     train(TrainConfig(steps=2, out=tmp_path / "straight", **common))
     train(TrainConfig(steps=1, out=tmp_path / "stopped", **common))  # the "kill" after step 1
-    with (tmp_path / "stopped" / "metrics.jsonl").open("a") as f:  # a step logged, never saved
-        f.write('{"step": 2, "sampled_tokens": -1}\n')
+    for name in ("metrics.jsonl", "rollouts.jsonl"):  # a step logged, never saved
+        with (tmp_path / "stopped" / name).open("a") as f:
+            f.write('{"step": 2, "sampled_tokens": -1}\n')
     train(TrainConfig(steps=2, out=tmp_path / "stopped", resume=True, **common))
     a, b = weights(tmp_path / "straight"), weights(tmp_path / "stopped")
     assert all(torch.equal(a[k], b[k]) for k in a)
@@ -78,6 +80,12 @@ def test_resume_takes_the_same_next_step(tmp_path):
         json.loads(x) for x in (tmp_path / "straight" / "metrics.jsonl").read_text().splitlines()
     ]
     assert [r["sampled_tokens"] for r in rows] == [r["sampled_tokens"] for r in straight]
+    # Every trace trained on, once: the rows of the rerun step replace the stray one.
+    traces = [(tmp_path / d / "rollouts.jsonl").read_text() for d in ("straight", "stopped")]
+    assert traces[0] == traces[1]
+    kept = [json.loads(x) for x in traces[0].splitlines()]
+    assert [r["step"] for r in kept] == [1] * 4 + [2] * 4  # 2 problems x 2 traces a step
+    assert all(r["blocks"] and r["problem_id"] for r in kept)
     with pytest.raises(RunStateError, match=r"other settings \(alpha: 1\.0 -> 0\.5\)"):
         train(
             TrainConfig(steps=3, out=tmp_path / "stopped", resume=True, **{**common, "alpha": 0.5})

@@ -6,6 +6,8 @@
   that hits a target, one attempt per block; exploration matters.
 * :class:`~mrt_env.data.synthetic.recheck.RecheckTask` (``MRT-Recheck-v0``): long addition
   with slips, fixes and idle blocks whose progress is exactly 0; the waste-rich testbed.
+* :class:`~mrt_env.data.synthetic.recheck.ChecksTask` (``MRT-Checks-v0``): its variant where
+  slips stay unless a check catches them, so some extra blocks pay and others are waste.
 
 Problem ``i`` of a family is a pure function of ``(seed, i)``. ``load_problems("search")``
 gives the held-out evaluation set (seed 0, the first :data:`EVAL_PROBLEMS`); the shipped
@@ -16,7 +18,7 @@ from __future__ import annotations
 
 from mrt_env.data.synthetic.arithmetic import ArithmeticTask
 from mrt_env.data.synthetic.base import ANSWER_OPEN, SyntheticTask, WorkedSolution
-from mrt_env.data.synthetic.recheck import RecheckTask
+from mrt_env.data.synthetic.recheck import ChecksTask, RecheckTask
 from mrt_env.data.synthetic.search import SearchTask
 from mrt_env.errors import ConfigError
 
@@ -26,6 +28,7 @@ __all__ = [
     "TASKS",
     "TRAIN_SEED",
     "ArithmeticTask",
+    "ChecksTask",
     "RecheckTask",
     "SearchTask",
     "SyntheticTask",
@@ -46,6 +49,7 @@ TASKS: dict[str, type[SyntheticTask]] = {
     "arithmetic": ArithmeticTask,
     "search": SearchTask,
     "recheck": RecheckTask,
+    "checks": ChecksTask,
 }
 
 

@@ -39,6 +39,7 @@ outcome unless the block budget is tight):
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -48,7 +49,7 @@ from mrt_env.data.synthetic.arithmetic import AdditionTask
 from mrt_env.data.synthetic.base import ANSWER_OPEN, WorkedSolution
 from mrt_env.types import Problem
 
-__all__ = ["WAIT_LINE", "RecheckTask"]
+__all__ = ["BLOCK_KINDS", "WAIT_LINE", "ChecksTask", "RecheckTask", "block_kind", "slipped_sum"]
 
 WAIT_LINE = "wait, let me re-read the question\n"
 """The idle block: it restates nothing the model could use (no digits)."""
@@ -98,8 +99,7 @@ class RecheckTask(AdditionTask):
                 blocks.append(WAIT_LINE)
             if rng.random() < self.slip_prob:
                 head, s, rest = line[:6], int(line[6:8]), line[8:]
-                wrong = s + 1 if s == 0 or (s < 19 and rng.random() < 0.5) else s - 1
-                blocks += [f"{head}{wrong:02d}{rest}\n", f"fix {line}\n"]
+                blocks += [f"{head}{slipped_sum(s, rng):02d}{rest}\n", f"fix {line}\n"]
             else:
                 blocks.append(line + "\n")
                 if careful and rng.random() < self.check_prob:
@@ -142,7 +142,7 @@ class RecheckTask(AdditionTask):
                 d = int(rng.choice([v for v in range(10) if v != d]))
             digits.append(d)
             carry = s // 10
-        return _read_upwards(digits, carry)
+        return read_upwards(digits, carry)
 
     def oracle_success(self, problem: Problem, blocks: tuple[str, ...] | list[str]) -> float:
         """The exact J after ``blocks``: the chance that :meth:`forced_answer` is right.
@@ -166,7 +166,7 @@ class RecheckTask(AdditionTask):
             digits.append(gold[at] if at < len(gold) else s % 10)  # the only right digit
             carry = s // 10
         # The last carry (the sum's leading 1) is exact: it decides on its own.
-        return p if _read_upwards(digits, carry) == problem.answer else 0.0
+        return p if read_upwards(digits, carry) == problem.answer else 0.0
 
     def waste(self, blocks: tuple[str, ...] | list[str]) -> int:
         """Idle blocks: those that leave the written sums as they were and commit nothing
@@ -180,7 +180,98 @@ class RecheckTask(AdditionTask):
         return wasted
 
 
-def _read_upwards(digits: list[int], carry: int) -> str:
+def read_upwards(digits: list[int], carry: int) -> str:
     """The sum read from its column digits (units first) and the last carry."""
     text = "".join(str(d) for d in reversed(digits))
     return (str(carry) if carry else "") + text if text else str(carry)
+
+
+def slipped_sum(s: int, rng: np.random.Generator) -> int:
+    """A column sum ``s`` written off by one (kept within a column's range, 0 to 19)."""
+    return s + 1 if s == 0 or (s < 19 and rng.random() < 0.5) else s - 1
+
+
+BLOCK_KINDS = ("column", "slip", "wait", "ok", "fix", "answer", "other")
+"""What :func:`block_kind` calls a block."""
+
+
+def block_kind(task: RecheckTask, problem: Problem, blocks: Sequence[str], i: int) -> str:
+    """What block ``i`` of ``blocks`` is, by what it does to the written sums.
+
+    ``column``: a new column whose sum is right for the carry written before it; ``slip``:
+    a new column written wrong; ``wait``: the idle line; ``ok``: a check line that changes
+    nothing; ``fix``: a check that changes the last written sum;
+    ``answer``: the boxed answer; ``other``: anything else (changes nothing).
+    """
+    block = blocks[i]
+    if ANSWER_OPEN in block:
+        return "answer"
+    if block == WAIT_LINE:
+        return "wait"
+    before, after = task.written_sums(blocks[:i]), task.written_sums(blocks[: i + 1])
+    if after == before:  # a check that changes nothing is idle, whatever it says
+        return "ok" if block.startswith(("ok ", "fix ")) else "other"
+    if block.startswith("fix "):
+        return "fix"
+    if len(before) >= task.digits:
+        return "slip"  # a column past the last one
+    a, b = task.digit_pairs(problem)[len(before)]
+    carry = before[-1] // 10 if before else 0
+    return "column" if after[-1] == a + b + carry else "slip"
+
+
+@dataclass(frozen=True)
+class ChecksTask(RecheckTask):
+    """MRT-Checks: the recheck variant where some extra blocks pay.
+
+    Slips are not fixed at once. A ``careful`` solver checks a column, whether it is right
+    or not, with probability ``check_prob``: the check reads ``ok 8+9+0=17`` when the
+    column is right (idle) and ``fix 8+9+0=17 rest 4+3`` when it slipped (productive: it
+    turns a lost problem back into a winnable one). ``wait`` lines stay pure waste. A
+    slip nobody checks stays written: the next column starts from its carry and the
+    answer reads its digit, so the ``lean`` solver, which never checks, keeps its slips::
+
+        Q 482+396
+        wait, let me re-read the question     <- idle
+        2+6+0=08 rest 48+39
+        ok 2+6+0=08                           <- a check of a right column: idle
+        8+9+0=18 rest 4+3                     <- a slip
+        fix 8+9+0=17 rest 4+3                 <- a check that catches it: productive
+        4+3+1=08
+        \\boxed{878}
+
+    The exact μ and the idle blocks are :class:`RecheckTask`'s. With the defaults a column
+    slips with probability 0.2: the lean solver is right (1 − 0.2)³ ≈ 0.51 of the time, a
+    solver that checks every column always, the careful one (1 − 0.2 · 0.5)³ ≈ 0.73.
+    """
+
+    slip_prob: float = 0.2
+    """Chance that a column's sum is written off by one."""
+    check_prob: float = 0.5
+    """careful style: chance of a check after a column (``ok`` or ``fix``)."""
+    name: str = "checks"
+
+    def trace(self, problem: Problem, rng: np.random.Generator, style: str) -> WorkedSolution:
+        self.check_style(style)
+        careful = style == "careful"
+        blocks: list[str] = []
+        digits: list[int] = []
+        carry = 0
+        x, y = (str(v) for v in problem.metadata["operands"])
+        for k, (a, b) in enumerate(self.digit_pairs(problem), start=1):
+            if careful and rng.random() < self.wait_prob:
+                blocks.append(WAIT_LINE)
+            s = a + b + carry
+            written = slipped_sum(s, rng) if rng.random() < self.slip_prob else s
+            rest = f" rest {x[:-k]}+{y[:-k]}" if k < len(x) else ""
+            blocks.append(f"{a}+{b}+{carry}={written:02d}{rest}\n")
+            if careful and rng.random() < self.check_prob:
+                if written == s:
+                    blocks.append(f"ok {a}+{b}+{carry}={s:02d}\n")
+                else:
+                    blocks.append(f"fix {a}+{b}+{carry}={s:02d}{rest}\n")
+                    written = s
+            digits.append(written % 10)
+            carry = written // 10
+        blocks.append(f"{ANSWER_OPEN}{read_upwards(digits, carry)}}}\n")
+        return WorkedSolution(tuple(blocks), style)
