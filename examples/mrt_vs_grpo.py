@@ -19,7 +19,7 @@ problems (think-to-budget, one sample each):
 * ``mrt-prefix``: the paper's MRT-RL (continuations of a random prefix credited R − J_j);
 * ``mrt-star``: progress-filtered fine-tuning.
 
-Reported per method, mean ± sample std over seeds: accuracy, tokens per episode, tokens per
+Reported per method, mean ± sample std over seeds: accuracy, tokens per attempt, tokens per
 solved problem, waste share (the task's idle blocks over all blocks), episode regret,
 token regret, and μ's signal (mean progress of wasted and of productive blocks). The
 table goes to ``summary.md`` and the figure to ``mrt_vs_grpo.png`` in ``--out``.
@@ -295,7 +295,7 @@ def evaluate(
 
 def diagnostics(env_id: str, results: Path, budget: int) -> dict[str, Any]:
     """Waste share (the task's idle blocks over all blocks) and μ's per-block signal: the
-    mean progress J_{i+1} − J_i of wasted blocks and of productive ones, which is what
+    mean progress J_j − J_{j−1} of wasted blocks j and of productive ones, which is what
     progress credit is made of. On search also the repeat rate after m distinct pairs.
 
     Also, for the statistics across runs: each problem's correctness and tokens
@@ -395,10 +395,10 @@ _MEANINGS = {
     "slip_per_attempt": "columns written wrong per attempt",
     "check_rate": "checks (`ok` or `fix`) per column written",
     "slips_fixed": "fixing checks per slip",
-    "tokens_per_solved": "tokens per episode over accuracy: compute per solved problem",
+    "tokens_per_solved": "tokens per attempt over accuracy: compute per solved problem",
     "waste_share": "the task's idle blocks (changing nothing) over all blocks",
     "token_regret": "normalized token regret at the largest token budget of mrt-bench",
-    "progress_wasted": "mean progress J_{i+1} − J_i of a wasted block (μ of the evaluation)",
+    "progress_wasted": "mean progress J_j − J_{j−1} of a wasted block j (μ of the evaluation)",
     "progress_productive": "mean progress of a productive block (μ of the evaluation)",
 }
 
@@ -765,7 +765,7 @@ def plot(env_id: str, runs: dict[str, dict[str, dict[str, Any]]], path: Path) ->
             if is_frontier(label)
         )
         acc.plot(*zip(*line, strict=True), color="grey", ls="--", label="length-penalty frontier")
-    acc.set_xlabel("tokens per episode")
+    acc.set_xlabel("tokens per attempt")
     acc.set_ylabel("accuracy")
     acc.set_title("accuracy against compute (mean ± std over seeds)")
     waste.set_xticks(range(len(labels)), labels, rotation=30, ha="right")
