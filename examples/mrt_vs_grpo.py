@@ -4,6 +4,8 @@
         --results docs/results/mrt_vs_grpo/MRT-Recheck-v0.json
     python examples/mrt_vs_grpo.py                       # MRT-Search-v0, 5 methods x 5 seeds
     python examples/mrt_vs_grpo.py --seeds 0 --token-budget 5000 --eval-problems 50  # a taste
+    python examples/mrt_vs_grpo.py --env MRT-Checks-v0 --methods base grpo grpo-lp mrt \
+        --length-penalty 0.002 0.006 0.02 --extra-temperatures 0.7   # against a frontier
 
 Methods (``--methods``), each trained from the env's shipped model with the same sampled
 tokens (``--token-budget``: equal compute), then evaluated by ``mrt-bench`` on held-out
@@ -13,16 +15,21 @@ problems (think-to-budget, one sample each):
   row ``base-t0.7``);
 * ``grpo``: outcome reward, group-normalised;
 * ``grpo-lp``: GRPO on the outcome minus ``--length-penalty`` per token (the paper's
-  length-penalty baseline);
+  length-penalty baseline); several values train one run each, a sweep;
 * ``mrt``: our per-block credit (outcome advantage + α × the block's progress, group
-  baseline per block index);
+  baseline per block index); ``mrt-oracle``: the same with the task's exact μ;
 * ``mrt-prefix``: the paper's MRT-RL (continuations of a random prefix credited R − J_j);
+  ``mrt-prefix-group``: the same continuations against each other;
 * ``mrt-star``: progress-filtered fine-tuning.
 
 Reported per method, mean ± sample std over seeds: accuracy, tokens per attempt, tokens per
 solved problem, waste share (the task's idle blocks over all blocks), episode regret,
 token regret, and μ's signal (mean progress of wasted and of productive blocks). The
-table goes to ``summary.md`` and the figure to ``mrt_vs_grpo.png`` in ``--out``.
+table goes to ``summary.md`` and the figure to ``mrt_vs_grpo.png`` in ``--out``. With a
+length-penalty sweep, also each method's accuracy above the frontier that GRPO and the
+penalties draw (at its own tokens per attempt, with a paired bootstrap interval over seeds
+and problems). ``--extra-temperatures`` and ``--extra-budget-factors`` evaluate every
+model again, colder or with a larger block budget.
 
 Resumable and kill-safe: every finished (method, seed) is written to ``--results`` (a JSON
 of summarised scores, small enough to commit) before the next starts, and a rerun skips
