@@ -13,9 +13,9 @@ from mrt_env.lm.base import LanguageModel
 
 __all__ = [
     "BACKENDS",
+    "CHECKS_MODEL",
     "DEFAULT_MODEL",
     "DTYPES",
-    "CHECKS_MODEL",
     "RECHECK_MODEL",
     "SHIPPED_MODELS",
     "ModelSettings",
