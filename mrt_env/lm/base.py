@@ -5,7 +5,8 @@ them) both talk to a model through :class:`LanguageModel`: batched ``generate`` 
 strings, ``score`` (log-probability of a continuation), ``count_tokens`` and the chat
 template. Backends: :class:`~mrt_env.lm.transformers_lm.TransformersLM` (CPU/GPU),
 :class:`~mrt_env.lm.vllm_lm.VLLMLM` (GPU), :class:`~mrt_env.lm.openai_lm.OpenAICompatibleLM`
-(any server that speaks the OpenAI completions API).
+(any server that speaks the OpenAI completions API). :func:`tokens_to_reach`, a
+tokenizer's helper, is here rather than in a backend because MRT's credit uses it too.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ __all__ = [
     "continuation_logprob",
     "cut_at_stop",
     "to_messages",
+    "tokens_to_reach",
 ]
 
 FinishReason = Literal["stop", "length"]
@@ -188,6 +190,21 @@ def cut_at_stop(text: str, stops: Sequence[str]) -> tuple[str, str | None]:
         if i != -1 and (i < best or (i == best and fired is not None and len(s) > len(fired))):
             best, fired = i, s
     return text[:best], fired
+
+
+def tokens_to_reach(tokenizer: Any, ids: Sequence[int], chars: int) -> int:
+    """The fewest leading tokens of ``ids`` whose decoded text (special tokens skipped) has
+    at least ``chars`` characters (``len(ids)`` if none has), by bisection: decoded length
+    grows with the prefix, and decoding one token at a time is not exact for every
+    tokenizer (a character split across byte tokens)."""
+    low, high = 0, len(ids)
+    while low < high:
+        mid = (low + high) // 2
+        if len(tokenizer.decode(list(ids[:mid]), skip_special_tokens=True)) >= chars:
+            high = mid
+        else:
+            low = mid + 1
+    return low
 
 
 LOGPROB_TOLERANCE = 1e-3

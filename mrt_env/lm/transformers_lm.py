@@ -31,6 +31,7 @@ from mrt_env.lm.base import (
     check_generate_args,
     check_logprob,
     cut_at_stop,
+    tokens_to_reach,
 )
 from mrt_env.lm.kv_cache import (
     PrefixStore,
@@ -611,21 +612,6 @@ def _right_aligned(parts: list[tuple[Any, Any] | None], lengths: list[int], widt
         if part is not None:
             keys[i, :, width - n :], values[i, :, width - n :] = part
     return keys, values
-
-
-def tokens_to_reach(tokenizer: Any, ids: Sequence[int], chars: int) -> int:
-    """The fewest leading tokens of ``ids`` whose decoded text (special tokens skipped) has
-    at least ``chars`` characters (``len(ids)`` if none has), by bisection: decoded length
-    grows with the prefix, and decoding one token at a time is not exact for every
-    tokenizer (a character split across byte tokens)."""
-    low, high = 0, len(ids)
-    while low < high:
-        mid = (low + high) // 2
-        if len(tokenizer.decode(list(ids[:mid]), skip_special_tokens=True)) >= chars:
-            high = mid
-        else:
-            low = mid + 1
-    return low
 
 
 def next_token_logprobs(logits: Any, input_ids: Any) -> Any:

@@ -3,9 +3,9 @@
 =====================  ========================================================
 module                 job
 =====================  ========================================================
-:mod:`.losses`         the objectives, pure functions of tensors
 :mod:`.credit`         MRT's credit for every engine: outcomes and J to per-token advantages
-:mod:`.rollouts`       traces from a policy in a vector env, as training tensors
+:mod:`.losses`         the losses (PPO's clipped surrogate, the NLL), pure functions of tensors
+:mod:`.rollouts`       traces from a policy in a vector env, as a batch of tokens
 :mod:`.train`          ``mrt-train``: the loop, checkpoints, logs, evaluation
 :mod:`.vllm_sync`      trained weights into the vLLM rollout engine
 :mod:`.trl`            rewards and datasets for TRL's ``GRPOTrainer`` (extra ``trl``)

@@ -1,10 +1,10 @@
 """MRT's credit: from outcomes and J values to per-token advantages, for every engine.
 
-One function, :func:`token_credit`, turns a batch of traces (their outcome R, μ's success
-$J_0 … J_k$ at every block boundary, and which block each token belongs to) into per-token
-advantages. ``mrt-train``, :class:`~mrt_env.training.trl_trainer.MRTGRPOTrainer` (TRL) and
-the ``mrt`` advantage estimator for verl (:mod:`mrt_env.training.verl`) all call it, so for
-the same traces and J values they give the same advantages (tested).
+One function, :func:`credit_by_episodes`, turns a batch of traces (their outcome R, μ's
+success $J_0 … J_k$ at every block boundary, and the first token of each block) into
+per-token advantages. ``mrt-train``, :class:`~mrt_env.training.trl_trainer.MRTGRPOTrainer`
+(TRL) and the ``mrt`` advantage estimator for verl (:mod:`mrt_env.training.verl`) all call
+it, so for the same traces and J values they give the same advantages (tested).
 
 The schemes (:class:`CreditConfig`):
 
@@ -20,20 +20,42 @@ The schemes (:class:`CreditConfig`):
   A = R − J_0 (``"termination"``, the authors' recipe) or the continuations and the
   terminate action normalised together (``"group"``, the paper's Fig. 6).
 
-A token belongs to the block its first character is in (:func:`token_blocks`); tokens
-before the first block (prompt, padding) get no credit.
+The formulas are pure functions of tensors. Notation: B traces, T token positions, K the
+most blocks of a trace; ``groups[b]`` is the problem trace b answers (traces of one group
+are the samples of one problem, GRPO's group). Blocks are MRT's episodes $z_1 … z_k$;
+$J_j$ is the meta-prover's success at the prefix after block j ($J_0$ the bare prompt), so
+block j's progress is $J_j − J_{j-1}$ (definitions and numbering: the docs' Concepts page;
+in the tensors block j is column j − 1).
 
->>> import torch
+* :func:`grpo_advantages`: the outcome advantage, normalised within each group.
+* :func:`mrt_block_advantages`: MRT's per-block credit. Each block gets the outcome
+  advantage plus α times *its own* progress minus a baseline (the mean progress at that
+  block index in the group), or the authors' termination baseline (R minus J at the
+  block's start). Adding α·Σ progress to the trajectory reward instead would telescope to
+  $α·(J_k − J_0)$ and, under group normalisation, be GRPO with a reshaped outcome.
+* :func:`prefix_advantages`: the paper's MRT-RL. Continuations of one prefix c_j are
+  compared with terminating there (answering from c_j, whose reward is J_j): A = R − J_j,
+  or normalised over the set of the m continuations and the terminate action.
+* :func:`length_penalized`: the outcome minus a per-token penalty (the paper's
+  length-penalty baseline for GRPO).
+* :func:`block_credit` picks among them by scheme; :func:`token_advantages` spreads each
+  block's advantage over its tokens.
+
+A token belongs to the block its first character is in (:func:`token_blocks`); tokens
+before the first block (a prompt, in ``mrt-train``'s rows) and after a row's length
+(padding) get no credit.
+
 >>> credit = CreditConfig("block", alpha=1.0, baseline="termination")
->>> token_credit(
+>>> credit_by_episodes(
 ...     credit,
-...     outcome=torch.tensor([1.0]),
-...     success_probs=torch.tensor([[0.2, 0.5, 1.0]]),
-...     block_mask=torch.tensor([[True, True]]),
-...     groups=torch.tensor([0]),
-...     block_index=torch.tensor([[-1, 0, 0, 1]]),
+...     rewards=[1.0],
+...     success_probs=[[0.2, 0.5, 1.0]],
+...     first_tokens=[[1, 3]],
+...     lengths=[4],
+...     groups=[0],
+...     width=5,
 ... ).tolist()
-[[0.0, 1.100000023841858, 1.100000023841858, 1.0]]
+[[0.0, 1.100000023841858, 1.100000023841858, 1.0, 0.0]]
 """
 
 from __future__ import annotations
@@ -42,19 +64,13 @@ import math
 from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass
+from types import ModuleType
 from typing import TYPE_CHECKING, Any, Literal
 
 from mrt_env.config import Config
 from mrt_env.errors import ConfigError
 from mrt_env.extras import require
-from mrt_env.lm.transformers_lm import tokens_to_reach
-from mrt_env.training.losses import (
-    grpo_advantages,
-    length_penalized,
-    mrt_block_advantages,
-    prefix_advantages,
-    token_advantages,
-)
+from mrt_env.lm.base import tokens_to_reach
 
 if TYPE_CHECKING:
     from torch import Tensor
@@ -65,8 +81,12 @@ __all__ = [
     "block_credit",
     "block_starts_in_tokens",
     "credit_by_episodes",
+    "grpo_advantages",
+    "length_penalized",
+    "mrt_block_advantages",
+    "prefix_advantages",
+    "token_advantages",
     "token_blocks",
-    "token_credit",
 ]
 
 SCHEMES = ("outcome", "block", "prefix")
@@ -108,6 +128,73 @@ class CreditConfig(Config):
     def uses_j(self) -> bool:
         """Whether the scheme reads J (outcome credit needs no meta-prover)."""
         return self.scheme != "outcome"
+
+
+def credit_by_episodes(
+    credit: CreditConfig,
+    *,
+    rewards: Sequence[float],
+    success_probs: Sequence[Sequence[float] | None],
+    first_tokens: Sequence[Sequence[int] | None],
+    lengths: Sequence[int],
+    groups: Sequence[Any],
+    width: int,
+    tokens: Sequence[float] | None = None,
+) -> Any:
+    """Per-token advantages [N, width] of N right-padded rows of tokens, as each engine
+    holds them: TRL's and verl's rows are completions; ``mrt-train``'s are whole traces,
+    prompt first (its tokens, before the first episode, get 0).
+
+    Args:
+        rewards: R per row (NaN: not scored).
+        success_probs: J_0 … J_k per row, None where not scored.
+        first_tokens: the first token of each of its k episodes, None where not scored.
+        lengths: tokens per row (the tokens after them get 0).
+        groups: the group of each row (any hashable: a prompt index, verl's uid).
+        tokens: the tokens each row's trace wrote, which ``length_penalty`` charges for
+            (default: ``lengths``, a completion's tokens).
+
+    Rows with a NaN reward, no J (when the scheme reads J) or no episode get 0 and leave
+    their group's baselines; the rest are credited by :func:`block_credit`, each episode's
+    credit on its tokens (:func:`token_advantages`). J is held at its last value after a
+    row's last episode, where the per-episode tensors need a value.
+    """
+    torch = _torch()
+    n = len(rewards)
+    out = torch.zeros((n, width), dtype=torch.float32)
+    kept = [
+        i
+        for i in range(n)
+        if rewards[i] == rewards[i]  # not NaN
+        and first_tokens[i]
+        and (success_probs[i] or not credit.uses_j)
+    ]
+    if not kept:
+        return out
+    ids: dict[Any, int] = {}
+    for i in kept:
+        ids.setdefault(groups[i], len(ids))
+    counts = lengths if tokens is None else tokens
+    k = max(len(first_tokens[i]) for i in kept)
+    probs = torch.zeros((len(kept), k + 1), dtype=torch.float32)
+    mask = torch.zeros((len(kept), k), dtype=torch.bool)
+    index = torch.full((len(kept), width), -1, dtype=torch.long)
+    for row, i in enumerate(kept):
+        blocks = len(first_tokens[i])
+        js = list(success_probs[i] or [0.0] * (blocks + 1))
+        probs[row] = torch.tensor(js + [js[-1]] * (k + 1 - len(js)))
+        mask[row, :blocks] = True
+        index[row, : lengths[i]] = torch.tensor(token_blocks(range(lengths[i]), first_tokens[i]))
+    per_block = block_credit(
+        credit,
+        outcome=torch.tensor([float(rewards[i]) for i in kept]),
+        success_probs=probs,
+        block_mask=mask,
+        groups=torch.tensor([ids[groups[i]] for i in kept]),
+        tokens=torch.tensor([float(counts[i]) for i in kept]),
+    )
+    out[kept] = token_advantages(per_block, index).float()
+    return out
 
 
 def block_credit(
@@ -153,27 +240,117 @@ def block_credit(
     return (per_trace[:, None].expand(-1, k) * block_mask).contiguous()  # [B, K]
 
 
-def token_credit(
-    config: CreditConfig,
-    *,
+def grpo_advantages(
+    rewards: Tensor, groups: Tensor, *, eps: float = 1e-6, scale: bool = True
+) -> Tensor:
+    """(R − mean_group R) / (std_group R + eps) per trace: [B] -> [B].
+
+    A group whose rewards are all equal gets advantage 0 (nothing to learn from it).
+    ``scale=False`` keeps the mean-centred reward (Dr. GRPO's choice).
+    """
+    torch = _torch()
+    rewards = rewards.double()  # [B]
+    ones = torch.ones_like(rewards)
+    mean = _group_mean(rewards, groups, ones)  # [B]
+    centred = rewards - mean
+    if not scale:
+        return centred.float()
+    n = torch.bincount(groups).double()[groups]  # [B]: the size of each trace's group
+    var = _group_mean(centred**2, groups, ones) * n / (n - 1).clamp(min=1.0)  # sample var
+    return (centred / (var.sqrt() + eps)).float()
+
+
+def mrt_block_advantages(
     outcome: Tensor,
     success_probs: Tensor,
     block_mask: Tensor,
     groups: Tensor,
-    block_index: Tensor,
-    tokens: Tensor | None = None,
+    *,
+    alpha: float,
+    baseline: Literal["group", "termination"] = "group",
+    eps: float = 1e-6,
 ) -> Tensor:
-    """Per-token advantages [B, T]: :func:`block_credit` spread over the tokens, where
-    ``block_index`` [B, T] is each token's block (−1: none, advantage 0)."""
-    per_block = block_credit(
-        config,
-        outcome=outcome,
-        success_probs=success_probs,
-        block_mask=block_mask,
-        groups=groups,
-        tokens=tokens,
-    )
-    return token_advantages(per_block, block_index)
+    """Per-block advantages of MRT: [B, K].
+
+    Args:
+        outcome: [B] the 0/1 outcome R of each trace.
+        success_probs: [B, K + 1] J_0 … J_K (values after a trace's last block are ignored).
+        block_mask: [B, K] True where trace b has a block j.
+        groups: [B] the problem index of each trace.
+        alpha: weight of the progress credit.
+        baseline: ``group``: A_bj = A^GRPO_b + α·(p_bj − mean progress of the group's
+            traces at block j); ``termination``: the authors' A_bj = R_b − J_bj, the gain
+            over answering right away from the prefix before block j, plus α·p_bj.
+    """
+    mask = block_mask.double()  # [B, K]
+    probs = success_probs.double()  # [B, K + 1]
+    progress = (probs[:, 1:] - probs[:, :-1]) * mask  # [B, K]: J_{j+1} − J_j per block
+    if baseline == "termination":
+        adv = outcome.double()[:, None] - probs[:, :-1] + alpha * progress  # [B, K]
+    elif baseline == "group":
+        mean_progress = _group_mean(progress, groups, mask)  # [B, K]: at block j in the group
+        outcome_adv = grpo_advantages(outcome, groups, eps=eps).double()  # [B]
+        adv = outcome_adv[:, None] + alpha * (progress - mean_progress)  # [B, K]
+    else:
+        raise ConfigError(f"baseline must be 'group' or 'termination', got {baseline!r}")
+    return (adv * mask).float()
+
+
+def prefix_advantages(
+    outcome: Tensor,
+    termination: Tensor,
+    groups: Tensor,
+    *,
+    baseline: Literal["group", "termination"] = "termination",
+    eps: float = 1e-6,
+) -> Tensor:
+    """The paper's MRT-RL advantage of each continuation of a prefix: [B] -> [B].
+
+    Traces of one group continue the same prefix c_j; ``termination`` [B] is the reward of
+    stopping there instead, μ's success J_j at c_j (the same for a group's traces).
+
+    Args:
+        outcome: [B] the 0/1 outcome R of each continuation.
+        termination: [B] J_j, the terminate action's reward.
+        groups: [B] which prefix each continuation continues.
+        baseline: ``termination``: A = R − J_j (the authors' RL recipe: the terminate
+            action replaces the group mean). ``group``: the m continuations and the
+            terminate action form one set, normalised together, A = (R − mean) / (std +
+            eps) with mean and (sample) std over the m + 1 rewards (the paper's Fig. 6:
+            "normalizing rewards across this set implicitly computes the progress bonus").
+    """
+    torch = _torch()
+    r = outcome.double()  # [B]
+    term = termination.double()  # [B]
+    if baseline == "termination":
+        return (r - term).float()
+    if baseline != "group":
+        raise ConfigError(f"baseline must be 'group' or 'termination', got {baseline!r}")
+    # The terminate action joins its prefix's group as one more member, with reward J_j;
+    # the set is then normalised as GRPO normalises a group.
+    present = torch.unique(groups)  # [G]
+    term_of = _group_mean(term, groups, torch.ones_like(r))  # [B]: the prefix's J_j
+    j_per_group = torch.zeros(int(groups.max()) + 1, dtype=r.dtype).index_copy_(0, groups, term_of)[
+        present
+    ]  # [G]
+    rewards = torch.cat([r, j_per_group])  # [B + G]
+    members = torch.cat([groups, present])  # [B + G]
+    return grpo_advantages(rewards, members, eps=eps)[: r.shape[0]]
+
+
+def length_penalized(outcome: Tensor, tokens: Tensor, penalty: float) -> Tensor:
+    """The outcome reward with a per-token penalty, R − λ·tokens: [B] -> [B] (the
+    length-penalty baseline of the paper's Table 1, GRPO on this reward)."""
+    return outcome.double().sub(penalty * tokens.double()).float()
+
+
+def token_advantages(block_advantages: Tensor, block_index: Tensor) -> Tensor:
+    """Spread per-block advantages [B, K] onto tokens: [B, T], where ``block_index`` [B, T]
+    is the block each token belongs to (−1 for prompt and padding: advantage 0)."""
+    torch = _torch()
+    index = block_index.clamp(min=0)  # [B, T]
+    spread = torch.gather(block_advantages, 1, index)  # [B, T]
+    return spread * (block_index >= 0)
 
 
 def token_blocks(token_starts: Sequence[int], block_starts: Sequence[int]) -> list[int]:
@@ -211,61 +388,15 @@ def block_starts_in_tokens(
     return [tokens_to_reach(tokenizer, ids, s) for s in starts]
 
 
-def credit_by_episodes(
-    credit: CreditConfig,
-    *,
-    rewards: Sequence[float],
-    success_probs: Sequence[Sequence[float] | None],
-    first_tokens: Sequence[Sequence[int] | None],
-    lengths: Sequence[int],
-    groups: Sequence[Any],
-    width: int,
-) -> Any:
-    """Per-token advantages [N, width] of N completions, as an engine holds them (TRL's
-    and verl's rows: completion tokens only, right-padded).
+def _torch() -> ModuleType:
+    return require("torch", extra="hf", feature="MRT's credit")
 
-    Args:
-        rewards: R per completion (NaN: not scored).
-        success_probs: J_0 … J_k per completion, None where not scored.
-        first_tokens: the first token of each of its k episodes, None where not scored.
-        lengths: completion tokens per row (padding after them gets 0).
-        groups: the group of each completion (any hashable: a prompt index, verl's uid).
 
-    Rows with a NaN reward, no J (when the scheme reads J) or no episode get 0 and leave
-    their group's baselines; the rest are credited by :func:`block_credit`.
-    """
-    torch = require("torch", extra="hf", feature="MRT's credit")
-    n = len(rewards)
-    out = torch.zeros((n, width), dtype=torch.float32)
-    kept = [
-        i
-        for i in range(n)
-        if rewards[i] == rewards[i]  # not NaN
-        and first_tokens[i]
-        and (success_probs[i] or not credit.uses_j)
-    ]
-    if not kept:
-        return out
-    ids: dict[Any, int] = {}
-    for i in kept:
-        ids.setdefault(groups[i], len(ids))
-    k = max(len(first_tokens[i]) for i in kept)
-    probs = torch.zeros((len(kept), k + 1), dtype=torch.float32)
-    mask = torch.zeros((len(kept), k), dtype=torch.bool)
-    index = torch.full((len(kept), width), -1, dtype=torch.long)
-    for row, i in enumerate(kept):
-        blocks = len(first_tokens[i])
-        js = list(success_probs[i] or [0.0] * (blocks + 1))
-        probs[row] = torch.tensor(js + [js[-1]] * (k + 1 - len(js)))
-        mask[row, :blocks] = True
-        index[row, : lengths[i]] = torch.tensor(token_blocks(range(lengths[i]), first_tokens[i]))
-    per_block = block_credit(
-        credit,
-        outcome=torch.tensor([float(rewards[i]) for i in kept]),
-        success_probs=probs,
-        block_mask=mask,
-        groups=torch.tensor([ids[groups[i]] for i in kept]),
-        tokens=torch.tensor([float(lengths[i]) for i in kept]),
-    )
-    out[kept] = token_advantages(per_block, index).float()
-    return out
+def _group_mean(values: Tensor, groups: Tensor, weights: Tensor) -> Tensor:
+    """Weighted mean of ``values`` [B, ...] within each group, broadcast back to [B, ...]."""
+    torch = _torch()
+    n_groups = int(groups.max()) + 1
+    shape = (n_groups, *values.shape[1:])
+    total = torch.zeros(shape, dtype=values.dtype).index_add_(0, groups, values * weights)
+    count = torch.zeros(shape, dtype=values.dtype).index_add_(0, groups, weights)
+    return (total / count.clamp(min=1.0))[groups]

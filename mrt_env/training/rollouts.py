@@ -1,4 +1,4 @@
-"""Rollouts: a policy writes traces in a (vector) env; the traces become training tensors.
+"""Rollouts: a policy writes traces in a (vector) env; the traces become a training batch.
 
 The policy is an :class:`~mrt_env.agents.LMAgent` on a trainable
 :class:`~mrt_env.lm.TransformersLM`. A group is ``group_size`` traces of one problem,
@@ -9,9 +9,10 @@ as it trains; its cache is cleared after every update (:func:`collect` does it f
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mrt_env.agents import LMAgent, play
 from mrt_env.errors import ConfigError
@@ -19,7 +20,41 @@ from mrt_env.extras import require
 from mrt_env.training.credit import token_blocks
 from mrt_env.types import EpisodeRecord
 
-__all__ = ["RolloutBatch", "collect", "collect_from_prefixes", "cut_prefixes"]
+if TYPE_CHECKING:
+    from torch import Tensor
+
+__all__ = ["RolloutBatch", "TokenBatch", "collect", "collect_from_prefixes", "cut_prefixes"]
+
+
+@dataclass(frozen=True)
+class TokenBatch:
+    """A :class:`RolloutBatch` as the trainer reads it (:meth:`RolloutBatch.tensors`): B
+    traces as right-padded rows of T tokens, the prompt first, then the blocks.
+
+    What the model reads is tensors; what the credit is computed from stays one value per
+    trace, as :func:`~mrt_env.training.credit.credit_by_episodes` takes it (traces have
+    different numbers of blocks; it pads them).
+    """
+
+    input_ids: Tensor
+    """[B, T] the token ids, right-padded."""
+    attention_mask: Tensor
+    """[B, T] 1 on a row's tokens, 0 on its padding."""
+    written: Tensor
+    """[B, T] True on the blocks' tokens, the ones the policy wrote and is trained on
+    (False on the prompt and padding)."""
+    first_tokens: tuple[tuple[int, ...], ...]
+    """Per trace, the first token of each block in its row."""
+    lengths: tuple[int, ...]
+    """Per trace, its row's tokens up to the end of its last block."""
+    outcome: tuple[float, ...]
+    """Per trace, its outcome R (1.0 correct, 0.0 not)."""
+    success_probs: tuple[tuple[float, ...], ...]
+    """Per trace, J_0 … J_k."""
+    groups: tuple[int, ...]
+    """Per trace, its group (:attr:`RolloutBatch.groups`)."""
+    tokens: tuple[float, ...]
+    """Per trace, the tokens of its transcript (what a length penalty charges for)."""
 
 
 @dataclass
@@ -41,54 +76,49 @@ class RolloutBatch:
                 f"{len(self.groups)} groups"
             )
 
-    def tensors(self, tokenizer: Any, device: Any = "cpu") -> dict[str, Any]:
-        """Right-padded tensors of the batch (B traces, T tokens, K the most blocks):
-
-        ``input_ids`` [B, T], ``attention_mask`` [B, T], ``block_index`` [B, T] (the block a
-        token belongs to, −1 for prompt and padding), ``outcome`` [B], ``success_probs``
-        [B, K + 1] (held after a trace's end), ``block_mask`` [B, K], ``groups`` [B],
-        ``tokens`` [B] (each trace's transcript tokens).
-
-        The text is tokenized whole (prompt + blocks, as the policy saw it when writing the
-        last block); a token belongs to the block its first character is in.
-        """
+    def tensors(self, tokenizer: Any, device: Any = "cpu") -> TokenBatch:
+        """The batch as the trainer reads it (:class:`TokenBatch`): each trace's text,
+        prompt + blocks as the policy saw it when writing the last block, tokenized whole
+        into a right-padded row. A token belongs to the block its first character is in
+        (:func:`~mrt_env.training.credit.token_blocks`)."""
         torch = require("torch", extra="hf", feature="the trainers")
-        rows, owners = [], []
+        rows, firsts, lengths = [], [], []
         for t in self.traces:
-            text = t.prompt + "".join(t.blocks)
-            enc = tokenizer(text, return_offsets_mapping=True)
+            enc = tokenizer(t.prompt + "".join(t.blocks), return_offsets_mapping=True)
             starts, j = [], len(t.prompt)
             for block in t.blocks:
                 starts.append(j)
                 j += len(block)
-            # Special tokens at offset 0 fall before the first block, with the prompt.
-            owners.append(token_blocks([start for start, _ in enc["offset_mapping"]], starts))
+            # Special tokens the tokenizer adds sit at offset 0, before the first block (with
+            # the prompt); one it appends after the text (an end-of-text token) is no block's
+            # either, so a row's credited tokens end at its last block token. Offsets grow
+            # along the text: a block's tokens run from its first token to the next block's.
+            owner = token_blocks([start for start, _ in enc["offset_mapping"]], starts)
+            length = max((i + 1 for i, o in enumerate(owner) if o >= 0), default=0)
+            firsts.append(tuple(bisect_left(owner[:length], b) for b in range(len(t.blocks))))
+            lengths.append(length)
             rows.append(enc["input_ids"])
         width = max(len(r) for r in rows)
-        k = max(len(t.blocks) for t in self.traces)
         pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
         input_ids = torch.full((len(rows), width), pad, dtype=torch.long)  # [B, T]
         attention = torch.zeros((len(rows), width), dtype=torch.long)  # [B, T]
-        block_index = torch.full((len(rows), width), -1, dtype=torch.long)  # [B, T]
-        probs = torch.zeros((len(rows), k + 1), dtype=torch.float32)  # [B, K + 1]
-        block_mask = torch.zeros((len(rows), k), dtype=torch.bool)  # [B, K]
-        for b, (ids, owner, t) in enumerate(zip(rows, owners, self.traces, strict=True)):
+        written = torch.zeros((len(rows), width), dtype=torch.bool)  # [B, T]
+        for b, (ids, first, length) in enumerate(zip(rows, firsts, lengths, strict=True)):
             input_ids[b, : len(ids)] = torch.tensor(ids)
             attention[b, : len(ids)] = 1
-            block_index[b, : len(ids)] = torch.tensor(owner)
-            j = list(t.success_probs)
-            probs[b] = torch.tensor(j + [j[-1]] * (k + 1 - len(j)))
-            block_mask[b, : len(t.blocks)] = True
-        return {
-            "input_ids": input_ids.to(device),
-            "attention_mask": attention.to(device),
-            "block_index": block_index.to(device),
-            "outcome": torch.tensor([float(t.correct) for t in self.traces]).to(device),
-            "success_probs": probs.to(device),
-            "block_mask": block_mask.to(device),
-            "groups": torch.tensor(self.groups).to(device),
-            "tokens": torch.tensor([float(t.prefix_tokens[-1]) for t in self.traces]).to(device),
-        }
+            if first:
+                written[b, first[0] : length] = True
+        return TokenBatch(
+            input_ids=input_ids.to(device),
+            attention_mask=attention.to(device),
+            written=written.to(device),
+            first_tokens=tuple(firsts),
+            lengths=tuple(lengths),
+            outcome=tuple(float(t.correct) for t in self.traces),
+            success_probs=tuple(tuple(t.success_probs) for t in self.traces),
+            groups=tuple(self.groups),
+            tokens=tuple(float(t.prefix_tokens[-1]) for t in self.traces),
+        )
 
 
 def collect(

@@ -15,12 +15,12 @@ bottom in :func:`train`:
 * ``mrt`` (``--scheme block``, ours): each *block's* tokens get the outcome advantage plus
   α times that block's progress minus the group's mean progress at that block (or
   A = R − J_j with ``--baseline termination``)
-  (:func:`mrt_env.training.losses.mrt_block_advantages`);
+  (:func:`mrt_env.training.credit.mrt_block_advantages`);
 * ``mrt --scheme prefix`` (the paper's MRT-RL): one trace per problem is cut at a random
   episode boundary j; ``group_size`` continuations of the prefix c_j are sampled, and each
   is credited with R − J_j, the gain over terminating at c_j (or normalised together
   with the terminate action, ``--baseline group``); the prefix is not trained
-  (:func:`mrt_env.training.losses.prefix_advantages`);
+  (:func:`mrt_env.training.credit.prefix_advantages`);
 * ``grpo --length-penalty λ``: GRPO on the outcome minus λ per token (the paper's
   length-penalty baseline);
 * ``mrt-star``: keep the correct traces with the most progress per block in each group
@@ -69,9 +69,9 @@ from mrt_env.runfiles import (
     write_text_atomic,
 )
 from mrt_env.schedule import lr_factor
-from mrt_env.training.credit import CreditConfig, token_credit
+from mrt_env.training.credit import CreditConfig, credit_by_episodes
 from mrt_env.training.losses import clipped_policy_loss, sequence_nll
-from mrt_env.training.rollouts import RolloutBatch, collect, collect_from_prefixes
+from mrt_env.training.rollouts import RolloutBatch, TokenBatch, collect, collect_from_prefixes
 from mrt_env.training.vllm_sync import WORKER_EXTENSION, sync_weights
 from mrt_env.types import EpisodeRecord
 
@@ -361,25 +361,28 @@ def make_agent(config: TrainConfig, lm: Any, seed: int) -> LMAgent:
     return LMAgent(lm, seed=seed, **config.agent.over(block_settings(ENV_IDS[config.env])))
 
 
-def token_logprobs(model: PreTrainedModel, batch: dict[str, Tensor]) -> Tensor:
+def token_logprobs(model: PreTrainedModel, batch: TokenBatch) -> Tensor:
     """log π(token t | tokens < t) for t = 1 … T−1: [B, T−1]."""
     from mrt_env.lm.transformers_lm import next_token_logprobs
 
-    logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
-    return next_token_logprobs(logits, batch["input_ids"])  # [B, T-1]
+    logits = model(input_ids=batch.input_ids, attention_mask=batch.attention_mask).logits
+    return next_token_logprobs(logits, batch.input_ids)  # [B, T-1]
 
 
-def advantages(config: TrainConfig, t: dict[str, Tensor]) -> Tensor:
-    """Per-token advantages [B, T−1] aligned with :func:`token_logprobs`."""
-    return token_credit(
+def advantages(config: TrainConfig, batch: TokenBatch) -> Tensor:
+    """Per-token advantages [B, T−1] aligned with :func:`token_logprobs` (column t: token
+    t + 1's), by :func:`~mrt_env.training.credit.credit_by_episodes` on the whole rows."""
+    credit = credit_by_episodes(
         config.credit,
-        outcome=t["outcome"],
-        success_probs=t["success_probs"],
-        block_mask=t["block_mask"],
-        groups=t["groups"],
-        block_index=t["block_index"][:, 1:],  # [B, T-1]: the block of each predicted token
-        tokens=t["tokens"],
-    )
+        rewards=batch.outcome,
+        success_probs=batch.success_probs,
+        first_tokens=batch.first_tokens,
+        lengths=batch.lengths,
+        groups=batch.groups,
+        width=batch.input_ids.shape[1],
+        tokens=batch.tokens,
+    )  # [B, T]
+    return credit[:, 1:].to(batch.input_ids.device)  # the first token is never predicted
 
 
 def star_selection(batch: RolloutBatch, keep: int) -> RolloutBatch:
@@ -606,7 +609,7 @@ def _update(config, model, optimizer, reference, batch, tokenizer) -> dict[str, 
     torch = require("torch", extra="hf", feature="the trainers")
     device = next(model.parameters()).device
     t = batch.tensors(tokenizer, device)
-    mask = t["block_index"][:, 1:] >= 0  # [B, T-1]: tokens the policy wrote
+    mask = t.written[:, 1:]  # [B, T-1]: tokens the policy wrote
     model.train()
     stats: dict[str, float] = {}
     if config.algorithm == "mrt-star":

@@ -1,5 +1,6 @@
 """MRT's credit written out by hand, as plain Python loops over one batch (no tensors, no
-package code): what the tests compare every engine's advantages with."""
+package code): what the tests compare every engine's advantages with; and a small
+byte-level tokenizer for the credit tests to read text with."""
 
 from __future__ import annotations
 
@@ -43,3 +44,26 @@ def hand_block_credit(rows, *, alpha, baseline, group_size, eps=1e-6):
 def token_starts(tokenizer, ids):
     """By definition: token i starts where the decode of ids[:i] ends."""
     return [len(tokenizer.decode(ids[:i], skip_special_tokens=True)) for i in range(len(ids))]
+
+
+def byte_level_tokenizer(corpus, *, wrap=False):
+    """A byte-level BPE trained on ``corpus`` (a character outside it, such as "é", is
+    split across byte tokens); ``wrap``: it puts <s> before a text and </s> after it, as
+    special tokens at offset 0."""
+    import tokenizers
+    from transformers import PreTrainedTokenizerFast
+
+    bpe = tokenizers.Tokenizer(tokenizers.models.BPE())
+    bpe.pre_tokenizer = tokenizers.pre_tokenizers.ByteLevel(add_prefix_space=False)
+    bpe.decoder = tokenizers.decoders.ByteLevel()
+    trainer = tokenizers.trainers.BpeTrainer(
+        vocab_size=300,
+        special_tokens=["<s>", "</s>"],
+        initial_alphabet=tokenizers.pre_tokenizers.ByteLevel.alphabet(),
+    )
+    bpe.train_from_iterator(list(corpus) * 20, trainer)
+    if wrap:
+        bpe.post_processor = tokenizers.processors.TemplateProcessing(
+            single="<s> $A </s>", special_tokens=[("<s>", 0), ("</s>", 1)]
+        )
+    return PreTrainedTokenizerFast(tokenizer_object=bpe, bos_token="<s>", eos_token="</s>")

@@ -3,17 +3,26 @@ trainer and the verl estimator give identical per-token advantages.
 
 ``mrt-train`` and TRL run in the main environment; verl pins its own transformers, so its
 half runs in verl's own virtual environment (``.ci/run`` makes it), where TRL is absent.
-Each engine is compared with ``mrt-train``'s advantages, exactly (``==``, no tolerance).
+Each engine is compared with ``mrt-train``'s advantages, exactly (``==``, no tolerance),
+and ``mrt-train``'s with the formulas on padded tensors, token by token.
 """
 
 from __future__ import annotations
+
+import sys
+from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
 torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
+sys.path.insert(0, str(Path(__file__).parent))
+from credit_by_hand import byte_level_tokenizer  # noqa: E402
+
 from mrt_env.episodes import episode_boundaries  # noqa: E402
+from mrt_env.training.credit import block_credit, token_advantages, token_blocks  # noqa: E402
 from mrt_env.training.rollouts import RolloutBatch  # noqa: E402
 from mrt_env.training.train import TrainConfig, advantages  # noqa: E402
 from mrt_env.types import EpisodeRecord  # noqa: E402
@@ -83,10 +92,54 @@ def mrt_train_completion_credit(tokenizer, settings):
     return rows
 
 
+def formula_credit(tokenizer, traces, groups, credit):
+    """The formulas on padded tensors, as ``mrt-train`` applied them before it called
+    ``credit_by_episodes``: [B, K] per-block credit from J held after a trace's end, spread
+    by each token's block from the tokenizer's offsets; column t is token t + 1's."""
+    rows = [tokenizer(t.prompt + "".join(t.blocks), return_offsets_mapping=True) for t in traces]
+    owner = torch.full((len(traces), max(len(r["input_ids"]) for r in rows)), -1)  # [B, T]
+    for b, (row, t) in enumerate(zip(rows, traces, strict=True)):
+        starts = [len(t.prompt + "".join(t.blocks[:j])) for j in range(len(t.blocks))]
+        blocks = token_blocks([start for start, _ in row["offset_mapping"]], starts)
+        owner[b, : len(blocks)] = torch.tensor(blocks)
+    k = max(len(t.blocks) for t in traces)
+    js = [
+        list(t.success_probs) + [t.success_probs[-1]] * (k + 1 - len(t.success_probs))
+        for t in traces
+    ]
+    per_block = block_credit(
+        credit,
+        outcome=torch.tensor([float(t.correct) for t in traces]),
+        success_probs=torch.tensor(js),
+        block_mask=torch.tensor([[j < len(t.blocks) for j in range(k)] for t in traces]),
+        groups=torch.tensor(groups),
+        tokens=torch.tensor([float(t.prefix_tokens[-1]) for t in traces]),
+    )  # [B, K]
+    return token_advantages(per_block, owner[:, 1:]), owner[:, 1:] >= 0
+
+
+@pytest.mark.parametrize("settings", SETTINGS, ids=lambda s: "-".join(map(str, s.values())))
+def test_mrt_train_credit_equals_the_formulas_token_by_token(tokenizer, settings):
+    # Traces of 3, 4, 4, 2, 2 and 3 blocks; group labels as a batch may hold them (not from
+    # 0, not in order); two tokenizers: characters after <s>, and byte-level BPE tokens
+    # between <s> and </s> (a special token after the text, which no block owns).
+    texts = [PROMPT + "".join(blocks) for blocks, _, _ in TRACES]
+    groups = [3, 3, 3, 1, 1, 1]
+    for tok in (tokenizer, byte_level_tokenizer(texts, wrap=True)):
+        # The length penalty charges for the env's token counts, not for a row's tokens.
+        traces = [
+            replace(t, prefix_tokens=(*t.prefix_tokens[:-1], t.prefix_tokens[-1] + 5 * b))
+            for b, t in enumerate(records(tok))
+        ]
+        t = RolloutBatch(traces, groups, 0).tensors(tok)
+        want, written = formula_credit(tok, traces, groups, TrainConfig(**settings).credit)
+        assert torch.equal(advantages(TrainConfig(**settings), t), want)
+        assert torch.equal(t.written[:, 1:], written)
+    assert all(n < int(row.sum()) for n, row in zip(t.lengths, t.attention_mask, strict=True))
+
+
 def engine_inputs(tokenizer):
     """What an engine sees: completion token ids, the first token of each episode, J, R."""
-    from mrt_env.training.credit import token_blocks
-
     out = []
     for blocks, js, correct in TRACES:
         text = "".join(blocks)

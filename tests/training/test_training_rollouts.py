@@ -30,20 +30,17 @@ def test_tensors_mark_each_token_with_its_block(tiny_backend):
         sampled_tokens=9,
     )
     t = batch.tensors(tok)
-    assert t["input_ids"].shape[0] == 2 and t["block_mask"].tolist() == [[1, 1], [1, 0]]
-    # J held after a trace's end; groups and outcomes as given
-    assert t["success_probs"].flatten().tolist() == pytest.approx([0.1, 0.4, 0.9, 0.2, 0.3, 0.3])
-    assert t["groups"].tolist() == [0, 1] and t["outcome"].tolist() == [1.0, 0.0]
-    # Each block's tokens decode back to the block; the prompt's tokens have block -1.
+    assert t.input_ids.shape[0] == 2 and [len(f) for f in t.first_tokens] == [2, 1]
+    # J, groups and outcomes as the traces hold them
+    assert t.success_probs == ((0.1, 0.4, 0.9), (0.2, 0.3))
+    assert t.groups == (0, 1) and t.outcome == (1.0, 0.0)
+    # Each block's tokens decode back to the block; the prompt's tokens are not written.
     for b, tr in enumerate(batch.traces):
-        ids, owner = t["input_ids"][b].tolist(), t["block_index"][b].tolist()
+        ids, firsts = t.input_ids[b].tolist(), [*t.first_tokens[b], t.lengths[b]]
         for j, block in enumerate(tr.blocks):
-            assert tok.decode([i for i, o in zip(ids, owner, strict=True) if o == j]) == block
-        prompt = [
-            i
-            for i, o, m in zip(ids, owner, t["attention_mask"][b].tolist(), strict=True)
-            if o == -1 and m
-        ]
+            assert tok.decode(ids[firsts[j] : firsts[j + 1]]) == block
+        assert t.written[b].tolist() == [firsts[0] <= i < t.lengths[b] for i in range(len(ids))]
+        prompt = ids[: firsts[0]]
         assert tok.decode(prompt, skip_special_tokens=True) == tr.prompt
 
 
