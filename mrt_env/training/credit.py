@@ -330,9 +330,9 @@ def prefix_advantages(
     # the set is then normalised as GRPO normalises a group.
     present = torch.unique(groups)  # [G]
     term_of = _group_mean(term, groups, torch.ones_like(r))  # [B]: the prefix's J_j
-    j_per_group = torch.zeros(int(groups.max()) + 1, dtype=r.dtype).index_copy_(0, groups, term_of)[
-        present
-    ]  # [G]
+    j_per_group = torch.zeros(int(groups.max()) + 1, dtype=r.dtype, device=r.device).index_copy_(
+        0, groups, term_of
+    )[present]  # [G]
     rewards = torch.cat([r, j_per_group])  # [B + G]
     members = torch.cat([groups, present])  # [B + G]
     return grpo_advantages(rewards, members, eps=eps)[: r.shape[0]]
@@ -397,6 +397,10 @@ def _group_mean(values: Tensor, groups: Tensor, weights: Tensor) -> Tensor:
     torch = _torch()
     n_groups = int(groups.max()) + 1
     shape = (n_groups, *values.shape[1:])
-    total = torch.zeros(shape, dtype=values.dtype).index_add_(0, groups, values * weights)
-    count = torch.zeros(shape, dtype=values.dtype).index_add_(0, groups, weights)
+    total = torch.zeros(shape, dtype=values.dtype, device=values.device).index_add_(
+        0, groups, values * weights
+    )
+    count = torch.zeros(shape, dtype=values.dtype, device=values.device).index_add_(
+        0, groups, weights
+    )
     return (total / count.clamp(min=1.0))[groups]

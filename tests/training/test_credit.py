@@ -20,6 +20,7 @@ from mrt_env.episodes import episode_boundaries  # noqa: E402
 from mrt_env.errors import ConfigError  # noqa: E402
 from mrt_env.training.credit import (  # noqa: E402
     CreditConfig,
+    block_credit,
     block_starts_in_tokens,
     credit_by_episodes,
     grpo_advantages,
@@ -217,3 +218,35 @@ def test_credit_needs_no_transformers_backend():
     )
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert run.returncode == 0, run.stderr
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize(
+    "credit",
+    [
+        CreditConfig("outcome"),
+        CreditConfig("outcome", length_penalty=0.01),
+        CreditConfig("block"),
+        CreditConfig("block", baseline="termination"),
+        CreditConfig("prefix"),
+        CreditConfig("prefix", baseline="group"),
+    ],
+)
+def test_block_credit_on_a_gpu_equals_the_cpu_credit(credit):
+    # The formulas build their group sums with torch.zeros: on the inputs' device, or a
+    # CUDA batch fails ("index is on cuda:0, different from other tensors on cpu").
+    if not torch.cuda.is_available():
+        pytest.skip("needs a CUDA GPU")
+    batch = {
+        "outcome": torch.tensor([1.0, 0.0, 1.0, 1.0]),
+        "success_probs": torch.tensor(
+            [[0.1, 0.5, 1.0], [0.2, 0.2, 0.0], [0.3, 0.6, 1.0], [0.3, 0.9, 1.0]]
+        ),
+        "block_mask": torch.tensor([[True, True], [True, False], [True, True], [True, True]]),
+        "groups": torch.tensor([0, 0, 2, 2]),
+        "tokens": torch.tensor([5.0, 6.0, 7.0, 8.0]),
+    }
+    on_cpu = block_credit(credit, **batch)
+    on_gpu = block_credit(credit, **{k: v.cuda() for k, v in batch.items()})
+    assert on_gpu.device.type == "cuda"
+    assert torch.allclose(on_gpu.cpu(), on_cpu, atol=1e-6)
