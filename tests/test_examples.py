@@ -130,6 +130,9 @@ def test_mrt_vs_grpo_measures_a_method_against_the_length_penalty_frontier(monke
     assert gaps["mrt-prefix"]["low"] < 0 < gaps["mrt-prefix"]["high"]
     assert gaps["mrt-oracle"]["seeds"] == 4 and not gaps["mrt-oracle"]["inside"]
     assert gaps["mrt"]["inside"]
+    # The envelope: the best frontier run at no more tokens (here the penalty's 0.6 at 60).
+    assert gaps["mrt"]["above_envelope"] == pytest.approx(0.2, abs=0.03)
+    assert gaps["mrt-oracle"]["above_envelope"] == pytest.approx(0.1, abs=0.03)
 
 
 @pytest.mark.slow
