@@ -50,6 +50,7 @@ __all__ = [
     "RULES",
     "EpisodeRule",
     "episode_boundaries",
+    "prefix_ends",
     "prefixes",
     "prefixes_at",
     "split_episodes",
@@ -273,4 +274,11 @@ def prefixes(text: str, *, rule: EpisodeRule | str = "markers", tokenizer: Any =
 
 def prefixes_at(text: str, boundaries: Sequence[int]) -> list[str]:
     """:func:`prefixes` for boundaries already found with :func:`episode_boundaries`."""
-    return ["", *(text[:b] for b in boundaries[1:]), text] if boundaries else [""]
+    return [text[:end] for end in prefix_ends(text, boundaries)]
+
+
+def prefix_ends(text: str, boundaries: Sequence[int]) -> list[int]:
+    """Where the prefixes of :func:`prefixes_at` end in ``text``: 0, each later boundary, and
+    ``len(text)`` (``[0]`` for no boundaries: an empty text). Offsets, not strings: a long
+    text's k + 1 prefixes as strings take memory quadratic in its length."""
+    return [0, *boundaries[1:], len(text)] if boundaries else [0]

@@ -18,6 +18,12 @@ Two estimators of J, both with the same interface (:class:`MetaProver`):
 Both take all prefixes of a stream at once (j = 0 ... k, the empty prefix included), keep a
 cache keyed by (problem, prompt, prefix, settings) so that asking again costs nothing, and
 are reproducible under a seed.
+
+How a request is laid out (where the forcing text goes after a prefix) is
+:func:`prover_request`'s, and every caller asks μ through it: the env step by step, and
+:func:`score_finished` for a finished text (the trainers, ``mrt-regret``). The rule for an
+estimate with no verdict is :func:`carry`'s, for both. A prover's own :meth:`estimate`
+takes prefixes as they are: its contexts are prompt + prefix + forcing text, byte for byte.
 """
 
 from __future__ import annotations
@@ -28,12 +34,12 @@ import numbers
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any, Literal, Protocol
 
 from mrt_env.commitment import answer_opening
 from mrt_env.config import Config
-from mrt_env.errors import ArgumentTypeError, ConfigError
+from mrt_env.errors import ArgumentTypeError, BackendError, ConfigError
 from mrt_env.grading import grade_many
 from mrt_env.lm.base import Completion, LanguageModel, SharedResource, check_logprob
 from mrt_env.lm.sampling import Sampling
@@ -47,6 +53,7 @@ __all__ = [
     "LIKELIHOOD_FORCING_TEXT",
     "PAPER_FORCING_TEXT",
     "PROVER_KINDS",
+    "FinishedText",
     "ForcedAnswerProver",
     "LikelihoodProver",
     "MetaProver",
@@ -54,10 +61,14 @@ __all__ = [
     "ProverEstimate",
     "ProverRequest",
     "ProverSettings",
-    "authors_requests",
+    "carried",
+    "carry",
     "default_prompt",
+    "forcing_text_of",
     "known_success_probs",
     "make_prover",
+    "prover_request",
+    "score_finished",
 ]
 
 PAPER_FORCING_TEXT = (
@@ -86,7 +97,8 @@ class ProverEstimate:
 
     ``undecided`` counts the sampled answers the grader reached no verdict on (see
     :class:`~mrt_env.types.GradeResult`); J is the mean over the others. When none has a
-    verdict (:attr:`no_verdict`), J is 0.0 and means nothing: the env keeps the previous J.
+    verdict (:attr:`no_verdict`), J is 0.0 and means nothing: :func:`carry` keeps the
+    previous J instead (0.0 at c_0).
     """
 
     success_prob: float
@@ -122,56 +134,192 @@ AUTHORS_ANSWER_TOKENS = 4096
 r"""μ's answer budget in the authors' analysis: after the stop text a real model may need
 hundreds of tokens before it writes its \boxed{} answer, and a short budget biases J down."""
 
-AUTHORS_STOP_TEXT = PAPER_FORCING_TEXT.removeprefix("\n\n")
+_BLANK_LINE = "\n\n"
+
+AUTHORS_STOP_TEXT = PAPER_FORCING_TEXT.removeprefix(_BLANK_LINE)
 """The authors' stop text as their analysis appends it: right after a prefix that is empty or
-ends in a blank line, so with no newlines of its own in front."""
+ends in a blank line, so with no newlines of its own in front (what :func:`prover_request`
+sends after such a prefix with :data:`PAPER_FORCING_TEXT`)."""
 
 AUTHORS_FINAL_TEXT = "\n</think>"
 """What the authors' analysis appends to the full trace (no stop text: the thinking is over)."""
 
 
-def authors_requests(problem: Problem, prompt: str, prefixes: Sequence[str]) -> list[ProverRequest]:
-    r"""μ's requests at c_0 … c_k exactly as the authors' ``pass_at_k_given_prefix.py`` builds
-    them from blocks $z_1 … z_k$ (each without trailing newlines):
+def forcing_text_of(prover: Any) -> str | None:
+    """The forcing text ``prover`` appends of its own (``config.forcing_text``, as
+    :class:`ForcedAnswerProver` and :class:`LikelihoodProver` have); None for a prover
+    without one (:class:`OracleProver`, a scripted stand-in)."""
+    text = getattr(getattr(prover, "config", None), "forcing_text", None)
+    return text if isinstance(text, str) else None
 
-    * c_0: the prompt, then :data:`AUTHORS_STOP_TEXT` (no blank line in front);
-    * c_j, 0 < j < k: ``"\n\n".join(z[:j]) + "\n\n"`` (the first j blocks), then the stop text;
-    * c_k: the whole trace ``"\n\n".join(z)``, then :data:`AUTHORS_FINAL_TEXT` alone.
 
-    ``prefixes`` are :func:`mrt_env.episodes.prefixes`' (``["", z_1, z_1 + z_2, …, text]``).
+def prover_request(
+    problem: Problem,
+    prompt: str,
+    prefix: str,
+    *,
+    forcing_text: str | None = None,
+    close: str | None = None,
+) -> ProverRequest:
+    r"""μ's request at the prefix c_j: the one layout that the env, the vector env, the
+    trainers (TRL's and verl's) and ``mrt-regret`` all ask μ in.
 
-    >>> p = Problem("p", "q", "1")
-    >>> [r.prefix + r.forcing_text[:12] for r in authors_requests(p, "", ["", "A\n\n", "A\n\nB\n"])]
-    ['Time is up.\n', 'A\n\nTime is up.\n', 'A\n\nB\n</think>']
+    ``forcing_text`` is μ's own forcing text (:func:`forcing_text_of`), and decides how it
+    follows the prefix:
+
+    * one that opens with a blank line (``"\n\n"``: :data:`PAPER_FORCING_TEXT`,
+      :data:`LIKELIHOOD_FORCING_TEXT`) follows as in the authors' ``pass_at_k_given_prefix.py``:
+      the prefix's trailing newlines are dropped and exactly one blank line separates it from
+      the rest of the forcing text; after the empty prefix (j = 0) that rest comes right after
+      the prompt. A block that ends in ``"\n\n"``, in one newline or in none gives the same
+      bytes. The request carries the blank line in its prefix and the rest as its
+      ``forcing_text``;
+    * any other (the synthetic tasks' ``"A \boxed{"`` after a line), or None (a prover whose
+      text is not known): the prefix as it is, then μ's forcing text.
+
+    ``close`` makes the prefix a finished stream's whole trace: its trailing newlines are
+    dropped and ``close`` follows instead of the forcing text (the authors close theirs with
+    :data:`AUTHORS_FINAL_TEXT`). Only a caller that has the whole text can say so: the env,
+    which sees a stream block by block, never does.
+
+    >>> p, text = Problem("p", "q", "1"), PAPER_FORCING_TEXT
+    >>> for c in ("", "A\n\n", "A"):
+    ...     print(repr(prover_request(p, "P:", c, forcing_text=text).context(text)[:17]))
+    'P:Time is up.\n\nGi'
+    'P:A\n\nTime is up.\n'
+    'P:A\n\nTime is up.\n'
+    >>> prover_request(p, "P:", "A\n\n", close=AUTHORS_FINAL_TEXT).context(text)
+    'P:A\n</think>'
+    >>> prover_request(p, "Q 1+2\n", "1+2=3\n", forcing_text="A \\boxed{").context("A \\boxed{")
+    'Q 1+2\n1+2=3\nA \\boxed{'
     """
-    *partial, full = prefixes
-    requests = [ProverRequest(problem, prompt, "", AUTHORS_STOP_TEXT)] if partial else []
-    requests += [
-        ProverRequest(problem, prompt, prefix.rstrip("\n") + "\n\n", AUTHORS_STOP_TEXT)
-        for prefix in partial[1:]
-    ]
-    requests.append(ProverRequest(problem, prompt, full.rstrip("\n"), AUTHORS_FINAL_TEXT))
-    return requests
+    if close is not None:
+        return ProverRequest(problem, prompt, prefix.rstrip("\n"), close)
+    if forcing_text is None or not forcing_text.startswith(_BLANK_LINE):
+        return ProverRequest(problem, prompt, prefix)
+    # The authors join their episodes (stripped of trailing newlines) with one blank line and
+    # put the stop text after one more; with no episode, right after the prompt.
+    separated = prefix.rstrip("\n") + _BLANK_LINE if prefix else ""
+    return ProverRequest(problem, prompt, separated, forcing_text.removeprefix(_BLANK_LINE))
+
+
+def carry(before: ProverEstimate | None, estimate: ProverEstimate) -> ProverEstimate:
+    """``estimate`` as the J after ``before`` (None at c_0): one with no verdict
+    (:attr:`ProverEstimate.no_verdict`) keeps the J before it, so that no progress is
+    invented from answers nobody graded; at c_0, where there is none before, it counts as
+    0.0. The env applies this rule block by block, and it reports J_0 at reset, before any
+    later estimate exists: so an undecided J_0 is 0.0, never a later J taken back.
+
+    >>> known = ProverEstimate(0.5, ("1", "2"), (True, False))
+    >>> lost = ProverEstimate(0.0, ("1", "2"), (False, False), undecided=2)
+    >>> carry(known, lost).success_prob, carry(None, lost).success_prob
+    (0.5, 0.0)
+    """
+    if not estimate.no_verdict:
+        return estimate
+    return replace(estimate, success_prob=0.0 if before is None else before.success_prob)
+
+
+def carried(estimates: Sequence[ProverEstimate]) -> list[ProverEstimate]:
+    """The estimates at c_0 … c_k of one stream, each as :func:`carry` takes it (the others'
+    fields, the graded answers too, as μ gave them)."""
+    out: list[ProverEstimate] = []
+    for estimate in estimates:
+        out.append(carry(out[-1] if out else None, estimate))
+    return out
 
 
 def known_success_probs(estimates: Sequence[ProverEstimate]) -> list[float]:
-    """J at each prefix, where an estimate with no verdict (:attr:`ProverEstimate.no_verdict`)
-    keeps the J before it, so that no progress is invented from answers nobody graded (at
-    c_0, the first J with a verdict; 0.0 if none has one). The env applies the same rule
-    step by step.
+    """J at c_0 … c_k of one stream by the rule of :func:`carry`.
 
     >>> known = ProverEstimate(0.5, ("1", "2"), (True, False))
     >>> lost = ProverEstimate(0.0, ("1", "2"), (False, False), undecided=2)
     >>> known_success_probs([lost, known, lost])
-    [0.5, 0.5, 0.5]
+    [0.0, 0.5, 0.5]
     """
-    decided = [e.success_prob for e in estimates if not e.no_verdict]
-    last = decided[0] if decided else 0.0
-    out = []
-    for e in estimates:
-        if not e.no_verdict:
-            last = e.success_prob
-        out.append(last)
+    return [e.success_prob for e in carried(estimates)]
+
+
+@dataclass(frozen=True)
+class FinishedText:
+    """A finished reasoning text, to be scored at its episodes' ends: c_j = ``text[:ends[j]]``.
+
+    ``ends`` are :func:`mrt_env.episodes.prefix_ends` (0 first and ``len(text)`` last; ``[0]``
+    for an empty text), or any other offsets μ should be asked at.
+    """
+
+    problem: Problem
+    prompt: str
+    text: str
+    ends: Sequence[int]
+
+    def request(
+        self, j: int, *, forcing_text: str | None = None, close: str | None = None
+    ) -> ProverRequest:
+        """μ's request at c_j (:func:`prover_request`); ``close`` applies to the last prefix."""
+        last = j == len(self.ends) - 1
+        return prover_request(
+            self.problem,
+            self.prompt,
+            self.text[: self.ends[j]],
+            forcing_text=forcing_text,
+            close=close if last else None,
+        )
+
+
+def score_finished(
+    prover: MetaProver,
+    texts: Sequence[FinishedText],
+    *,
+    close: str | None = None,
+    max_chars: int | None = None,
+) -> list[list[ProverEstimate]]:
+    """μ's estimates at c_0 … c_k of each finished text, as the env would have reported them
+    block by block: the requests of :func:`prover_request` (μ's own forcing text, ``close``
+    on each text's last prefix), then :func:`carried`. J_j of text t is
+    ``result[t][j].success_prob``. Used by TRL's ``EpisodeScorer``, verl's
+    ``episode_fields`` and ``mrt-regret``.
+
+    All requests go to μ in one ``estimate_batch`` call; with ``max_chars``, in calls of at
+    most that many characters of context (prompt and prefix; one request at least), the call
+    with the last requests first, so that a text too long for a model whose window is not
+    known here (a server's) fails at its first call, before its short prefixes are paid for. μ's
+    answers at a prefix do not depend on the rest of its batch. Each batch's requests are
+    built when it is sent: memory stays linear in a text's length.
+
+    Raises:
+        BackendError: μ returned another number of estimates than it was asked for.
+    """
+    forcing = forcing_text_of(prover)
+    slots = [(t, j) for t, text in enumerate(texts) for j in range(len(text.ends))]
+    batches: list[range] = []
+    start, size = 0, 0
+    for i, (t, j) in enumerate(slots):
+        n = len(texts[t].prompt) + texts[t].ends[j]
+        if max_chars is not None and i > start and size + n > max_chars:
+            batches.append(range(start, i))
+            start, size = i, 0
+        size += n
+    if start < len(slots):
+        batches.append(range(start, len(slots)))
+    found: list[ProverEstimate | None] = [None] * len(slots)
+    for batch in reversed(batches):
+        requests = [
+            texts[t].request(j, forcing_text=forcing, close=close)
+            for t, j in (slots[i] for i in batch)
+        ]
+        estimates = prover.estimate_batch(requests)
+        if len(estimates) != len(requests):
+            raise BackendError(
+                f"the prover returned {len(estimates)} estimates for {len(requests)} prefixes"
+            )
+        for i, estimate in zip(batch, estimates, strict=True):
+            found[i] = estimate
+    out, first = [], 0
+    for text in texts:
+        stop = first + len(text.ends)
+        out.append(carried(found[first:stop]))  # type: ignore[arg-type]  # all filled above
+        first = stop
     return out
 
 
@@ -180,7 +328,8 @@ class ProverRequest:
     """One question to μ: the problem, the prompt the stream continues, and the prefix c_j.
 
     ``forcing_text``, when set, replaces the prover's own for this request (the authors'
-    analysis closes the full trace with ``"\\n</think>"`` alone: :func:`authors_requests`).
+    analysis closes the full trace with ``"\\n</think>"`` alone). Build requests with
+    :func:`prover_request`, which lays them out as every caller asks μ.
     """
 
     problem: Problem
@@ -241,7 +390,9 @@ class _CachedProver(SharedResource):
     def estimate(
         self, problem: Problem, prefixes: Sequence[str], *, prompt: str | None = None
     ) -> list[ProverEstimate]:
-        """μ's estimate at each prefix (cached; only unseen prefixes reach the model)."""
+        """μ's estimate at each prefix (cached; only unseen prefixes reach the model), its
+        context being prompt + prefix + forcing text as given (:func:`prover_request` lays a
+        stream's prefixes out as the env and the trainers ask μ)."""
         if isinstance(prefixes, str):
             raise ArgumentTypeError(
                 "prefixes must be a sequence of str (the stream's prefixes), got a str"

@@ -51,7 +51,14 @@ from mrt_env.errors import ArgumentTypeError, ConfigError, ResetNeeded
 from mrt_env.grading import grade
 from mrt_env.lm.base import LanguageModel
 from mrt_env.lm.sampling import Sampling
-from mrt_env.progress import PAPER_FORCING_TEXT, MetaProver, ProverEstimate, ProverRequest
+from mrt_env.progress import (
+    PAPER_FORCING_TEXT,
+    MetaProver,
+    ProverEstimate,
+    carry,
+    forcing_text_of,
+    prover_request,
+)
 from mrt_env.types import Problem
 
 __all__ = ["BlockCheck", "StepOutcome", "Stepper", "Stream", "StreamRules"]
@@ -210,9 +217,9 @@ class Stepper:
         views = [replace(s, blocks=s.blocks[:i]) for s in streams for i in range(len(s.blocks) + 1)]
         estimates = iter(self.estimate(views))
         for stream in streams:
-            stream.estimates.append(next(estimates))
-            for _ in stream.blocks:
-                stream.estimates.append(self.carry(stream, next(estimates)))
+            for _ in range(len(stream.blocks) + 1):
+                before = stream.estimates[-1] if stream.estimates else None
+                stream.estimates.append(carry(before, next(estimates)))
             stream.info = self.info(stream, block_tokens=0)
         return streams
 
@@ -283,12 +290,27 @@ class Stepper:
         return replace(stream, blocks=[*stream.blocks, check.block])
 
     def estimate(self, streams: Sequence[Stream]) -> list[ProverEstimate]:
-        """μ's estimate at the end of each stream's thinking: one batched prover call."""
+        r"""μ's estimate at the end of each stream's thinking: one batched prover call.
+
+        Each request is :func:`~mrt_env.progress.prover_request`'s at the thinking so far,
+        with μ's own forcing text. With the paper's (a blank line first), μ continues the
+        prompt, the thinking without its trailing newlines, one blank line and the stop text
+        ("Time is up. ..."); with no thinking yet (c_0), the prompt and the stop text. A block
+        ``"x = 3.\n\n"`` and a block ``"x = 3."`` send the same bytes. With another forcing
+        text (the synthetic tasks', after a line) or a prover that has none of its own, the
+        thinking as it is, then μ's forcing text. The stream is never taken as finished (the
+        authors' ``"\n</think>"`` closing): the env sees it block by block, and asks about
+        the block that closes the thinking as about the others.
+        """
         if not streams:
             return []
         if self.prover is None:
             return [ProverEstimate(0.0) for _ in streams]
-        requests = [ProverRequest(s.problem, s.prompt, self.thinking(s.text)) for s in streams]
+        forcing = forcing_text_of(self.prover)
+        requests = [
+            prover_request(s.problem, s.prompt, self.thinking(s.text), forcing_text=forcing)
+            for s in streams
+        ]
         return self.prover.estimate_batch(requests)
 
     def force(self, streams: Sequence[Stream], checks: Sequence[BlockCheck]) -> list[str | None]:
@@ -313,21 +335,14 @@ class Stepper:
             answers[i] = tail + per[0].text
         return answers
 
-    @staticmethod
-    def carry(stream: Stream, estimate: ProverEstimate) -> ProverEstimate:
-        """``estimate`` as the next J of ``stream``: one with no verdict keeps the J before
-        it, so no progress is invented from answers nobody graded."""
-        if estimate.no_verdict:
-            return replace(estimate, success_prob=stream.estimates[-1].success_prob)
-        return estimate
-
     def advance(
         self, stream: Stream, check: BlockCheck, estimate: ProverEstimate, forced: str | None
     ) -> StepOutcome:
         """Append the checked block to ``stream`` with μ's new estimate; reward and info."""
         rules = self.rules
         before = stream.estimates[-1].success_prob
-        estimate = self.carry(stream, estimate)
+        # No verdict: the J before is kept (mrt_env.progress.carry, the finished texts' rule).
+        estimate = carry(stream.estimates[-1], estimate)
         stream.blocks.append(check.block)
         stream.tokens.append(check.block_tokens)
         stream.estimates.append(estimate)

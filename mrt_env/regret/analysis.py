@@ -7,29 +7,29 @@ import hashlib
 import json
 import math
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from mrt_env.data.files import json_value, lone_surrogate
-from mrt_env.episodes import EpisodeRule, episode_boundaries
+from mrt_env.episodes import EpisodeRule, episode_boundaries, prefix_ends
 from mrt_env.errors import ArgumentTypeError, ConfigError, DataFormatError, DataNotFound
 from mrt_env.grading import grade
 from mrt_env.lm.base import check_context
 from mrt_env.metrics import authors_token_regret, episode_regret, progress, token_regret
 from mrt_env.progress import (
     AUTHORS_FINAL_TEXT,
-    AUTHORS_STOP_TEXT,
     PAPER_FORCING_TEXT,
+    FinishedText,
     ForcedAnswerProver,
     LikelihoodProver,
     MetaProver,
-    ProverEstimate,
     ProverRequest,
     default_prompt,
-    known_success_probs,
+    forcing_text_of,
+    score_finished,
 )
 from mrt_env.regret.config import (
     DEFAULT_BUDGETS,
@@ -215,14 +215,15 @@ def analyse_trace(
     Two ways to measure (``measure``; default :func:`default_measure`):
 
     * ``authors``: as the authors' analysis code does. μ's contexts are theirs, byte for
-      byte (:func:`~mrt_env.progress.authors_requests`: one blank line before the stop text,
-      none for the empty prefix, the full trace closed by ``"\\n</think>"`` alone), and the
-      token regret is :func:`~mrt_env.metrics.authors_token_regret` over ``costs``: each
-      context's tokens plus the mean length of μ's answers. Needs a forced prover with the
-      authors' forcing text.
-    * ``stream``: μ's forcing text appended to each prefix as it is, and the token regret
-      over the stream's own tokens (:func:`~mrt_env.metrics.token_regret`), as ``mrt-bench``
-      measures.
+      byte (:func:`~mrt_env.progress.prover_request` with the paper's forcing text: one
+      blank line before the stop text, none for the empty prefix; the full trace closed by
+      ``"\\n</think>"`` alone), and the token regret is
+      :func:`~mrt_env.metrics.authors_token_regret` over ``costs``: each context's tokens
+      plus the mean length of μ's answers. Needs a forced prover with the authors' forcing
+      text.
+    * ``stream``: μ asked as the env asks it (the same layout, the full trace asked as the
+      other prefixes), and the token regret over the stream's own tokens
+      (:func:`~mrt_env.metrics.token_regret`), as ``mrt-bench`` measures.
 
     Args:
         trace: ``answer`` and ``response``, plus ``id``/``problem_id`` and/or ``question``
@@ -279,17 +280,28 @@ def analyse_trace(
             "measure='authors' needs a forced prover (the authors sample μ's answers); "
             f"got {type(prover).__name__}: use measure='stream'"
         )
+    if measure == "authors" and default_measure(prover) != "authors":
+        raise ConfigError(
+            "measure='authors' needs the authors' forcing text (PAPER_FORCING_TEXT), "
+            "their contexts are built from it: use measure='stream' with a text of your own"
+        )
 
-    # Prefix c_j is response[:ends[j]] (mrt_env.episodes.prefixes_at): offsets, not strings.
-    # All k + 1 prefixes at once would take memory quadratic in the response's length; each
-    # is built when it is scored or counted, and dropped after.
+    # Prefix c_j is response[:ends[j]]: offsets, not strings. All k + 1 prefixes at once
+    # would take memory quadratic in the response's length; each is built when it is scored
+    # or counted, and dropped after.
     boundaries = episode_boundaries(response, rule=rule, tokenizer=tokenizer)
-    ends = [0, *boundaries[1:], len(response)] if boundaries else [0]
     context = default_prompt(prover.lm, problem) if prompt is None else prompt
-    request = _requests(problem, context, response, ends, measure)
+    finished = FinishedText(problem, context, response, prefix_ends(response, boundaries))
+    ends = finished.ends
+    close = AUTHORS_FINAL_TEXT if measure == "authors" else None
+    forcing = forcing_text_of(prover)
+
+    def request(j: int) -> ProverRequest:  # what score_finished sends μ at c_j
+        return finished.request(j, forcing_text=forcing, close=close)
+
     _check_fits(prover, request(len(ends) - 1), f"trace {trace_id!r}")
-    estimates = _estimate(prover, request, [len(context) + e for e in ends])
-    success_probs = known_success_probs(estimates)
+    (estimates,) = score_finished(prover, [finished], close=close, max_chars=_BATCH_CHARS)
+    success_probs = [e.success_prob for e in estimates]
     # Counting each prefix (not each episode) gives the tokens the model actually sees. A
     # prefix can rarely tokenize shorter than a shorter prefix (a merge across the cut):
     # keep the counts cumulative.
@@ -301,8 +313,8 @@ def analyse_trace(
     voting = majority is not None and bool(majority.p)
     if isinstance(prover, ForcedAnswerProver) and (measure == "authors" or voting):
         # What asking μ costs at each prefix: the forced context's tokens.
-        forcing = prover.config.forcing_text
-        context_tokens = [lm.count_tokens(request(j).context(forcing)) for j in range(len(ends))]
+        own = prover.config.forcing_text
+        context_tokens = [lm.count_tokens(request(j).context(own)) for j in range(len(ends))]
     if measure == "authors":
         # The authors' x_j: the forced context's tokens plus μ's mean answer length.
         costs = [n + e.mean_answer_tokens for n, e in zip(context_tokens, estimates, strict=True)]
@@ -361,29 +373,6 @@ def analyse_trace(
 _BATCH_CHARS = 1 << 25
 
 
-def _requests(
-    problem: Problem, context: str, response: str, ends: Sequence[int], measure: str
-) -> Callable[[int], ProverRequest]:
-    """μ's request at prefix j, built on demand: ``ProverRequest(problem, context, c_j)``
-    (``stream``), or the authors' contexts exactly as
-    :func:`~mrt_env.progress.authors_requests` makes them from all prefixes at once
-    (``authors``: nothing but the stop text at c_0, a blank line before it after each
-    partial prefix, the full trace closed by ``"\\n</think>"`` alone)."""
-    last = len(ends) - 1
-
-    def request(j: int) -> ProverRequest:
-        prefix = response[: ends[j]]
-        if measure != "authors":
-            return ProverRequest(problem, context, prefix)
-        if j == last:
-            return ProverRequest(problem, context, prefix.rstrip("\n"), AUTHORS_FINAL_TEXT)
-        if j == 0:
-            return ProverRequest(problem, context, "", AUTHORS_STOP_TEXT)
-        return ProverRequest(problem, context, prefix.rstrip("\n") + "\n\n", AUTHORS_STOP_TEXT)
-
-    return request
-
-
 def _check_fits(prover: MetaProver, longest: ProverRequest, where: str) -> None:
     """Raise the backend's :class:`~mrt_env.errors.ContextLengthExceeded` before any prefix
     is built or scored when the whole trace cannot fit the model's window (one string
@@ -401,27 +390,3 @@ def _check_fits(prover: MetaProver, longest: ProverRequest, where: str) -> None:
     else:
         return
     check_context(lm.count_tokens(text), room, window, where=f"{lm.name} on {where}")
-
-
-def _estimate(
-    prover: MetaProver, request: Callable[[int], ProverRequest], sizes: Sequence[int]
-) -> list[ProverEstimate]:
-    """μ's estimates at the prefixes (``sizes``: each one's context in characters), in
-    batches of at most :data:`_BATCH_CHARS` characters (one prefix at least). The batch of
-    the longest prefixes goes first: a trace too long for a model whose window is not known
-    here (a server's) fails at its first call, before the short prefixes are paid for. μ's
-    answers at a prefix do not depend on the rest of its batch."""
-    batches: list[range] = []
-    start, size = 0, 0
-    for j, n in enumerate(sizes):
-        if j > start and size + n > _BATCH_CHARS:
-            batches.append(range(start, j))
-            start, size = j, 0
-        size += n
-    batches.append(range(start, len(sizes)))
-    estimates: list[ProverEstimate | None] = [None] * len(sizes)
-    for batch in reversed(batches):
-        found = prover.estimate_batch([request(j) for j in batch])
-        for j, estimate in zip(batch, found, strict=True):
-            estimates[j] = estimate
-    return estimates  # type: ignore[return-value]  # every slot filled above

@@ -44,10 +44,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from mrt_env.episodes import EpisodeRule, episode_boundaries, prefixes_at
+from mrt_env.episodes import EpisodeRule, episode_boundaries, prefix_ends
 from mrt_env.errors import (
     ArgumentTypeError,
-    BackendError,
     ConfigError,
     DataFormatError,
     UnknownAttribute,
@@ -55,7 +54,7 @@ from mrt_env.errors import (
 from mrt_env.extras import require
 from mrt_env.grading import DEFAULT_TIMEOUT, grade_many
 from mrt_env.lm.trl_server import TRLServerLM
-from mrt_env.progress import MetaProver, ProverRequest, known_success_probs
+from mrt_env.progress import FinishedText, MetaProver, score_finished
 from mrt_env.prompts import PLAIN_TEMPLATE
 from mrt_env.registration import ENV_IDS
 from mrt_env.types import Problem
@@ -374,36 +373,35 @@ class EpisodeScorer:
         counted in a warning from ``who`` if given);
         ``([], [])`` for an empty completion (no episodes). With ``every_prefix=False`` only
         the empty prefix and the whole stream are scored: J is ``[J_0, J_end]``.
+
+        J is :func:`~mrt_env.progress.score_finished`'s: μ asked in the env's layout (the
+        whole completion too, as the env asks about a block), an estimate with no verdict
+        carried as the env carries it.
         """
         n = len(texts)
         golds = _golds(columns, n, who)
         ids = _column(columns, _PROBLEM_ID, n, required=False)
         questions = _column(columns, _QUESTION, n, required=False)
         lm = getattr(self.prover, "lm", None)
-        requests: list[ProverRequest] = []
-        rows: list[tuple[int, list[int], int, int]] = []  # row, starts, request slice
+        rows: list[tuple[int, list[int]]] = []  # row, the episodes' starts
+        finished: list[FinishedText] = []
         for i, (prompt, text, gold) in enumerate(zip(prompts, texts, golds, strict=True)):
             if gold is None or not text:
                 continue
             starts = episode_boundaries(text, rule=self.rule, tokenizer=self.tokenizer)
-            if self.prover is None:
-                rows.append((i, starts, 0, 0))
-                continue
-            cuts = prefixes_at(text, starts) if every_prefix else ["", text]
-            problem = self._problem(i, prompt, gold, ids, questions)
-            context = _prompt_text(prompt, lm)
-            rows.append((i, starts, len(requests), len(requests) + len(cuts)))
-            requests.extend(ProverRequest(problem, context, c) for c in cuts)
-        estimates = self.prover.estimate_batch(requests) if requests else []  # type: ignore[union-attr]
-        if len(estimates) != len(requests):
-            raise BackendError(
-                f"the prover returned {len(estimates)} estimates for {len(requests)} prefixes"
-            )
+            rows.append((i, starts))
+            if self.prover is not None:
+                ends = prefix_ends(text, starts) if every_prefix else [0, len(text)]
+                problem = self._problem(i, prompt, gold, ids, questions)
+                finished.append(FinishedText(problem, _prompt_text(prompt, lm), text, ends))
+        # One prover call for the whole batch.
+        scored = score_finished(self.prover, finished) if self.prover is not None else []
         out: list[tuple[list[int], list[float]] | None] = [
             None if gold is None else ([], []) for gold in golds
         ]
-        for i, starts, start, stop in rows:
-            out[i] = (starts, known_success_probs(estimates[start:stop]))
+        js = iter(scored)
+        for i, starts in rows:
+            out[i] = (starts, [] if self.prover is None else [e.success_prob for e in next(js)])
         return out
 
 

@@ -42,10 +42,10 @@ from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
 from mrt_env.config import Config
-from mrt_env.episodes import RULES, EpisodeRule, episode_boundaries, prefixes_at
+from mrt_env.episodes import RULES, EpisodeRule, episode_boundaries, prefix_ends
 from mrt_env.errors import BackendError, ConfigError, DataFormatError
 from mrt_env.extras import require
-from mrt_env.progress import ProverRequest, known_success_probs
+from mrt_env.progress import FinishedText, score_finished
 from mrt_env.training.credit import CreditConfig, block_starts_in_tokens, credit_by_episodes
 from mrt_env.types import Problem
 
@@ -136,19 +136,19 @@ def episode_fields(
 ) -> dict[str, str]:
     """The reward side's per-sample fields (``mrt_j``, ``mrt_first_tokens``,
     ``mrt_credit``) of one response: its episodes and, if the credit reads J, μ's J at
-    every boundary (one ``prover.estimate_batch`` call). An empty response has no episode:
-    empty lists, and the estimator gives it zero credit; so does a response μ could not
-    score (a ``BackendError``, logged)."""
+    every boundary (one ``prover.estimate_batch`` call; J as
+    :func:`~mrt_env.progress.score_finished` computes it, in the env's layout). An empty
+    response has no episode: empty lists, and the estimator gives it zero credit; so does a
+    response μ could not score (a ``BackendError``, logged)."""
     ids = [int(i) for i in response_ids]
     text = tokenizer.decode(ids, skip_special_tokens=True)
     starts = episode_boundaries(text, rule=rule, tokenizer=tokenizer)
     js: list[float] = []
     if starts and credit.uses_j:
-        cuts = prefixes_at(text, starts)
+        finished = FinishedText(problem, context, text, prefix_ends(text, starts))
         try:
-            js = known_success_probs(
-                prover.estimate_batch([ProverRequest(problem, context, c) for c in cuts])
-            )
+            (scored,) = score_finished(prover, [finished])
+            js = [e.success_prob for e in scored]
         except BackendError as exc:  # μ failed: zero credit for this response, run goes on
             logger.warning("MRTRewardManager: μ could not score a response (%s)", exc)
             starts = []

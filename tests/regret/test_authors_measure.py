@@ -130,15 +130,22 @@ def test_the_forced_contexts_are_the_authors_byte_for_byte():
     )
 
 
-def test_the_stream_measure_appends_the_forcing_text_as_it_is():
+def test_the_stream_measure_asks_mu_as_the_env_does():
     lm = RecordingLM()
     row = analyse_trace(TRACE, prover=ForcedAnswerProver(lm, k=1), lm=lm, measure="stream")
     assert row["measure"] == "stream" and "costs" not in row
-    assert all(
-        p.endswith("\n\nTime is up.\n\n" + STOP[len("Time is up.\n\n") :]) for p in lm.prompts
-    )
+    # The authors' layout, but the whole trace is asked as the other prefixes are: the env,
+    # which sees a stream block by block, never closes it.
+    prompt = default_prompt(lm, Problem("toy/1", "What is 2+3?", "5"))
+    episodes = [z.rstrip("\n") for z in split_episodes(TRACE_TEXT)]
+    expected = [prompt + STOP]
+    expected += [prompt + "\n\n".join(episodes[:j]) + "\n\n" + STOP for j in (1, 2, 3)]
+    assert lm.prompts == expected
     with pytest.raises(ConfigError, match="forced prover"):
         analyse_trace(TRACE, prover=LikelihoodProver(lm), lm=lm, measure="authors")
+    own = ForcedAnswerProver(lm, k=1, forcing_text="\n\nAnswer: ")
+    with pytest.raises(ConfigError, match="the authors' forcing text"):
+        analyse_trace(TRACE, prover=own, lm=lm, measure="authors")
 
 
 def _config(*flags):

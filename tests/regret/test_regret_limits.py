@@ -8,16 +8,22 @@ import subprocess
 import sys
 import textwrap
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from fakes import CopyLastBoxedFakeLM
 
 import mrt_env.regret.cli as regret_cli
-from mrt_env.episodes import prefixes
+from mrt_env.episodes import episode_boundaries, prefix_ends
 from mrt_env.errors import DataFormatError
-from mrt_env.progress import authors_requests
+from mrt_env.progress import (
+    AUTHORS_FINAL_TEXT,
+    PAPER_FORCING_TEXT,
+    FinishedText,
+    ProverEstimate,
+    score_finished,
+)
 from mrt_env.regret import load_traces, main
-from mrt_env.regret.analysis import _requests
 from mrt_env.types import Problem
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -90,20 +96,33 @@ def test_a_long_response_with_many_episodes_runs_in_bounded_memory(tmp_path, win
     assert row["id"] == "long" and "exceeds the model's context of 4096 tokens" in row["error"]
 
 
-def test_prefixes_built_on_demand_are_the_authors_requests():
-    # The lazy requests must be those authors_requests builds from all prefixes at once.
+class RecordingProver:
+    """A stand-in μ with the paper's forcing text that records each call's requests."""
+
+    config = SimpleNamespace(forcing_text=PAPER_FORCING_TEXT)  # read as a real prover's
+
+    def __init__(self):
+        self.calls = []
+
+    def estimate_batch(self, requests):
+        self.calls.append(list(requests))
+        return [ProverEstimate(0.0) for _ in requests]
+
+
+def test_prefixes_scored_in_batches_are_the_requests_of_one_call():
+    # A long trace is scored a batch at a time (the last prefixes first): μ must get the
+    # requests it gets when all go in one call.
     problem = Problem("p", "q", "1")
     for text in ["", "A", "A\n\nB\n", "x\n\ny\n\nz\n\nWait, no.\n\nq\n\nr\n\ns\n\nWait, ok.\n"]:
         for rule in ("markers", "lines"):
-            cuts = prefixes(text, rule=rule)
-            ends = [len(c) for c in cuts]
-            for measure in ("authors", "stream"):
-                request = _requests(problem, "P:", text, ends, measure)
-                built = [request(j) for j in range(len(cuts))]
-                if measure == "authors":
-                    assert built == authors_requests(problem, "P:", cuts)
-                else:
-                    assert [r.prefix for r in built] == cuts
+            ends = prefix_ends(text, episode_boundaries(text, rule=rule))
+            finished = FinishedText(problem, "P:", text, ends)
+            for close in (None, AUTHORS_FINAL_TEXT):
+                whole, parts = RecordingProver(), RecordingProver()
+                score_finished(whole, [finished], close=close)
+                score_finished(parts, [finished], close=close, max_chars=2)  # one request a call
+                assert len(whole.calls) == 1 and len(parts.calls) == len(ends)
+                assert [r for call in parts.calls[::-1] for r in call] == whole.calls[0]
 
 
 # --------------------------------------------------------------------------------------------

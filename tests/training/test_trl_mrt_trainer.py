@@ -21,7 +21,7 @@ pytest.importorskip("trl")
 from mrt_env.episodes import episode_boundaries, prefixes  # noqa: E402
 from mrt_env.errors import BackendError, ConfigError  # noqa: E402
 from mrt_env.grading import grade  # noqa: E402
-from mrt_env.progress import ProverRequest, known_success_probs  # noqa: E402
+from mrt_env.progress import forcing_text_of, known_success_probs, prover_request  # noqa: E402
 from mrt_env.training.credit import CreditConfig  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -48,7 +48,9 @@ def _expected_from_batch(tokenizer, prover, problems, batch, credit, group_size)
             layouts.append(None)
             continue
         cuts = prefixes(text, rule="lines")
-        estimates = prover.estimate_batch([ProverRequest(problem, prompt, c) for c in cuts])
+        forcing = forcing_text_of(prover)
+        requests = [prover_request(problem, prompt, c, forcing_text=forcing) for c in cuts]
+        estimates = prover.estimate_batch(requests)
         rows.append((r, known_success_probs(estimates)))
         starts = episode_boundaries(text, rule="lines")
         offsets = token_starts(tokenizer, ids)

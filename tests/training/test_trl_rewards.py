@@ -358,15 +358,20 @@ def test_progress_reward_on_trl_server_lm_forced_prover(char_tokenizer):
         [0.0 + (0.5 - 0.0)]  # no boxed answer in the stream; J: 0, 0, 1/2
     )
     (call,) = client.generate_calls  # one request for all three prefixes, k samples each
-    assert call["prompts"] == ["Q: x?\n" + c + forcing for c in prefixes(stream)]
-    assert len(call["prompts"]) == 3
+    # A forcing text that opens with a blank line follows each prefix after exactly one
+    # (the authors' layout), and the prompt directly at c_0.
+    assert call["prompts"] == [
+        "Q: x?\nAnswer: \\boxed{",
+        "Q: x?\nTry 3.\n\nNo.\n\nHmm.\n\nAnswer: \\boxed{",
+        "Q: x?\n" + stream + forcing,
+    ]
     assert (call["n"], call["temperature"], call["top_p"], call["max_tokens"]) == (2, 0.6, 0.95, 8)
     assert call["generation_kwargs"] == {"seed": 0}
     # An EpisodeRule decides the prefixes: no boundary at all leaves "" and the whole stream.
     capped = make_progress_reward(prover, rule=EpisodeRule(max_steps=0))
     capped(["Q: y?\n"], [stream], answer=["7"], problem_id=["r"])
     assert client.generate_calls[-1]["prompts"] == [
-        "Q: y?\n" + forcing,
+        "Q: y?\nAnswer: \\boxed{",
         "Q: y?\n" + stream + forcing,
     ]
 

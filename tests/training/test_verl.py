@@ -115,7 +115,7 @@ def test_reward_manager_adds_j_at_every_episode_boundary():
     from verl import DataProto
 
     from mrt_env.lm.loading import DEFAULT_MODEL, shipped_model_folder
-    from mrt_env.progress import ProverRequest, known_success_probs
+    from mrt_env.progress import forcing_text_of, known_success_probs, prover_request
     from mrt_env.types import Problem
 
     folder = shipped_model_folder()
@@ -154,12 +154,12 @@ def test_reward_manager_adds_j_at_every_episode_boundary():
     firsts = json.loads(info[mrt_verl.FIRST_TOKENS_KEY])
     js = json.loads(info[mrt_verl.J_KEY])
     assert len(firsts) == 3 and firsts[0] == 0 and len(js) == 4
-    # The same J, asked of μ directly.
+    # The same J, asked of μ directly (in the layout every caller asks it in).
     problem = Problem("q1", prompt, "46")
     cuts = ["", "2+4=6\n", "2+4=6\n1+3=4\n", response]
-    direct = known_success_probs(
-        manager.prover().estimate_batch([ProverRequest(problem, prompt, c) for c in cuts])
-    )
+    forcing = forcing_text_of(manager.prover())
+    requests = [prover_request(problem, prompt, c, forcing_text=forcing) for c in cuts]
+    direct = known_success_probs(manager.prover().estimate_batch(requests))
     assert js == direct
     assert CreditConfig(**json.loads(info[mrt_verl.CREDIT_KEY])) == CreditConfig("block")
 
