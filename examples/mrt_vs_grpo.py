@@ -438,9 +438,10 @@ def main(exp: Experiment) -> None:
         text = json.dumps(saved, indent=1, sort_keys=True) + "\n"
         write_text_atomic(path, text)
 
-    def extra_evaluations(label: str, model: str, scores: dict[str, Any]) -> bool:
+    def extra_evaluations(folder: str, model: str, scores: dict[str, Any]) -> bool:
         """Adds the evaluations at --extra-temperatures and --extra-budget-factors that
-        ``scores`` lacks (under ``scores["at"]``); whether any was added."""
+        ``scores`` lacks (under ``scores["at"]``, written to ``folder``-<key> in --out);
+        whether any was added."""
         at = scores.setdefault("at", {})
         budget = exp.max_blocks or ENV_IDS[exp.env]["max_blocks"]
         wanted = {f"t{t:g}": {"temperature": t} for t in exp.extra_temperatures}
@@ -452,7 +453,7 @@ def main(exp: Experiment) -> None:
                 # the same episodes (checked on the base model of MRT-Checks: identical).
                 at[key] = {"same_as_main": 1.0}
                 continue
-            at[key] = evaluate(exp, model, exp.out / f"eval-{label}-{key}", **wanted[key])
+            at[key] = evaluate(exp, model, exp.out / f"{folder}-{key}", **wanted[key])
         return bool(missing)
 
     if exp.report_only:
@@ -463,28 +464,30 @@ def main(exp: Experiment) -> None:
         scores = runs.get(label, {}).get("base") or evaluate(
             exp, exp.base_model, exp.out / f"eval-{label}", temperature=exp.base_temperature
         )
-        if extra_evaluations(label, exp.base_model, scores) or "base" not in runs.get(label, {}):
+        if extra_evaluations(f"eval-{label}", exp.base_model, scores) or "base" not in runs.get(
+            label, {}
+        ):
             keep(label, "base", scores)
     # Seed by seed, every method: a partial experiment is balanced across methods.
     for seed in () if exp.report_only else exp.seeds:
         for arm in arms(exp):
             label = method_label(exp, arm)
-            run = exp.out / f"{label}-s{seed}"
+            run, folder = exp.out / f"{label}-s{seed}", f"eval-{label}-s{seed}"
             if str(seed) in runs.get(label, {}):
                 scores = runs[label][str(seed)]
                 # (the trained model may live on another machine: then only what is kept)
                 model_here = (run / "model" / "config.json").exists()
-                if model_here and extra_evaluations(label, str(run / "model"), scores):
+                if model_here and extra_evaluations(folder, str(run / "model"), scores):
                     keep(label, seed, scores)
                 continue
             if not (run / "model" / "config.json").exists():
                 train(train_config(exp, arm, seed, run))
-            scores = evaluate(exp, str(run / "model"), exp.out / f"eval-{label}-s{seed}")
+            scores = evaluate(exp, str(run / "model"), exp.out / folder)
             steps = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
             scores["train_steps"] = float(len([s for s in steps if "eval" not in s]))
             scores["sampled_tokens"] = float(steps[-1]["sampled_tokens"])
             scores["train_log"] = train_log(exp.env, run)
-            extra_evaluations(label, str(run / "model"), scores)
+            extra_evaluations(folder, str(run / "model"), scores)
             keep(label, seed, scores)
     table = summary_table(exp.env, runs)
     if any(label.startswith("grpo-lp") for label in runs):

@@ -135,6 +135,40 @@ def test_mrt_vs_grpo_measures_a_method_against_the_length_penalty_frontier(monke
     assert gaps["mrt-oracle"]["above_envelope"] == pytest.approx(0.1, abs=0.03)
 
 
+def test_mrt_vs_grpo_evaluates_each_seed_in_its_own_folders(tmp_path, monkeypatch):
+    # Every evaluation (the main one and the extra ones) of every (method, seed) writes its
+    # own folder: mrt-bench refuses a folder that holds another model's rows.
+    example = _mrt_vs_grpo(monkeypatch)
+    folders = []
+
+    def fake_train(config):
+        (config.out / "model").mkdir(parents=True)
+        (config.out / "model" / "config.json").write_text("{}")
+        (config.out / "metrics.jsonl").write_text('{"step": 1, "sampled_tokens": 10}\n')
+
+    def fake_evaluate(exp, model, out, **kwargs):
+        folders.append(out)
+        return {"accuracy": 0.5, "tokens": 10.0, "waste_share": 0.0, "budget_reached": 0.1}
+
+    monkeypatch.setattr(example, "train", fake_train)
+    monkeypatch.setattr(example, "evaluate", fake_evaluate)
+    monkeypatch.setattr(example, "train_log", lambda env, run: {})
+    monkeypatch.setattr(example, "plot", lambda *args: None)
+    exp = example.Experiment(
+        env="MRT-Checks-v0",
+        methods=("base", "grpo", "grpo-lp"),
+        length_penalty=(0.002, 0.02),
+        seeds=(0, 1),
+        extra_temperatures=(0.7,),
+        extra_budget_factors=(2,),
+        out=tmp_path / "out",
+    )
+    example.main(exp)
+    assert len(folders) == len(set(folders)) == 3 + 3 * 3 * 2  # base, then 3 arms x 2 seeds
+    kept = json.loads((tmp_path / "out" / "results.json").read_text())["runs"]
+    assert set(kept["grpo-lp0.02"]) == {"0", "1"} and set(kept["grpo"]["1"]["at"]) == {"t0.7", "x2"}
+
+
 @pytest.mark.slow
 def test_mrt_vs_grpo_runs_every_method_and_resumes_from_its_results(tmp_path):
     pytest.importorskip("transformers")
