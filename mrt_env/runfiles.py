@@ -105,14 +105,23 @@ def check_settings(out: Path, settings: Mapping[str, Any], *, resuming: bool) ->
     settings."""
     path = out / SETTINGS_FILE
     if resuming and path.exists():
-        before = json.loads(path.read_text(encoding="utf-8"))
+        try:
+            before = json.loads(path.read_text(encoding="utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            before = exc
+        if not isinstance(before, dict):  # damaged, or not ours: say so, not a traceback
+            what = before if isinstance(before, Exception) else f"a JSON {type(before).__name__}"
+            raise RunStateError(
+                f"{path} is not a settings file of this tool ({what}); pass --overwrite "
+                "to start afresh or choose another --out"
+            )
         if what := changed_settings(before, settings):
             raise RunStateError(
                 f"{out} holds rows computed with other settings ({what}); "
                 "pass --overwrite to start afresh or choose another --out"
             )
     text = json.dumps(json.loads(json.dumps(settings)), indent=2)
-    path.write_text(text + "\n", encoding="utf-8")
+    write_text_atomic(path, text + "\n")  # a kill mid-write leaves the old file whole
 
 
 @contextmanager

@@ -164,6 +164,16 @@ def _resume_under_other_settings(tmp_path):
     check_settings(tmp_path, {"seed": 1}, resuming=True)
 
 
+def _resume_with_damaged_settings(content: bytes):
+    def call(tmp_path):
+        from mrt_env.runfiles import SETTINGS_FILE, check_settings
+
+        (tmp_path / SETTINGS_FILE).write_bytes(content)
+        check_settings(tmp_path, {"seed": 0}, resuming=True)
+
+    return call
+
+
 def _script_without_the_problem(tmp_path):
     from mrt_env.agents import ScriptedAgent
 
@@ -431,6 +441,20 @@ CASES = [
     pytest.param(_rows_of_another_tool, DataFormatError, ValueError, id="read_rows foreign file"),
     pytest.param(
         _resume_under_other_settings, RunStateError, RuntimeError, id="resume under other settings"
+    ),
+    *(
+        pytest.param(
+            _resume_with_damaged_settings(content),
+            RunStateError,
+            RuntimeError,
+            id=f"resume with settings.json {name}",
+        )
+        for name, content in (
+            ("truncated", b'{"seed": '),
+            ("empty", b""),
+            ("random bytes", bytes(range(200, 256))),
+            ("a list", b"[1, 2]"),
+        )
     ),
 ]
 
