@@ -31,12 +31,26 @@ from mrt_env.bench.specs import (
     resolve,
 )
 from mrt_env.envs.reasoning import ReasoningEnv, ReasoningEnvConfig
+from mrt_env.errors import ConfigError
 from mrt_env.metrics import episode_regret
 from mrt_env.runfiles import append_row, check_settings, read_rows
 
-__all__ = ["RESULTS_FILE", "EnvPlan", "plan_envs", "row_key", "run_episodes", "sample_seed"]
+__all__ = [
+    "MAX_ATTEMPTS",
+    "RESULTS_FILE",
+    "EnvPlan",
+    "plan_envs",
+    "row_key",
+    "run_episodes",
+    "sample_seed",
+]
 
 RESULTS_FILE = "results.jsonl"
+
+MAX_ATTEMPTS = 10_000_000
+"""The most attempts one run plans. The paper's protocol on all five sets is about 20,000
+(1,000 problems x 20 samples); far more is a typo, such as a stray digit in ``--samples``,
+which would otherwise hang while the plan is built."""
 
 
 def row_key(env_id: str, strategy: str, seed: int, sample: int, problem_id: str) -> str:
@@ -113,6 +127,14 @@ def plan_envs(config: BenchConfig, done: set[str]) -> list[EnvPlan]:
         plan = EnvPlan(
             env_id, kwargs, problem_ids, picked, env_config.max_blocks, settings, tuple(budgets)
         )
+        attempts = len(picked) * len(specs) * len(config.seeds) * config.samples
+        if attempts > MAX_ATTEMPTS:  # before the plan is built: it holds one entry per attempt
+            raise ConfigError(
+                f"{env_id}: {len(picked)} problems x {len(specs)} strategies x "
+                f"{len(config.seeds)} seeds x {config.samples} samples is {attempts:,} "
+                f"attempts; one run makes at most {MAX_ATTEMPTS:,} (fewer --samples or "
+                "--problems)"
+            )
         for spec in specs:
             for seed in config.seeds:
                 for sample in range(config.samples):

@@ -202,6 +202,17 @@ def test_bad_arguments_are_one_line_errors(argv, message, tmp_path, capsys):
     assert not (tmp_path / "results.jsonl").exists()  # nothing ran
 
 
+def test_a_run_of_absurd_size_is_refused_before_it_is_planned(tmp_path, capsys):
+    # A stray digit in --samples used to hang while the plan (one entry per attempt) was
+    # built; now it is one line, before any model loads.
+    argv = ["--samples", str(10**20), "--problems", "0:2", "--out", str(tmp_path)]
+    assert main(argv) != 0
+    err = capsys.readouterr().err.strip()
+    assert "2 problems x 5 strategies x 1 seeds x 100000000000000000000 samples is" in err
+    assert "attempts; one run makes at most 10,000,000" in err
+    assert len(err.splitlines()) == 1 and "Traceback" not in err
+
+
 def test_help_is_the_config_field_docs(capsys):
     with pytest.raises(SystemExit) as exit_info:
         main(["--help"])
