@@ -92,7 +92,7 @@ def main(cfg: BenchConfig) -> None:
 
     from mrt_env.lm import TransformersLM
     from mrt_env.lm.testing import tiny_lm
-    from mrt_env.progress import ForcedAnswerProver
+    from mrt_env.prover import ForcedAnswerProver
 
     lm = TransformersLM.from_pretrained(tiny_lm(tempfile.mkdtemp()))
     settings = dict(problems=PROBLEMS, max_blocks=cfg.vector_steps + 1, forced_answer_tokens=8)

@@ -47,7 +47,7 @@ def main(cfg: BenchConfig) -> None:
 
     from mrt_env.lm import TransformersLM
     from mrt_env.lm.testing import tiny_lm
-    from mrt_env.progress import LIKELIHOOD_FORCING_TEXT
+    from mrt_env.prover import LIKELIHOOD_FORCING_TEXT
 
     if cfg.model:
         lm = TransformersLM.from_pretrained(cfg.model, gguf_file=cfg.gguf_file)

@@ -46,7 +46,7 @@ def _trainer(config: Config, use_vllm: bool, out: str) -> Any:
     from mrt_env.data.synthetic import SearchTask
     from mrt_env.lm import TransformersLM
     from mrt_env.lm.loading import shipped_model_folder
-    from mrt_env.progress import make_prover
+    from mrt_env.prover import make_prover
     from mrt_env.registration import ENV_IDS
     from mrt_env.training.credit import CreditConfig
     from mrt_env.training.trl import outcome_reward, problems_dataset

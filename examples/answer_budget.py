@@ -67,7 +67,7 @@ def main(args: Args) -> None:
 
     from mrt_env.grading import grade
     from mrt_env.lm import Sampling
-    from mrt_env.progress import ForcedAnswerProver
+    from mrt_env.prover import ForcedAnswerProver
     from mrt_env.regret import analyse_trace
     from mrt_env.types import Problem
 

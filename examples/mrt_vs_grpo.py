@@ -50,14 +50,14 @@ from typing import Any
 
 import numpy as np
 
-from mrt_env.agents import BlockSampling
+from mrt_env.agents import BlockSamplingConfig
 from mrt_env.bench import BenchConfig
 from mrt_env.bench import run as bench_run
 from mrt_env.cli import CommandConfig, exit_status, parse_command
 from mrt_env.data.synthetic import EVAL_PROBLEMS, TASKS, RecheckTask, get_task
 from mrt_env.data.synthetic.recheck import BLOCK_KINDS, block_kind
 from mrt_env.errors import ConfigError
-from mrt_env.lm.loading import ModelSettings
+from mrt_env.lm.loading import ModelConfig
 from mrt_env.registration import ENV_IDS
 from mrt_env.report import describe, figure, markdown_table
 from mrt_env.runfiles import changed_settings, check_settings, write_text_atomic
@@ -237,7 +237,7 @@ def train_config(exp: Experiment, arm: Arm | str, seed: int, run: Path) -> Train
         baseline = "termination" if prefix and exp.baseline == "group" else exp.baseline
     return TrainConfig(
         env=exp.env,
-        model=ModelSettings(exp.base_model, device="cpu", dtype="float32"),
+        model=ModelConfig(exp.base_model, device="cpu", dtype="float32"),
         algorithm=algorithm,
         scheme="prefix" if prefix else "block",
         baseline=baseline,
@@ -281,14 +281,14 @@ def evaluate(
     config = BenchConfig(
         envs=(exp.env,),
         strategies=("think-to-budget",),
-        model=ModelSettings(model),
+        model=ModelConfig(model),
         problems=f"0:{exp.eval_problems}",
         samples=1,
         out=out,
         plots=False,
         batch=100,
         max_blocks=max_blocks,
-        agent=BlockSampling(temperature=temperature),
+        agent=BlockSamplingConfig(temperature=temperature),
     )
     bench_run(config)
     with (out / "summary.csv").open() as f:

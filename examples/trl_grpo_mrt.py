@@ -49,10 +49,10 @@ from pathlib import Path
 from typing import Literal
 
 from mrt_env.cli import CommandConfig, parse_command
-from mrt_env.episodes import EpisodeRule
+from mrt_env.episodes import EpisodeConfig
 from mrt_env.errors import ConfigError
 from mrt_env.lm.loading import DEFAULT_MODEL, load_lm, shipped_model_folder
-from mrt_env.progress import ForcedAnswerConfig, make_prover
+from mrt_env.prover import ForcedAnswerConfig, make_prover
 from mrt_env.registration import ENV_IDS, block_settings
 from mrt_env.threads import set_threads
 from mrt_env.training.credit import CreditConfig
@@ -107,7 +107,9 @@ class Args(CommandConfig):
     every_prefix: bool = False
     """Score J at every episode boundary (logs episodes); the reward is the same (it
     telescopes), so the default scores only the empty prefix and the whole stream."""
-    episodes: EpisodeRule = field(default_factory=lambda: EpisodeRule(max_steps=49, group_size=5))
+    episodes: EpisodeConfig = field(
+        default_factory=lambda: EpisodeConfig(max_steps=49, group_size=5)
+    )
     """How a completion is cut into episodes (--trainer mrt, and --every-prefix); the
     authors' R1 analysis: at most 49 boundaries, every 5 episodes merged. The smoke run:
     lines, the synthetic tasks' blocks."""
@@ -180,7 +182,7 @@ SMOKE = replace(
     prompt_template=None,
     prover="likelihood",
     every_prefix=True,
-    episodes=EpisodeRule("lines"),
+    episodes=EpisodeConfig("lines"),
     lr=TrainConfig.lr,
     lr_schedule="constant",
     warmup=0.0,

@@ -48,7 +48,7 @@ __all__ = [
     "EPISODE_MARKERS",
     "MARKER_STOP_STRINGS",
     "RULES",
-    "EpisodeRule",
+    "EpisodeConfig",
     "episode_boundaries",
     "prefix_ends",
     "prefixes",
@@ -147,13 +147,13 @@ def _token_boundaries(text: str, tokenizer: Any, chunk_tokens: int) -> list[int]
 
 
 @dataclass(frozen=True)
-class EpisodeRule(Config):
+class EpisodeConfig(Config):
     """How a reasoning stream is cut into episodes: one value, checked once when built (the
     ``--episodes.*`` flags of ``mrt-regret``).
 
-    >>> split_episodes("a\\nBacktrack to Line 1\\nb", rule=EpisodeRule("backtrack"))
+    >>> split_episodes("a\\nBacktrack to Line 1\\nb", rule=EpisodeConfig("backtrack"))
     ['a\\n', 'Backtrack to Line 1\\nb']
-    >>> EpisodeRule("tokens")
+    >>> EpisodeConfig("tokens")
     Traceback (most recent call last):
     ...
     mrt_env.errors.ConfigError: rule 'tokens' needs chunk_tokens (tokens per episode)
@@ -192,16 +192,16 @@ class EpisodeRule(Config):
             raise ConfigError("rule 'tokens' needs chunk_tokens (tokens per episode)")
 
 
-def _as_rule(rule: EpisodeRule | str) -> EpisodeRule:
-    if isinstance(rule, EpisodeRule):
+def _as_rule(rule: EpisodeConfig | str) -> EpisodeConfig:
+    if isinstance(rule, EpisodeConfig):
         return rule
     if isinstance(rule, str):  # a rule's name alone: its default settings
-        return EpisodeRule(rule)  # type: ignore[arg-type]
-    raise ArgumentTypeError(f"rule must be an EpisodeRule or a rule's name, got {rule!r:.80}")
+        return EpisodeConfig(rule)  # type: ignore[arg-type]
+    raise ArgumentTypeError(f"rule must be an EpisodeConfig or a rule's name, got {rule!r:.80}")
 
 
 def episode_boundaries(
-    text: str, *, rule: EpisodeRule | str = "markers", tokenizer: Any = None
+    text: str, *, rule: EpisodeConfig | str = "markers", tokenizer: Any = None
 ) -> list[int]:
     """Character offsets where the episodes of ``text`` start: ``[b[0] = 0, b[1], …, b[k-1]]``.
 
@@ -223,7 +223,7 @@ def episode_boundaries(
     elif rule.rule == "lines":
         boundaries = _line_boundaries(text)
     else:
-        assert rule.chunk_tokens is not None  # EpisodeRule checked it; narrows the type
+        assert rule.chunk_tokens is not None  # EpisodeConfig checked it; narrows the type
         boundaries = _token_boundaries(text, tokenizer, rule.chunk_tokens)
 
     # Boundaries are found in order and none depends on a later one, so keeping the first
@@ -235,13 +235,13 @@ def episode_boundaries(
 
 
 def split_episodes(
-    text: str, *, rule: EpisodeRule | str = "markers", tokenizer: Any = None
+    text: str, *, rule: EpisodeConfig | str = "markers", tokenizer: Any = None
 ) -> list[str]:
     """Split a reasoning stream into episodes; ``"".join(result) == text`` always.
 
     Args:
         text: the model's thinking text (the stream z, without the prompt).
-        rule: an :class:`EpisodeRule` (its fields say where episodes start, how many
+        rule: an :class:`EpisodeConfig` (its fields say where episodes start, how many
             boundaries there may be and how episodes are merged), or a rule's name alone
             (``"markers"``, ``"backtrack"``) for its defaults.
         tokenizer: ``"tokens"`` rule only: an HF-style tokenizer that supports
@@ -252,7 +252,7 @@ def split_episodes(
 
     Raises:
         TypeError: ``text`` is not a str, or ``rule`` is neither a rule nor a name.
-        ValueError: a bad rule (see :class:`EpisodeRule`), or ``"tokens"`` without a
+        ValueError: a bad rule (see :class:`EpisodeConfig`), or ``"tokens"`` without a
             tokenizer.
     """
     boundaries = episode_boundaries(text, rule=rule, tokenizer=tokenizer)
@@ -262,7 +262,9 @@ def split_episodes(
     return [text[start:end] for start, end in zip(boundaries, ends, strict=True)]
 
 
-def prefixes(text: str, *, rule: EpisodeRule | str = "markers", tokenizer: Any = None) -> list[str]:
+def prefixes(
+    text: str, *, rule: EpisodeConfig | str = "markers", tokenizer: Any = None
+) -> list[str]:
     """The stream cut at every episode end: ``["", z_1, z_1 + z_2, ..., text]``.
 
     These are the contexts the meta-prover is scored on (the empty prefix, j = 0, included):

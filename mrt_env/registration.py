@@ -21,7 +21,7 @@ from mrt_env.data.synthetic.search import SearchTask
 from mrt_env.episodes import MARKER_STOP_STRINGS
 from mrt_env.errors import ConfigError
 from mrt_env.lm.loading import CHECKS_MODEL, DEFAULT_MODEL, RECHECK_MODEL, SHIPPED_MODELS
-from mrt_env.progress import AUTHORS_ANSWER_TOKENS
+from mrt_env.prover import AUTHORS_ANSWER_TOKENS
 
 __all__ = ["ENV_IDS", "STRATEGY_ENV_IDS", "block_settings", "check_model_for", "register_envs"]
 

@@ -37,7 +37,7 @@ NOT_RUN: dict[tuple[str, str], str] = {
     ("docs/install.md", "python3 -m venv .venv && . .venv/bin/activate"): CI,
     ("docs/install.md", "python3 -m venv .venv-verl && . .venv-verl/bin/activate"): CI,
     ("docs/install.md", "python3 -m venv .venv-vllm && . .venv-vllm/bin/activate"): CI,
-    ("docs/training.md", "from mrt_env.progress import make_prover"): FRAGMENT.format(
+    ("docs/training.md", "from mrt_env.prover import make_prover"): FRAGMENT.format(
         "GRPOConfig, the trainer's other arguments"
     ),
     ("docs/training.md", "VLLM_SERVER_DEV_MODE=1 VLLM_CPU_KVCACHE_SPACE=1 python -m vl"): "starts "
@@ -104,7 +104,7 @@ RUN: dict[tuple[str, str], int] = {
     ("docs/bench.md", "mrt-bench --envs MRT-Search-v0 --strategies think-to-bud"): 900,
     ("docs/agents.md", "import gymnasium as gym"): 900,
     ("docs/agents.md", "mrt-bench --envs MRT-Search-v0 --strategies think-to-bud"): 900,
-    ("docs/envs.md", "from mrt_env.envs import Stepper, StreamRules"): 20,
+    ("docs/envs.md", "from mrt_env.envs import Stepper, StreamConfig"): 20,
     ("docs/envs.md", "import gymnasium as gym\nimport mrt_env\n\nenv = gym.mak"): 120,
     ("docs/grading.md", "mrt-grade --gold 70 '<think>Wait, 7 is wrong.</think> So"): 20,
     ("docs/regret.md", "cat > traces.jsonl <<'EOF'"): 300,

@@ -91,7 +91,7 @@ def _file(tmp_path: Path, name: str, text: str | None) -> Path:
 
 def _env_stepped_before_reset(tmp_path):
     from mrt_env.envs import ReasoningEnv
-    from mrt_env.progress import OracleProver
+    from mrt_env.prover import OracleProver
 
     env = ReasoningEnv(problems=PROBLEMS, prover=OracleProver(lambda problem, blocks: 0.5))
     env.step("a block\n\n")
@@ -99,7 +99,7 @@ def _env_stepped_before_reset(tmp_path):
 
 def _env_given_a_number(tmp_path):
     from mrt_env.envs import ReasoningEnv
-    from mrt_env.progress import OracleProver
+    from mrt_env.prover import OracleProver
 
     env = ReasoningEnv(problems=PROBLEMS, prover=OracleProver(lambda problem, blocks: 0.5))
     env.reset(options={"problem": 0})
@@ -181,10 +181,10 @@ def _script_without_the_problem(tmp_path):
 
 
 def _regret_config_without_budgets(tmp_path):
-    from mrt_env.lm.loading import ModelSettings
+    from mrt_env.lm.loading import ModelConfig
     from mrt_env.regret.config import RegretConfig
 
-    RegretConfig(traces=tmp_path / "traces.jsonl", model=ModelSettings("m"), budgets=())
+    RegretConfig(traces=tmp_path / "traces.jsonl", model=ModelConfig("m"), budgets=())
 
 
 ALL_ENV_IDS = [*ENV_IDS, *STRATEGY_ENV_IDS]
@@ -344,13 +344,13 @@ CASES = [
         id="split_episodes text type",
     ),
     pytest.param(
-        call("mrt_env.progress:make_prover", None, "nope"),
+        call("mrt_env.prover:make_prover", None, "nope"),
         ConfigError,
         ValueError,
         id="make_prover unknown kind",
     ),
     pytest.param(
-        call("mrt_env.progress:OracleProver", 0.5),
+        call("mrt_env.prover:OracleProver", 0.5),
         ArgumentTypeError,
         TypeError,
         id="OracleProver not callable",
@@ -381,7 +381,7 @@ CASES = [
         id="load_lm unknown backend",
     ),
     pytest.param(
-        call("mrt_env.lm.loading:ModelSettings", "m", backend="openai"),
+        call("mrt_env.lm.loading:ModelConfig", "m", backend="openai"),
         ConfigError,
         ValueError,
         id="openai without base_url",

@@ -12,7 +12,7 @@ and any lower one; in the top two layers the packages are rooms apart: ``agents`
 2. ``cli`` (the command-line parser), ``episodes``
 3. ``grading``, ``lm``
 4. ``data``, ``commitment``
-5. ``progress`` (the meta-prover μ)
+5. ``prover`` (the meta-prover μ)
 6. ``registration``, then 7. the package itself (``mrt_env/__init__``: registers the ids)
 8. ``envs`` and ``agents``
 9. the commands and trainers: ``training``, ``bench``, ``regret``, ``pretrain``; nothing
@@ -55,7 +55,7 @@ LAYERS: dict[str, int] = {
     "lm": 3,
     "data": 4,
     "commitment": 4,
-    "progress": 5,
+    "prover": 5,
     "registration": 6,
     "__init__": 7,
     "envs": 8,

@@ -19,7 +19,7 @@ A plain function ``(observation, info) -> str`` works wherever an agent does
 """
 
 from mrt_env.agents.base import Agent, FunctionAgent, as_agent
-from mrt_env.agents.lm_agent import BlockSampling, LMAgent
+from mrt_env.agents.lm_agent import BlockSamplingConfig, LMAgent
 from mrt_env.agents.runner import play
 from mrt_env.agents.scripted import RandomAgent, ReplayAgent, ScriptedAgent
 from mrt_env.agents.strategies import (
@@ -40,7 +40,7 @@ STRATEGIES = {
 __all__ = [
     "STRATEGIES",
     "Agent",
-    "BlockSampling",
+    "BlockSamplingConfig",
     "BudgetForcingExtend",
     "EarlyExit",
     "EpisodeRecord",

@@ -17,16 +17,16 @@ from mrt_env.errors import ArgumentTypeError, ConfigError
 from mrt_env.lm.base import Completion, LanguageModel
 from mrt_env.lm.sampling import Sampling
 
-__all__ = ["BlockSampling", "LMAgent"]
+__all__ = ["BlockSamplingConfig", "LMAgent"]
 
 
 @dataclass(frozen=True)
-class BlockSampling(Config):
+class BlockSamplingConfig(Config):
     """How an LM agent samples its blocks, over an env's defaults (the commands'
     ``--agent.*`` flags). None keeps the env's value
     (:func:`~mrt_env.registration.block_settings`).
 
-    >>> BlockSampling(temperature=0.0).over({"temperature": 1.0, "top_p": 1.0})
+    >>> BlockSamplingConfig(temperature=0.0).over({"temperature": 1.0, "top_p": 1.0})
     {'temperature': 0.0, 'top_p': 1.0}
     """
 

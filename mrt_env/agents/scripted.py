@@ -10,7 +10,7 @@ import numpy as np
 
 from mrt_env import info as keys
 from mrt_env.agents.base import Agent, Info
-from mrt_env.episodes import EpisodeRule, split_episodes
+from mrt_env.episodes import EpisodeConfig, split_episodes
 from mrt_env.errors import ArgumentTypeError, UnknownKey
 
 __all__ = ["RandomAgent", "ReplayAgent", "ScriptedAgent"]
@@ -54,7 +54,7 @@ class ReplayAgent(ScriptedAgent):
     Args:
         trace: the response text, or a mapping from problem id to response.
         rule, tokenizer: how to split it (:func:`mrt_env.episodes.split_episodes`: an
-            :class:`~mrt_env.episodes.EpisodeRule`, or ``markers`` by default, ``backtrack``).
+            :class:`~mrt_env.episodes.EpisodeConfig`, or ``markers`` by default, ``backtrack``).
     """
 
     name = "replay"
@@ -63,7 +63,7 @@ class ReplayAgent(ScriptedAgent):
         self,
         trace: str | Mapping[str, str],
         *,
-        rule: EpisodeRule | str = "markers",
+        rule: EpisodeConfig | str = "markers",
         tokenizer: Any = None,
     ):
         if isinstance(trace, str):

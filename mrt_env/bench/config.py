@@ -7,18 +7,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mrt_env.agents import STRATEGIES, BlockSampling
+from mrt_env.agents import STRATEGIES, BlockSamplingConfig
 from mrt_env.bench.specs import check_argument_types, parse_strategy, resolve
 from mrt_env.cli import CommandConfig
 from mrt_env.errors import ConfigError
-from mrt_env.lm.loading import DEFAULT_MODEL, ModelSettings
-from mrt_env.progress import ProverSettings
+from mrt_env.lm.loading import DEFAULT_MODEL, ModelConfig
+from mrt_env.prover import ProverConfig
 from mrt_env.registration import ENV_IDS, check_model_for
 
 __all__ = ["BenchConfig", "ProblemSelection"]
 
 _SLICE = re.compile(r"^(\d*):(\d*)$")
-_DEFAULTS = ProverSettings().forced_settings()
+_DEFAULTS = ProverConfig().forced_settings()
 
 
 @dataclass(frozen=True)
@@ -80,7 +80,7 @@ class BenchConfig(CommandConfig):
     """Strategies: shipped names (think-to-budget early-exit self-verify budget-forcing
     parallel-vote), your own as module:Class or file.py:Class (an Agent, or a function
     (observation, info) -> str), each optionally with arguments: 'parallel-vote(n=8)'."""
-    model: ModelSettings = field(default_factory=lambda: ModelSettings(DEFAULT_MODEL))
+    model: ModelConfig = field(default_factory=lambda: ModelConfig(DEFAULT_MODEL))
     """The model that writes the blocks and plays the meta-prover."""
     problems: str = "0:50"
     """Which problems of each env: all, a slice start:stop (0:50 = the first 50), or a comma
@@ -93,9 +93,9 @@ class BenchConfig(CommandConfig):
     """Block budget per problem (default: the env's: 10 search, 8 arithmetic, 64 AIME)."""
     max_tokens: int | None = None
     """Token budget of a stream (default: the env's: 1024 synthetic, 16384 AIME)."""
-    agent: BlockSampling = field(default_factory=BlockSampling)
+    agent: BlockSamplingConfig = field(default_factory=BlockSamplingConfig)
     """How the strategies' model samples its blocks (default: each env's)."""
-    prover: ProverSettings = field(default_factory=ProverSettings)
+    prover: ProverConfig = field(default_factory=ProverConfig)
     """The meta-prover μ: how J is estimated after every block (default: each env's,
     likelihood for the synthetic tasks and forced otherwise)."""
     data_path: str | None = None

@@ -23,7 +23,7 @@ import numpy as np
 from mrt_env.agents import EpisodeRecord, play
 from mrt_env.bench.config import BenchConfig, ProblemSelection
 from mrt_env.bench.specs import (
-    AgentSettings,
+    AgentConfig,
     StrategySpec,
     agent_settings,
     build_agent,
@@ -75,7 +75,7 @@ class EnvPlan:
     picked: list[int]
     """Indices of the problems this run uses."""
     max_blocks: int
-    settings: AgentSettings
+    settings: AgentConfig
     budgets: tuple[int, ...]
     """Token budgets C0 for this env's token regret and accuracy at budget."""
     todo: dict[tuple[str, int, int], list[int]] = field(default_factory=dict)

@@ -24,14 +24,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mrt_env.agents import STRATEGIES, Agent, BlockSampling, LMAgent, as_agent
+from mrt_env.agents import STRATEGIES, Agent, BlockSamplingConfig, LMAgent, as_agent
 from mrt_env.data.files import lone_surrogate
 from mrt_env.errors import ConfigError, MrtError
-from mrt_env.progress import PAPER_FORCING_TEXT
+from mrt_env.prover import PAPER_FORCING_TEXT
 from mrt_env.registration import block_settings
 
 __all__ = [
-    "AgentSettings",
+    "AgentConfig",
     "StrategySpec",
     "agent_settings",
     "build_agent",
@@ -39,7 +39,7 @@ __all__ = [
     "parse_strategy",
 ]
 
-_ENV_DEFAULTS = BlockSampling()  # every value the env's own
+_ENV_DEFAULTS = BlockSamplingConfig()  # every value the env's own
 _SPEC = re.compile(r"^\s*(?P<target>[^()\s]+)\s*(?:\((?P<args>.*)\))?\s*$", re.S)
 
 
@@ -144,7 +144,7 @@ def _import_target(target: str, cwd: str) -> Any:
 
 
 @dataclass(frozen=True)
-class AgentSettings:
+class AgentConfig:
     """How LM agents write blocks on one env, and the shipped strategies' settings there."""
 
     stop: tuple[str, ...]
@@ -163,8 +163,8 @@ def agent_settings(
     *,
     max_blocks: int,
     max_tokens: int,
-    sampling: BlockSampling = _ENV_DEFAULTS,
-) -> AgentSettings:
+    sampling: BlockSamplingConfig = _ENV_DEFAULTS,
+) -> AgentConfig:
     """Defaults for an env from its registered kwargs; the values ``sampling`` gives
     override them.
 
@@ -181,7 +181,7 @@ def agent_settings(
     else:  # the authors' cues, as mrt-regret's extrapolation
         verify, wait = "\n\nBut let me double-check this answer.", {}
     budget = min(max_tokens, max_blocks * tokens)
-    return AgentSettings(
+    return AgentConfig(
         stop=base["stop"],
         keep_stop=base["keep_stop"],
         max_block_tokens=tokens,
@@ -300,7 +300,7 @@ def _type_name(hint: Any) -> str:
 
 
 def build_agent(
-    spec: StrategySpec, target: Any, lm: Any, settings: AgentSettings, *, seed: int
+    spec: StrategySpec, target: Any, lm: Any, settings: AgentConfig, *, seed: int
 ) -> Agent:
     """The agent of ``spec`` (``target`` = :func:`resolve`'s result) for one env and seed.
 

@@ -40,7 +40,7 @@ _KINDS: tuple[tuple[str, re.Pattern[str]], ...] = (
 
 
 @dataclass(frozen=True)
-class DataCommand(Config):
+class DataConfig(Config):
     """Load a problem set and print a short summary of it."""
 
     name: tyro.conf.Positional[str | None] = None
@@ -93,7 +93,7 @@ def summary(name: str, problems: Sequence[Problem], *, width: int = 300) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     """The ``mrt-data`` command; returns the exit status (1: the set did not load; 2: a bad
     command line)."""
-    cmd = parse_command(DataCommand, PROG, argv, description=__doc__)
+    cmd = parse_command(DataConfig, PROG, argv, description=__doc__)
     if cmd is None:
         return 2
     if cmd.name is None:

@@ -3,7 +3,7 @@ its batched vector form :class:`ReasoningVectorEnv`, and the stream core both st
 (:mod:`mrt_env.envs.stream`). Info keys: :mod:`mrt_env.info`."""
 
 from mrt_env.envs.reasoning import ReasoningEnv, ReasoningEnvConfig
-from mrt_env.envs.stream import StepOutcome, Stepper, Stream, StreamRules
+from mrt_env.envs.stream import StepOutcome, Stepper, Stream, StreamConfig
 from mrt_env.envs.vector import ReasoningVectorEnv
 from mrt_env.errors import ResetNeeded
 
@@ -15,5 +15,5 @@ __all__ = [
     "StepOutcome",
     "Stepper",
     "Stream",
-    "StreamRules",
+    "StreamConfig",
 ]

@@ -20,22 +20,22 @@ import numpy as np
 
 from mrt_env import info as keys
 from mrt_env.commitment import THINK_CLOSE
-from mrt_env.envs.stream import Stepper, Stream, StreamRules
+from mrt_env.envs.stream import Stepper, Stream, StreamConfig
 from mrt_env.errors import ArgumentTypeError, ConfigError, ResetNeeded
 from mrt_env.lm.base import LanguageModel
-from mrt_env.progress import (
+from mrt_env.prompts import problem_prompt
+from mrt_env.prover import (
     PAPER_FORCING_TEXT,
     PROVER_KINDS,
     MetaProver,
     make_prover,
 )
-from mrt_env.prompts import problem_prompt
 from mrt_env.spaces import UnicodeText
 from mrt_env.types import Problem
 
 __all__ = ["ReasoningEnv", "ReasoningEnvConfig", "reset_options"]
 
-# The config fields whose type StreamRules does not check (it checks the budgets and the
+# The config fields whose type StreamConfig does not check (it checks the budgets and the
 # weights): field -> (accepted types, what the message says was expected). Checked when
 # the config is made, so that gym.make(id, limit="2") fails there, saying what it wanted,
 # and not later in whatever first uses the value.
@@ -68,7 +68,7 @@ class ReasoningEnvConfig:
     limit: int | None = None
     """Use only the first ``limit`` problems."""
     prover: Any = None
-    """The meta-prover μ: a :class:`~mrt_env.progress.MetaProver`, a
+    """The meta-prover μ: a :class:`~mrt_env.prover.MetaProver`, a
     :class:`~mrt_env.lm.LanguageModel` (wrapped in a prover of ``prover_kind``), a model
     name or path (loaded with ``backend``), or None for an outcome-only env (progress 0)."""
     prover_kind: str = "forced"
@@ -137,12 +137,12 @@ class ReasoningEnvConfig:
                     f"{type(bad[0]).__name__ if bad else 'an empty sequence'}"
                 )
 
-    def stream_rules(self, forcing_text: str) -> StreamRules:
+    def stream_rules(self, forcing_text: str) -> StreamConfig:
         """The rules its streams are stepped by, with the forcing text the env settled on.
 
         The config keeps the rules' fields flat, as ``gym.make`` keyword arguments."""
-        names = {f.name for f in fields(StreamRules)} - {"forcing_text"}
-        return StreamRules(forcing_text=forcing_text, **{n: getattr(self, n) for n in names})
+        names = {f.name for f in fields(StreamConfig)} - {"forcing_text"}
+        return StreamConfig(forcing_text=forcing_text, **{n: getattr(self, n) for n in names})
 
 
 def reset_options(options: Any) -> Mapping[str, Any]:

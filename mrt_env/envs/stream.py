@@ -21,13 +21,13 @@ the trainers' rollouts). A step of n streams is:
 
 :meth:`Stepper.step` does all four for a batch. Example, with a scripted prover::
 
-    >>> from mrt_env.envs.stream import Stepper, StreamRules
-    >>> from mrt_env.progress import ProverEstimate
+    >>> from mrt_env.envs.stream import Stepper, StreamConfig
+    >>> from mrt_env.prover import ProverEstimate
     >>> from mrt_env.types import Problem
     >>> class Halfway:  # J = 0.5 once the stream mentions 4, else 0
     ...     def estimate_batch(self, requests):
     ...         return [ProverEstimate(0.5 if "4" in r.prefix else 0.0) for r in requests]
-    >>> stepper = Stepper(StreamRules(max_blocks=4), prover=Halfway())
+    >>> stepper = Stepper(StreamConfig(max_blocks=4), prover=Halfway())
     >>> (stream,) = stepper.start([Problem("p0", "2 + 2?", "4")], ["Q: 2 + 2?\n"])
     >>> (outcome,) = stepper.step([stream], ["2 + 2 is 4.\n\n"])
     >>> outcome.reward, outcome.info["success_prob"], outcome.terminated
@@ -51,7 +51,7 @@ from mrt_env.errors import ArgumentTypeError, ConfigError, ResetNeeded
 from mrt_env.grading import grade
 from mrt_env.lm.base import LanguageModel
 from mrt_env.lm.sampling import Sampling
-from mrt_env.progress import (
+from mrt_env.prover import (
     PAPER_FORCING_TEXT,
     MetaProver,
     ProverEstimate,
@@ -61,14 +61,14 @@ from mrt_env.progress import (
 )
 from mrt_env.types import Problem
 
-__all__ = ["BlockCheck", "StepOutcome", "Stepper", "Stream", "StreamRules"]
+__all__ = ["BlockCheck", "StepOutcome", "Stepper", "Stream", "StreamConfig"]
 
 CHARS_PER_TOKEN = 4
 """Token-count fallback without a tokenizer (a common rule of thumb)."""
 
 
 @dataclass(frozen=True)
-class StreamRules:
+class StreamConfig:
     """How a stream is stepped: its budgets, its reward weights, how it ends."""
 
     max_tokens: int = 16384
@@ -160,7 +160,7 @@ class StepOutcome:
 
 
 class Stepper:
-    """Steps streams by :class:`StreamRules`, asking ``prover`` for J once per batch.
+    """Steps streams by :class:`StreamConfig`, asking ``prover`` for J once per batch.
 
     Args:
         rules: budgets, reward weights and how a stream ends.
@@ -171,7 +171,7 @@ class Stepper:
 
     def __init__(
         self,
-        rules: StreamRules,
+        rules: StreamConfig,
         *,
         prover: MetaProver | None = None,
         lm: LanguageModel | None = None,
@@ -292,7 +292,7 @@ class Stepper:
     def estimate(self, streams: Sequence[Stream]) -> list[ProverEstimate]:
         r"""μ's estimate at the end of each stream's thinking: one batched prover call.
 
-        Each request is :func:`~mrt_env.progress.prover_request`'s at the thinking so far,
+        Each request is :func:`~mrt_env.prover.prover_request`'s at the thinking so far,
         with μ's own forcing text. With the paper's (a blank line first), μ continues the
         prompt, the thinking without its trailing newlines, one blank line and the stop text
         ("Time is up. ..."); with no thinking yet (c_0), the prompt and the stop text. A block
@@ -341,7 +341,7 @@ class Stepper:
         """Append the checked block to ``stream`` with μ's new estimate; reward and info."""
         rules = self.rules
         before = stream.estimates[-1].success_prob
-        # No verdict: the J before is kept (mrt_env.progress.carry, the finished texts' rule).
+        # No verdict: the J before is kept (mrt_env.prover.carry, the finished texts' rule).
         estimate = carry(stream.estimates[-1], estimate)
         stream.blocks.append(check.block)
         stream.tokens.append(check.block_tokens)

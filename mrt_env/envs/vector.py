@@ -2,7 +2,7 @@
 
 Stepping n :class:`~mrt_env.envs.ReasoningEnv` one by one (``SyncVectorEnv``) asks the
 meta-prover n times per step, each a separate batch on the model. Here every step makes one
-:meth:`~mrt_env.progress.MetaProver.estimate_batch` call for all sub-envs (and one batched
+:meth:`~mrt_env.prover.MetaProver.estimate_batch` call for all sub-envs (and one batched
 generation for the answers forced at truncation), which is where the time goes.
 
 ``gym.make_vec("MRT-AIME-v0", num_envs=8, prover=lm)`` builds this env (the ids register it

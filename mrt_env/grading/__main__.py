@@ -24,7 +24,7 @@ from mrt_env.grading.grader import DEFAULT_TIMEOUT, MAX_TIMEOUT, grade_many
 
 
 @dataclass(frozen=True)
-class GradeCommand(Config):
+class GradeConfig(Config):
     """Grade model responses (or bare answers) against one reference answer."""
 
     responses: tyro.conf.Positional[tuple[str, ...]]
@@ -71,7 +71,7 @@ def _json_line(row: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    cmd = parse_command(GradeCommand, "mrt-grade", argv, description=__doc__)
+    cmd = parse_command(GradeConfig, "mrt-grade", argv, description=__doc__)
     if cmd is None:  # a bad command line, reported on one line
         return 2
     responses = _read_responses(cmd.responses)

@@ -14,7 +14,7 @@ what it needs when it is built, and a missing dependency names the extra to inst
 """
 
 from mrt_env.lm.base import Completion, LanguageModel, TokenLogprobs
-from mrt_env.lm.loading import BACKENDS, DEFAULT_MODEL, ModelSettings, load_default, load_lm
+from mrt_env.lm.loading import BACKENDS, DEFAULT_MODEL, ModelConfig, load_default, load_lm
 from mrt_env.lm.openai_lm import OpenAICompatibleLM
 from mrt_env.lm.sampling import Sampling
 from mrt_env.lm.transformers_lm import TransformersLM
@@ -27,7 +27,7 @@ __all__ = [
     "VLLMLM",
     "Completion",
     "LanguageModel",
-    "ModelSettings",
+    "ModelConfig",
     "OpenAICompatibleLM",
     "Sampling",
     "TRLServerLM",

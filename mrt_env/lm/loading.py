@@ -1,4 +1,4 @@
-"""Build a backend from :class:`ModelSettings` (a model name and how it runs: what CLIs and
+"""Build a backend from :class:`ModelConfig` (a model name and how it runs: what CLIs and
 ``gym.make`` take)."""
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ __all__ = [
     "DTYPES",
     "RECHECK_MODEL",
     "SHIPPED_MODELS",
-    "ModelSettings",
+    "ModelConfig",
     "check_device",
     "default_model_path",
     "load_default",
@@ -32,12 +32,12 @@ DTYPES: tuple[str, ...] = ("auto", "float32", "bfloat16", "float16")
 
 
 @dataclass(frozen=True)
-class ModelSettings(Config):
+class ModelConfig(Config):
     """Which model to load and how it runs (the commands' ``--model.*`` flags).
 
-    >>> ModelSettings("mrt-env/tiny", device="cpu").backend
+    >>> ModelConfig("mrt-env/tiny", device="cpu").backend
     'transformers'
-    >>> ModelSettings("Qwen/Qwen2.5-0.5B", backend="openai")
+    >>> ModelConfig("Qwen/Qwen2.5-0.5B", backend="openai")
     Traceback (most recent call last):
     ...
     mrt_env.errors.ConfigError: backend openai needs base_url (e.g. http://localhost:8000/v1)
@@ -77,26 +77,26 @@ class ModelSettings(Config):
             raise ConfigError(f"base_url must start with http:// or https://, got {self.base_url}")
 
 
-_SETTINGS = frozenset(f.name for f in fields(ModelSettings)) - {"name"}
+_SETTINGS = frozenset(f.name for f in fields(ModelConfig)) - {"name"}
 
 
-def load_lm(model: str | ModelSettings, *, seed: int = 0, **kwargs: Any) -> LanguageModel:
+def load_lm(model: str | ModelConfig, *, seed: int = 0, **kwargs: Any) -> LanguageModel:
     """Load a model on its backend (imports that backend's library only now).
 
     Args:
-        model: the :class:`ModelSettings`; or the model's name, with the other settings as
+        model: the :class:`ModelConfig`; or the model's name, with the other settings as
             keywords: ``load_lm("mrt-env/tiny", device="cpu")`` is
-            ``load_lm(ModelSettings("mrt-env/tiny", device="cpu"))``.
+            ``load_lm(ModelConfig("mrt-env/tiny", device="cpu"))``.
             :data:`DEFAULT_MODEL` is the shipped tiny model's folder.
         seed: vllm: the engine seed.
         **kwargs: passed on to the backend's constructor.
     """
-    if isinstance(model, ModelSettings):
+    if isinstance(model, ModelConfig):
         if clash := sorted(_SETTINGS & kwargs.keys()):
-            raise ArgumentTypeError(f"give {clash} in the ModelSettings, not as keywords too")
+            raise ArgumentTypeError(f"give {clash} in the ModelConfig, not as keywords too")
         settings = model
     else:
-        settings = ModelSettings(model, **{k: kwargs.pop(k) for k in _SETTINGS if k in kwargs})
+        settings = ModelConfig(model, **{k: kwargs.pop(k) for k in _SETTINGS if k in kwargs})
     backend, path = settings.backend, settings.name
     shipped = path in SHIPPED_MODELS and backend != "openai"
     if shipped:  # a shipped model: its folder, through the same loaders as any model
@@ -107,7 +107,7 @@ def load_lm(model: str | ModelSettings, *, seed: int = 0, **kwargs: Any) -> Lang
     if backend == "openai":
         from mrt_env.lm.openai_lm import OpenAICompatibleLM
 
-        assert settings.base_url is not None  # ModelSettings checked it
+        assert settings.base_url is not None  # ModelConfig checked it
         return OpenAICompatibleLM(settings.base_url, path, tokenizer=settings.tokenizer, **kwargs)
     if settings.tokenizer is not None:
         kwargs.setdefault("tokenizer", settings.tokenizer)
@@ -132,7 +132,7 @@ def check_device(device: str, *, flag: str = "device") -> None:
     """Raise a :class:`ConfigError` unless torch can use ``device`` on this machine (``auto``
     always can), naming the devices there are.
 
-    Not part of :meth:`ModelSettings.validate`: settings may be written on one machine
+    Not part of :meth:`ModelConfig.validate`: settings may be written on one machine
     (a preset for a GPU, say) and run on another; this is asked where the model loads.
     """
     if device == "auto":

@@ -11,9 +11,9 @@ module answers that for a file of finished traces (the docs' Concepts page has t
    prefixes $c_0$ = "", $c_1 = z_1$, …, $c_k = z$ (the empty prefix included).
 2. **Meta-prover μ.** At every prefix the model is forced to stop thinking and answer
    (budget forcing with the authors' forcing text) and $J_j = J(μ(·|c_j))$ estimates how
-   often that forced answer is right (:class:`~mrt_env.progress.ForcedAnswerProver`, k
+   often that forced answer is right (:class:`~mrt_env.prover.ForcedAnswerProver`, k
    sampled answers, the paper's estimator; or the one-pass proxy
-   :class:`~mrt_env.progress.LikelihoodProver`).
+   :class:`~mrt_env.prover.LikelihoodProver`).
 3. **Progress** (information gain) of block j: $J_j − J_{j-1}$. A model that minimises
    regret makes progress block after block.
 4. **Cumulative episode regret** $Δ_k = Σ_{j=1}^{k} (J^* − J_j)$ against the oracle

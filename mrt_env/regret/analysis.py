@@ -14,12 +14,12 @@ from typing import Any
 import numpy as np
 
 from mrt_env.data.files import json_value, lone_surrogate
-from mrt_env.episodes import EpisodeRule, episode_boundaries, prefix_ends
+from mrt_env.episodes import EpisodeConfig, episode_boundaries, prefix_ends
 from mrt_env.errors import ArgumentTypeError, ConfigError, DataFormatError, DataNotFound
 from mrt_env.grading import grade
 from mrt_env.lm.base import check_context
 from mrt_env.metrics import authors_token_regret, episode_regret, progress, token_regret
-from mrt_env.progress import (
+from mrt_env.prover import (
     AUTHORS_FINAL_TEXT,
     PAPER_FORCING_TEXT,
     FinishedText,
@@ -33,8 +33,8 @@ from mrt_env.progress import (
 )
 from mrt_env.regret.config import (
     DEFAULT_BUDGETS,
-    ExtrapolationSettings,
-    MajoritySettings,
+    ExtrapolationConfig,
+    MajorityConfig,
     budget_key,
 )
 from mrt_env.regret.extrapolate import extrapolate
@@ -203,19 +203,19 @@ def analyse_trace(
     *,
     prover: MetaProver,
     lm: Any,
-    rule: EpisodeRule | str = "markers",
+    rule: EpisodeConfig | str = "markers",
     tokenizer: Any = None,
     budgets: Sequence[float] = DEFAULT_BUDGETS,
     measure: str | None = None,
-    majority: MajoritySettings | None = None,
-    extrapolation: ExtrapolationSettings | None = None,
+    majority: MajorityConfig | None = None,
+    extrapolation: ExtrapolationConfig | None = None,
 ) -> dict[str, Any]:
     """The regret analysis of one trace, as a JSON-serialisable row.
 
     Two ways to measure (``measure``; default :func:`default_measure`):
 
     * ``authors``: as the authors' analysis code does. μ's contexts are theirs, byte for
-      byte (:func:`~mrt_env.progress.prover_request` with the paper's forcing text: one
+      byte (:func:`~mrt_env.prover.prover_request` with the paper's forcing text: one
       blank line before the stop text, none for the empty prefix; the full trace closed by
       ``"\\n</think>"`` alone), and the token regret is
       :func:`~mrt_env.metrics.authors_token_regret` over ``costs``: each context's tokens
@@ -228,8 +228,8 @@ def analyse_trace(
     Args:
         trace: ``answer`` and ``response``, plus ``id``/``problem_id`` and/or ``question``
             (a row of :func:`load_traces`, or any dict with those keys).
-        prover: the meta-prover μ (:class:`~mrt_env.progress.ForcedAnswerProver` or
-            :class:`~mrt_env.progress.LikelihoodProver`), usually on ``lm``.
+        prover: the meta-prover μ (:class:`~mrt_env.prover.ForcedAnswerProver` or
+            :class:`~mrt_env.prover.LikelihoodProver`), usually on ``lm``.
         lm: the model whose ``count_tokens`` measures the prefixes.
         rule, tokenizer: how the response is cut into episodes
             (:func:`~mrt_env.episodes.prefixes`); default: the paper's marker rule.

@@ -9,7 +9,7 @@ from typing import Any
 
 from mrt_env.cli import exit_status, parse_command, presets_help, take_preset
 from mrt_env.errors import ConfigError, ContextLengthExceeded, RunStateError
-from mrt_env.progress import MetaProver
+from mrt_env.prover import MetaProver
 from mrt_env.regret.analysis import analyse_trace, load_traces
 from mrt_env.regret.config import PRESETS, RegretConfig
 from mrt_env.regret.summary import (

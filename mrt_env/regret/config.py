@@ -10,22 +10,22 @@ import tyro  # a core dependency; no model library comes with it
 
 from mrt_env.cli import CommandConfig
 from mrt_env.config import Config
-from mrt_env.episodes import EpisodeRule
+from mrt_env.episodes import EpisodeConfig
 from mrt_env.errors import ConfigError
-from mrt_env.lm.loading import ModelSettings
-from mrt_env.progress import (
+from mrt_env.lm.loading import ModelConfig
+from mrt_env.prover import (
     AUTHORS_ANSWER_TOKENS,
     LIKELIHOOD_FORCING_TEXT,
     PAPER_FORCING_TEXT,
-    ProverSettings,
+    ProverConfig,
 )
 
 __all__ = [
     "AUTHORS_BUDGETS",
     "DEFAULT_BUDGETS",
     "PRESETS",
-    "ExtrapolationSettings",
-    "MajoritySettings",
+    "ExtrapolationConfig",
+    "MajorityConfig",
     "RegretConfig",
     "RegretPreset",
     "budget_key",
@@ -88,7 +88,7 @@ differ only in the values."""
 
 
 @dataclass(frozen=True)
-class MajoritySettings(Config):
+class MajorityConfig(Config):
     """[maj@p]_j, the paper's R1 analysis: a vote among p of μ's answers after each episode j
     (the ``--maj.*`` flags)."""
 
@@ -115,7 +115,7 @@ class MajoritySettings(Config):
 
 
 @dataclass(frozen=True)
-class ExtrapolationSettings(Config):
+class ExtrapolationConfig(Config):
     """Budget forcing past the end of each trace's thinking, the authors' extrapolation (the
     ``--extrapolate.*`` flags): the thought is extended with "Wait", "But wait",
     "Alternatively", "But hold on" in turn, and μ continues it freely every few extensions."""
@@ -149,19 +149,17 @@ class RegretConfig(CommandConfig):
     traces: tyro.conf.Positional[Annotated[Path, tyro.conf.arg(metavar="TRACES")]]
     """JSONL file of traces, one per line: answer, response, and problem_id (or id) and/or
     question."""
-    model: ModelSettings
+    model: ModelConfig
     """The model that plays the meta-prover (normally the model that wrote the traces):
     --model.name is required."""
     out: Path = Path("runs/regret")
     """Output folder for rows.jsonl, summary.md, summary.csv, j_curve.png and regret.png."""
-    prover: ProverSettings = field(
-        default_factory=lambda: ProverSettings(
-            kind="forced", max_answer_tokens=AUTHORS_ANSWER_TOKENS
-        )
+    prover: ProverConfig = field(
+        default_factory=lambda: ProverConfig(kind="forced", max_answer_tokens=AUTHORS_ANSWER_TOKENS)
     )
     """The meta-prover μ: how J is estimated at every episode boundary (answers get the
     authors' 4096 tokens by default)."""
-    episodes: EpisodeRule = field(default_factory=EpisodeRule)
+    episodes: EpisodeConfig = field(default_factory=EpisodeConfig)
     """How a response is cut into episodes."""
     budgets: tuple[int, ...] = DEFAULT_BUDGETS
     """Token budgets C0 for the normalized regret."""
@@ -176,9 +174,9 @@ class RegretConfig(CommandConfig):
     mrt-bench). Default: authors with the forced prover and its default forcing text, else
     stream."""
 
-    maj: MajoritySettings = field(default_factory=MajoritySettings)
+    maj: MajorityConfig = field(default_factory=MajorityConfig)
     """[maj@p]_j curves (off unless --maj.p is given)."""
-    extrapolate: ExtrapolationSettings = field(default_factory=ExtrapolationSettings)
+    extrapolate: ExtrapolationConfig = field(default_factory=ExtrapolationConfig)
     """Budget-forcing extrapolation (off unless --extrapolate.extensions is given)."""
 
     def validate(self) -> None:

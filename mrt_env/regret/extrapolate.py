@@ -21,8 +21,8 @@ from mrt_env.budget_forcing import BudgetForcing
 from mrt_env.commitment import THINK_CLOSE, thinking
 from mrt_env.lm.sampling import Sampling
 from mrt_env.metrics import authors_token_regret
-from mrt_env.progress import ForcedAnswerProver, ProverRequest, known_success_probs
-from mrt_env.regret.config import ExtrapolationSettings, budget_key
+from mrt_env.prover import ForcedAnswerProver, ProverRequest, known_success_probs
+from mrt_env.regret.config import ExtrapolationConfig, budget_key
 from mrt_env.types import Problem
 
 __all__ = ["extrapolate"]
@@ -34,7 +34,7 @@ def extrapolate(
     response: str,
     *,
     prover: ForcedAnswerProver,
-    settings: ExtrapolationSettings,
+    settings: ExtrapolationConfig,
     budgets: Sequence[float],
     forcing: BudgetForcing | None = None,
 ) -> dict[str, Any]:

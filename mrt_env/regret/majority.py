@@ -28,7 +28,7 @@ from typing import Any
 from mrt_env.errors import ConfigError
 from mrt_env.grading import answers_match
 from mrt_env.metrics import pass_at_k, weighted_maj_at_k
-from mrt_env.progress import ForcedAnswerProver, ProverEstimate, ProverRequest
+from mrt_env.prover import ForcedAnswerProver, ProverEstimate, ProverRequest
 from mrt_env.types import Problem
 
 __all__ = ["answer_classes", "direct_curve", "majority_curves", "vote"]

@@ -49,11 +49,11 @@ from typing import TYPE_CHECKING, Any, Literal
 import gymnasium as gym
 import numpy as np
 
-from mrt_env.agents import BlockSampling, LMAgent, play
+from mrt_env.agents import BlockSamplingConfig, LMAgent, play
 from mrt_env.cli import CommandConfig, exit_status, parse_command, take_preset
 from mrt_env.errors import ConfigError, DataFormatError, RunStateError
 from mrt_env.extras import require
-from mrt_env.lm.loading import DEFAULT_MODEL, ModelSettings, check_device
+from mrt_env.lm.loading import DEFAULT_MODEL, ModelConfig, check_device
 from mrt_env.metrics import anytime_regret, episode_regret
 from mrt_env.registration import ENV_IDS, block_settings, check_model_for
 from mrt_env.runfiles import (
@@ -101,8 +101,8 @@ class TrainConfig(CommandConfig):
     fine-tuning)."""
     env: str = "MRT-Search-v0"
     """The env id to train in."""
-    model: ModelSettings = field(
-        default_factory=lambda: ModelSettings(DEFAULT_MODEL, device="cpu", dtype="float32")
+    model: ModelConfig = field(
+        default_factory=lambda: ModelConfig(DEFAULT_MODEL, device="cpu", dtype="float32")
     )
     """The policy (the shipped tiny model, a local folder or a hub id), trained with
     transformers on --model.device in --model.dtype (float32, or bfloat16 on GPU as the
@@ -159,7 +159,7 @@ class TrainConfig(CommandConfig):
     the policy itself (the paper's): it tells the method from its estimator's noise."""
     star_keep: int = 1
     """mrt-star: traces kept per group (correct ones, most progress per block first)."""
-    agent: BlockSampling = field(default_factory=BlockSampling)
+    agent: BlockSamplingConfig = field(default_factory=BlockSamplingConfig)
     """How the policy samples its blocks (default: the env's)."""
     max_blocks: int | None = None
     """Block budget per trace (default: the env's)."""
@@ -345,7 +345,7 @@ def make_env(config: TrainConfig, lm: Any, problems: list[Any] | None, num_envs:
     kwargs: dict[str, Any] = {"prover": lm}
     if config.oracle_prover and problems is not None:  # evaluation keeps the model's μ
         from mrt_env.data.synthetic import get_task
-        from mrt_env.progress import OracleProver
+        from mrt_env.prover import OracleProver
 
         task = get_task(ENV_IDS[config.env]["problems"])
         kwargs["prover"] = OracleProver(task.oracle_success, lm=lm)
@@ -749,7 +749,7 @@ PRESETS: dict[str, TrainConfig] = {
         baseline="termination",
         weight_decay=0.01,
         env="MRT-AIME-v0",
-        model=ModelSettings(
+        model=ModelConfig(
             "agentica-org/DeepScaleR-1.5B-Preview", backend="vllm", device="cuda", dtype="bfloat16"
         ),
         vllm_memory=0.35,
@@ -758,7 +758,7 @@ PRESETS: dict[str, TrainConfig] = {
         warmup=0.1,
         problems_per_step=64,
         group_size=4,
-        agent=BlockSampling(temperature=0.9),
+        agent=BlockSamplingConfig(temperature=0.9),
         max_tokens=24576,
         steps=500,
         train_set="aime_1983_2023",

@@ -15,7 +15,7 @@ meta-prover μ run on the trainer's own vLLM server::
 * :func:`outcome_reward`: 1.0 / 0.0 from :func:`mrt_env.grading.grade` against the ``answer``
   column.
 * :func:`make_progress_reward`: outcome + α·Σ_j progress_j, with J from any
-  :class:`~mrt_env.progress.MetaProver` (see its docstring for what this can and cannot do
+  :class:`~mrt_env.prover.MetaProver` (see its docstring for what this can and cannot do
   under GRPO: the sum telescopes).
 * :func:`problems_dataset`: ``list[Problem]`` -> a ``datasets.Dataset`` with ``prompt``,
   ``answer``, ``problem_id`` and ``question`` columns.
@@ -44,7 +44,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from mrt_env.episodes import EpisodeRule, episode_boundaries, prefix_ends
+from mrt_env.episodes import EpisodeConfig, episode_boundaries, prefix_ends
 from mrt_env.errors import (
     ArgumentTypeError,
     ConfigError,
@@ -54,8 +54,8 @@ from mrt_env.errors import (
 from mrt_env.extras import require
 from mrt_env.grading import DEFAULT_TIMEOUT, grade_many
 from mrt_env.lm.trl_server import TRLServerLM
-from mrt_env.progress import FinishedText, MetaProver, score_finished
 from mrt_env.prompts import PLAIN_TEMPLATE
+from mrt_env.prover import FinishedText, MetaProver, score_finished
 from mrt_env.registration import ENV_IDS
 from mrt_env.types import Problem
 
@@ -273,7 +273,7 @@ class ProgressRewardConfig:
     include_outcome: bool = True
     """Add the 0/1 outcome (the reward is the MRT objective on its own); False to pair it
     with :func:`outcome_reward` in ``reward_funcs`` so TRL logs the two parts separately."""
-    rule: EpisodeRule = field(default_factory=EpisodeRule)
+    rule: EpisodeConfig = field(default_factory=EpisodeConfig)
     """How a completion is cut into episodes (:func:`mrt_env.episodes.prefixes`)."""
     every_prefix: bool = True
     """Score J at every episode boundary (for the logged per-episode numbers); False scores
@@ -291,8 +291,8 @@ class ProgressRewardConfig:
         for flag in ("include_outcome", "every_prefix"):
             if not isinstance(getattr(self, flag), bool):
                 raise ArgumentTypeError(f"{flag} must be a bool, got {getattr(self, flag)!r}")
-        if not isinstance(self.rule, EpisodeRule):
-            raise ArgumentTypeError(f"rule must be an EpisodeRule, got {self.rule!r:.80}")
+        if not isinstance(self.rule, EpisodeConfig):
+            raise ArgumentTypeError(f"rule must be an EpisodeConfig, got {self.rule!r:.80}")
         if not (isinstance(self.grading_timeout, int | float) and self.grading_timeout > 0):
             raise ConfigError(f"grading_timeout must be > 0 seconds, got {self.grading_timeout!r}")
         if not isinstance(self.name, str) or not self.name.strip():
@@ -305,7 +305,7 @@ class EpisodeScorer:
     :class:`~mrt_env.training.trl_trainer.MRTGRPOTrainer`).
 
     Args:
-        prover: any :class:`~mrt_env.progress.MetaProver`; None to find the episodes only
+        prover: any :class:`~mrt_env.prover.MetaProver`; None to find the episodes only
             (J lists stay empty).
         rule: how a completion is cut into episodes (:func:`mrt_env.episodes.prefixes`).
         tokenizer: for ``rule="tokens"``.
@@ -318,7 +318,7 @@ class EpisodeScorer:
         self,
         prover: MetaProver | None,
         *,
-        rule: EpisodeRule,
+        rule: EpisodeConfig,
         tokenizer: Any = None,
         problems: Mapping[str, Problem] | Iterable[Problem] | None = None,
     ):
@@ -327,8 +327,8 @@ class EpisodeScorer:
                 "prover must be a MetaProver (make_prover(lm, kind) or OracleProver), got "
                 f"{type(prover).__name__}"
             )
-        if not isinstance(rule, EpisodeRule):
-            raise ArgumentTypeError(f"rule must be an EpisodeRule, got {rule!r:.80}")
+        if not isinstance(rule, EpisodeConfig):
+            raise ArgumentTypeError(f"rule must be an EpisodeConfig, got {rule!r:.80}")
         # Fails now, not at the first batch, if the rule needs a tokenizer and has none.
         episode_boundaries("", rule=rule, tokenizer=tokenizer)
         self.prover = prover
@@ -374,7 +374,7 @@ class EpisodeScorer:
         ``([], [])`` for an empty completion (no episodes). With ``every_prefix=False`` only
         the empty prefix and the whole stream are scored: J is ``[J_0, J_end]``.
 
-        J is :func:`~mrt_env.progress.score_finished`'s: μ asked in the env's layout (the
+        J is :func:`~mrt_env.prover.score_finished`'s: μ asked in the env's layout (the
         whole completion too, as the env asks about a block), an estimate with no verdict
         carried as the env carries it.
         """
@@ -504,7 +504,7 @@ def make_progress_reward(
     *,
     alpha: float = 1.0,
     include_outcome: bool = True,
-    rule: EpisodeRule | str = "markers",
+    rule: EpisodeConfig | str = "markers",
     tokenizer: Any = None,
     every_prefix: bool = True,
     problems: Mapping[str, Problem] | Iterable[Problem] | None = None,
@@ -514,7 +514,7 @@ def make_progress_reward(
     """A TRL reward function: outcome + α·Σ_j progress_j of each completion.
 
     Each completion is split into blocks $z_1 … z_k$ by :func:`mrt_env.episodes.prefixes`
-    (``rule``, an :class:`~mrt_env.episodes.EpisodeRule` or a rule's name, and ``tokenizer``
+    (``rule``, an :class:`~mrt_env.episodes.EpisodeConfig` or a rule's name, and ``tokenizer``
     as there); $J_j = J(μ(·|c_j))$ is estimated by ``prover`` at every prefix
     $c_0$ = "" … $c_k$ = the completion, for all completions of the call in **one**
     ``prover.estimate_batch`` call; the reward is outcome + $α·Σ_{j=1}^{k} (J_j − J_{j-1})$
@@ -532,7 +532,7 @@ def make_progress_reward(
     the same reward, at a fraction of the prover's cost.
 
     Args:
-        prover: any :class:`~mrt_env.progress.MetaProver`: ``make_prover(lm, "forced" |
+        prover: any :class:`~mrt_env.prover.MetaProver`: ``make_prover(lm, "forced" |
             "likelihood", ...)`` on any :class:`~mrt_env.lm.base.LanguageModel` (including
             :class:`TRLServerLM`, the trainer's vLLM server), or an ``OracleProver``.
         problems: the :class:`~mrt_env.types.Problem` objects by id (or a list of them),
@@ -550,7 +550,7 @@ def make_progress_reward(
     config = ProgressRewardConfig(
         alpha=alpha,
         include_outcome=include_outcome,
-        rule=EpisodeRule(rule) if isinstance(rule, str) else rule,  # type: ignore[arg-type]
+        rule=EpisodeConfig(rule) if isinstance(rule, str) else rule,  # type: ignore[arg-type]
         every_prefix=every_prefix,
         grading_timeout=grading_timeout,
         name=name,

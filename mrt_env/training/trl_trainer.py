@@ -70,10 +70,10 @@ import tempfile
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
-from mrt_env.episodes import EpisodeRule
+from mrt_env.episodes import EpisodeConfig
 from mrt_env.errors import ArgumentTypeError, BackendError, ConfigError
 from mrt_env.extras import require
-from mrt_env.progress import MetaProver
+from mrt_env.prover import MetaProver
 from mrt_env.training.credit import CreditConfig, block_starts_in_tokens, credit_by_episodes
 from mrt_env.training.trl import EpisodeScorer
 from mrt_env.training.vllm_sync import RELOAD_METHOD, WORKER_EXTENSION, sync_weights, write_handoff
@@ -267,11 +267,11 @@ class MRTGRPOTrainer(GRPOTrainer):
 
     Args:
         *args, **kwargs: those of ``GRPOTrainer``.
-        prover: μ, any :class:`~mrt_env.progress.MetaProver`, or a function of the trainer
+        prover: μ, any :class:`~mrt_env.prover.MetaProver`, or a function of the trainer
             that returns one, called once TRL has built it (to put μ on the run's vLLM
             engine with :func:`policy_lm`); needed unless ``credit.scheme == "outcome"``.
         credit: the credit scheme (:class:`~mrt_env.training.credit.CreditConfig`).
-        episodes: how completions are cut into episodes (an :class:`EpisodeRule` or a
+        episodes: how completions are cut into episodes (an :class:`EpisodeConfig` or a
             rule's name; ``"lines"`` for the synthetic tasks).
         problems: :class:`~mrt_env.types.Problem` objects by id (or a list), looked up by
             the ``problem_id`` column (needed by an ``OracleProver``).
@@ -284,7 +284,7 @@ class MRTGRPOTrainer(GRPOTrainer):
         *args: Any,
         prover: MetaProver | Callable[[Any], MetaProver] | None = None,
         credit: CreditConfig | None = None,
-        episodes: EpisodeRule | str = "markers",
+        episodes: EpisodeConfig | str = "markers",
         problems: Mapping[str, Problem] | Iterable[Problem] | None = None,
         weight_handoff_dir: str | None = None,
         **kwargs: Any,
@@ -303,7 +303,7 @@ class MRTGRPOTrainer(GRPOTrainer):
                     f"MRTGRPOTrainer does not take {name}=: tool and environment tokens are "
                     "not the policy's reasoning stream, and would be cut into episodes"
                 )
-        rule = EpisodeRule(episodes) if isinstance(episodes, str) else episodes  # type: ignore[arg-type]
+        rule = EpisodeConfig(episodes) if isinstance(episodes, str) else episodes  # type: ignore[arg-type]
         # A function of the trainer (not a prover itself) is called once TRL has built it.
         deferred = callable(prover) and not hasattr(prover, "estimate_batch")
 

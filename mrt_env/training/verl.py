@@ -13,7 +13,7 @@ verl keeps a reward manager's ``reward_extra_info``), each a JSON string:
 importlib``, ``.module.path`` this file, ``.name=MRTRewardManager``) scores the outcome as
 verl's naive manager does (R at the response's last token), cuts the response into
 episodes, and asks μ for J at every boundary in one batched prover call. Its settings are
-an ``mrt`` section of the run's config (:class:`VerlMRTSettings`: ``+mrt.prover_model=...``).
+an ``mrt`` section of the run's config (:class:`VerlMRTConfig`: ``+mrt.prover_model=...``).
 
 :func:`mrt_advantage` is registered with verl's ``register_adv_est`` as ``mrt``
 (``algorithm.adv_estimator=mrt``). It reads R from the token-level rewards and the fields
@@ -42,10 +42,10 @@ from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
 from mrt_env.config import Config
-from mrt_env.episodes import RULES, EpisodeRule, episode_boundaries, prefix_ends
+from mrt_env.episodes import RULES, EpisodeConfig, episode_boundaries, prefix_ends
 from mrt_env.errors import BackendError, ConfigError, DataFormatError
 from mrt_env.extras import require
-from mrt_env.progress import FinishedText, score_finished
+from mrt_env.prover import FinishedText, score_finished
 from mrt_env.training.credit import CreditConfig, block_starts_in_tokens, credit_by_episodes
 from mrt_env.types import Problem
 
@@ -53,7 +53,7 @@ __all__ = [
     "CREDIT_KEY",
     "FIRST_TOKENS_KEY",
     "J_KEY",
-    "VerlMRTSettings",
+    "VerlMRTConfig",
     "enable",
     "episode_fields",
     "fields_from_transfer_queue",
@@ -69,7 +69,7 @@ CREDIT_KEY = "mrt_credit"
 
 
 @dataclass(frozen=True)
-class VerlMRTSettings(Config):
+class VerlMRTConfig(Config):
     """The ``mrt`` section of a verl run's config (``+mrt.<field>=...`` on verl's command
     line): who μ is, how responses are cut into episodes, and the credit."""
 
@@ -107,7 +107,7 @@ class VerlMRTSettings(Config):
         return CreditConfig(scheme=self.scheme, alpha=self.alpha, baseline=self.baseline)
 
     @classmethod
-    def from_run_config(cls, config: Any) -> VerlMRTSettings:
+    def from_run_config(cls, config: Any) -> VerlMRTConfig:
         """The settings from a verl run config's ``mrt`` section (defaults where absent)."""
         section = config.get("mrt") if hasattr(config, "get") else None
         return cls(**dict(section or {}))
@@ -131,13 +131,13 @@ def episode_fields(
     context: str,
     problem: Problem,
     prover: Any,
-    rule: EpisodeRule,
+    rule: EpisodeConfig,
     credit: CreditConfig,
 ) -> dict[str, str]:
     """The reward side's per-sample fields (``mrt_j``, ``mrt_first_tokens``,
     ``mrt_credit``) of one response: its episodes and, if the credit reads J, μ's J at
     every boundary (one ``prover.estimate_batch`` call; J as
-    :func:`~mrt_env.progress.score_finished` computes it, in the env's layout). An empty
+    :func:`~mrt_env.prover.score_finished` computes it, in the env's layout). An empty
     response has no episode: empty lists, and the estimator gives it zero credit; so does a
     response μ could not score (a ``BackendError``, logged)."""
     ids = [int(i) for i in response_ids]
@@ -325,18 +325,18 @@ if NaiveRewardManager is not None:
     class MRTRewardManager(NaiveRewardManager):  # type: ignore[misc,valid-type]
         """verl's naive reward manager (the outcome R at the last token), plus the MRT
         fields of each response in its ``reward_extra_info``. μ is built once per worker,
-        on first use, from the run config's ``mrt`` section (:class:`VerlMRTSettings`)."""
+        on first use, from the run config's ``mrt`` section (:class:`VerlMRTConfig`)."""
 
         def __init__(self, config: Any, tokenizer: Any, compute_score: Any, **kwargs: Any):
             super().__init__(config, tokenizer, compute_score, **kwargs)
-            self.settings = VerlMRTSettings.from_run_config(config)
-            self.rule = EpisodeRule(self.settings.episodes)  # type: ignore[arg-type]
+            self.settings = VerlMRTConfig.from_run_config(config)
+            self.rule = EpisodeConfig(self.settings.episodes)  # type: ignore[arg-type]
             self._prover: Any = None
 
         def prover(self) -> Any:
             if self._prover is None and self.settings.credit.uses_j:
                 from mrt_env.lm.loading import load_lm
-                from mrt_env.progress import make_prover
+                from mrt_env.prover import make_prover
 
                 s = self.settings
                 lm = load_lm(s.prover_model, device=s.prover_device, dtype=s.prover_dtype)

@@ -27,7 +27,7 @@ from mrt_env.agents import (
 from mrt_env.envs import ReasoningEnv
 from mrt_env.episodes import split_episodes
 from mrt_env.lm import Sampling
-from mrt_env.progress import ForcedAnswerProver
+from mrt_env.prover import ForcedAnswerProver
 from mrt_env.types import Problem
 
 TOY = (Problem("toy/0", "What is 2 + 2?", "4"), Problem("toy/1", "What is 3 + 3?", "6"))

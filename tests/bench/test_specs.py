@@ -3,7 +3,7 @@
 import pytest
 from fakes import CopyLastBoxedFakeLM
 
-from mrt_env.agents import BlockSampling, EarlyExit, LMAgent, ParallelVote
+from mrt_env.agents import BlockSamplingConfig, EarlyExit, LMAgent, ParallelVote
 from mrt_env.bench.cli import main as bench_main
 from mrt_env.bench.config import ProblemSelection
 from mrt_env.bench.specs import (
@@ -78,7 +78,7 @@ def test_build_agent_passes_env_settings_and_spec_arguments():
     agent = build_agent(parse_strategy("think-to-budget"), LMAgent, lm, aime, seed=0)
     assert agent.stop[0].startswith("\n\n") and (agent.temperature, agent.top_p) == (0.6, 0.95)
     # --agent.* values override the env's; the ones not given stay the env's.
-    given = BlockSampling(temperature=0.3, block_tokens=10)
+    given = BlockSamplingConfig(temperature=0.3, block_tokens=10)
     chosen = agent_settings(
         ENV_IDS["MRT-Search-v0"], max_blocks=10, max_tokens=1024, sampling=given
     )

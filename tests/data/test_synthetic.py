@@ -110,7 +110,7 @@ def test_search_oracle_success_is_the_forced_answers_chance():
     hit = [*one, f"{a:02d}+{b:02d}={target:02d}/{target:02d} y \\boxed{{{a},{b}}}\n"]
     assert task.oracle_success(problem, hit) == 1.0
     # As a meta-prover in the env: J after each block, no model involved.
-    from mrt_env.progress import OracleProver
+    from mrt_env.prover import OracleProver
 
     prover = OracleProver(task.oracle_success)
     assert prover.success_probs(problem, ["", "".join(one), "".join(hit)]) == pytest.approx(

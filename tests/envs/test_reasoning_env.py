@@ -16,7 +16,7 @@ from mrt_env.data.synthetic import TASKS
 from mrt_env.envs import ReasoningEnv, ReasoningEnvConfig
 from mrt_env.errors import ArgumentTypeError, MrtError
 from mrt_env.metrics import episode_regret
-from mrt_env.progress import ForcedAnswerProver
+from mrt_env.prover import ForcedAnswerProver
 from mrt_env.spaces import UnicodeText
 from mrt_env.types import Problem
 

@@ -9,9 +9,9 @@ import pytest
 
 import mrt_env.envs.stream as stream_module
 from mrt_env import info as keys
-from mrt_env.envs.stream import Stepper, StreamRules
+from mrt_env.envs.stream import Stepper, StreamConfig
 from mrt_env.errors import MrtError, ResetNeeded
-from mrt_env.progress import ProverEstimate
+from mrt_env.prover import ProverEstimate
 from mrt_env.types import Problem
 
 
@@ -53,7 +53,7 @@ PROBLEMS = [Problem("a", "6 + 6?", "12"), Problem("b", "7 + 7?", "14")]
 
 def make(**rules):
     prover, lm = CountingProver(), ScriptedLM()
-    return Stepper(StreamRules(**rules), prover=prover, lm=lm), prover, lm
+    return Stepper(StreamConfig(**rules), prover=prover, lm=lm), prover, lm
 
 
 def test_one_prover_call_per_step_for_all_streams():
@@ -111,9 +111,9 @@ def test_reset_needed_is_ours_and_gymnasiums():
 
 def test_rules_are_validated_once():
     with pytest.raises(ValueError, match="max_blocks"):
-        StreamRules(max_blocks=0)
+        StreamConfig(max_blocks=0)
     with pytest.raises(ValueError, match="alpha"):
-        StreamRules(alpha=float("nan"))
+        StreamConfig(alpha=float("nan"))
 
 
 def test_the_module_docstring_example_runs():

@@ -8,7 +8,7 @@ from fakes import CopyLastBoxedFakeLM
 from mrt_env import info as keys
 from mrt_env.envs import ReasoningEnv, ReasoningVectorEnv
 from mrt_env.errors import ArgumentTypeError, ConfigError
-from mrt_env.progress import ForcedAnswerProver, LikelihoodProver
+from mrt_env.prover import ForcedAnswerProver, LikelihoodProver
 from mrt_env.types import Problem
 
 PROBLEMS = tuple(Problem(f"toy/{i}", f"What is {i} + {i}?", str(2 * i)) for i in range(6))

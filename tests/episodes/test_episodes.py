@@ -16,7 +16,7 @@ from mrt_env.episodes import (
     EPISODE_MARKERS,
     MARKER_STOP_STRINGS,
     RULES,
-    EpisodeRule,
+    EpisodeConfig,
     episode_boundaries,
     prefixes,
     split_episodes,
@@ -160,7 +160,7 @@ def test_min_paragraphs_is_configurable(min_paragraphs):
     text = paras(*(f"Wait, idea {i}." for i in range(8)))
     starts = [
         int(e.split()[2][0])
-        for e in split_episodes(text, rule=EpisodeRule(min_paragraphs=min_paragraphs))
+        for e in split_episodes(text, rule=EpisodeConfig(min_paragraphs=min_paragraphs))
     ]
     assert starts == list(range(0, 8, min_paragraphs))
 
@@ -215,14 +215,14 @@ def test_max_steps_caps_boundaries_and_keeps_the_tail_whole():
     ]
     text = paras(*p)
     assert len(split_episodes(text)) == 4
-    assert split_episodes(text, rule=EpisodeRule(max_steps=2)) == [
+    assert split_episodes(text, rule=EpisodeConfig(max_steps=2)) == [
         paras(*p[0:3]) + SEP,
         paras(*p[3:6]) + SEP,
         paras(*p[6:12]),  # the third marker is not honoured: the rest is one episode
     ]
-    assert split_episodes(text, rule=EpisodeRule(max_steps=0)) == [text]
-    assert split_episodes(text, rule=EpisodeRule(max_steps=3)) == split_episodes(text)
-    assert split_episodes(text, rule=EpisodeRule(max_steps=100)) == split_episodes(text)
+    assert split_episodes(text, rule=EpisodeConfig(max_steps=0)) == [text]
+    assert split_episodes(text, rule=EpisodeConfig(max_steps=3)) == split_episodes(text)
+    assert split_episodes(text, rule=EpisodeConfig(max_steps=100)) == split_episodes(text)
 
 
 def test_group_size_merges_consecutive_episodes():
@@ -230,13 +230,13 @@ def test_group_size_merges_consecutive_episodes():
     text = paras(*p)
     singles = split_episodes(text)
     assert len(singles) == 5
-    pairs = split_episodes(text, rule=EpisodeRule(group_size=2))
+    pairs = split_episodes(text, rule=EpisodeConfig(group_size=2))
     assert pairs == [paras(*p[0:6]) + SEP, paras(*p[6:12]) + SEP, paras(*p[12:15])]
     assert pairs == [singles[0] + singles[1], singles[2] + singles[3], singles[4]]
-    assert split_episodes(text, rule=EpisodeRule(group_size=5)) == [text]
-    assert split_episodes(text, rule=EpisodeRule(group_size=50)) == [text]
+    assert split_episodes(text, rule=EpisodeConfig(group_size=5)) == [text]
+    assert split_episodes(text, rule=EpisodeConfig(group_size=50)) == [text]
     # max_steps applies first (3 episodes), then grouping (2 of them, then 1).
-    assert split_episodes(text, rule=EpisodeRule(max_steps=2, group_size=2)) == [
+    assert split_episodes(text, rule=EpisodeConfig(max_steps=2, group_size=2)) == [
         paras(*p[0:6]) + SEP,
         paras(*p[6:15]),
     ]
@@ -279,11 +279,11 @@ def test_backtrack_rule_starts_an_attempt_at_each_backtrack_line():
     ]
     assert episodes[1].startswith("Backtrack to Line 2\nLine 2: 3x = 15")
     assert episodes[2].startswith("Backtrack to beginning\nLine 1: 17 - 2")
-    assert split_episodes(BACKTRACK_TRACE, rule=EpisodeRule("backtrack", max_steps=1)) == [
+    assert split_episodes(BACKTRACK_TRACE, rule=EpisodeConfig("backtrack", max_steps=1)) == [
         episodes[0],
         episodes[1] + episodes[2],
     ]
-    assert split_episodes(BACKTRACK_TRACE, rule=EpisodeRule("backtrack", group_size=2)) == [
+    assert split_episodes(BACKTRACK_TRACE, rule=EpisodeConfig("backtrack", group_size=2)) == [
         episodes[0] + episodes[1],
         episodes[2],
     ]
@@ -310,7 +310,7 @@ def test_backtrack_rule_edge_cases():
     assert split_episodes(paras(*DIVISORS), rule="backtrack") == [paras(*DIVISORS)]
     # min_paragraphs does not apply to the backtrack rule.
     text = "a\nBacktrack to Line 1\nBacktrack to Line 1\n"
-    assert split_episodes(text, rule=EpisodeRule("backtrack", min_paragraphs=5)) == [
+    assert split_episodes(text, rule=EpisodeConfig("backtrack", min_paragraphs=5)) == [
         "a\n",
         "Backtrack to Line 1\n",
         "Backtrack to Line 1\n",
@@ -341,32 +341,32 @@ def char_tokenizer():
 def test_tokens_rule_with_the_character_tokenizer(chunk, expected):
     text = "Wait, 2+2=4.\n\nOk"
     assert split_episodes(
-        text, rule=EpisodeRule("tokens", chunk_tokens=chunk), tokenizer=char_tokenizer()
+        text, rule=EpisodeConfig("tokens", chunk_tokens=chunk), tokenizer=char_tokenizer()
     ) == (expected)
 
 
 def test_tokens_rule_max_steps_and_groups():
     text = "abcdefghij"
     tok = char_tokenizer()
-    assert split_episodes(text, rule=EpisodeRule("tokens", chunk_tokens=3), tokenizer=tok) == [
+    assert split_episodes(text, rule=EpisodeConfig("tokens", chunk_tokens=3), tokenizer=tok) == [
         "abc",
         "def",
         "ghi",
         "j",
     ]
     assert split_episodes(
-        text, rule=EpisodeRule("tokens", chunk_tokens=3, max_steps=1), tokenizer=tok
+        text, rule=EpisodeConfig("tokens", chunk_tokens=3, max_steps=1), tokenizer=tok
     ) == [
         "abc",
         "defghij",
     ]
     assert split_episodes(
-        text, rule=EpisodeRule("tokens", chunk_tokens=3, group_size=3), tokenizer=tok
+        text, rule=EpisodeConfig("tokens", chunk_tokens=3, group_size=3), tokenizer=tok
     ) == [
         "abcdefghi",
         "j",
     ]
-    assert split_episodes("", rule=EpisodeRule("tokens", chunk_tokens=3), tokenizer=tok) == []
+    assert split_episodes("", rule=EpisodeConfig("tokens", chunk_tokens=3), tokenizer=tok) == []
 
 
 class WordTokenizer:
@@ -389,20 +389,20 @@ class RepeatingOffsetsTokenizer:
 def test_tokens_rule_with_gaps_and_repeated_offsets_stays_exact():
     text = "  alpha beta  gamma delta\n\nepsilon "
     episodes = split_episodes(
-        text, rule=EpisodeRule("tokens", chunk_tokens=2), tokenizer=WordTokenizer()
+        text, rule=EpisodeConfig("tokens", chunk_tokens=2), tokenizer=WordTokenizer()
     )
     # Text between tokens stays with the earlier chunk; leading spaces belong to the first.
     assert episodes == ["  alpha beta  ", "gamma delta\n\n", "epsilon "]
     tok = RepeatingOffsetsTokenizer()
     # Tokens 3, 6, 9 start at characters 1, 3, 4.
-    assert split_episodes("abcde", rule=EpisodeRule("tokens", chunk_tokens=3), tokenizer=tok) == [
+    assert split_episodes("abcde", rule=EpisodeConfig("tokens", chunk_tokens=3), tokenizer=tok) == [
         "a",
         "bc",
         "d",
         "e",
     ]
     # Two tokens at one offset never make an empty piece.
-    assert split_episodes("abc", rule=EpisodeRule("tokens", chunk_tokens=1), tokenizer=tok) == [
+    assert split_episodes("abc", rule=EpisodeConfig("tokens", chunk_tokens=1), tokenizer=tok) == [
         "a",
         "b",
         "c",
@@ -416,7 +416,7 @@ def test_tokens_rule_slow_tokenizer_without_offsets():
         )
 
     with pytest.raises(ValueError, match="offsets"):
-        split_episodes("abc", rule=EpisodeRule("tokens", chunk_tokens=1), tokenizer=slow)
+        split_episodes("abc", rule=EpisodeConfig("tokens", chunk_tokens=1), tokenizer=slow)
 
 
 # --------------------------------------------------------------------------- prefixes
@@ -430,15 +430,15 @@ def test_prefixes_are_the_contexts_the_meta_prover_scores():
     assert pre[0] == ""
     assert pre[-1] == text
     assert pre == ["", episodes[0], episodes[0] + episodes[1], text]
-    assert prefixes(text, rule=EpisodeRule(max_steps=0)) == ["", text]
+    assert prefixes(text, rule=EpisodeConfig(max_steps=0)) == ["", text]
     assert prefixes("") == [""]
-    assert prefixes(BACKTRACK_TRACE, rule=EpisodeRule("backtrack", group_size=2)) == [
+    assert prefixes(BACKTRACK_TRACE, rule=EpisodeConfig("backtrack", group_size=2)) == [
         "",
         BACKTRACK_TRACE[: BACKTRACK_TRACE.index("Backtrack to beginning")],
         BACKTRACK_TRACE,
     ]
     tok = char_tokenizer()
-    assert prefixes("abcde", rule=EpisodeRule("tokens", chunk_tokens=2), tokenizer=tok) == [
+    assert prefixes("abcde", rule=EpisodeConfig("tokens", chunk_tokens=2), tokenizer=tok) == [
         "",
         "ab",
         "abcd",
@@ -468,7 +468,7 @@ def test_prefixes_are_the_contexts_the_meta_prover_scores():
 )
 def test_a_bad_rule_fails_when_it_is_built(kwargs, error, match):
     with pytest.raises(error, match=match):
-        EpisodeRule(**kwargs)
+        EpisodeConfig(**kwargs)
 
 
 @pytest.mark.parametrize("func", [split_episodes, episode_boundaries, prefixes])
@@ -482,11 +482,11 @@ def test_argument_validation(func):
     # A rule's name is its default rule, checked the same way.
     with pytest.raises(ValueError, match="unknown rule 'paragraphs'"):
         func("x", rule="paragraphs")
-    with pytest.raises(TypeError, match="rule must be an EpisodeRule or a rule's name"):
+    with pytest.raises(TypeError, match="rule must be an EpisodeConfig or a rule's name"):
         func("x", rule={"rule": "markers"})
     # The tokens rule needs a tokenizer, even for an empty text.
     with pytest.raises(ValueError, match="needs tokenizer="):
-        func("", rule=EpisodeRule("tokens", chunk_tokens=4))
+        func("", rule=EpisodeConfig("tokens", chunk_tokens=4))
 
 
 # --------------------------------------------------------------------------- properties
@@ -575,7 +575,7 @@ def test_property_episodes_join_back_to_the_text(
 ):
     toks = _tokenizers()
     kwargs = dict(
-        rule=EpisodeRule(
+        rule=EpisodeConfig(
             rule,
             max_steps=max_steps,
             group_size=group_size,
@@ -606,7 +606,7 @@ def test_property_episodes_join_back_to_the_text(
 def test_property_markers_rule_matches_the_reference(text, max_steps, group_size, min_paragraphs):
     kwargs = dict(max_steps=max_steps, group_size=group_size, min_paragraphs=min_paragraphs)
     expected = reference_markers(text, **kwargs) if text else []
-    assert split_episodes(text, rule=EpisodeRule(**kwargs)) == expected
+    assert split_episodes(text, rule=EpisodeConfig(**kwargs)) == expected
 
 
 @PROPS
@@ -618,7 +618,9 @@ def test_property_markers_episode_shape(text, max_steps, group_size, min_paragra
     a paragraph that starts (after whitespace) with a marker as a whole word."""
     episodes = split_episodes(
         text,
-        rule=EpisodeRule(max_steps=max_steps, group_size=group_size, min_paragraphs=min_paragraphs),
+        rule=EpisodeConfig(
+            max_steps=max_steps, group_size=group_size, min_paragraphs=min_paragraphs
+        ),
     )
     for ep in episodes[:-1]:
         assert ep.endswith(SEP)
@@ -641,9 +643,11 @@ def test_property_max_steps_and_group_size_are_merges_of_the_plain_split(
     text, rule, max_steps, group_size, chunk_tokens
 ):
     tok = WordTokenizer()
-    plain = split_episodes(text, rule=EpisodeRule(rule, chunk_tokens=chunk_tokens), tokenizer=tok)
+    plain = split_episodes(text, rule=EpisodeConfig(rule, chunk_tokens=chunk_tokens), tokenizer=tok)
     capped = split_episodes(
-        text, rule=EpisodeRule(rule, chunk_tokens=chunk_tokens, max_steps=max_steps), tokenizer=tok
+        text,
+        rule=EpisodeConfig(rule, chunk_tokens=chunk_tokens, max_steps=max_steps),
+        tokenizer=tok,
     )
     expected = (
         plain if len(plain) <= max_steps + 1 else [*plain[:max_steps], "".join(plain[max_steps:])]
@@ -651,7 +655,7 @@ def test_property_max_steps_and_group_size_are_merges_of_the_plain_split(
     assert capped == expected
     grouped = split_episodes(
         text,
-        rule=EpisodeRule(rule, chunk_tokens=chunk_tokens, group_size=group_size),
+        rule=EpisodeConfig(rule, chunk_tokens=chunk_tokens, group_size=group_size),
         tokenizer=tok,
     )
     assert grouped == ["".join(plain[i : i + group_size]) for i in range(0, len(plain), group_size)]

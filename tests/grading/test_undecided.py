@@ -11,13 +11,13 @@ import pytest
 
 from mrt_env import info as keys
 from mrt_env.bench.report import headline_metrics, summarise
-from mrt_env.envs.stream import Stepper, StreamRules
+from mrt_env.envs.stream import Stepper, StreamConfig
 from mrt_env.errors import ConfigError
 from mrt_env.grading import DEFAULT_WAIT, grade, grade_many, normalize_answer, set_pool_size
 from mrt_env.grading.pool import WORKERS_ENV, WorkerPool, default_pool_size
 from mrt_env.lm.base import Completion
 from mrt_env.metrics import anytime_success
-from mrt_env.progress import ForcedAnswerProver, ProverEstimate, known_success_probs
+from mrt_env.prover import ForcedAnswerProver, ProverEstimate, known_success_probs
 from mrt_env.training.trl import make_progress_reward, outcome_reward
 from mrt_env.types import GradeResult, Problem
 
@@ -215,7 +215,7 @@ def test_the_env_keeps_j_and_withholds_the_outcome_reward_without_a_verdict(monk
 
     lost = ProverEstimate(0.0, ("x", "y"), (False, False), undecided=2)
     prover = FixedProver([ProverEstimate(0.5, ("1", "2"), (True, False)), lost])
-    stepper = Stepper(StreamRules(), prover=prover, lm=BoxedLM())
+    stepper = Stepper(StreamConfig(), prover=prover, lm=BoxedLM())
     (stream,) = stepper.start([PROBLEM], ["<think>Q\n"])
 
     # STAND-IN for a grader that could not reach a verdict (a deadline passed under load).

@@ -8,7 +8,7 @@ import pytest
 from mrt_env.errors import BackendError
 from mrt_env.lm import TransformersLM
 from mrt_env.lm.base import LOGPROB_TOLERANCE, TokenLogprobs, continuation_logprob
-from mrt_env.progress import LikelihoodProver
+from mrt_env.prover import LikelihoodProver
 from mrt_env.types import Problem
 
 # The shared scoring rule every HF-tokenizer backend (TransformersLM, VLLMLM, the TRL

@@ -34,7 +34,7 @@ LR = 3e-3
 
 
 def _search_prover(lm: Any) -> Any:
-    from mrt_env.progress import make_prover
+    from mrt_env.prover import make_prover
     from mrt_env.registration import ENV_IDS
 
     search = ENV_IDS["MRT-Search-v0"]
@@ -135,9 +135,9 @@ def build(
 
 
 def _rule() -> Any:
-    from mrt_env.episodes import EpisodeRule
+    from mrt_env.episodes import EpisodeConfig
 
-    return EpisodeRule("lines")
+    return EpisodeConfig("lines")
 
 
 def main(argv: list[str] | None = None) -> None:

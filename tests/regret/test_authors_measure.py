@@ -14,7 +14,7 @@ from mrt_env.episodes import split_episodes
 from mrt_env.errors import ConfigError
 from mrt_env.lm.base import Completion
 from mrt_env.metrics import authors_token_regret
-from mrt_env.progress import ForcedAnswerProver, LikelihoodProver, default_prompt
+from mrt_env.prover import ForcedAnswerProver, LikelihoodProver, default_prompt
 from mrt_env.regret import analyse_trace, main
 from mrt_env.regret.config import AUTHORS_BUDGETS, PRESETS, RegretConfig
 from mrt_env.types import Problem

@@ -15,9 +15,9 @@ from mrt_env.commitment import thinking
 from mrt_env.errors import ConfigError
 from mrt_env.lm.base import Completion
 from mrt_env.metrics import weighted_maj_at_k
-from mrt_env.progress import ForcedAnswerProver
+from mrt_env.prover import ForcedAnswerProver
 from mrt_env.regret import analyse_trace, main
-from mrt_env.regret.config import ExtrapolationSettings, MajoritySettings, RegretConfig
+from mrt_env.regret.config import ExtrapolationConfig, MajorityConfig, RegretConfig
 from mrt_env.regret.extrapolate import extrapolate
 from mrt_env.regret.majority import answer_classes
 from mrt_env.regret.summary import extrapolation_table, majority_table, write_plots
@@ -155,7 +155,7 @@ def test_maj_at_p_per_episode_by_hand():
         prover=prover,
         lm=lm,
         budgets=[64],
-        majority=MajoritySettings(p=(1, 2), weights="count"),
+        majority=MajorityConfig(p=(1, 2), weights="count"),
     )
     assert row["maj_at_p"] == {"1": [0.5, 0.75], "2": [0.5, 0.75]}
     # Tokens of asking for p answers: the context's tokens + p × the mean answer length (4).
@@ -170,7 +170,7 @@ def test_likelihood_weights_tip_the_vote():
     answers = ["\\boxed{5}", "\\boxed{7}", "\\boxed{7}"]
     # Per-token means: "\\boxed{5}" is one word, so total = mean. 2**-0.1 vs 2·2**-3.
     lm = ScriptedLM({"": answers}, logprob={"\\boxed{5}": -0.1, "\\boxed{7}": -3.0})
-    settings = MajoritySettings(p=(3,))
+    settings = MajorityConfig(p=(3,))
     plain = ForcedAnswerProver(lm, k=3)
     with pytest.raises(ConfigError, match="score_answers"):
         analyse_trace(TRACE, prover=plain, lm=lm, budgets=[64], majority=settings)
@@ -178,7 +178,7 @@ def test_likelihood_weights_tip_the_vote():
     row = analyse_trace(TRACE, prover=scored, lm=lm, budgets=[64], majority=settings)
     assert row["maj_at_p"]["3"] == [1.0, 1.0]  # 0.933 > 0.25: the right answer wins
     counted = analyse_trace(
-        TRACE, prover=plain, lm=lm, budgets=[64], majority=MajoritySettings(p=(3,), weights="count")
+        TRACE, prover=plain, lm=lm, budgets=[64], majority=MajorityConfig(p=(3,), weights="count")
     )
     assert counted["maj_at_p"]["3"] == [0.0, 0.0]  # one vote each: 7 wins 2 to 1
 
@@ -188,7 +188,7 @@ def test_direct_curve_is_pass_at_p_of_answers_straight_from_the_question():
     direct = ["\\boxed{5}", "\\boxed{7}", "\\boxed{7}", "\\boxed{5}"]
     lm = ScriptedLM({"Solution:\n": direct, "": ["\\boxed{5}"] * 4})
     prover = ForcedAnswerProver(lm, k=2)
-    settings = MajoritySettings(p=(1, 2), weights="count", direct=4)
+    settings = MajorityConfig(p=(1, 2), weights="count", direct=4)
     row = analyse_trace(TRACE, prover=prover, lm=lm, budgets=[64], majority=settings)
     d = row["direct"]
     assert (d["n"], d["correct"]) == (4, 2)
@@ -202,7 +202,7 @@ def test_direct_curve_is_pass_at_p_of_answers_straight_from_the_question():
 def test_majority_table_and_plot(tmp_path):
     lm = ScriptedLM({"": ["\\boxed{5}", "\\boxed{7}"]})
     prover = ForcedAnswerProver(lm, k=2)
-    settings = MajoritySettings(p=(1, 2), weights="count", direct=2)
+    settings = MajorityConfig(p=(1, 2), weights="count", direct=2)
     rows = [analyse_trace(TRACE, prover=prover, lm=lm, budgets=[64], majority=settings)]
     table = "\n".join(majority_table(rows))
     assert "[maj@2]_j" in table and "pass@p" in table
@@ -243,7 +243,7 @@ def test_extrapolation_builds_the_authors_thoughts_byte_for_byte():
     problem = Problem("p", "Q?", "5")
     response = "Think.\n</think>\n\nThe answer is \\boxed{5}."
     assert thinking(response) == "Think.\n"
-    settings = ExtrapolationSettings(extensions=4, tokens=8, every=2)
+    settings = ExtrapolationConfig(extensions=4, tokens=8, every=2)
     out = extrapolate(problem, "P:", response, prover=prover, settings=settings, budgets=[100])
     t0 = "Think.\n"
     t1 = t0 + "\nWait" + " fine.\n\n"
@@ -293,7 +293,7 @@ def _config(*flags):
 
 def test_flags_and_their_errors(capsys):
     config = _config("--maj.p", "1", "2", "4", "8", "--maj.direct", "32")
-    assert config.maj == MajoritySettings(p=(1, 2, 4, 8), direct=32)
+    assert config.maj == MajorityConfig(p=(1, 2, 4, 8), direct=32)
     assert config.analysis_settings()["maj"] == {
         "p": [1, 2, 4, 8],
         "weights": "likelihood",

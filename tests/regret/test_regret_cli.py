@@ -12,11 +12,11 @@ import pytest
 pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
-from mrt_env.episodes import EpisodeRule
+from mrt_env.episodes import EpisodeConfig
 from mrt_env.lm import TransformersLM
 from mrt_env.lm.base import Completion
 from mrt_env.lm.testing import tiny_lm
-from mrt_env.progress import ForcedAnswerProver, LikelihoodProver
+from mrt_env.prover import ForcedAnswerProver, LikelihoodProver
 from mrt_env.regret import analyse_trace, load_traces, main, write_plots
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -92,7 +92,7 @@ def test_analyse_trace_on_an_r1_style_trace(lm, kind):
     if kind == "forced":
         assert [len(a) for a in row["prover_answers"]] == [2] * 4
     # max_steps=1: one boundary, the rest one episode; group_size=2 merges them.
-    for rule in (EpisodeRule(max_steps=1), EpisodeRule(group_size=2)):
+    for rule in (EpisodeConfig(max_steps=1), EpisodeConfig(group_size=2)):
         assert analyse_trace(TRACE, prover=prover, lm=lm, rule=rule)["blocks"] == 2
 
 

@@ -16,7 +16,7 @@ from fakes import CopyLastBoxedFakeLM
 import mrt_env.regret.cli as regret_cli
 from mrt_env.episodes import episode_boundaries, prefix_ends
 from mrt_env.errors import DataFormatError
-from mrt_env.progress import (
+from mrt_env.prover import (
     AUTHORS_FINAL_TEXT,
     PAPER_FORCING_TEXT,
     FinishedText,

@@ -9,10 +9,10 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
 from mrt_env.errors import RunStateError  # noqa: E402
-from mrt_env.lm.loading import RECHECK_MODEL, ModelSettings  # noqa: E402
+from mrt_env.lm.loading import RECHECK_MODEL, ModelConfig  # noqa: E402
 from mrt_env.training.train import TrainConfig, main, train  # noqa: E402
 
-RECHECK = ModelSettings(RECHECK_MODEL, device="cpu", dtype="float32")
+RECHECK = ModelConfig(RECHECK_MODEL, device="cpu", dtype="float32")
 SMALL = {"problems_per_step": 2, "group_size": 2, "max_blocks": 4, "eval_problems": 4}
 
 

@@ -21,7 +21,7 @@ pytest.importorskip("trl")
 from mrt_env.episodes import episode_boundaries, prefixes  # noqa: E402
 from mrt_env.errors import BackendError, ConfigError  # noqa: E402
 from mrt_env.grading import grade  # noqa: E402
-from mrt_env.progress import forcing_text_of, known_success_probs, prover_request  # noqa: E402
+from mrt_env.prover import forcing_text_of, known_success_probs, prover_request  # noqa: E402
 from mrt_env.training.credit import CreditConfig  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]

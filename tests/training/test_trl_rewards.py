@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 
 from mrt_env.data.synthetic import SearchTask
-from mrt_env.episodes import EpisodeRule, prefixes, split_episodes
+from mrt_env.episodes import EpisodeConfig, prefixes, split_episodes
 from mrt_env.lm import Sampling
-from mrt_env.progress import OracleProver, ProverEstimate, make_prover
+from mrt_env.prover import OracleProver, ProverEstimate, make_prover
 from mrt_env.training.trl import (
     DEEPSCALER_TEMPLATE,
     PLAIN_TEMPLATE,
@@ -208,8 +208,8 @@ def test_progress_reward_rejects_bad_settings():
     with pytest.raises(ValueError, match="rule"):
         make_progress_reward(FakeProver(scripted_j), rule="sentences")
     with pytest.raises(ValueError, match="tokenizer"):
-        make_progress_reward(FakeProver(scripted_j), rule=EpisodeRule("tokens", chunk_tokens=4))
-    with pytest.raises(TypeError, match="rule must be an EpisodeRule"):
+        make_progress_reward(FakeProver(scripted_j), rule=EpisodeConfig("tokens", chunk_tokens=4))
+    with pytest.raises(TypeError, match="rule must be an EpisodeConfig"):
         ProgressRewardConfig(rule="markers")
     with pytest.raises(ValueError, match="finite"):
         make_progress_reward(FakeProver(scripted_j), alpha=math.nan)
@@ -367,8 +367,8 @@ def test_progress_reward_on_trl_server_lm_forced_prover(char_tokenizer):
     ]
     assert (call["n"], call["temperature"], call["top_p"], call["max_tokens"]) == (2, 0.6, 0.95, 8)
     assert call["generation_kwargs"] == {"seed": 0}
-    # An EpisodeRule decides the prefixes: no boundary at all leaves "" and the whole stream.
-    capped = make_progress_reward(prover, rule=EpisodeRule(max_steps=0))
+    # An EpisodeConfig decides the prefixes: no boundary at all leaves "" and the whole stream.
+    capped = make_progress_reward(prover, rule=EpisodeConfig(max_steps=0))
     capped(["Q: y?\n"], [stream], answer=["7"], problem_id=["r"])
     assert client.generate_calls[-1]["prompts"] == [
         "Q: y?\nAnswer: \\boxed{",

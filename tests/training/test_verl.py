@@ -115,7 +115,7 @@ def test_reward_manager_adds_j_at_every_episode_boundary():
     from verl import DataProto
 
     from mrt_env.lm.loading import DEFAULT_MODEL, shipped_model_folder
-    from mrt_env.progress import forcing_text_of, known_success_probs, prover_request
+    from mrt_env.prover import forcing_text_of, known_success_probs, prover_request
     from mrt_env.types import Problem
 
     folder = shipped_model_folder()
@@ -166,8 +166,8 @@ def test_reward_manager_adds_j_at_every_episode_boundary():
 
 def test_settings_refuse_a_credit_without_a_prover():
     with pytest.raises(ConfigError, match="prover_model"):
-        mrt_verl.VerlMRTSettings(scheme="block")
-    assert mrt_verl.VerlMRTSettings(scheme="outcome").credit == CreditConfig("outcome")
+        mrt_verl.VerlMRTConfig(scheme="block")
+    assert mrt_verl.VerlMRTConfig(scheme="outcome").credit == CreditConfig("outcome")
 
 
 def test_the_example_script_composes_with_verls_own_config():
@@ -182,7 +182,7 @@ def test_the_example_script_composes_with_verls_own_config():
     config = compose(overrides)
     assert resolve_reward_manager_cls(config) is mrt_verl.MRTRewardManager
     assert get_custom_reward_fn(config).args[0] is mrt_verl.outcome_score
-    settings = mrt_verl.VerlMRTSettings.from_run_config(config)
+    settings = mrt_verl.VerlMRTConfig.from_run_config(config)
     assert settings.credit == CreditConfig("block", alpha=1.0, baseline="termination")
     assert config.actor_rollout_ref.actor.optim.lr == 1e-6
     assert config.trainer.use_v1 is True
@@ -191,7 +191,7 @@ def test_the_example_script_composes_with_verls_own_config():
 def test_a_prover_that_fails_gives_a_response_zero_credit():
     from transformers import AutoTokenizer
 
-    from mrt_env.episodes import EpisodeRule
+    from mrt_env.episodes import EpisodeConfig
     from mrt_env.errors import BackendError
     from mrt_env.lm.loading import shipped_model_folder
     from mrt_env.types import Problem
@@ -208,7 +208,7 @@ def test_a_prover_that_fails_gives_a_response_zero_credit():
         context="Q\n",
         problem=Problem("q", "Q", "46"),
         prover=FailingProver(),
-        rule=EpisodeRule("lines"),
+        rule=EpisodeConfig("lines"),
         credit=CreditConfig("block"),
     )
     assert json.loads(fields[mrt_verl.J_KEY]) == []

@@ -14,7 +14,7 @@ from typing import Any
 
 from mrt_env.data.synthetic import SearchTask
 from mrt_env.lm.loading import DEFAULT_MODEL, load_lm, shipped_model_folder
-from mrt_env.progress import make_prover
+from mrt_env.prover import make_prover
 from mrt_env.registration import ENV_IDS
 from mrt_env.training.credit import CreditConfig
 

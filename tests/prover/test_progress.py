@@ -9,14 +9,14 @@ from fakes import CopyLastBoxedFakeLM
 from mrt_env.errors import BackendError, ConfigError
 from mrt_env.lm import Sampling
 from mrt_env.lm.base import LOGPROB_TOLERANCE
-from mrt_env.progress import (
+from mrt_env.prover import (
     LIKELIHOOD_FORCING_TEXT,
     PAPER_FORCING_TEXT,
     ForcedAnswerProver,
     LikelihoodProver,
     OracleProver,
+    ProverConfig,
     ProverEstimate,
-    ProverSettings,
     default_prompt,
 )
 from mrt_env.types import Problem
@@ -95,22 +95,22 @@ def test_forced_prover_validates_its_settings(kwargs, match):
 
 def test_prover_settings_build_the_kind_with_its_settings():
     lm = CopyLastBoxedFakeLM()
-    forced = ProverSettings(k=3, temperature=1.0, seed=5).build(lm)
+    forced = ProverConfig(k=3, temperature=1.0, seed=5).build(lm)
     assert isinstance(forced, ForcedAnswerProver)
     assert forced.config.forcing_text == PAPER_FORCING_TEXT  # None: the kind's own text
     # The k answers are sampled with one Sampling built from the settings.
     assert forced.config.answers == Sampling(
         max_tokens=256, n=3, temperature=1.0, top_p=0.95, seed=5
     )
-    likely = ProverSettings(kind="likelihood", forcing_text="A: ").build(lm)
+    likely = ProverConfig(kind="likelihood", forcing_text="A: ").build(lm)
     assert isinstance(likely, LikelihoodProver) and likely.config.forcing_text == "A: "
-    assert isinstance(ProverSettings().build(lm, default_kind="likelihood"), LikelihoodProver)
+    assert isinstance(ProverConfig().build(lm, default_kind="likelihood"), LikelihoodProver)
     with pytest.raises(ValueError, match="k and max_answer_tokens"):
-        ProverSettings(k=0)
+        ProverConfig(k=0)
     with pytest.raises(ValueError, match="top_p must be in"):
-        ProverSettings(top_p=1.5)
+        ProverConfig(top_p=1.5)
     with pytest.raises(ValueError, match="forcing_text must not be empty"):
-        ProverSettings(forcing_text="")
+        ProverConfig(forcing_text="")
 
 
 def test_likelihood_prover_validates_its_settings():

@@ -7,10 +7,10 @@ from __future__ import annotations
 import pytest
 
 from mrt_env.envs import ReasoningEnv, ReasoningVectorEnv
-from mrt_env.envs.stream import Stepper, StreamRules
-from mrt_env.episodes import EpisodeRule
+from mrt_env.envs.stream import Stepper, StreamConfig
+from mrt_env.episodes import EpisodeConfig
 from mrt_env.lm.base import Completion
-from mrt_env.progress import (
+from mrt_env.prover import (
     FinishedText,
     ForcedAnswerProver,
     ProverEstimate,
@@ -32,7 +32,7 @@ PROBLEM = Problem("x/1", "What is x + 1?", "4")
 # Episodes by the marker rule, one paragraph at least: "First I set x = 3.\n\n" (ends in a
 # blank line) and "Wait, x + 1 = 4." (no newline), or "Wait, x + 1 = 4.\n" (one).
 TEXT = "First I set x = 3.\n\nWait, x + 1 = 4."
-RULE = EpisodeRule(min_paragraphs=1)
+RULE = EpisodeConfig(min_paragraphs=1)
 
 
 class RecordingLM:
@@ -183,7 +183,7 @@ KNOWN = ProverEstimate(0.5, ("4", "2"), (True, False))
 
 
 def _env_js(estimates):
-    stepper = Stepper(StreamRules(), prover=ScriptedProver(estimates))
+    stepper = Stepper(StreamConfig(), prover=ScriptedProver(estimates))
     (stream,) = stepper.start([PROBLEM], ["Q\n"])
     stepper.step([stream], ["First I set x = 3.\n\n"])
     return stream.success_probs

@@ -58,9 +58,9 @@ __all__ = [
     "LikelihoodProver",
     "MetaProver",
     "OracleProver",
+    "ProverConfig",
     "ProverEstimate",
     "ProverRequest",
-    "ProverSettings",
     "carried",
     "carry",
     "default_prompt",
@@ -677,13 +677,13 @@ _FORCED = ForcedAnswerConfig()  # the defaults, stated once (the authors' settin
 
 
 @dataclass(frozen=True)
-class ProverSettings(Config):
+class ProverConfig(Config):
     """Which meta-prover μ a command builds on its model: the ``--prover.*`` flags.
 
     The sampling fields are the forced prover's (the likelihood prover samples nothing);
     their defaults are :class:`ForcedAnswerConfig`'s, the authors'.
 
-    >>> ProverSettings(kind="forced", k=4).forced_settings()["k"]
+    >>> ProverConfig(kind="forced", k=4).forced_settings()["k"]
     4
     """
 
