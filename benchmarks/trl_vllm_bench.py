@@ -41,21 +41,21 @@ class Config:
 def _trainer(config: Config, use_vllm: bool, out: str) -> Any:
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
-    from trl import GRPOConfig
 
     from mrt_env.data.synthetic import SearchTask
+    from mrt_env.integrations.trl import outcome_reward, problems_dataset
+    from mrt_env.integrations.trl.testing import cpu_grpo_config
+    from mrt_env.integrations.trl.trainer import MRTGRPOTrainer, policy_lm
     from mrt_env.lm import TransformersLM
     from mrt_env.lm.loading import shipped_model_folder
-    from mrt_env.prover import make_prover
+    from mrt_env.prover import ProverConfig, make_prover
     from mrt_env.registration import ENV_IDS
     from mrt_env.training.credit import CreditConfig
-    from mrt_env.training.trl import outcome_reward, problems_dataset
-    from mrt_env.training.trl_trainer import MRTGRPOTrainer, policy_lm
 
     search = ENV_IDS["MRT-Search-v0"]
 
     def prover(lm: Any) -> Any:
-        return make_prover(lm, search["prover_kind"], **search["prover_kwargs"])
+        return make_prover(lm, config=ProverConfig(**search["prover_config"]))
 
     folder = str(shipped_model_folder())
     tokenizer = AutoTokenizer.from_pretrained(folder)
@@ -69,20 +69,11 @@ def _trainer(config: Config, use_vllm: bool, out: str) -> Any:
     return MRTGRPOTrainer(
         model=folder,
         reward_funcs=[outcome_reward],
-        args=GRPOConfig(
-            output_dir=out,
-            per_device_train_batch_size=config.batch,
-            num_generations=4,
+        args=cpu_grpo_config(
+            out,
+            batch=config.batch,
+            steps=config.steps,
             max_completion_length=config.max_completion_length,
-            max_steps=config.steps,
-            use_cpu=True,
-            report_to="none",
-            gradient_checkpointing=False,
-            logging_steps=1,
-            save_strategy="no",
-            temperature=1.0,
-            learning_rate=1e-4,
-            seed=0,
             disable_tqdm=True,
             **extra,
         ),

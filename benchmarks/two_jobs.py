@@ -59,7 +59,7 @@ def commands(cfg: Config, folder: Path, threads: str) -> dict[str, list[str]]:
             *extra,
         ],
         "mrt-train": [
-            *(py, "-m", "mrt_env.training.train"),
+            *(py, "-m", "mrt_env.training"),
             *("--steps", str(cfg.train_steps), "--problems-per-step", "2", "--group-size", "4"),
             *("--eval-problems", "0", "--out", str(folder / "train"), "--overwrite"),
             *extra,

@@ -62,7 +62,9 @@ from mrt_env.registration import ENV_IDS
 from mrt_env.report import describe, figure, markdown_table
 from mrt_env.runfiles import changed_settings, check_settings, write_text_atomic
 from mrt_env.threads import set_threads
-from mrt_env.training.train import CHECKPOINT, OLD_CHECKPOINT, ROLLOUTS, TrainConfig, train
+from mrt_env.training import TrainConfig, train
+from mrt_env.training.bookkeeping import CHECKPOINT, OLD_CHECKPOINT, ROLLOUTS
+from mrt_env.training.credit import CreditConfig
 from mrt_env.types import EpisodeRecord
 
 METHODS = (
@@ -239,10 +241,12 @@ def train_config(exp: Experiment, arm: Arm | str, seed: int, run: Path) -> Train
         env=exp.env,
         model=ModelConfig(exp.base_model, device="cpu", dtype="float32"),
         algorithm=algorithm,
-        scheme="prefix" if prefix else "block",
-        baseline=baseline,
-        length_penalty=arm.length_penalty,
-        alpha=exp.alpha,
+        credit=CreditConfig(
+            scheme="prefix" if prefix else "outcome" if algorithm != "mrt" else "block",
+            baseline=baseline,
+            length_penalty=arm.length_penalty,
+            alpha=exp.alpha,
+        ),
         oracle_prover=(exp.oracle_prover or method == "mrt-oracle") and algorithm != "grpo",
         seed=seed,
         lr=exp.lr,

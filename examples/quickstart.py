@@ -52,8 +52,7 @@ def main(args: Args) -> None:
         # One model for both: the agent writes, the meta-prover forces answers.
         settings |= {
             "prover": load_lm(args.model),
-            "prover_kind": "forced",
-            "prover_kwargs": {"k": args.k, "max_answer_tokens": 32},
+            "prover_config": {"kind": "forced", "k": args.k, "max_answer_tokens": 32},
             "forced_answer_tokens": 32,
         }
     env = gym.make(args.env_id, **settings)

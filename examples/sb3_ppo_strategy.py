@@ -5,9 +5,9 @@
     python examples/sb3_ppo_strategy.py --features deployable   # no J in the observation
 
 The shipped tiny model's think-to-budget streams on ``--env`` are recorded once
-(:func:`mrt_env.envs.strategy_env.tabulate`: J per block, and the answer the model gives when
-forced at every prefix), on training problems and on held-out ones. PPO then trains on the
-tabulated ``StrategyEnv`` (continue / answer now; the return is minus the anytime regret)
+(:func:`mrt_env.strategy.tabulate`: J per block, and the answer the model gives when forced
+at every prefix), on training problems and on held-out ones. PPO then trains on the
+``TabulatedStrategyEnv`` (continue / answer now; the return is minus the anytime regret)
 and is compared on the held-out streams with the fixed rules it can express: think to the
 budget, early exit (answer once the forced answer agrees twice in a row), random
 meta-actions, and the oracle stopper (the best stopping point of each stream, in hindsight).
@@ -29,22 +29,22 @@ import tyro
 
 from mrt_env.cli import CommandConfig
 from mrt_env.data.synthetic import get_task, training_problems
-from mrt_env.envs.strategy_env import (
+from mrt_env.registration import ENV_IDS
+from mrt_env.report import format_stat, markdown_table, mean_ci
+from mrt_env.strategy import (
     ANSWER,
     CONTINUE,
-    StrategyEnv,
     StrategyTable,
+    TabulatedStrategyEnv,
     anytime_return_bound,
     tabulate,
 )
-from mrt_env.registration import ENV_IDS
-from mrt_env.report import format_stat, markdown_table, mean_ci
 from mrt_env.threads import set_threads
 
 
 @dataclass(frozen=True)
 class Config(CommandConfig):
-    """PPO on the tabulated StrategyEnv vs fixed stopping rules, on held-out streams."""
+    """PPO on the tabulated strategy env vs fixed stopping rules, on held-out streams."""
 
     env: Literal["MRT-Search-v0", "MRT-Arithmetic-v0"] = "MRT-Search-v0"
     """The reasoning env whose streams are recorded."""
@@ -90,7 +90,7 @@ Policy = Callable[[np.ndarray, dict, np.random.Generator], int]
 def evaluate(held_out: StrategyTable, policy: Policy, features: str) -> dict[str, list[float]]:
     """Each held-out stream once under ``policy``: per stream, whether it was right, its
     anytime regret, the blocks it thought and the tokens it used."""
-    env = StrategyEnv(table=held_out, features=features)
+    env = TabulatedStrategyEnv(held_out, features=features)
     rng = np.random.default_rng(0)
     rows = []
     for i in range(len(held_out.traces)):
@@ -112,7 +112,7 @@ def main(config: Config) -> None:
     train, held_out = table(config, "train"), table(config, "eval")
     model = PPO(
         "MlpPolicy",
-        StrategyEnv(table=train, features=config.features),
+        TabulatedStrategyEnv(train, features=config.features),
         n_steps=1024,
         batch_size=128,
         learning_rate=1e-3,

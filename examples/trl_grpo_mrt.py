@@ -51,21 +51,22 @@ from typing import Literal
 from mrt_env.cli import CommandConfig, parse_command
 from mrt_env.episodes import EpisodeConfig
 from mrt_env.errors import ConfigError
-from mrt_env.lm.loading import DEFAULT_MODEL, load_lm, shipped_model_folder
-from mrt_env.prover import ForcedAnswerConfig, make_prover
-from mrt_env.registration import ENV_IDS, block_settings
-from mrt_env.threads import set_threads
-from mrt_env.training.credit import CreditConfig
-from mrt_env.training.train import PRESETS, TrainConfig, training_problems
-from mrt_env.training.trl import (
+from mrt_env.integrations.trl import (
     DEEPSCALER_TEMPLATE,
     TRLServerLM,
     make_progress_reward,
     outcome_reward,
     problems_dataset,
 )
+from mrt_env.lm.loading import DEFAULT_MODEL, load_lm, shipped_model_folder
+from mrt_env.prover import ProverConfig, make_prover
+from mrt_env.registration import ENV_IDS, block_settings, with_prover
+from mrt_env.threads import set_threads
+from mrt_env.training.config import PRESETS, TrainConfig
+from mrt_env.training.credit import CreditConfig
+from mrt_env.training.loop import training_problems
 
-PRESET = PRESETS["deepscaler-mrt"]
+PRESET = PRESETS["deepscaler-mrt"].settings
 
 
 @dataclass(frozen=True)
@@ -87,23 +88,19 @@ class Args(CommandConfig):
     prompt_template: str | None = DEEPSCALER_TEMPLATE
     """The user message, with {question}; None: the env's (synthetic) or a plain one."""
     trainer: Literal["grpo", "mrt"] = "grpo"
-    """mrt: MRTGRPOTrainer, per-token MRT credit (--scheme, --baseline, --alpha); grpo:
-    TRL's GRPOTrainer on reward functions (--reward)."""
-    scheme: Literal["block", "outcome"] = "block"
-    """--trainer mrt: block (per-episode progress credit) or outcome (GRPO)."""
-    baseline: Literal["group", "termination"] = "group"
-    """--trainer mrt --scheme block: the group's mean progress at the episode index, or the
-    authors' A = R − J_j."""
+    """mrt: MRTGRPOTrainer, per-token MRT credit (--credit.*); grpo: TRL's GRPOTrainer on
+    reward functions (--reward)."""
+    credit: CreditConfig = field(default_factory=CreditConfig)
+    """--trainer mrt: the credit, as mrt-train's (scheme block or outcome; the prefix
+    scheme samples continuations, which GRPOTrainer does not). --trainer grpo: only
+    --credit.alpha, the weight of the progress reward."""
     reward: Literal["progress", "outcome"] = "progress"
     """--trainer grpo: outcome + α·progress (two reward functions), or outcome (GRPO)."""
-    alpha: float = PRESET.alpha
-    """Weight α of the progress term."""
-    prover: Literal["forced", "likelihood"] = "forced"
-    """μ: forced-answer sampling (the paper's) or the gold answer's likelihood."""
-    prover_k: int = ForcedAnswerConfig.k
-    """forced: answers sampled per prefix."""
-    prover_answer_tokens: int = ForcedAnswerConfig.max_answer_tokens
-    """forced: tokens per forced answer."""
+    prover: ProverConfig = field(
+        default_factory=lambda: ProverConfig(kind="forced", max_answer_tokens=256)
+    )
+    """μ, over the env's own settings: forced-answer sampling (the paper's) or the gold
+    answer's likelihood."""
     every_prefix: bool = False
     """Score J at every episode boundary (logs episodes); the reward is the same (it
     telescopes), so the default scores only the empty prefix and the whole stream."""
@@ -161,14 +158,21 @@ class Args(CommandConfig):
     """Continue from the last checkpoint in --out (a killed run loses at most save_steps)."""
 
     def validate(self) -> None:
-        if self.trainer == "grpo" and (self.scheme, self.baseline) != ("block", "group"):
+        credit = self.credit
+        if self.trainer == "grpo" and (credit.scheme, credit.baseline) != ("block", "group"):
             raise ConfigError(
-                "--scheme and --baseline choose MRTGRPOTrainer's credit: add --trainer mrt"
+                "--credit.scheme and --credit.baseline choose MRTGRPOTrainer's credit: add "
+                "--trainer mrt"
+            )
+        if credit.scheme == "prefix":
+            raise ConfigError(
+                "--credit.scheme prefix samples continuations of a prefix, which GRPOTrainer "
+                "does not: use mrt-train for the paper's MRT-RL"
             )
         if self.trainer == "mrt" and self.reward != "progress":
             raise ConfigError(
                 "--reward chooses --trainer grpo's reward functions; with --trainer mrt, GRPO "
-                "is --scheme outcome"
+                "is --credit.scheme outcome"
             )
 
 
@@ -180,7 +184,7 @@ SMOKE = replace(
     train_set=None,
     conversational=False,
     prompt_template=None,
-    prover="likelihood",
+    prover=ProverConfig(kind="likelihood"),
     every_prefix=True,
     episodes=EpisodeConfig("lines"),
     lr=TrainConfig.lr,
@@ -202,15 +206,9 @@ SMOKE = replace(
 """``--cpu-smoke``: the shipped tiny model on MRT-Search problems for 2 steps."""
 
 
-def prover_settings(args: Args) -> dict:
-    """μ's settings: the env's for its own prover kind, the flags' for the forced prover."""
-    env = ENV_IDS[args.env]
-    settings = {"forcing_text": env.get("forcing_text")}  # None: the prover kind's default
-    if args.prover == env.get("prover_kind"):
-        settings.update(env["prover_kwargs"])
-    if args.prover == "forced":
-        settings.update(k=args.prover_k, max_answer_tokens=args.prover_answer_tokens)
-    return settings
+def prover_config(args: Args) -> ProverConfig:
+    """μ's settings: the env's, with the --prover.* flags over them (as in mrt-train)."""
+    return ProverConfig.from_dict(with_prover(ENV_IDS[args.env], args.prover)["prover_config"])
 
 
 def build_prover(args: Args, tokenizer: object):
@@ -226,7 +224,7 @@ def build_prover(args: Args, tokenizer: object):
         )
     else:
         lm = load_lm(args.model, device=args.device, dtype="bfloat16" if args.bf16 else "float32")
-    return make_prover(lm, args.prover, **prover_settings(args))
+    return make_prover(lm, config=prover_config(args))
 
 
 def main(args: Args) -> None:
@@ -249,7 +247,7 @@ def main(args: Args) -> None:
         rewards.append(
             make_progress_reward(
                 build_prover(args, tokenizer),
-                alpha=args.alpha,
+                alpha=args.credit.alpha,
                 include_outcome=False,
                 every_prefix=args.every_prefix,
                 rule=args.episodes,
@@ -301,13 +299,12 @@ def main(args: Args) -> None:
         "processing_class": tokenizer,
     }
     if args.trainer == "mrt":
-        from mrt_env.training.trl import MRTGRPOTrainer
-        from mrt_env.training.trl_trainer import policy_lm
+        from mrt_env.integrations.trl.trainer import MRTGRPOTrainer, policy_lm
 
-        credit = CreditConfig(scheme=args.scheme, alpha=args.alpha, baseline=args.baseline)
+        credit = args.credit
         prover = None
         if credit.uses_j and args.use_vllm:  # μ on the run's engine, once TRL has built it
-            prover = lambda t: make_prover(policy_lm(t), args.prover, **prover_settings(args))  # noqa: E731
+            prover = lambda t: make_prover(policy_lm(t), config=prover_config(args))  # noqa: E731
         elif credit.uses_j:
             prover = build_prover(args, tokenizer)
         trainer = MRTGRPOTrainer(

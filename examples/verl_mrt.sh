@@ -12,13 +12,13 @@
 # to the number of nodes; verl places its workers over the cluster.
 #
 # What MRT changes from verl's GRPO, all in the lines marked MRT:
-#   - algorithm.adv_estimator=mrt: per-token credit from per-episode J (mrt_env.training.verl);
+#   - algorithm.adv_estimator=mrt: per-token credit from per-episode J (mrt_env.integrations.verl);
 #   - the reward manager MRTRewardManager: outcome R plus μ's J at every episode boundary;
 #   - +mrt.*: who μ is (a frozen copy of the base model in each reward worker), the episode
 #     rule (the paper's markers) and the
 #     credit (block, termination baseline: A = R - J_j + alpha * progress_j).
 # The trainer: verl's default, v1 (trainer.use_v1=True, TransferQueue between the steps).
-# mrt_env.training.verl carries the mrt fields into its advantage step; the legacy trainer
+# mrt_env.integrations.verl carries the mrt fields into its advantage step; the legacy trainer
 # (pass trainer.use_v1=False after the data files) works as well.
 # Not run on a GPU by this project (on a CPU verl stops before its first step: the docs'
 # Training page says where): check the first steps' mrt fields (reward_extra_info) and
@@ -49,16 +49,16 @@ python -m verl.trainer.main_ppo \
     algorithm.use_kl_in_reward=False \
     `# MRT` algorithm.adv_estimator=mrt \
     `# MRT` reward.reward_manager.source=importlib \
-    `# MRT` reward.reward_manager.module.path=pkg://mrt_env.training.verl \
+    `# MRT` reward.reward_manager.module.path=pkg://mrt_env.integrations.verl \
     `# MRT` reward.reward_manager.name=MRTRewardManager \
-    `# MRT` reward.custom_reward_function.path=pkg://mrt_env.training.verl \
+    `# MRT` reward.custom_reward_function.path=pkg://mrt_env.integrations.verl \
     `# MRT` reward.custom_reward_function.name=outcome_score \
-    `# MRT` +mrt.prover_model="$model" \
-    `# MRT` +mrt.prover_kind=forced \
-    `# MRT` +mrt.episodes=markers \
-    `# MRT` +mrt.scheme=block \
-    `# MRT` +mrt.baseline=termination \
-    `# MRT` +mrt.alpha=1.0 \
+    `# MRT` +mrt.model.name="$model" \
+    `# MRT` +mrt.prover.kind=forced \
+    `# MRT` +mrt.episodes.rule=markers \
+    `# MRT` +mrt.credit.scheme=block \
+    `# MRT` +mrt.credit.baseline=termination \
+    `# MRT` +mrt.credit.alpha=1.0 \
     trainer.use_v1=True \
     trainer.n_gpus_per_node=8 \
     trainer.nnodes="$nnodes" \

@@ -20,6 +20,7 @@ from mrt_env.threads import set_threads
 
 __all__ = [
     "CommandConfig",
+    "Preset",
     "exit_status",
     "flag_names",
     "parse_command",
@@ -45,6 +46,18 @@ class CommandConfig(Config):
     so two runs on one machine share its cores instead of spinning against each other."""
 
 
+@dataclass(frozen=True)
+class Preset:
+    """Named settings of a command: ``--preset NAME`` sets them, flags given too override
+    them. ``settings`` is a whole config (the command's defaults) or flags (put before the
+    command line's own)."""
+
+    summary: str
+    """One line for ``--help``: what the preset is for and what it sets."""
+    settings: Any
+    """A config of the command's class, or a tuple of command-line flags."""
+
+
 def parse_command(
     cls: type,
     prog: str,
@@ -52,6 +65,8 @@ def parse_command(
     *,
     description: str | None = None,
     default: Any = None,
+    presets: Mapping[str, Preset] | None = None,
+    renamed: Mapping[str, str] | None = None,
 ) -> Any:
     """``cls`` from the command line (``--help`` from its field docs), or None after printing
     one line ``prog: error: ...`` for a bad command line (an unknown flag, a missing or
@@ -59,9 +74,31 @@ def parse_command(
 
     ``cls`` is usually a :class:`~mrt_env.config.Config` (checked as a whole after parsing,
     so an error names its flag); another dataclass may raise an
-    :class:`~mrt_env.errors.MrtError` while it is built, which is reported the same way."""
+    :class:`~mrt_env.errors.MrtError` while it is built, which is reported the same way.
+
+    ``presets``: the command's named settings, taken by ``--preset NAME`` and listed in
+    ``--help``. ``renamed``: flags an earlier version took -> the flag now; an old one still
+    works, with one line on stderr naming the new one.
+    """
     import tyro
 
+    args = list(sys.argv[1:] if argv is None else argv)
+    if renamed:
+        args = _renamed_flags(prog, args, renamed)
+    if presets:
+        try:
+            name, args = take_preset(args, list(presets))
+        except ConfigError as exc:
+            print(f"{prog}: error: {exc}", file=sys.stderr)
+            return None
+        listed = presets_help({n: p.summary for n, p in presets.items()})
+        description = f"{description}\n{listed}" if description else listed
+        chosen = presets[name].settings if name else None
+        if isinstance(chosen, tuple):  # flags: before the command line's own, which win
+            args = [*chosen, *args]
+        elif chosen is not None:
+            default = chosen
+    argv = args
     flags = flag_names(cls)
     if description is not None:
         description = plain_help(description, flags)
@@ -316,6 +353,25 @@ def _squeeze(text: str) -> str:
     if message[:1].isupper() and not message[1:2].isupper():
         message = message[0].lower() + message[1:]
     return message
+
+
+def _renamed_flags(prog: str, args: list[str], renamed: Mapping[str, str]) -> list[str]:
+    """``args`` with each old flag (``--old`` or ``--old=value``) replaced by its new name,
+    saying so on stderr once per flag.
+
+    >>> _renamed_flags("cmd", ["--alpha=2", "--x"], {"--alpha": "--credit.alpha"})
+    ['--credit.alpha=2', '--x']
+    """
+    out = []
+    for arg in args:
+        flag, eq, value = arg.partition("=")
+        new = renamed.get(flag) if flag.startswith("--") else None
+        if new is None:
+            out.append(arg)
+            continue
+        print(f"{prog}: warning: {flag} is deprecated, use {new}", file=sys.stderr)
+        out.append(f"{new}{eq}{value}")
+    return out
 
 
 def take_preset(args: Sequence[str], names: Sequence[str]) -> tuple[str | None, list[str]]:

@@ -24,8 +24,9 @@ from __future__ import annotations
 import contextvars
 import dataclasses
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from typing import Any
 
 from mrt_env.errors import ConfigError
 
@@ -44,6 +45,49 @@ class Config:
     def validate(self) -> None:
         """Raise a :class:`~mrt_env.errors.ConfigError` naming the first bad setting (what
         was given, what was expected)."""
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any], *, where: str = "") -> Any:
+        """The config these plain values describe (a JSON object, a verl config section):
+        a nested config may be given as a mapping of its own fields.
+
+        >>> from dataclasses import dataclass, field
+        >>> @dataclass(frozen=True)
+        ... class Inner(Config):
+        ...     k: int = 1
+        >>> @dataclass(frozen=True)
+        ... class Outer(Config):
+        ...     inner: Inner = field(default_factory=Inner)
+        >>> Outer.from_dict({"inner": {"k": 2}})
+        Outer(inner=Inner(k=2))
+        >>> Outer.from_dict({"innr": {}})
+        Traceback (most recent call last):
+        ...
+        mrt_env.errors.ConfigError: unknown setting innr; the settings are inner
+        """
+        if not isinstance(values, Mapping):
+            raise ConfigError(f"{where or cls.__name__} must be a mapping, got {values!r:.80}")
+        fields = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+        names = list(fields)
+        unknown = sorted(set(values) - set(names))
+        if unknown:
+            raise ConfigError(
+                f"unknown setting {', '.join(where + n for n in unknown)}; the settings are "
+                f"{', '.join(where + n for n in names)}"
+            )
+        built = {}
+        for name, value in values.items():
+            default = _default(fields[name])  # a nested config's class is its default's
+            if isinstance(default, Config) and isinstance(value, Mapping):
+                value = type(default).from_dict(value, where=f"{where}{name}.")
+            built[name] = value
+        return cls(**built)
+
+
+def _default(field: dataclasses.Field) -> Any:
+    if field.default_factory is not dataclasses.MISSING:
+        return field.default_factory()
+    return None if field.default is dataclasses.MISSING else field.default
 
 
 @contextmanager

@@ -21,8 +21,10 @@ are reproducible under a seed.
 
 How a request is laid out (where the forcing text goes after a prefix) is
 :func:`prover_request`'s, and every caller asks μ through it: the env step by step, and
-:func:`score_finished` for a finished text (the trainers, ``mrt-regret``). The rule for an
-estimate with no verdict is :func:`carry`'s, for both. A prover's own :meth:`estimate`
+:func:`score_finished` for a finished text (the trainers, ``mrt-regret``); an answer forced
+from the model itself (at truncation, a strategy's "answer now") is laid out the same way
+(:func:`forced_context`). The rule for an estimate with no verdict is :func:`carry`'s, for
+both. A prover's own :meth:`estimate`
 takes prefixes as they are: its contexts are prompt + prefix + forcing text, byte for byte.
 """
 
@@ -34,7 +36,7 @@ import numbers
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, fields, replace
 from typing import Any, Literal, Protocol
 
 from mrt_env.commitment import answer_opening
@@ -50,6 +52,7 @@ __all__ = [
     "AUTHORS_ANSWER_TOKENS",
     "AUTHORS_FINAL_TEXT",
     "AUTHORS_STOP_TEXT",
+    "DIRECT_ANSWER_TOKENS",
     "LIKELIHOOD_FORCING_TEXT",
     "PAPER_FORCING_TEXT",
     "PROVER_KINDS",
@@ -64,6 +67,7 @@ __all__ = [
     "carried",
     "carry",
     "default_prompt",
+    "forced_context",
     "forcing_text_of",
     "known_success_probs",
     "make_prover",
@@ -84,6 +88,10 @@ LIKELIHOOD_FORCING_TEXT = (
     "The final answer is $\\boxed{"
 )
 """The paper's forcing text, ending where the answer itself starts (for scoring it)."""
+
+
+PROVER_KINDS: tuple[str, ...] = ("forced", "likelihood")
+"""The kinds of μ a :class:`ProverConfig` builds."""
 
 
 def default_prompt(lm: LanguageModel, problem: Problem) -> str:
@@ -195,12 +203,32 @@ def prover_request(
     """
     if close is not None:
         return ProverRequest(problem, prompt, prefix.rstrip("\n"), close)
+    return ProverRequest(problem, prompt, *_laid_out(prefix, forcing_text))
+
+
+def forced_context(prompt: str, prefix: str, forcing_text: str) -> str:
+    r"""What a model continues when it is made to answer at ``prefix`` with ``forcing_text``:
+    laid out as :func:`prover_request` lays out μ's requests, so that the answer forced at
+    truncation and the strategies' "answer now" see the bytes μ sees.
+
+    >>> forced_context("P:", "A\n", PAPER_FORCING_TEXT)[:17], forced_context("P:", "", "\n\nT")
+    ('P:A\n\nTime is up.\n', 'P:T')
+    >>> forced_context("Q 1+2\n", "1+2=3\n", "A \\boxed{")
+    'Q 1+2\n1+2=3\nA \\boxed{'
+    """
+    prefix, rest = _laid_out(prefix, forcing_text)
+    return prompt + prefix + (forcing_text if rest is None else rest)
+
+
+def _laid_out(prefix: str, forcing_text: str | None) -> tuple[str, str | None]:
+    """The prefix and the forcing text as they follow each other (see :func:`prover_request`):
+    None for the forcing text when it follows the prefix as it is."""
     if forcing_text is None or not forcing_text.startswith(_BLANK_LINE):
-        return ProverRequest(problem, prompt, prefix)
+        return prefix, None
     # The authors join their episodes (stripped of trailing newlines) with one blank line and
     # put the stop text after one more; with no episode, right after the prompt.
     separated = prefix.rstrip("\n") + _BLANK_LINE if prefix else ""
-    return ProverRequest(problem, prompt, separated, forcing_text.removeprefix(_BLANK_LINE))
+    return separated, forcing_text.removeprefix(_BLANK_LINE)
 
 
 def carry(before: ProverEstimate | None, estimate: ProverEstimate) -> ProverEstimate:
@@ -446,43 +474,139 @@ class _CachedProver(SharedResource):
             self._cache.clear()
 
 
+DIRECT_ANSWER_TOKENS = 256
+"""A forced answer's token budget when a prover is built directly (quick on small models);
+the commands and the benchmark sets' envs give the authors' :data:`AUTHORS_ANSWER_TOKENS`."""
+
+
 @dataclass(frozen=True)
-class ForcedAnswerConfig:
-    """Settings of :class:`ForcedAnswerProver` (defaults: the authors' regret runs, except
-    the answer budget: 256 tokens here, for quick use on small models; the authors give each
-    answer :data:`AUTHORS_ANSWER_TOKENS`, as ``mrt-regret`` and the benchmark sets' envs do)."""
+class ProverConfig(Config):
+    """Which meta-prover μ to build and how it asks: the one description of μ, used by the
+    provers themselves, the envs (``prover_config``), every command's ``--prover.*`` flags
+    and verl's ``+mrt.prover.*``.
 
+    The sampling fields are the forced prover's, the last two the likelihood prover's (the
+    other kind ignores them). Defaults are the authors' regret runs, except where None
+    means "the caller's default" (see each field).
+
+    >>> ProverConfig(kind="forced", k=4).forced_settings()["k"]
+    4
+    >>> ProverConfig(k=0)
+    Traceback (most recent call last):
+    ...
+    mrt_env.errors.ConfigError: k must be >= 1, got 0
+    """
+
+    kind: Literal["forced", "likelihood"] | None = None
+    """How J is estimated: forced (sample k answers after the forcing text and grade them,
+    the paper's) or likelihood (the probability of the gold answer after forcing; one pass,
+    deterministic). None: the caller's default (mrt-bench: the env's own, likelihood for
+    the synthetic tasks and forced otherwise; mrt-regret and a direct build: forced)."""
     k: int = 8
-    """Answers sampled per prefix."""
+    """forced: answers sampled per prefix (the paper's K)."""
     temperature: float = 0.6
+    """forced: sampling temperature of the answers."""
     top_p: float = 0.95
-    forcing_text: str = PAPER_FORCING_TEXT
-    """Appended after the prefix to end the thinking and ask for the answer."""
-    max_answer_tokens: int = 256
-    r"""Tokens each forced answer may use (it must reach its \boxed{} within them)."""
+    """forced: nucleus sampling of the answers."""
+    max_answer_tokens: int | None = None
+    r"""forced: tokens each answer may use (it must reach its \boxed{} within them). None:
+    the caller's default (an env: its forced_answer_tokens, the authors' 4096 on the
+    benchmark sets; mrt-regret: 4096; a direct build: 256)."""
     seed: int = 0
+    """forced: seed of the answers (same seed and inputs, same J)."""
+    forcing_text: str | None = None
+    r"""Text appended after a prefix to end the thinking and ask for the answer (None: the
+    env's in mrt-bench; else the kind's own: the authors' text for forced, the same ending
+    in '\boxed{' for likelihood)."""
     grading_timeout: float = 5.0
+    """forced: seconds the grader may spend on one answer."""
     score_answers: bool = False
-    """Also score each sampled answer's mean log-probability per token given its context
-    (one forward pass per answer; ``mrt-regret``'s likelihood-weighted [maj@p]_j)."""
+    """forced: also score each sampled answer's mean log-probability per token given its
+    context (one forward pass per answer; mrt-regret's likelihood-weighted [maj@p]_j)."""
+    answer_template: str = "{answer}}}$"
+    """likelihood: the scored continuation; {answer} is the gold answer (the default closes
+    the box)."""
+    normalize: Literal["sequence", "per_token"] = "sequence"
+    """likelihood: sequence (J = p(answer string)) or per_token (J = the geometric mean
+    token probability)."""
 
-    def __post_init__(self) -> None:
-        if self.k < 1 or self.max_answer_tokens < 1:
+    def validate(self) -> None:
+        if self.kind is not None and self.kind not in PROVER_KINDS:
+            raise ConfigError(f"kind must be one of {', '.join(PROVER_KINDS)}, got {self.kind!r}")
+        if self.forcing_text is not None and not self.forcing_text:
+            raise ConfigError("forcing_text must not be empty (omit it for the default)")
+        if isinstance(self.k, bool) or not isinstance(self.k, int) or self.k < 1:
+            raise ConfigError(f"k must be >= 1, got {self.k!r}")
+        if self.max_answer_tokens is not None and self.max_answer_tokens < 1:
+            raise ConfigError(f"max_answer_tokens must be >= 1, got {self.max_answer_tokens}")
+        if self.normalize not in ("sequence", "per_token"):
             raise ConfigError(
-                f"k and max_answer_tokens must be >= 1, got {self.k}, {self.max_answer_tokens}"
+                f"normalize must be 'sequence' or 'per_token', got {self.normalize!r}"
+            )
+        if "{answer}" not in self.answer_template:
+            raise ConfigError(
+                f"answer_template must contain {{answer}}, got {self.answer_template!r}"
             )
         _ = self.answers  # building the Sampling checks temperature, top_p and seed
+
+    def resolved(self, kind: str | None = None) -> ProverConfig:
+        """These settings with every None filled in: ``kind`` (else :attr:`kind`, else
+        forced), the kind's own forcing text, :data:`DIRECT_ANSWER_TOKENS`."""
+        kind = kind or self.kind or "forced"
+        own = PAPER_FORCING_TEXT if kind == "forced" else LIKELIHOOD_FORCING_TEXT
+        return replace(
+            self,
+            kind=kind,
+            forcing_text=self.forcing_text or own,
+            max_answer_tokens=self.max_answer_tokens or DIRECT_ANSWER_TOKENS,
+        )
 
     @property
     def answers(self) -> Sampling:
         """How the k answers after a prefix are sampled."""
         return Sampling(
-            max_tokens=self.max_answer_tokens,
+            max_tokens=self.max_answer_tokens or DIRECT_ANSWER_TOKENS,
             n=self.k,
             temperature=self.temperature,
             top_p=self.top_p,
             seed=self.seed,
         )
+
+    def forced_settings(self) -> dict[str, Any]:
+        """The forced prover's sampling settings that are set (no kind, no forcing text)."""
+        settings = {
+            "k": self.k,
+            "temperature": self.temperature,
+            "top_p": self.top_p,
+            "max_answer_tokens": self.max_answer_tokens,
+            "seed": self.seed,
+        }
+        return {k: v for k, v in settings.items() if v is not None}
+
+    def build(
+        self, lm: LanguageModel, *, default_kind: str = "forced", score_answers: bool = False
+    ) -> MetaProver:
+        """μ on ``lm`` (of ``default_kind`` when :attr:`kind` is None); ``score_answers``: a
+        forced prover also scores its answers."""
+        config = replace(self, score_answers=self.score_answers or score_answers)
+        return make_prover(lm, config=config.resolved(self.kind or default_kind))
+
+
+def _settings_of(kind: str, config: ProverConfig | None, settings: dict[str, Any]) -> ProverConfig:
+    """A prover's resolved config from ``config`` or keyword settings (not both)."""
+    if config is not None and settings:
+        raise ArgumentTypeError(
+            f"give config= or settings, not both; got config and {sorted(settings)}"
+        )
+    if config is None:
+        names = {f.name for f in fields(ProverConfig)} - {"kind"}
+        unknown = sorted(set(settings) - names)
+        if unknown:
+            raise ArgumentTypeError(
+                f"{kind} prover settings are {sorted(names)}; got {sorted(settings)}"
+            )
+        config = ProverConfig(**settings)
+    return config.resolved(kind)
 
 
 class ForcedAnswerProver(_CachedProver):
@@ -491,17 +615,25 @@ class ForcedAnswerProver(_CachedProver):
     Args:
         lm: any :class:`~mrt_env.lm.base.LanguageModel` (the same object may drive an agent).
         cache_size: estimates kept (least recently used are dropped).
-        **settings: fields of :class:`ForcedAnswerConfig` (k, temperature, top_p,
-            forcing_text, max_answer_tokens, seed, grading_timeout).
+        config: its :class:`ProverConfig` (its kind is set to forced), or
+        **settings: that config's fields (k, temperature, top_p, forcing_text,
+            max_answer_tokens, seed, grading_timeout, score_answers).
 
     All prefixes of a call are sent to the backend as one batch. Under a seed, a prefix's
     answers are a pure function of (seed, context), so J is reproducible and independent
     of the other prefixes in the batch.
     """
 
-    def __init__(self, lm: LanguageModel, *, cache_size: int = 100_000, **settings: Any):
+    def __init__(
+        self,
+        lm: LanguageModel,
+        *,
+        cache_size: int = 100_000,
+        config: ProverConfig | None = None,
+        **settings: Any,
+    ):
         super().__init__(lm, cache_size)
-        self.config = ForcedAnswerConfig(**settings)
+        self.config = _settings_of("forced", config, settings)
 
     def _settings(self) -> tuple:
         return ("forced", *asdict(self.config).values())
@@ -559,28 +691,6 @@ class ForcedAnswerProver(_CachedProver):
         return [means[j * k : (j + 1) * k] for j in range(len(outs))]
 
 
-@dataclass(frozen=True)
-class LikelihoodConfig:
-    """Settings of :class:`LikelihoodProver`."""
-
-    forcing_text: str = LIKELIHOOD_FORCING_TEXT
-    """Appended after the prefix; should end where the answer starts."""
-    answer_template: str = "{answer}}}$"
-    """The scored continuation; ``{answer}`` is the gold answer (default closes the box)."""
-    normalize: str = "sequence"
-    """``sequence``: J = p(answer string). ``per_token``: J = geometric mean token prob."""
-
-    def __post_init__(self) -> None:
-        if self.normalize not in ("sequence", "per_token"):
-            raise ConfigError(
-                f"normalize must be 'sequence' or 'per_token', got {self.normalize!r}"
-            )
-        if "{answer}" not in self.answer_template:
-            raise ConfigError(
-                f"answer_template must contain {{answer}}, got {self.answer_template!r}"
-            )
-
-
 class LikelihoodProver(_CachedProver):
     """A deterministic proxy for μ: the probability of the gold answer after forcing.
 
@@ -605,9 +715,16 @@ class LikelihoodProver(_CachedProver):
     J = 1.
     """
 
-    def __init__(self, lm: LanguageModel, *, cache_size: int = 100_000, **settings: Any):
+    def __init__(
+        self,
+        lm: LanguageModel,
+        *,
+        cache_size: int = 100_000,
+        config: ProverConfig | None = None,
+        **settings: Any,
+    ):
         super().__init__(lm, cache_size)
-        self.config = LikelihoodConfig(**settings)
+        self.config = _settings_of("likelihood", config, settings)
 
     def _settings(self) -> tuple:
         return ("likelihood", *asdict(self.config).values())
@@ -652,92 +769,26 @@ class LikelihoodProver(_CachedProver):
 PROVER_KINDS: tuple[str, ...] = ("forced", "likelihood")
 
 
-def make_prover(lm: LanguageModel, kind: str = "forced", **settings: Any) -> MetaProver:
-    """μ of the given kind on ``lm``: ``forced`` (the paper's) or ``likelihood``.
+def make_prover(
+    lm: LanguageModel,
+    kind: str | None = None,
+    *,
+    config: ProverConfig | None = None,
+    **settings: Any,
+) -> MetaProver:
+    """μ on ``lm``: ``forced`` (the paper's) or ``likelihood``, of ``kind`` (else
+    ``config.kind``, else forced).
 
-    ``settings`` are the fields of :class:`ForcedAnswerConfig` or :class:`LikelihoodConfig`
+    Give either ``config`` (a :class:`ProverConfig`) or its fields as keyword settings
     (``cache_size`` too); ``forcing_text=None`` means the kind's default.
     """
+    kind = kind or (config.kind if config is not None else None) or "forced"
     if kind not in PROVER_KINDS:
         raise ConfigError(f"prover kind must be one of {PROVER_KINDS}, got {kind!r}")
     if settings.get("forcing_text", "") is None:
         del settings["forcing_text"]
     cls = ForcedAnswerProver if kind == "forced" else LikelihoodProver
-    try:
-        return cls(lm, **settings)
-    except TypeError as exc:  # an unknown setting: say which ones exist
-        config = ForcedAnswerConfig if kind == "forced" else LikelihoodConfig
-        names = sorted([*config.__dataclass_fields__, "cache_size"])
-        raise ArgumentTypeError(
-            f"{kind} prover settings are {names}; got {sorted(settings)}"
-        ) from exc
-
-
-_FORCED = ForcedAnswerConfig()  # the defaults, stated once (the authors' settings)
-
-
-@dataclass(frozen=True)
-class ProverConfig(Config):
-    """Which meta-prover μ a command builds on its model: the ``--prover.*`` flags.
-
-    The sampling fields are the forced prover's (the likelihood prover samples nothing);
-    their defaults are :class:`ForcedAnswerConfig`'s, the authors'.
-
-    >>> ProverConfig(kind="forced", k=4).forced_settings()["k"]
-    4
-    """
-
-    kind: Literal["forced", "likelihood"] | None = None
-    """How J is estimated: forced (sample k answers after the forcing text and grade them,
-    the paper's) or likelihood (the probability of the gold answer after forcing; one pass,
-    deterministic). None: the command's default (mrt-bench: the env's own, likelihood for
-    the synthetic tasks and forced otherwise; mrt-regret: forced)."""
-    k: int = _FORCED.k
-    """forced: answers sampled per prefix (the paper's K)."""
-    temperature: float = _FORCED.temperature
-    """forced: sampling temperature of the answers."""
-    top_p: float = _FORCED.top_p
-    """forced: nucleus sampling of the answers."""
-    max_answer_tokens: int | None = None
-    r"""forced: tokens each answer may use (it must reach its \boxed{} within them). None:
-    the command's default (mrt-bench: the env's forced-answer budget, the authors' 4096 on
-    the benchmark sets; mrt-regret: 4096)."""
-    seed: int = _FORCED.seed
-    """forced: seed of the answers (same seed and inputs, same J)."""
-    forcing_text: str | None = None
-    r"""Text appended after a prefix to end the thinking and ask for the answer (default: the
-    env's in mrt-bench; else the kind's own: the authors' text for forced, the same ending in
-    '\boxed{' for likelihood)."""
-
-    def validate(self) -> None:
-        if self.forcing_text is not None and not self.forcing_text:
-            raise ConfigError("forcing_text must not be empty (omit it for the default)")
-        ForcedAnswerConfig(**self.forced_settings())  # checks k and the answers' sampling
-
-    def forced_settings(self) -> dict[str, Any]:
-        """The forced prover's settings (:class:`ForcedAnswerConfig` fields) besides the
-        forcing text."""
-        settings = {
-            "k": self.k,
-            "temperature": self.temperature,
-            "top_p": self.top_p,
-            "max_answer_tokens": self.max_answer_tokens,
-            "seed": self.seed,
-        }
-        return {k: v for k, v in settings.items() if v is not None}
-
-    def build(
-        self, lm: LanguageModel, *, default_kind: str = "forced", score_answers: bool = False
-    ) -> MetaProver:
-        """μ on ``lm`` (of ``default_kind`` when :attr:`kind` is None); ``score_answers``: a
-        forced prover also scores its answers (:attr:`ForcedAnswerConfig.score_answers`)."""
-        kind = self.kind or default_kind
-        if kind == "likelihood":
-            return make_prover(lm, kind, forcing_text=self.forcing_text)
-        settings = self.forced_settings()
-        if score_answers:
-            settings["score_answers"] = True
-        return make_prover(lm, kind, forcing_text=self.forcing_text, **settings)
+    return cls(lm, config=replace(config, kind=kind) if config else None, **settings)
 
 
 class OracleProver(SharedResource):

@@ -21,9 +21,16 @@ from mrt_env.data.synthetic.search import SearchTask
 from mrt_env.episodes import MARKER_STOP_STRINGS
 from mrt_env.errors import ConfigError
 from mrt_env.lm.loading import CHECKS_MODEL, DEFAULT_MODEL, RECHECK_MODEL, SHIPPED_MODELS
-from mrt_env.prover import AUTHORS_ANSWER_TOKENS
+from mrt_env.prover import AUTHORS_ANSWER_TOKENS, ProverConfig
 
-__all__ = ["ENV_IDS", "STRATEGY_ENV_IDS", "block_settings", "check_model_for", "register_envs"]
+__all__ = [
+    "ENV_IDS",
+    "STRATEGY_ENV_IDS",
+    "block_settings",
+    "check_model_for",
+    "register_envs",
+    "with_prover",
+]
 
 
 def _synthetic(
@@ -37,8 +44,11 @@ def _synthetic(
     return {
         "problems": task.name,
         "prover": model,
-        "prover_kind": "likelihood",
-        "prover_kwargs": {"forcing_text": task.forcing_text, "answer_template": "{answer}}}"},
+        "prover_config": {
+            "kind": "likelihood",
+            "forcing_text": task.forcing_text,
+            "answer_template": "{answer}}}",
+        },
         "prompt_template": task.prompt_template,
         "forcing_text": task.forcing_text,
         "max_blocks": max_blocks,
@@ -80,7 +90,7 @@ STRATEGY_ENV_IDS: dict[str, dict[str, Any]] = {
     "MRT-Strategy-Search-v0": {"env": "MRT-Search-v0"},
     "MRT-Strategy-Arithmetic-v0": {"env": "MRT-Arithmetic-v0"},
 }
-"""Registered id -> :class:`~mrt_env.envs.strategy_env.StrategyEnv` kwargs: the meta-level
+"""Registered id -> :func:`~mrt_env.strategy.make_strategy_env` kwargs: the meta-level
 decision (continue or answer) over the LM's streams in a ReasoningEnv, for stable-baselines3;
 ``gym.make(id, table=path)`` replays a recorded table instead of running the LM."""
 
@@ -99,9 +109,7 @@ def register_envs() -> None:
         )
     for env_id, kwargs in STRATEGY_ENV_IDS.items():
         if env_id not in gym.registry:
-            gym.register(
-                id=env_id, entry_point="mrt_env.envs.strategy_env:StrategyEnv", kwargs=kwargs
-            )
+            gym.register(id=env_id, entry_point="mrt_env.strategy:make_strategy_env", kwargs=kwargs)
 
 
 def block_settings(env_kwargs: Mapping[str, Any]) -> dict[str, Any]:
@@ -140,3 +148,28 @@ def check_model_for(env_id: str, model: str) -> None:
             f"{env_id} is written by the shipped model {writer}, not {model}: pass "
             f"--model.name {writer}"
         )
+
+
+def with_prover(registered: Mapping[str, Any], prover: ProverConfig) -> dict[str, Any]:
+    """An env's registered kwargs with ``prover``'s settings over its μ: the kind (None
+    keeps the env's), the forced prover's sampling, the answer budget (which the forced
+    answer at truncation shares) and the forcing text (which the env's shares too). What
+    ``mrt-bench`` and ``mrt-train`` hand ``gym.make`` as ``--prover.*``.
+
+    >>> with_prover(ENV_IDS["MRT-AIME-v0"], ProverConfig(k=4))["prover_config"]["k"]
+    4
+    """
+    settings = dict(registered.get("prover_config", {}))
+    env_kind = settings.get("kind") or "forced"
+    kind = prover.kind or env_kind
+    if kind != env_kind:  # the other kind's settings do not carry over; its text does
+        settings = {k: v for k, v in settings.items() if k == "forcing_text"}
+    settings["kind"] = kind
+    if kind == "forced":
+        settings.update(prover.forced_settings())
+    kwargs = {**registered, "prover_config": settings}
+    if prover.max_answer_tokens is not None:  # one budget for every forced answer
+        kwargs["forced_answer_tokens"] = prover.max_answer_tokens
+    if prover.forcing_text is not None:
+        kwargs["forcing_text"] = settings["forcing_text"] = prover.forcing_text
+    return kwargs

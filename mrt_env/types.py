@@ -78,7 +78,7 @@ class EpisodeRecord:
 
     :func:`mrt_env.agents.play` records one per problem it runs; ``mrt-bench`` writes one
     per row of ``results.jsonl`` (:meth:`to_row`, :meth:`from_row`); the trainers learn
-    from batches of them; a :class:`~mrt_env.envs.strategy_env.StrategyTable` replays them,
+    from batches of them; a :class:`~mrt_env.strategy.StrategyTable` replays them,
     with the answers forced at every prefix. Sequences are stored as tuples (lists given
     are converted).
 

@@ -110,7 +110,7 @@ def _commands():
     from mrt_env.data.__main__ import main as data
     from mrt_env.pretrain.train import main as pretrain
     from mrt_env.regret import main as regret
-    from mrt_env.training.train import main as train
+    from mrt_env.training.cli import main as train
 
     return [
         ("mrt-bench", bench, []),

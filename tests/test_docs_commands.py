@@ -84,7 +84,7 @@ NOT_RUN: dict[tuple[str, str], str] = {
     ): "trains for 20 minutes and more",
     (
         "docs/training.md",
-        "mrt-train --algorithm mrt --alpha 1.0 --out runs/mrt    ",
+        "mrt-train --algorithm mrt --credit.alpha 1.0 --out runs/mrt ",
     ): "trains for many minutes; tests/training runs mrt-train in small",
     ("docs/training.md", "from trl import GRPOConfig"): FRAGMENT.format(
         "GRPOConfig(...), problems, prover"

@@ -127,7 +127,7 @@ def test_the_built_site_passes_the_docs_check(tmp_path):
 COMMANDS = {
     "mrt-bench": "mrt_env.bench.cli",
     "mrt-regret": "mrt_env.regret",
-    "mrt-train": "mrt_env.training.train",
+    "mrt-train": "mrt_env.training.cli",
     "mrt-pretrain": "mrt_env.pretrain.train",
     "mrt-data": "mrt_env.data.__main__",
     "mrt-grade": "mrt_env.grading.__main__",
@@ -182,7 +182,7 @@ def test_plain_help_turns_docstring_markup_into_terminal_text():
 
     flags = {"problems_per_step": "--problems-per-step", "model.name": "--model.name"}
     text = (
-        "Sample ``problems_per_step`` problems (:func:`~mrt_env.training.train.train`); "
+        "Sample ``problems_per_step`` problems (:func:`~mrt_env.training.loop.train`); "
         "``model.name`` and $J_j − J_{j-1}$; group_size stays; problems_per_step too."
     )
     assert plain_help(text, flags) == (

@@ -107,7 +107,7 @@ def _env_given_a_number(tmp_path):
 
 
 def _strategy_env_stepped_before_reset(tmp_path):
-    from mrt_env.envs.strategy_env import StrategyEnv, StrategyTable
+    from mrt_env.strategy import StrategyTable, TabulatedStrategyEnv
     from mrt_env.types import EpisodeRecord
 
     trace = EpisodeRecord(
@@ -120,12 +120,12 @@ def _strategy_env_stepped_before_reset(tmp_path):
         forced_correct=(False,),
     )
     table = StrategyTable(env_id="MRT-Search-v0", horizon=4, max_tokens=64, traces=(trace,))
-    StrategyEnv(table=table).step(0)
+    TabulatedStrategyEnv(table).step(0)
 
 
 def _strategy_table(text: str | None):
     def run(tmp_path):
-        from mrt_env.envs.strategy_env import StrategyTable
+        from mrt_env.strategy import StrategyTable
 
         StrategyTable.load(_file(tmp_path, "table.json", text))
 
@@ -416,7 +416,7 @@ CASES = [
         _regret_config_without_budgets, ConfigError, ValueError, id="RegretConfig no budgets"
     ),
     pytest.param(
-        call("mrt_env.training.train:TrainConfig", lr=0.0),
+        call("mrt_env.training.config:TrainConfig", lr=0.0),
         ConfigError,
         ValueError,
         id="TrainConfig lr 0",
@@ -428,7 +428,7 @@ CASES = [
         id="PretrainConfig steps 0",
     ),
     pytest.param(
-        lambda tmp_path: importlib.import_module("mrt_env.training.trl").MRTGRPOTrainers,
+        lambda tmp_path: importlib.import_module("mrt_env.integrations.trl").MRTGRPOTrainers,
         UnknownAttribute,
         AttributeError,
         id="a misspelt lazy attribute",

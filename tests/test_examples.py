@@ -86,14 +86,17 @@ def test_mrt_vs_grpo_arms_of_the_length_penalty_experiment(tmp_path, monkeypatch
         label: example.train_config(exp, arm, 0, tmp_path / label)
         for label, arm in zip(labels, example.arms(exp), strict=True)
     }
-    assert [configs[x].length_penalty for x in labels[:4]] == [0.0, 0.002, 0.006, 0.02]
+    assert [configs[x].credit.length_penalty for x in labels[:4]] == [0.0, 0.002, 0.006, 0.02]
     assert configs["mrt-oracle"].oracle_prover and not configs["mrt"].oracle_prover
-    assert (configs["mrt-oracle"].scheme, configs["mrt-oracle"].baseline) == ("block", "group")
-    assert (configs["mrt-prefix"].scheme, configs["mrt-prefix"].baseline) == (
+    assert (configs["mrt-oracle"].credit.scheme, configs["mrt-oracle"].credit.baseline) == (
+        "block",
+        "group",
+    )
+    assert (configs["mrt-prefix"].credit.scheme, configs["mrt-prefix"].credit.baseline) == (
         "prefix",
         "termination",
     )
-    assert configs["mrt-prefix-group"].baseline == "group"
+    assert configs["mrt-prefix-group"].credit.baseline == "group"
     assert all(c.save_rollouts and c.token_budget == exp.token_budget for c in configs.values())
     steps = example.Experiment(env="MRT-Checks-v0", methods=("grpo",), steps=40, out=tmp_path)
     (arm,) = example.arms(steps)

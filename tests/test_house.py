@@ -17,14 +17,14 @@ ALLOWED_FOREIGN = {
     ("_add_info", "envs/vector.py"),  # Gymnasium's VectorEnv helper, on self's base class
     # TRL's GRPOTrainer methods that MRTGRPOTrainer overrides and calls through super():
     # the seams TRL's own subclasses use (its loss reads what the second one returns).
-    ("_calculate_rewards", "training/trl_trainer.py"),
-    ("_generate_and_score_completions", "training/trl_trainer.py"),
+    ("_calculate_rewards", "integrations/trl/trainer.py"),
+    ("_generate_and_score_completions", "integrations/trl/trainer.py"),
     # TRL's VLLMGeneration method that builds the engine or the server client: overridden
     # for vLLM without CUDA, and called through super() for everything else.
-    ("_init_vllm", "training/trl_trainer.py"),
+    ("_init_vllm", "integrations/trl/trainer.py"),
     # verl 0.9.1's v1 trainer's advantage step, wrapped so that the MRT fields the reward
     # manager stored in TransferQueue reach the estimator (verl has no seam for it).
-    ("_compute_advantage", "training/verl.py"),
+    ("_compute_advantage", "integrations/verl.py"),
     # os._exit: a grading worker whose parent died ends at once, whatever its main thread
     # is computing (sys.exit would wait for it).
     ("_exit", "grading/worker.py"),

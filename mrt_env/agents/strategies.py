@@ -18,6 +18,7 @@ from mrt_env.budget_forcing import AUTHORS_CUES, BudgetForcing
 from mrt_env.commitment import THINK_CLOSE, answer_opening, commits
 from mrt_env.errors import ConfigError
 from mrt_env.grading import extract_answer
+from mrt_env.prover import forced_context
 
 __all__ = [
     "BudgetForcingExtend",
@@ -31,18 +32,23 @@ __all__ = [
 
 def greedy_answers(
     agent: LMAgent,
-    contexts: Sequence[str],
+    prompts: Sequence[str],
+    prefixes: Sequence[str],
     forcing_text: str,
     answer_tokens: int,
     think_close: str = THINK_CLOSE,
 ) -> tuple[list[str | None], list[int]]:
-    """The model's greedy answer after each context + ``forcing_text`` (None where it gave
-    none), and the tokens each answer took: one batched call through ``agent``."""
-    if not contexts:
+    """The model's greedy answer when forced with ``forcing_text`` after each prompt and
+    prefix (None where it gave none), and the tokens each answer took: one batched call
+    through ``agent``. The context is laid out as μ's requests are
+    (:func:`~mrt_env.prover.forced_context`), so "answer now" asks what μ asks."""
+    if not prompts:
         return [], []
-    outs = agent.generate(
-        [c + forcing_text for c in contexts], max_tokens=answer_tokens, stop=(), temperature=0.0
-    )
+    contexts = [
+        forced_context(prompt, prefix, forcing_text)
+        for prompt, prefix in zip(prompts, prefixes, strict=True)
+    ]
+    outs = agent.generate(contexts, max_tokens=answer_tokens, stop=(), temperature=0.0)
     tail = answer_opening(forcing_text, think_close)  # the forcing text may open the answer
     return [extract_answer(tail + per[0].text) for per in outs], [per[0].num_tokens for per in outs]
 
@@ -61,17 +67,19 @@ class _CommitAware(LMAgent):
 
     def forced_answers(
         self,
-        contexts: list[str],
+        prompts: list[str],
+        prefixes: list[str],
         owners: list[tuple[Info, int]],
         forcing_text: str,
         answer_tokens: int,
     ) -> list[str | None]:
-        """The model's greedy answer after each context + ``forcing_text`` (None if none).
+        """The model's greedy answer when forced after each prompt and prefix
+        (:func:`greedy_answers`; None if none).
 
         ``owners``: the (info, slot) of the env each context belongs to, charged with the
         answer's tokens (they are not in its transcript)."""
         answers, spent = greedy_answers(
-            self, contexts, forcing_text, answer_tokens, self.think_close
+            self, prompts, prefixes, forcing_text, answer_tokens, self.think_close
         )
         for (info, slot), tokens in zip(owners, spent, strict=True):
             self.charge_hidden(info, slot, tokens)
@@ -139,17 +147,37 @@ class EarlyExit(_CommitAware):
         self.forcing_text = forcing_text
         self.answer_tokens = answer_tokens
         self._history: dict[int, list[str | None]] = {}
+        self._prompts: dict[int, str] = {}
 
     def reset(self) -> None:
         super().reset()
         self._history.clear()
+        self._prompts.clear()
+
+    def _prompt(self, slot: int, observation: str, info: Info) -> str:
+        """The prompt of the stream in ``slot`` (its observation at c_0), which a forced
+        answer's layout sets apart from the blocks; "" for a stream first seen past c_0
+        (one started from a prefix): its whole observation counts as the prefix."""
+        slot = info.get(keys.SLOT, slot)
+        if info.get(keys.EPISODE, 0) == 0:
+            self._prompts[slot] = observation
+        elif not observation.startswith(self._prompts.get(slot, "")):
+            self._prompts[slot] = ""
+        return self._prompts.get(slot, "")
 
     def _answers(self, observations: list[str], infos: list[Info]) -> list[str | None]:
         answers = [info.get(keys.ANSWER) for info in infos]
+        if self.forcing_text is None:
+            return answers
+        prompts = [
+            self._prompt(i, obs, info)
+            for i, (obs, info) in enumerate(zip(observations, infos, strict=True))
+        ]
         need = [i for i, info in enumerate(infos) if not info.get(keys.FORCED_ANSWERS)]
-        if need and self.forcing_text is not None:
+        if need:
             forced = self.forced_answers(
-                [observations[i] for i in need],
+                [prompts[i] for i in need],
+                [observations[i][len(prompts[i]) :] for i in need],
                 [(infos[i], i) for i in need],
                 self.forcing_text,
                 self.answer_tokens,
@@ -301,8 +329,9 @@ class ParallelVote(_CommitAware):
             answers = [extract_answer(c.text) for c in per]
             missing = [i for i, a in enumerate(answers) if a is None]
             if missing and self.forcing_text is not None:
-                forced = self.forced_answers(
-                    [obs + per[i].text for i in missing],
+                forced = self.forced_answers(  # each stream continues the observation
+                    [obs] * len(missing),
+                    [per[i].text for i in missing],
                     [(info, slot)] * len(missing),
                     self.forcing_text,
                     self.answer_tokens,

@@ -33,6 +33,7 @@ from mrt_env.bench.specs import (
 from mrt_env.envs.reasoning import ReasoningEnv, ReasoningEnvConfig
 from mrt_env.errors import ConfigError
 from mrt_env.metrics import episode_regret
+from mrt_env.registration import with_prover
 from mrt_env.runfiles import append_row, check_settings, read_rows
 
 __all__ = [
@@ -85,18 +86,7 @@ class EnvPlan:
 def _env_kwargs(env_id: str, config: BenchConfig) -> dict[str, Any]:
     """The env's registered kwargs with the run's overrides (prover settings, budgets)."""
     registered = dict(gym.spec(env_id).kwargs)
-    env_kind = registered.get("prover_kind", "forced")
-    kind = config.prover.kind or env_kind
-    prover_kwargs = dict(registered.get("prover_kwargs", {}))
-    if kind != env_kind:  # the other kind's settings do not carry over; its text does
-        prover_kwargs = {k: v for k, v in prover_kwargs.items() if k == "forcing_text"}
-    if kind == "forced":
-        prover_kwargs.update(config.prover.forced_settings())
-    kwargs = {**registered, "prover_kind": kind, "prover_kwargs": prover_kwargs}
-    if config.prover.max_answer_tokens is not None:  # one budget for every forced answer
-        kwargs["forced_answer_tokens"] = config.prover.max_answer_tokens
-    if config.prover.forcing_text is not None:
-        kwargs["forcing_text"] = prover_kwargs["forcing_text"] = config.prover.forcing_text
+    kwargs = with_prover(registered, config.prover)
     for name in ("max_blocks", "max_tokens", "data_path"):
         if getattr(config, name) is not None:
             kwargs[name] = getattr(config, name)

@@ -12,24 +12,18 @@ import numbers
 import os
 import warnings
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any, ClassVar
 
 import gymnasium as gym
 import numpy as np
 
 from mrt_env import info as keys
-from mrt_env.commitment import THINK_CLOSE
 from mrt_env.envs.stream import Stepper, Stream, StreamConfig
 from mrt_env.errors import ArgumentTypeError, ConfigError, ResetNeeded
 from mrt_env.lm.base import LanguageModel
 from mrt_env.prompts import problem_prompt
-from mrt_env.prover import (
-    PAPER_FORCING_TEXT,
-    PROVER_KINDS,
-    MetaProver,
-    make_prover,
-)
+from mrt_env.prover import PAPER_FORCING_TEXT, MetaProver, ProverConfig
 from mrt_env.spaces import UnicodeText
 from mrt_env.types import Problem
 
@@ -43,8 +37,7 @@ _FIELD_TYPES: dict[str, tuple[tuple[type, ...], str]] = {
     "data_path": ((str, os.PathLike, type(None)), "a path or None"),
     "split": ((str, type(None)), "a str or None"),
     "limit": ((numbers.Integral, type(None)), "an int or None"),
-    "prover_kind": ((str,), "a str"),
-    "prover_kwargs": ((Mapping,), "a dict"),
+    "prover_config": ((ProverConfig,), "a ProverConfig or a dict of its fields"),
     "backend": ((str,), "a str"),
     "backend_kwargs": ((Mapping,), "a dict"),
     "force_answer": ((bool,), "a bool"),
@@ -53,10 +46,22 @@ _FIELD_TYPES: dict[str, tuple[tuple[type, ...], str]] = {
     "prompt_template": ((str, type(None)), "a str or None"),
 }
 
+RENAMED: dict[str, str] = {"prover_kind": "prover_config", "prover_kwargs": "prover_config"}
+"""Settings an earlier version took, and the one that replaced them."""
 
-@dataclass(frozen=True)
-class ReasoningEnvConfig:
-    """Everything a :class:`ReasoningEnv` is made of. Fields can be given to ``gym.make``."""
+
+@dataclass(frozen=True, kw_only=True)
+class ReasoningEnvConfig(StreamConfig):
+    """Everything a :class:`ReasoningEnv` is made of. Fields can be given to ``gym.make``.
+
+    The stream's rules are :class:`~mrt_env.envs.stream.StreamConfig`'s fields, inherited
+    (``max_tokens``, ``max_blocks``, ``max_block_chars``, ``alpha``, ``outcome_weight``,
+    ``force_answer``, ``forced_answer_tokens``, ``think_close``), with two differences:
+    ``forcing_text`` may be None (the prover's own, else the paper's), and
+    ``forced_answer_tokens`` is also the answer budget of a forced prover the env builds
+    from a model (unless ``prover_config`` sets ``max_answer_tokens``). The real problem
+    sets use the authors' 4096; the synthetic tasks a handful.
+    """
 
     problems: str | Sequence[Problem] = "aime"
     """A problem set name for :func:`mrt_env.data.load_problems` (``aime``, ``aime24``,
@@ -69,43 +74,31 @@ class ReasoningEnvConfig:
     """Use only the first ``limit`` problems."""
     prover: Any = None
     """The meta-prover μ: a :class:`~mrt_env.prover.MetaProver`, a
-    :class:`~mrt_env.lm.LanguageModel` (wrapped in a prover of ``prover_kind``), a model
-    name or path (loaded with ``backend``), or None for an outcome-only env (progress 0)."""
-    prover_kind: str = "forced"
-    """How a prover is built from a model: ``forced`` (the paper's) or ``likelihood``."""
-    prover_kwargs: Mapping[str, Any] = field(default_factory=dict)
-    """Settings of the built prover (``k``, ``temperature``, ``forcing_text`` ...)."""
+    :class:`~mrt_env.lm.LanguageModel` (wrapped in a prover ``prover_config`` describes), a
+    model name or path (loaded with ``backend``), or None for an outcome-only env
+    (progress 0)."""
+    prover_config: ProverConfig = field(default_factory=lambda: ProverConfig(kind="forced"))
+    """How a prover is built from a model (a :class:`~mrt_env.prover.ProverConfig`, or a
+    dict of its fields): its kind (``forced``, the paper's, or ``likelihood``), ``k``,
+    ``temperature``, ``forcing_text`` ..."""
     backend: str = "transformers"
     """How a model name is loaded: ``transformers``, ``vllm`` or ``openai``."""
     backend_kwargs: Mapping[str, Any] = field(default_factory=dict)
     """Arguments of :func:`mrt_env.lm.load_lm` (``device``, ``dtype``, ``base_url`` ...)."""
-    alpha: float = 1.0
-    """Weight α of the progress term in the reward."""
-    outcome_weight: float = 1.0
-    """Weight of the 0/1 outcome added at the end."""
-    max_tokens: int = 16384
-    """Token budget of the stream; the episode is truncated once the blocks use it up."""
-    max_blocks: int = 64
-    """Most blocks (MRT episodes) per problem; truncated after that many."""
-    max_block_chars: int = 200_000
-    """Longest block accepted as an action, in characters (the action space's bound)."""
-    force_answer: bool = True
-    """At truncation, append the forcing text and let the prover's model answer (greedy),
-    so that the outcome is defined. Off (or with no model): the stream is graded as is."""
     forcing_text: str | None = None
     """Text that ends the thinking and asks for the answer (default: the prover's own, else
     the paper's)."""
-    forced_answer_tokens: int = 256
-    """Tokens a forced answer may use: the one at truncation, and μ's when the env builds a
-    forced prover from a model (unless ``prover_kwargs`` sets ``max_answer_tokens``). The
-    real problem sets use the authors' 4096; the synthetic tasks a handful."""
-    think_close: str = THINK_CLOSE
-    """The tag that ends the thinking; a block that writes it commits to an answer."""
     prompt_template: str | None = None
     """The prompt, with ``{question}``; default: the prover model's chat template, else a
     plain ``Problem: ... Solution:`` template."""
 
     def __post_init__(self) -> None:
+        if isinstance(self.prover_config, Mapping):  # gym.make's kwargs are plain values
+            settings = ProverConfig.from_dict(self.prover_config, where="prover_config.")
+            object.__setattr__(self, "prover_config", settings)
+        super().__post_init__()
+
+    def validate(self) -> None:
         for name, (kinds, expected) in _FIELD_TYPES.items():
             value = getattr(self, name)
             # bool is an int: limit=True is a mistake, not a limit of 1.
@@ -118,11 +111,7 @@ class ReasoningEnvConfig:
                 "problems must be a set name or a non-empty sequence of Problem, got "
                 f"{type(self.problems).__name__}"
             )
-        self.stream_rules(self.forcing_text or PAPER_FORCING_TEXT)  # validates the budgets
-        if self.prover_kind not in PROVER_KINDS:
-            raise ConfigError(
-                f"prover_kind must be one of {PROVER_KINDS}, got {self.prover_kind!r}"
-            )
+        self.stream_config(self.forcing_text or PAPER_FORCING_TEXT)  # validates the budgets
         if self.limit is not None and self.limit < 1:
             raise ConfigError(f"limit must be >= 1 or None, got {self.limit}")
         if self.prompt_template is not None and "{question}" not in self.prompt_template:
@@ -137,10 +126,8 @@ class ReasoningEnvConfig:
                     f"{type(bad[0]).__name__ if bad else 'an empty sequence'}"
                 )
 
-    def stream_rules(self, forcing_text: str) -> StreamConfig:
-        """The rules its streams are stepped by, with the forcing text the env settled on.
-
-        The config keeps the rules' fields flat, as ``gym.make`` keyword arguments."""
+    def stream_config(self, forcing_text: str) -> StreamConfig:
+        """The rules its streams are stepped by, with the forcing text the env settled on."""
         names = {f.name for f in fields(StreamConfig)} - {"forcing_text"}
         return StreamConfig(forcing_text=forcing_text, **{n: getattr(self, n) for n in names})
 
@@ -154,6 +141,28 @@ def reset_options(options: Any) -> Mapping[str, Any]:
     return options
 
 
+def _renamed(overrides: dict[str, Any]) -> dict[str, Any]:
+    """``overrides`` with an earlier version's ``prover_kind``/``prover_kwargs`` folded into
+    ``prover_config`` (a deprecation warning says so)."""
+    old = [name for name in RENAMED if name in overrides]
+    if not old:
+        return overrides
+    warnings.warn(
+        f"{' and '.join(old)} are deprecated: pass prover_config={{'kind': ..., <its fields>}}",
+        DeprecationWarning,
+        stacklevel=3,
+    )
+    overrides = dict(overrides)
+    kind = overrides.pop("prover_kind", None)
+    # As before: prover_kwargs replaced the settings, prover_kind changed only the kind.
+    settings = overrides.pop("prover_kwargs", None)
+    if settings is None:
+        settings = overrides.get("prover_config", {})
+        settings = settings if isinstance(settings, Mapping) else asdict(settings)
+    overrides["prover_config"] = {**settings, **({"kind": kind} if kind else {})}
+    return overrides
+
+
 def _build_prover(config: ReasoningEnvConfig) -> MetaProver | None:
     spec = config.prover
     if spec is None:
@@ -165,10 +174,10 @@ def _build_prover(config: ReasoningEnvConfig) -> MetaProver | None:
 
         spec = load_lm(spec, backend=config.backend, **dict(config.backend_kwargs))
     if hasattr(spec, "generate") and hasattr(spec, "count_tokens"):
-        kwargs = dict(config.prover_kwargs)
-        if config.prover_kind == "forced":  # one answer budget for every forced answer
-            kwargs.setdefault("max_answer_tokens", config.forced_answer_tokens)
-        return make_prover(spec, config.prover_kind, **kwargs)
+        prover = config.prover_config
+        if prover.max_answer_tokens is None:  # one answer budget for every forced answer
+            prover = replace(prover, max_answer_tokens=config.forced_answer_tokens)
+        return prover.build(spec)
     raise ArgumentTypeError(
         "prover must be a MetaProver, a LanguageModel, a model name or path, or None; "
         f"got {type(spec).__name__}"
@@ -259,6 +268,7 @@ class ReasoningEnv(gym.Env[str, str]):
         render_mode: str | None = None,
         **overrides: Any,
     ) -> None:
+        overrides = _renamed(overrides)
         known = {f.name for f in fields(ReasoningEnvConfig)}
         unknown = sorted(set(overrides) - known)
         if unknown:
@@ -285,7 +295,7 @@ class ReasoningEnv(gym.Env[str, str]):
         self.forcing_text = config.forcing_text or getattr(
             getattr(self.prover, "config", None), "forcing_text", PAPER_FORCING_TEXT
         )
-        self.stepper = Stepper(config.stream_rules(self.forcing_text), prover=self.prover)
+        self.stepper = Stepper(config.stream_config(self.forcing_text), prover=self.prover)
         longest_prompt = max(len(self.prompt(p)) for p in self.problems)
         self.action_space = UnicodeText(config.max_block_chars)
         self.observation_space = UnicodeText(

@@ -9,7 +9,7 @@ $Δ_k = Σ_{j=1}^{k} (1 − J_j)$.
 
 This module is that step, written once for every user of it: :class:`~mrt_env.envs.ReasoningEnv`
 (one stream), :class:`~mrt_env.envs.ReasoningVectorEnv` (n streams, one prover call per
-step), and everything built on them (:class:`~mrt_env.envs.StrategyEnv`, ``mrt-bench``,
+step), and everything built on them (:class:`~mrt_env.strategy.StrategyEnv`, ``mrt-bench``,
 the trainers' rollouts). A step of n streams is:
 
 1. :meth:`Stepper.check`: accept each block (or refuse it, changing nothing) and decide
@@ -47,6 +47,7 @@ from typing import Any
 
 from mrt_env import info as keys
 from mrt_env.commitment import THINK_CLOSE, answer_opening, commits, thinking
+from mrt_env.config import Config
 from mrt_env.errors import ArgumentTypeError, ConfigError, ResetNeeded
 from mrt_env.grading import grade
 from mrt_env.lm.base import LanguageModel
@@ -67,8 +68,8 @@ CHARS_PER_TOKEN = 4
 """Token-count fallback without a tokenizer (a common rule of thumb)."""
 
 
-@dataclass(frozen=True)
-class StreamConfig:
+@dataclass(frozen=True, kw_only=True)
+class StreamConfig(Config):
     """How a stream is stepped: its budgets, its reward weights, how it ends."""
 
     max_tokens: int = 16384
@@ -90,7 +91,7 @@ class StreamConfig:
     think_close: str = THINK_CLOSE
     """The tag that ends the thinking; a block that writes it commits to an answer."""
 
-    def __post_init__(self) -> None:
+    def validate(self) -> None:
         for name in ("max_tokens", "max_blocks", "max_block_chars", "forced_answer_tokens"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -315,16 +316,23 @@ class Stepper:
 
     def force(self, streams: Sequence[Stream], checks: Sequence[BlockCheck]) -> list[str | None]:
         """The answers forced from the streams that ``checks`` truncate (one batched greedy
-        generation); None for the others, or when forcing is off or there is no model."""
+        generation); None for the others, or when forcing is off or there is no model.
+
+        The model continues the thinking and the forcing text laid out as μ's requests are
+        (:func:`~mrt_env.prover.prover_request`): the answer at truncation sees the bytes μ
+        sees at the same prefix."""
         answers: list[str | None] = [None] * len(checks)
         needed = [i for i, c in enumerate(checks) if c.truncated and self.rules.force_answer]
         if not needed or self.lm is None:
             return answers
         rules = self.rules
         contexts = [
-            streams[i].prompt
-            + self.thinking(streams[i].text + checks[i].block)
-            + rules.forcing_text
+            prover_request(
+                streams[i].problem,
+                streams[i].prompt,
+                self.thinking(streams[i].text + checks[i].block),
+                forcing_text=rules.forcing_text,
+            ).context(rules.forcing_text)
             for i in needed
         ]
         greedy = Sampling(max_tokens=rules.forced_answer_tokens, temperature=0.0)

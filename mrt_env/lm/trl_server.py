@@ -1,6 +1,6 @@
 """TRLServerLM: a LanguageModel over TRL's vLLM server client (``trl vllm-serve``).
 
-With it the meta-prover μ of :func:`mrt_env.training.trl.make_progress_reward` runs on the
+With it the meta-prover μ of :func:`mrt_env.integrations.trl.make_progress_reward` runs on the
 server a TRL ``GRPOTrainer`` run already has, which holds the current policy's weights.
 """
 

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from mrt_env.cli import exit_status, parse_command, presets_help, take_preset
+from mrt_env.cli import exit_status, parse_command
 from mrt_env.errors import ConfigError, ContextLengthExceeded, RunStateError
 from mrt_env.prover import MetaProver
 from mrt_env.regret.analysis import analyse_trace, load_traces
@@ -205,14 +205,9 @@ def _done_rows(
 
 def main(argv: Sequence[str] | None = None) -> int:
     """The ``mrt-regret`` command. Returns the exit status (1 on a data or backend error)."""
-    try:
-        name, args = take_preset(sys.argv[1:] if argv is None else argv, list(PRESETS))
-    except ConfigError as exc:
-        print(f"mrt-regret: error: {exc}", file=sys.stderr)
-        return 2
-    preset = list(PRESETS[name].flags) if name else []
-    description = _CLI_DESCRIPTION + "\n" + presets_help({n: p.summary for n, p in PRESETS.items()})
-    config = parse_command(RegretConfig, "mrt-regret", [*preset, *args], description=description)
+    config = parse_command(
+        RegretConfig, "mrt-regret", argv, description=_CLI_DESCRIPTION, presets=PRESETS
+    )
     if config is None:
         return 2
     return exit_status("mrt-regret", lambda: run(config), Path(config.out) / ROWS_FILE)

@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 
 import tyro  # a core dependency; no model library comes with it
 
-from mrt_env.cli import CommandConfig
+from mrt_env.cli import CommandConfig, Preset
 from mrt_env.config import Config
 from mrt_env.episodes import EpisodeConfig
 from mrt_env.errors import ConfigError
@@ -27,7 +27,6 @@ __all__ = [
     "ExtrapolationConfig",
     "MajorityConfig",
     "RegretConfig",
-    "RegretPreset",
     "budget_key",
 ]
 
@@ -43,14 +42,6 @@ def budget_key(budget: float) -> str:
     return str(int(budget)) if float(budget).is_integer() else str(budget)
 
 
-@dataclass(frozen=True)
-class RegretPreset:
-    """Named settings of the authors' analyses: flags set before the user's own."""
-
-    summary: str
-    flags: tuple[str, ...]
-
-
 def _authors_flags(max_steps: int, group_size: int, temperature: float, top_p: float) -> tuple:
     # --budgets first: its list must end before the user's arguments (a positional TRACES).
     return (
@@ -61,18 +52,18 @@ def _authors_flags(max_steps: int, group_size: int, temperature: float, top_p: f
     )
 
 
-PRESETS: dict[str, RegretPreset] = {
-    "r1-aime24": RegretPreset(
+PRESETS: dict[str, Preset] = {
+    "r1-aime24": Preset(
         "R1 traces on AIME 2024, as in the paper's R1 analysis: 45 episodes at most, grouped "
         "by 3; mu samples k=8 answers at temperature 0.7, top-p 1.0",
         _authors_flags(45, 3, 0.7, 1.0),
     ),
-    "r1-omnimath": RegretPreset(
+    "r1-omnimath": Preset(
         "R1 traces on Omni-MATH (the authors' r1 scripts): 49 episodes at most, grouped by 5; "
         "mu as in r1-aime24",
         _authors_flags(49, 5, 0.7, 1.0),
     ),
-    "deepscaler": RegretPreset(
+    "deepscaler": Preset(
         "the DeepScaleR-1.5B comparison (base, GRPO, MRT): 99 episodes at most, grouped by 10; "
         "mu samples k=8 answers at temperature 0.6, top-p 0.95",
         _authors_flags(99, 10, 0.6, 0.95),

@@ -22,7 +22,7 @@ has no value (None): its right answers are not known.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict
+from dataclasses import replace
 from typing import Any
 
 from mrt_env.errors import ConfigError
@@ -114,7 +114,7 @@ def direct_curve(
     prefix, no forcing text) with μ's sampling settings; pass@p (the authors' direct curve,
     the unbiased estimator over n) and [maj@p] for each p, at p times the mean answer length.
     """
-    direct = ForcedAnswerProver(prover.lm, cache_size=0, **{**asdict(prover.config), "k": n})
+    direct = ForcedAnswerProver(prover.lm, cache_size=0, config=replace(prover.config, k=n))
     (estimate,) = direct.estimate_batch([ProverRequest(problem, prompt, "", forcing_text="")])
     decided = n - estimate.undecided
     right = sum(estimate.correct)

@@ -2,8 +2,8 @@
 
 One function, :func:`credit_by_episodes`, turns a batch of traces (their outcome R, μ's
 success $J_0 … J_k$ at every block boundary, and the first token of each block) into
-per-token advantages. ``mrt-train``, :class:`~mrt_env.training.trl_trainer.MRTGRPOTrainer`
-(TRL) and the ``mrt`` advantage estimator for verl (:mod:`mrt_env.training.verl`) all call
+per-token advantages. ``mrt-train``, :class:`~mrt_env.integrations.trl.trainer.MRTGRPOTrainer`
+(TRL) and the ``mrt`` advantage estimator for verl (:mod:`mrt_env.integrations.verl`) all call
 it, so for the same traces and J values they give the same advantages (tested).
 
 The schemes (:class:`CreditConfig`):
@@ -105,7 +105,12 @@ class CreditConfig(Config):
     baseline: Literal["group", "termination"] = "group"
     """block and prefix: what a block (or continuation) is compared with; see the module."""
     length_penalty: float = 0.0
-    """outcome: reward per token subtracted from the outcome (0: none)."""
+    """outcome: reward per token subtracted from the outcome (0: none; the paper's
+    length-penalty baseline)."""
+    cut: Literal["uniform", "nonzero"] = "uniform"
+    """prefix, in mrt-train (TRL and verl credit the completions they are given): where a
+    trace is cut, uniformly over its episode boundaries 0 … k−1, or over 1 … k−1 (never
+    the bare prompt)."""
 
     def validate(self) -> None:
         if self.scheme not in SCHEMES:
@@ -118,10 +123,16 @@ class CreditConfig(Config):
             raise ConfigError(f"alpha must be finite, got {self.alpha}")
         if not (math.isfinite(self.length_penalty) and self.length_penalty >= 0):
             raise ConfigError(f"length_penalty must be a number >= 0, got {self.length_penalty}")
+        if self.cut not in ("uniform", "nonzero"):
+            raise ConfigError(f"cut must be uniform or nonzero, got {self.cut!r}")
+        if self.cut != "uniform" and self.scheme != "prefix":
+            raise ConfigError(
+                f"cut chooses where scheme prefix cuts traces; scheme is {self.scheme!r}"
+            )
         if self.length_penalty and self.scheme != "outcome":
             raise ConfigError(
-                "length_penalty is the GRPO baseline's reward (outcome minus a per-token "
-                f"penalty); scheme {self.scheme!r} does not use it: use scheme 'outcome'"
+                "length_penalty is GRPO's length-penalty reward (the outcome minus a "
+                f"per-token penalty); scheme {self.scheme!r} does not use it, outcome does"
             )
 
     @property

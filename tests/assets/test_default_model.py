@@ -119,7 +119,7 @@ def test_offline_ids_load_their_own_model_with_no_arguments(tmp_path, env_id, mo
 def test_check_env_passes_with_the_defaults(env_id, default_lm):
     env = gym.make(env_id, prover=default_lm)  # the default prover, loaded once for speed
     check_env(env.unwrapped, skip_render_check=True)
-    assert env.unwrapped.config.prover_kind == ENV_IDS[env_id]["prover_kind"]
+    assert env.unwrapped.config.prover_config.kind == ENV_IDS[env_id]["prover_config"]["kind"]
 
 
 @pytest.mark.parametrize("env_id", ["MRT-Recheck-v0", "MRT-Recheck-Tight-v0"])

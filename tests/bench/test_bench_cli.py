@@ -189,7 +189,7 @@ def test_user_strategies_by_file_and_by_module(tmp_path, monkeypatch):
         (["--problems", "9:3"], "empty slice"),
         (["--agent.top-p", "0"], r"--agent.top-p must be in (0, 1]"),
         (["--agent.block-tokens", "0"], "--agent.block-tokens must be >= 1, got 0"),
-        (["--prover.k", "0"], "--prover.k and --prover.max-answer-tokens must be >= 1"),
+        (["--prover.k", "0"], "--prover.k must be >= 1, got 0"),
         (["--prover.forcing-text", ""], "--prover.forcing-text must not be empty"),
         (["--model.backend", "openai"], "--model.backend openai needs --model.base-url"),
     ],

@@ -84,7 +84,7 @@ def test_every_registered_id_passes_check_env(env_id, shared_data, tiny_backend)
         env_id,
         data_path=str(shared_data),
         prover=tiny_backend,
-        prover_kwargs={"k": 2, "max_answer_tokens": 4},
+        prover_config={"k": 2, "max_answer_tokens": 4},
         max_blocks=3,
         forced_answer_tokens=4,
         limit=4,
@@ -132,7 +132,11 @@ BAD_KEYWORDS = [
     ("forcing_text", 3, "forcing_text must be a str or None, got int"),
     ("think_close", 5, "think_close must be a str, got int"),
     ("prompt_template", 5, "prompt_template must be a str or None, got int"),
-    ("prover_kwargs", "k=4", "prover_kwargs must be a dict, got str"),
+    (
+        "prover_config",
+        "k=4",
+        "prover_config must be a ProverConfig or a dict of its fields, got str",
+    ),
     ("backend_kwargs", 3, "backend_kwargs must be a dict, got int"),
     ("data_path", 3, "data_path must be a path or None, got int"),
     ("split", 3, "split must be a str or None, got int"),
@@ -308,7 +312,7 @@ def test_seeding_gives_the_same_problems_and_the_same_j(tiny_backend):
         env = ReasoningEnv(
             problems=PROBLEMS,
             prover=tiny_backend,
-            prover_kwargs={"k": 3, "max_answer_tokens": 6, "temperature": 1.0},
+            prover_config={"k": 3, "max_answer_tokens": 6, "temperature": 1.0},
             max_blocks=2,
             forced_answer_tokens=4,
         )
@@ -334,7 +338,7 @@ def test_prover_from_a_model_path_and_likelihood_kind(tiny_model_dir):
     env = ReasoningEnv(
         problems=PROBLEMS,
         prover=str(tiny_model_dir),
-        prover_kind="likelihood",
+        prover_config={"kind": "likelihood"},
         backend_kwargs={"device": "cpu", "dtype": "float32"},
     )
     _, info = env.reset(options={"problem": 1})
@@ -359,3 +363,15 @@ def test_gym_make_kwargs_reach_the_config(tiny_backend, shared_data):
     config = env.unwrapped.config
     assert (config.alpha, config.max_tokens, config.problems) == (0.25, 99, "amc23")
     assert len(env.unwrapped.problems) == 5 and env.unwrapped.prover.lm is tiny_backend
+
+
+def test_the_old_prover_kind_and_kwargs_still_work_with_a_deprecation_warning(tiny_backend):
+    with pytest.warns(DeprecationWarning, match="prover_config"):
+        env = ReasoningEnv(
+            problems=PROBLEMS,
+            prover=tiny_backend,
+            prover_kind="forced",
+            prover_kwargs={"k": 3, "max_answer_tokens": 6},
+        )
+    assert env.prover.config.k == 3 and env.prover.config.max_answer_tokens == 6
+    assert env.config.prover_config.kind == "forced"

@@ -59,7 +59,7 @@ def test_one_prover_call_per_step_and_autoreset():
 def test_batched_results_equal_one_env_at_a_time(tiny_backend):
     settings = dict(
         problems=PROBLEMS,
-        prover_kwargs={"k": 2, "max_answer_tokens": 5, "temperature": 1.0},
+        prover_config={"k": 2, "max_answer_tokens": 5, "temperature": 1.0},
         max_blocks=3,
         forced_answer_tokens=4,
     )

@@ -15,10 +15,10 @@ from mrt_env.envs.stream import Stepper, StreamConfig
 from mrt_env.errors import ConfigError
 from mrt_env.grading import DEFAULT_WAIT, grade, grade_many, normalize_answer, set_pool_size
 from mrt_env.grading.pool import WORKERS_ENV, WorkerPool, default_pool_size
+from mrt_env.integrations.trl import make_progress_reward, outcome_reward
 from mrt_env.lm.base import Completion
 from mrt_env.metrics import anytime_success
 from mrt_env.prover import ForcedAnswerProver, ProverEstimate, known_success_probs
-from mrt_env.training.trl import make_progress_reward, outcome_reward
 from mrt_env.types import GradeResult, Problem
 
 # sympy needs minutes for this (it adds 100000 huge powers exactly); only a deadline stops it.

@@ -83,7 +83,7 @@ def test_cache_size_bounds_the_cache():
 @pytest.mark.parametrize(
     ("kwargs", "match"),
     [
-        ({"k": 0}, "k and max_answer_tokens"),
+        ({"k": 0}, "k must be >= 1, got 0"),
         ({"top_p": 0}, "top_p"),
         ({"temperature": -1}, "temperature"),
     ],
@@ -105,7 +105,7 @@ def test_prover_settings_build_the_kind_with_its_settings():
     likely = ProverConfig(kind="likelihood", forcing_text="A: ").build(lm)
     assert isinstance(likely, LikelihoodProver) and likely.config.forcing_text == "A: "
     assert isinstance(ProverConfig().build(lm, default_kind="likelihood"), LikelihoodProver)
-    with pytest.raises(ValueError, match="k and max_answer_tokens"):
+    with pytest.raises(ValueError, match="k must be >= 1, got 0"):
         ProverConfig(k=0)
     with pytest.raises(ValueError, match="top_p must be in"):
         ProverConfig(top_p=1.5)

@@ -9,6 +9,7 @@ import pytest
 from mrt_env.envs import ReasoningEnv, ReasoningVectorEnv
 from mrt_env.envs.stream import Stepper, StreamConfig
 from mrt_env.episodes import EpisodeConfig
+from mrt_env.integrations.verl import J_KEY, episode_fields
 from mrt_env.lm.base import Completion
 from mrt_env.prover import (
     FinishedText,
@@ -19,7 +20,6 @@ from mrt_env.prover import (
 )
 from mrt_env.regret import analyse_trace
 from mrt_env.training.credit import CreditConfig
-from mrt_env.training.verl import J_KEY, episode_fields
 from mrt_env.types import Problem
 
 # The authors' stop text, typed out from their pass_at_k_given_prefix.py (not our constant).
@@ -102,7 +102,7 @@ def test_the_vector_env_sends_mu_the_authors_bytes():
 
 def test_the_trl_episode_scorer_sends_mu_the_authors_bytes():
     pytest.importorskip("trl")
-    from mrt_env.training.trl import EpisodeScorer
+    from mrt_env.integrations.trl import EpisodeScorer
 
     lm = RecordingLM()
     scorer = EpisodeScorer(ForcedAnswerProver(lm, k=1), rule=RULE)

@@ -39,7 +39,7 @@ def test_the_envs_meta_prover_on_vllm_equals_transformers(tiny, recheck):
     )
     assert len(got) == 4 and got == pytest.approx(want, abs=1e-4)
     # Forced answers, greedy: the same answers, so the same J.
-    forced = {"prover_kind": "forced", "prover_kwargs": {"k": 2, "temperature": 0.0}}
+    forced = {"prover_config": {"kind": "forced", "k": 2, "temperature": 0.0}}
     got = _episode_js(tiny[0], "MRT-Search-v0", blocks, **forced)
     assert got == _episode_js(tiny[1], "MRT-Search-v0", blocks, **forced)
 

@@ -3,7 +3,7 @@ build here): colocate mode, and server mode against TRL's server command started
 127.0.0.1 by the test and stopped by its process id.
 
 Each run is 2 steps of the tiny model on MRT-Search problems, μ on the run's own engine
-(:func:`~mrt_env.training.trl_trainer.policy_lm`), in a process of its own
+(:func:`~mrt_env.integrations.trl.trainer.policy_lm`), in a process of its own
 (trl_vllm_run.py). Checked on both batches: every per-token advantage equals the credit
 written out by hand (tests/training/credit_by_hand.py) from the graded outcomes and a
 transformers prover's J on a copy of the policy's weights at that moment; the J values μ
@@ -33,7 +33,7 @@ from mrt_env.training.vllm_sync import WORKER_EXTENSION
 
 HERE = Path(__file__).resolve().parent
 RUN = HERE / "trl_vllm_run.py"
-sys.path.insert(0, str(HERE.parent / "training"))
+sys.path[:0] = [str(HERE.parent / "integrations"), str(HERE.parent / "training")]
 import trl_mrt_ranks as ranks  # noqa: E402
 from credit_by_hand import hand_block_credit, token_starts  # noqa: E402
 

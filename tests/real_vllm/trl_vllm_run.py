@@ -26,7 +26,7 @@ from typing import Any
 
 os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "training"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "integrations"))
 import trl_mrt_ranks as ranks
 
 LR = 3e-3
@@ -34,11 +34,11 @@ LR = 3e-3
 
 
 def _search_prover(lm: Any) -> Any:
-    from mrt_env.prover import make_prover
+    from mrt_env.prover import ProverConfig, make_prover
     from mrt_env.registration import ENV_IDS
 
     search = ENV_IDS["MRT-Search-v0"]
-    return make_prover(lm, search["prover_kind"], **search["prover_kwargs"])
+    return make_prover(lm, config=ProverConfig(**search["prover_config"]))
 
 
 def build(
@@ -46,15 +46,15 @@ def build(
 ) -> Any:
     """The trainer and the list its batches are recorded in (``record=False``: a plain
     MRTGRPOTrainer, nothing recorded; without vLLM, μ is a transformers prover on the
-    initial weights, as in tests/training)."""
+    initial weights, as in tests/integrations)."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
-    from trl import GRPOConfig
 
+    from mrt_env.integrations.trl import EpisodeScorer, outcome_reward, problems_dataset
+    from mrt_env.integrations.trl.testing import cpu_grpo_config
+    from mrt_env.integrations.trl.trainer import MRTGRPOTrainer, policy_lm
     from mrt_env.lm import TransformersLM
     from mrt_env.lm.loading import shipped_model_folder
-    from mrt_env.training.trl import EpisodeScorer, outcome_reward, problems_dataset
-    from mrt_env.training.trl_trainer import MRTGRPOTrainer, policy_lm
 
     folder = str(shipped_model_folder())
     tokenizer = AutoTokenizer.from_pretrained(folder)
@@ -108,20 +108,12 @@ def build(
     trainer = cls(
         model=folder,
         reward_funcs=[outcome_reward],
-        args=GRPOConfig(
-            output_dir=str(out.parent / "run"),
-            per_device_train_batch_size=8,
+        args=cpu_grpo_config(
+            out.parent / "run",
+            batch=8,
+            steps=steps,
             num_generations=ranks.GROUP,
-            max_completion_length=40,
-            max_steps=steps,
-            use_cpu=True,
-            report_to="none",
-            gradient_checkpointing=False,
-            logging_steps=1,
-            save_strategy="no",
-            temperature=1.0,
             learning_rate=LR,
-            seed=0,
             **extra,
         ),
         train_dataset=problems_dataset(problems),

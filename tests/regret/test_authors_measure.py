@@ -169,7 +169,7 @@ def test_the_defaults_are_the_authors_answer_budget_and_measure():
     ],
 )
 def test_presets_hold_the_authors_settings(name, steps, group, temperature, top_p):
-    config = _config(*PRESETS[name].flags)
+    config = _config(*PRESETS[name].settings)
     assert (config.episodes.max_steps, config.episodes.group_size) == (steps, group)
     assert (config.prover.k, config.prover.temperature, config.prover.top_p) == (
         8,
@@ -178,7 +178,7 @@ def test_presets_hold_the_authors_settings(name, steps, group, temperature, top_
     )
     assert config.prover.max_answer_tokens == 4096 and config.budgets == AUTHORS_BUDGETS
     # A flag given after the preset wins.
-    assert _config(*PRESETS[name].flags, "--prover.k", "4").prover.k == 4
+    assert _config(*PRESETS[name].settings, "--prover.k", "4").prover.k == 4
 
 
 def test_help_lists_the_presets_and_a_bad_one_is_one_line(capsys):
@@ -206,6 +206,6 @@ def test_real_sets_give_forced_answers_the_authors_budget(shared_data):
     assert env.prover.config.max_answer_tokens == 4096
     assert env.config.forced_answer_tokens == 4096
     synthetic = gym.make(
-        "MRT-Arithmetic-v0", prover=RecordingLM(), prover_kind="forced", prover_kwargs={}
+        "MRT-Arithmetic-v0", prover=RecordingLM(), prover_config={"kind": "forced"}
     ).unwrapped
     assert synthetic.prover.config.max_answer_tokens == synthetic.config.forced_answer_tokens < 100

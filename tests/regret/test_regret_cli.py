@@ -265,7 +265,7 @@ def test_bad_rows_are_errors_naming_file_and_line(tmp_path, model_dir, capsys):
     ("extra", "message"),
     [
         (["--budgets", "0"], "--budgets must be positive"),
-        (["--prover.k", "0"], "--prover.k and --prover.max-answer-tokens must be >= 1"),
+        (["--prover.k", "0"], "--prover.k must be >= 1, got 0"),
         (["--prover.temperature", "-1"], "--prover.temperature must be a finite number >= 0"),
         (["--model.backend", "openai"], "--model.backend openai needs --model.base-url"),
         (["--episodes.rule", "tokens"], "--episodes.rule 'tokens' needs --episodes.chunk-tokens"),

@@ -18,13 +18,9 @@ from mrt_env.runfiles import (  # noqa: E402
     restore_weights,
     save_checkpoint,
 )
-from mrt_env.training.train import (  # noqa: E402
-    CHECKPOINT,
-    OLD_CHECKPOINT,
-    TrainConfig,
-    load_policy,
-    main,
-)
+from mrt_env.training import TrainConfig, main  # noqa: E402
+from mrt_env.training.bookkeeping import CHECKPOINT, OLD_CHECKPOINT  # noqa: E402
+from mrt_env.training.loop import load_policy  # noqa: E402
 
 # What every command line here shares: a run whose checkpoint at step 1 is its last step,
 # so a good checkpoint resumes with nothing left to train.
@@ -44,7 +40,7 @@ class _Payload:
 @pytest.fixture(scope="module")
 def good_state():
     """A checkpoint's state as mrt-train writes it, after one (made-up) AdamW step."""
-    from mrt_env.training.train import _comparable
+    from mrt_env.training.bookkeeping import _comparable
 
     config = TrainConfig(steps=1, eval_problems=0)
     model = load_policy(config).model
@@ -240,7 +236,7 @@ def test_a_good_checkpoint_resumes_in_either_format(good_state, tmp_path, capsys
 
 def test_other_settings_are_still_refused_by_name(good_state, tmp_path, capsys):
     save_checkpoint(good_state, tmp_path / CHECKPOINT)
-    status = main([*ARGS, "--alpha", "0.5", "--resume", "--out", str(tmp_path)])
+    status = main([*ARGS, "--credit.alpha", "0.5", "--resume", "--out", str(tmp_path)])
     err = capsys.readouterr().err.strip()
     assert status == 1 and "other settings (alpha: 1.0 -> 0.5)" in err
 
@@ -305,12 +301,12 @@ def test_resume_before_the_first_checkpoint_starts_at_step_0_in_the_folder(
     tmp_path, capsys, monkeypatch
 ):
     """The decision only: the first step is stopped (Ctrl-C) as it samples."""
-    import mrt_env.training.train as train_module
+    import mrt_env.training.loop as loop_module
 
     def stop(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(train_module, "collect", stop)
+    monkeypatch.setattr(loop_module, "collect", stop)
     out = tmp_path / "run"
     _stopped_before_its_first_checkpoint(out)
     assert main([*ARGS, "--resume", "--out", str(out)]) == 130

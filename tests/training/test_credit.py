@@ -180,7 +180,7 @@ def test_block_starts_in_tokens_fast_path_and_bisection_agree():
 
 
 def test_credit_config_refuses_wrong_combinations_in_one_line():
-    with pytest.raises(ConfigError, match="length_penalty is the GRPO baseline"):
+    with pytest.raises(ConfigError, match="length_penalty is GRPO's length-penalty reward"):
         CreditConfig("block", length_penalty=0.01)
     with pytest.raises(ConfigError, match="scheme must be one of outcome, block, prefix"):
         CreditConfig("per-token")

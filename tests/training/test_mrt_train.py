@@ -2,6 +2,7 @@
 the same next step as an uninterrupted one."""
 
 import json
+from dataclasses import asdict
 
 import pytest
 
@@ -10,7 +11,8 @@ pytest.importorskip("transformers")
 
 from mrt_env.errors import RunStateError  # noqa: E402
 from mrt_env.lm.loading import RECHECK_MODEL, ModelConfig  # noqa: E402
-from mrt_env.training.train import TrainConfig, main, train  # noqa: E402
+from mrt_env.training import TrainConfig, main, train  # noqa: E402
+from mrt_env.training.credit import CreditConfig  # noqa: E402
 
 RECHECK = ModelConfig(RECHECK_MODEL, device="cpu", dtype="float32")
 SMALL = {"problems_per_step": 2, "group_size": 2, "max_blocks": 4, "eval_problems": 4}
@@ -45,9 +47,16 @@ def test_two_steps_of_each_algorithm(algorithm, prover, tmp_path):
 @pytest.mark.parametrize(
     "settings",
     [
-        {"algorithm": "mrt", "scheme": "prefix", "baseline": "termination"},
-        {"algorithm": "mrt", "scheme": "prefix", "baseline": "group", "cut": "nonzero"},
-        {"algorithm": "grpo", "length_penalty": 0.01, "weight_decay": 0.01},
+        {"algorithm": "mrt", "credit": CreditConfig(scheme="prefix", baseline="termination")},
+        {
+            "algorithm": "mrt",
+            "credit": CreditConfig(scheme="prefix", baseline="group", cut="nonzero"),
+        },
+        {
+            "algorithm": "grpo",
+            "credit": CreditConfig(length_penalty=0.01, scheme="outcome"),
+            "weight_decay": 0.01,
+        },
     ],
 )
 def test_two_steps_of_each_new_option(settings, tmp_path):
@@ -56,10 +65,14 @@ def test_two_steps_of_each_new_option(settings, tmp_path):
     steps = [r for r in rows if "eval" not in r]
     assert [r["step"] for r in steps] == [1, 2]
     assert steps[1]["sampled_tokens"] > steps[0]["sampled_tokens"] > 0
-    if settings.get("scheme") == "prefix":
-        assert all(r["cut"] >= (1 if settings.get("cut") == "nonzero" else 0) for r in steps)
+    credit = settings["credit"]
+    if credit.scheme == "prefix":
+        assert all(r["cut"] >= (1 if credit.cut == "nonzero" else 0) for r in steps)
+    # config.json keeps the credit's settings flat, as before they were nested.
     saved = json.loads((out / "config.json").read_text())
-    assert all(saved[k] == v for k, v in settings.items())
+    want = {k: v for k, v in settings.items() if k != "credit"}
+    want |= {k: v for k, v in asdict(credit).items() if k != "scheme"}
+    assert all(saved.get(k, getattr(CreditConfig(), k, None)) == v for k, v in want.items())
 
 
 def test_resume_takes_the_same_next_step(tmp_path):
@@ -88,7 +101,12 @@ def test_resume_takes_the_same_next_step(tmp_path):
     assert all(r["blocks"] and r["problem_id"] for r in kept)
     with pytest.raises(RunStateError, match=r"other settings \(alpha: 1\.0 -> 0\.5\)"):
         train(
-            TrainConfig(steps=3, out=tmp_path / "stopped", resume=True, **{**common, "alpha": 0.5})
+            TrainConfig(
+                steps=3,
+                out=tmp_path / "stopped",
+                resume=True,
+                **{**common, "credit": CreditConfig(alpha=0.5)},
+            )
         )
 
 
@@ -177,10 +195,16 @@ def test_bad_settings_and_a_missing_checkpoint(tmp_path, capsys):
         (["--model.dtype", "float16"], "--model.dtype must be float32 or bfloat16"),
         (["--agent.temperature", "-1"], "--agent.temperature must be a finite number >= 0"),
         (["--preset", "nope"], "--preset must be one of"),
-        (["--algorithm", "grpo", "--scheme", "prefix"], "--scheme prefix is MRT's"),
-        (["--cut", "nonzero"], "--cut chooses where --scheme prefix"),
-        (["--length-penalty", "0.01"], "--length-penalty is the GRPO baseline's"),
-        (["--algorithm", "grpo", "--length-penalty", "-1"], "--length-penalty must be"),
+        (["--algorithm", "grpo", "--credit.scheme", "prefix"], "--credit.scheme prefix is MRT's"),
+        (["--credit.cut", "nonzero"], "--credit.cut chooses where --credit.scheme prefix"),
+        (
+            ["--credit.length-penalty", "0.01"],
+            "--credit.length-penalty is GRPO's length-penalty reward",
+        ),
+        (
+            ["--algorithm", "grpo", "--credit.length-penalty", "-1"],
+            "--credit.length-penalty must be",
+        ),
         (["--weight-decay", "-0.1"], "--weight-decay must be"),
         (["--seed", "-1"], "--seed must be an integer from 0 to 2**32 - 1, got -1"),
         (["--seed", str(2**32)], f"--seed must be an integer from 0 to 2**32 - 1, got {2**32}"),
@@ -221,3 +245,24 @@ def test_a_device_not_here_is_one_line_naming_those_that_are(device, tmp_path, c
     err = capsys.readouterr().err.strip()
     assert err.startswith(f"mrt-bench: error: device {device!r} is not ")
     assert len(err.splitlines()) == 1 and "devices here: cpu" in err
+
+
+def test_help_shows_the_groups_and_the_old_flat_flags_still_work(capsys):
+    from mrt_env.cli import parse_command
+    from mrt_env.training.config import PRESETS, RENAMED_FLAGS
+
+    argv = ["--alpha", "0.5", "--baseline=termination", "--prover.k", "4"]
+    config = parse_command(TrainConfig, "mrt-train", argv, renamed=RENAMED_FLAGS)
+    assert config.credit == CreditConfig(alpha=0.5, baseline="termination")
+    assert config.prover.k == 4
+    err = capsys.readouterr().err.splitlines()
+    assert err == [
+        "mrt-train: warning: --alpha is deprecated, use --credit.alpha",
+        "mrt-train: warning: --baseline is deprecated, use --credit.baseline",
+    ]
+    with pytest.raises(SystemExit):
+        parse_command(TrainConfig, "mrt-train", ["--help"], presets=PRESETS)
+    out = capsys.readouterr().out
+    assert "credit options" in out and "--credit.scheme" in out and "prover options" in out
+    assert "deepscaler-mrt:" in out  # the presets, listed once by the parser
+    assert "--alpha " not in out.replace("--credit.alpha", "")

@@ -5,8 +5,8 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
+from mrt_env.training.loop import star_selection  # noqa: E402
 from mrt_env.training.rollouts import RolloutBatch  # noqa: E402
-from mrt_env.training.train import star_selection  # noqa: E402
 from mrt_env.types import EpisodeRecord  # noqa: E402
 
 

@@ -13,7 +13,8 @@ verl keeps a reward manager's ``reward_extra_info``), each a JSON string:
 importlib``, ``.module.path`` this file, ``.name=MRTRewardManager``) scores the outcome as
 verl's naive manager does (R at the response's last token), cuts the response into
 episodes, and asks μ for J at every boundary in one batched prover call. Its settings are
-an ``mrt`` section of the run's config (:class:`VerlMRTConfig`: ``+mrt.prover_model=...``).
+an ``mrt`` section of the run's config (:class:`VerlMRTConfig`: ``+mrt.model.name=...``,
+``+mrt.credit.alpha=...``).
 
 :func:`mrt_advantage` is registered with verl's ``register_adv_est`` as ``mrt``
 (``algorithm.adv_estimator=mrt``). It reads R from the token-level rewards and the fields
@@ -37,15 +38,17 @@ from __future__ import annotations
 import json
 import logging
 import sys
+from collections.abc import Mapping
 from contextvars import ContextVar
-from dataclasses import asdict, dataclass
-from typing import Any, Literal
+from dataclasses import asdict, dataclass, field
+from typing import Any
 
 from mrt_env.config import Config
-from mrt_env.episodes import RULES, EpisodeConfig, episode_boundaries, prefix_ends
+from mrt_env.episodes import EpisodeConfig, episode_boundaries, prefix_ends
 from mrt_env.errors import BackendError, ConfigError, DataFormatError
 from mrt_env.extras import require
-from mrt_env.prover import FinishedText, score_finished
+from mrt_env.lm.loading import ModelConfig
+from mrt_env.prover import FinishedText, ProverConfig, score_finished
 from mrt_env.training.credit import CreditConfig, block_starts_in_tokens, credit_by_episodes
 from mrt_env.types import Problem
 
@@ -70,47 +73,68 @@ CREDIT_KEY = "mrt_credit"
 
 @dataclass(frozen=True)
 class VerlMRTConfig(Config):
-    """The ``mrt`` section of a verl run's config (``+mrt.<field>=...`` on verl's command
-    line): who μ is, how responses are cut into episodes, and the credit."""
+    """The ``mrt`` section of a verl run's config (``+mrt.<group>.<field>=...`` on verl's
+    command line): μ's model and settings, how responses are cut into episodes, and the
+    credit, each the value object the package's commands use.
 
-    prover_model: str | None = None
-    """μ: a local folder or hub id loaded in each reward worker (the frozen base policy),
-    or None with scheme outcome."""
-    prover_kind: Literal["forced", "likelihood"] = "forced"
-    """forced-answer sampling (the paper's) or the gold answer's likelihood."""
-    prover_device: str = "cuda"
-    """Where the reward workers run μ."""
-    prover_dtype: Literal["bfloat16", "float32"] = "bfloat16"
-    """μ's weights."""
-    episodes: str = "markers"
-    """The episode rule (markers, backtrack, lines, tokens)."""
-    scheme: Literal["outcome", "block", "prefix"] = "block"
-    """The credit scheme (see :class:`~mrt_env.training.credit.CreditConfig`)."""
-    alpha: float = 1.0
-    """block: weight α of an episode's progress."""
-    baseline: Literal["group", "termination"] = "group"
-    """block and prefix: the group's mean, or the authors' A = R − J_j."""
+    >>> VerlMRTConfig.from_dict({"credit": {"scheme": "outcome"}}).credit.uses_j
+    False
+    """
+
+    model: ModelConfig | None = None
+    """μ's model, loaded in each reward worker (the frozen base policy): ``+mrt.model.name=``
+    a local folder or hub id, and ``.device``, ``.dtype``; None with credit scheme outcome."""
+    prover: ProverConfig = field(default_factory=lambda: ProverConfig(kind="forced"))
+    """μ's settings (``+mrt.prover.kind=forced`` or likelihood, ``.k``, ...)."""
+    episodes: EpisodeConfig = field(default_factory=EpisodeConfig)
+    """How a response is cut into episodes (``+mrt.episodes.rule=markers``, ...)."""
+    credit: CreditConfig = field(default_factory=CreditConfig)
+    """The credit the ``mrt`` estimator applies (``+mrt.credit.scheme=block``, ``.alpha``,
+    ``.baseline``)."""
 
     def validate(self) -> None:
-        if self.episodes not in RULES:
+        if self.credit.uses_j and self.model is None:
             raise ConfigError(
-                f"mrt.episodes must be one of {', '.join(RULES)}, got {self.episodes!r}"
+                f"mrt.credit.scheme {self.credit.scheme!r} reads μ's J: set "
+                "+mrt.model.name=<folder or id>"
             )
-        credit = self.credit  # checks the scheme's settings
-        if credit.uses_j and not self.prover_model:
-            raise ConfigError(
-                f"mrt.scheme {self.scheme!r} reads μ's J: set +mrt.prover_model=<folder or id>"
-            )
-
-    @property
-    def credit(self) -> CreditConfig:
-        return CreditConfig(scheme=self.scheme, alpha=self.alpha, baseline=self.baseline)
 
     @classmethod
     def from_run_config(cls, config: Any) -> VerlMRTConfig:
-        """The settings from a verl run config's ``mrt`` section (defaults where absent)."""
+        """The settings from a verl run config's ``mrt`` section (defaults where absent).
+        The flat keys of an earlier version (``prover_model``, ``scheme``, ...) still work,
+        with a warning naming the key that replaced each."""
         section = config.get("mrt") if hasattr(config, "get") else None
-        return cls(**dict(section or {}))
+        values = _plain(section or {})
+        for old, new in RENAMED_KEYS.items():
+            if old in values and (old != "episodes" or isinstance(values[old], str)):
+                logger.warning("mrt.%s is deprecated: use +mrt.%s", old, new)
+                group, name = new.split(".")
+                values.setdefault(group, {})[name] = values.pop(old)
+        if isinstance(values.get("model"), Mapping):  # no default to read its class from
+            values["model"] = ModelConfig(**values["model"])
+        return cls.from_dict(values, where="mrt.")
+
+
+RENAMED_KEYS: dict[str, str] = {
+    "prover_model": "model.name",
+    "prover_device": "model.device",
+    "prover_dtype": "model.dtype",
+    "prover_kind": "prover.kind",
+    "episodes": "episodes.rule",
+    "scheme": "credit.scheme",
+    "alpha": "credit.alpha",
+    "baseline": "credit.baseline",
+}
+"""Keys of the ``mrt`` section an earlier version took -> the key now."""
+
+
+def _plain(section: Any) -> dict[str, Any]:
+    """A config section (an OmegaConf node or a dict) as plain nested dicts."""
+    to_container = getattr(sys.modules.get("omegaconf"), "OmegaConf", None)
+    if to_container is not None and not isinstance(section, dict):
+        section = to_container.to_container(section, resolve=True)
+    return {k: dict(v) if isinstance(v, Mapping) else v for k, v in dict(section).items()}
 
 
 def outcome_score(
@@ -118,7 +142,7 @@ def outcome_score(
 ) -> float:
     """A verl ``compute_score``: 1.0 if the response's answer grades correct against the
     ground truth (:func:`mrt_env.grading.grade`), else 0.0 (``custom_reward_function.path=
-    pkg://mrt_env.training.verl``, ``.name=outcome_score``)."""
+    pkg://mrt_env.integrations.verl``, ``.name=outcome_score``)."""
     from mrt_env.grading import grade
 
     return 1.0 if grade(solution_str, str(ground_truth)).correct else 0.0
@@ -180,7 +204,7 @@ def mrt_advantage(
         have = sorted(non_tensor_batch or {})
         raise ConfigError(
             f"the 'mrt' estimator needs the per-sample fields {J_KEY}, {FIRST_TOKENS_KEY} and "
-            f"{CREDIT_KEY} (MRTRewardManager writes them; call mrt_env.training.verl.enable() "
+            f"{CREDIT_KEY} (MRTRewardManager writes them; call mrt_env.integrations.verl.enable() "
             f"where advantages are computed); the batch has {have}"
         )
     if index is None:
@@ -330,17 +354,14 @@ if NaiveRewardManager is not None:
         def __init__(self, config: Any, tokenizer: Any, compute_score: Any, **kwargs: Any):
             super().__init__(config, tokenizer, compute_score, **kwargs)
             self.settings = VerlMRTConfig.from_run_config(config)
-            self.rule = EpisodeConfig(self.settings.episodes)  # type: ignore[arg-type]
+            self.rule = self.settings.episodes
             self._prover: Any = None
 
         def prover(self) -> Any:
             if self._prover is None and self.settings.credit.uses_j:
                 from mrt_env.lm.loading import load_lm
-                from mrt_env.prover import make_prover
 
-                s = self.settings
-                lm = load_lm(s.prover_model, device=s.prover_device, dtype=s.prover_dtype)
-                self._prover = make_prover(lm, s.prover_kind)
+                self._prover = self.settings.prover.build(load_lm(self.settings.model))
             return self._prover
 
         async def run_single(self, data: Any) -> dict:

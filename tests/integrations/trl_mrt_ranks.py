@@ -14,7 +14,7 @@ from typing import Any
 
 from mrt_env.data.synthetic import SearchTask
 from mrt_env.lm.loading import DEFAULT_MODEL, load_lm, shipped_model_folder
-from mrt_env.prover import make_prover
+from mrt_env.prover import ProverConfig, make_prover
 from mrt_env.registration import ENV_IDS
 from mrt_env.training.credit import CreditConfig
 
@@ -30,7 +30,7 @@ def search_prover() -> Any:
     """μ as gym.make("MRT-Search-v0") builds it: the tiny model's likelihood prover."""
     search = ENV_IDS["MRT-Search-v0"]
     lm = load_lm(DEFAULT_MODEL, device="cpu", dtype="float32")
-    return make_prover(lm, search["prover_kind"], **search["prover_kwargs"])
+    return make_prover(lm, config=ProverConfig(**search["prover_config"]))
 
 
 def recording_trainer(
@@ -39,9 +39,9 @@ def recording_trainer(
     """The trainer (μ: ``prover``, default the search prover); every batch it scores is
     appended to ``batches``."""
     from transformers import AutoTokenizer
-    from trl import GRPOConfig
 
-    from mrt_env.training.trl import MRTGRPOTrainer, outcome_reward, problems_dataset
+    from mrt_env.integrations.trl import MRTGRPOTrainer, outcome_reward, problems_dataset
+    from mrt_env.integrations.trl.testing import cpu_grpo_config
 
     class Recorder(MRTGRPOTrainer):
         def _generate_and_score_completions(self, inputs):
@@ -62,21 +62,7 @@ def recording_trainer(
     return Recorder(
         model=folder,
         reward_funcs=[outcome_reward],
-        args=GRPOConfig(
-            output_dir=str(out / "run"),
-            per_device_train_batch_size=per_device,
-            num_generations=GROUP,
-            max_completion_length=40,
-            max_steps=steps,
-            use_cpu=True,
-            report_to="none",
-            gradient_checkpointing=False,
-            logging_steps=1,
-            save_strategy="no",
-            temperature=1.0,
-            learning_rate=1e-4,
-            seed=0,
-        ),
+        args=cpu_grpo_config(out / "run", batch=per_device, steps=steps, num_generations=GROUP),
         train_dataset=problems_dataset(problems),
         processing_class=AutoTokenizer.from_pretrained(folder),
         prover=prover if prover is not None else search_prover(),

@@ -18,13 +18,19 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
-sys.path.insert(0, str(Path(__file__).parent))
+sys.path.insert(0, str(Path(__file__).parents[1] / "training"))  # credit_by_hand
 from credit_by_hand import byte_level_tokenizer  # noqa: E402
 
 from mrt_env.episodes import episode_boundaries  # noqa: E402
-from mrt_env.training.credit import block_credit, token_advantages, token_blocks  # noqa: E402
+from mrt_env.training.config import TrainConfig  # noqa: E402
+from mrt_env.training.credit import (  # noqa: E402
+    CreditConfig,
+    block_credit,
+    token_advantages,
+    token_blocks,
+)
+from mrt_env.training.loop import advantages  # noqa: E402
 from mrt_env.training.rollouts import RolloutBatch  # noqa: E402
-from mrt_env.training.train import TrainConfig, advantages  # noqa: E402
 from mrt_env.types import EpisodeRecord  # noqa: E402
 
 GROUP = 3
@@ -40,11 +46,11 @@ TRACES = [
 ]
 SETTINGS = [
     {"algorithm": "grpo"},
-    {"algorithm": "grpo", "length_penalty": 0.01},
-    {"algorithm": "mrt", "scheme": "block", "baseline": "group", "alpha": 0.5},
-    {"algorithm": "mrt", "scheme": "block", "baseline": "termination", "alpha": 1.0},
-    {"algorithm": "mrt", "scheme": "prefix", "baseline": "termination"},
-    {"algorithm": "mrt", "scheme": "prefix", "baseline": "group"},
+    {"algorithm": "grpo", "credit": CreditConfig(scheme="outcome", length_penalty=0.01)},
+    {"algorithm": "mrt", "credit": CreditConfig(scheme="block", baseline="group", alpha=0.5)},
+    {"algorithm": "mrt", "credit": CreditConfig(scheme="block", baseline="termination")},
+    {"algorithm": "mrt", "credit": CreditConfig(scheme="prefix", baseline="termination")},
+    {"algorithm": "mrt", "credit": CreditConfig(scheme="prefix", baseline="group")},
 ]
 
 
@@ -193,7 +199,7 @@ def test_verl_estimator_credit_equals_mrt_train(tokenizer, settings):
     from verl import DataProto
     from verl.trainer.ppo.ray_trainer import compute_advantage
 
-    from mrt_env.training import verl as mrt_verl
+    from mrt_env.integrations import verl as mrt_verl
 
     rows = engine_inputs(tokenizer)
     width = max(len(r["ids"]) for r in rows)

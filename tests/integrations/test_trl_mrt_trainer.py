@@ -26,7 +26,7 @@ from mrt_env.training.credit import CreditConfig  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 RANKS_SCRIPT = Path(__file__).with_name("trl_mrt_ranks.py")
-sys.path.insert(0, str(RANKS_SCRIPT.parent))
+sys.path[:0] = [str(RANKS_SCRIPT.parent), str(ROOT / "tests" / "training")]  # credit_by_hand
 import trl_mrt_ranks as ranks  # noqa: E402
 from credit_by_hand import hand_block_credit, token_starts  # noqa: E402
 
@@ -121,7 +121,7 @@ def test_a_prover_that_fails_mid_run_gives_zero_credit_not_a_crash(tmp_path, one
 
 
 def test_mrt_trainer_refuses_bad_configuration():
-    from mrt_env.training.trl_trainer import MRTGRPOTrainer
+    from mrt_env.integrations.trl.trainer import MRTGRPOTrainer
 
     with pytest.raises(ConfigError, match="prover="):
         MRTGRPOTrainer(model="unused", credit=CreditConfig("block"))

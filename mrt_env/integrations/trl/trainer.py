@@ -1,14 +1,14 @@
 """MRT proper in TRL: ``MRTGRPOTrainer``, a ``GRPOTrainer`` whose advantages are per token.
 
 TRL's reward functions give one scalar per completion, so progress summed into a reward
-telescopes (see :func:`mrt_env.training.trl.make_progress_reward`). This subclass keeps
+telescopes (see :func:`mrt_env.integrations.trl.make_progress_reward`). This subclass keeps
 TRL's generation, reward functions, loss, vLLM and accelerate/DeepSpeed machinery, and
 replaces one thing: after the rewards are computed it
 
 1. cuts each completion into episodes with the package's episode rules (``episodes``);
 2. scores μ's J at every episode boundary of this process's completions in one batched
-   prover call (:class:`~mrt_env.training.trl.EpisodeScorer`: on GPU through the run's own
-   ``trl vllm-serve`` server with :class:`~mrt_env.training.trl.TRLServerLM`, on CPU
+   prover call (:class:`~mrt_env.integrations.trl.EpisodeScorer`: on GPU through the run's own
+   ``trl vllm-serve`` server with :class:`~mrt_env.integrations.trl.TRLServerLM`, on CPU
    through a transformers prover);
 3. gathers outcomes and J values from every process (a GRPO group may span processes), so
    each process credits its own rows against their whole group;
@@ -19,7 +19,7 @@ replaces one thing: after the rewards are computed it
 
     from trl import GRPOConfig
     from mrt_env.training.credit import CreditConfig
-    from mrt_env.training.trl import MRTGRPOTrainer, outcome_reward, problems_dataset
+    from mrt_env.integrations.trl import MRTGRPOTrainer, outcome_reward, problems_dataset
 
     trainer = MRTGRPOTrainer(
         model, reward_funcs=[outcome_reward], args=GRPOConfig(...),
@@ -30,7 +30,7 @@ replaces one thing: after the rewards are computed it
 Departures from ``mrt-train`` and from TRL, on purpose:
 
 * R, the outcome the credit starts from, is TRL's reward: the weighted sum of
-  ``reward_funcs`` (give it :func:`~mrt_env.training.trl.outcome_reward` for MRT's 0/1 R).
+  ``reward_funcs`` (give it :func:`~mrt_env.integrations.trl.outcome_reward` for MRT's 0/1 R).
 * A completion that no reward function scored (TRL's NaN), or that is empty (no episode),
   gets advantage 0 on every token and leaves its group's baselines; TRL does the same with
   the first kind. So do the completions of a batch μ could not score (a ``BackendError``:
@@ -73,9 +73,9 @@ from typing import Any
 from mrt_env.episodes import EpisodeConfig
 from mrt_env.errors import ArgumentTypeError, BackendError, ConfigError
 from mrt_env.extras import require
+from mrt_env.integrations.trl.rewards import EpisodeScorer
 from mrt_env.prover import MetaProver
 from mrt_env.training.credit import CreditConfig, block_starts_in_tokens, credit_by_episodes
-from mrt_env.training.trl import EpisodeScorer
 from mrt_env.training.vllm_sync import RELOAD_METHOD, WORKER_EXTENSION, sync_weights, write_handoff
 from mrt_env.types import Problem
 

@@ -28,12 +28,13 @@ ray = pytest.importorskip("ray")
 tq = pytest.importorskip("transfer_queue")
 np = pytest.importorskip("numpy")
 
-sys.path.insert(0, str(Path(__file__).parent))
+HERE = Path(__file__).parent
+sys.path[:0] = [str(HERE), str(HERE.parent / "training")]  # verl_example, credit_by_hand
 from credit_by_hand import hand_block_credit  # noqa: E402
 from verl_example import compose, example_overrides, with_changes  # noqa: E402
 
+from mrt_env.integrations import verl as mrt_verl  # noqa: E402
 from mrt_env.lm.loading import shipped_model_folder  # noqa: E402
-from mrt_env.training import verl as mrt_verl  # noqa: E402
 from mrt_env.training.credit import CreditConfig  # noqa: E402
 
 # (prompt, gold, responses): two groups of unequal size, right and wrong answers, one to
@@ -61,12 +62,12 @@ def config():
             "data.max_prompt_length": "32",
             "data.max_response_length": "32",
             "reward.num_workers": "1",
-            "mrt.prover_kind": "likelihood",
-            "mrt.episodes": "lines",
-            "mrt.baseline": "group",
-            "mrt.alpha": str(ALPHA),
-            "+mrt.prover_device": "cpu",
-            "+mrt.prover_dtype": "float32",
+            "mrt.prover.kind": "likelihood",
+            "mrt.episodes.rule": "lines",
+            "mrt.credit.baseline": "group",
+            "mrt.credit.alpha": str(ALPHA),
+            "+mrt.model.device": "cpu",
+            "+mrt.model.dtype": "float32",
         },
     )
     config = compose(overrides)

@@ -1,11 +1,11 @@
-"""TRL adapters: our rewards, problems and meta-prover inside TRL's ``GRPOTrainer``.
+"""TRL's reward side: our rewards, problems and meta-prover inside TRL's ``GRPOTrainer``.
 
 TRL's multi-GPU GRPO trainer (vLLM rollouts, DeepSpeed/FSDP, accelerate) takes reward
 *functions*; this module supplies them, plus the dataset they read and a backend that lets the
 meta-prover μ run on the trainer's own vLLM server::
 
     from trl import GRPOConfig, GRPOTrainer
-    from mrt_env.training.trl import make_progress_reward, outcome_reward, problems_dataset
+    from mrt_env.integrations.trl import make_progress_reward, outcome_reward, problems_dataset
 
     dataset = problems_dataset(load_problems("aime_1983_2023", path=...), conversational=True)
     progress = make_progress_reward(prover, alpha=1.0, include_outcome=False)
@@ -19,8 +19,8 @@ meta-prover μ run on the trainer's own vLLM server::
   under GRPO: the sum telescopes).
 * :func:`problems_dataset`: ``list[Problem]`` -> a ``datasets.Dataset`` with ``prompt``,
   ``answer``, ``problem_id`` and ``question`` columns.
-* :class:`~mrt_env.training.trl_trainer.MRTGRPOTrainer` (``from mrt_env.training.trl import
-  MRTGRPOTrainer`` imports trl only then): MRT proper, per-token credit inside
+* :class:`~mrt_env.integrations.trl.trainer.MRTGRPOTrainer` (``from mrt_env.integrations.trl
+  import MRTGRPOTrainer`` imports trl only then): MRT proper, per-token credit inside
   ``GRPOTrainer``; :class:`EpisodeScorer`, the J scoring it shares with the progress reward.
 * :class:`TRLServerLM`: a :class:`~mrt_env.lm.base.LanguageModel` over TRL's ``VLLMClient``
   (the ``trl vllm-serve`` server the trainer syncs its weights to, so μ is the current policy).
@@ -45,12 +45,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mrt_env.episodes import EpisodeConfig, episode_boundaries, prefix_ends
-from mrt_env.errors import (
-    ArgumentTypeError,
-    ConfigError,
-    DataFormatError,
-    UnknownAttribute,
-)
+from mrt_env.errors import ArgumentTypeError, ConfigError, DataFormatError
 from mrt_env.extras import require
 from mrt_env.grading import DEFAULT_TIMEOUT, grade_many
 from mrt_env.lm.trl_server import TRLServerLM
@@ -156,7 +151,7 @@ def _column(kwargs: Mapping[str, Any], name: str, n: int, *, required: bool) -> 
             raise DataFormatError(
                 f"the reward needs a {name!r} dataset column (TRL passes every column as a "
                 f"keyword); the dataset has {given}. Build it with "
-                "mrt_env.training.trl.problems_dataset(problems)"
+                "mrt_env.integrations.trl.problems_dataset(problems)"
             )
         return None
     values = list(kwargs[name])
@@ -302,7 +297,7 @@ class ProgressRewardConfig:
 class EpisodeScorer:
     """μ's J at the episode boundaries of TRL completions, for a whole batch in **one**
     ``prover.estimate_batch`` call (used by :class:`ProgressReward` and by
-    :class:`~mrt_env.training.trl_trainer.MRTGRPOTrainer`).
+    :class:`~mrt_env.integrations.trl.trainer.MRTGRPOTrainer`).
 
     Args:
         prover: any :class:`~mrt_env.prover.MetaProver`; None to find the episodes only
@@ -476,15 +471,6 @@ class ProgressReward:
             if cfg.every_prefix:
                 log_metric(f"{cfg.name}/episodes", sum(episodes) / len(episodes))
         return rewards
-
-
-def __getattr__(name: str) -> Any:
-    # The trainer subclasses TRL's GRPOTrainer, so it imports trl: only when asked for.
-    if name == "MRTGRPOTrainer":
-        from mrt_env.training.trl_trainer import MRTGRPOTrainer
-
-        return MRTGRPOTrainer
-    raise UnknownAttribute(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _problem_lookup(

@@ -14,9 +14,7 @@ import pytest
 
 from mrt_env.data.synthetic import SearchTask
 from mrt_env.episodes import EpisodeConfig, prefixes, split_episodes
-from mrt_env.lm import Sampling
-from mrt_env.prover import OracleProver, ProverEstimate, make_prover
-from mrt_env.training.trl import (
+from mrt_env.integrations.trl import (
     DEEPSCALER_TEMPLATE,
     PLAIN_TEMPLATE,
     ProgressRewardConfig,
@@ -26,6 +24,8 @@ from mrt_env.training.trl import (
     outcome_reward,
     problems_dataset,
 )
+from mrt_env.lm import Sampling
+from mrt_env.prover import OracleProver, ProverConfig, ProverEstimate, make_prover
 
 # Three episodes under the paper's marker rule: a marker opens an episode only 3 paragraphs on.
 THREE_EPISODES = (
@@ -63,7 +63,7 @@ EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "trl_grpo_mrt.py"
 
 def test_module_imports_no_heavy_dependency():
     code = (
-        "import sys, mrt_env.training.trl; "
+        "import sys, mrt_env.integrations.trl; "
         "print(sorted(m for m in ('trl', 'torch', 'transformers', 'datasets') if m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
@@ -89,7 +89,7 @@ def test_outcome_reward_right_wrong_no_answer_and_name():
 
 def test_outcome_reward_unusable_gold_is_not_scored_and_warns(caplog):
     golds = ["5", None, "", "   ", 3.5, 5]
-    with caplog.at_level(logging.WARNING, logger="mrt_env.training.trl"):
+    with caplog.at_level(logging.WARNING, logger="mrt_env.integrations.trl.rewards"):
         rewards = outcome_reward(["p"] * 6, ["\\boxed{5}"] * 6, answer=golds)
     # None: TRL reads it as NaN and leaves the row out; an int gold is its decimal string.
     assert rewards == [1.0, None, None, None, None, 1.0]
@@ -442,8 +442,7 @@ def test_grpo_trainer_two_steps_on_the_tiny_model_logs_both_rewards(tmp_path, on
     problems = SearchTask(seed=2000).problems(8)  # a training seed, not the held-out seed 0
     prover = make_prover(
         load_lm(DEFAULT_MODEL, device="cpu", dtype="float32"),
-        search["prover_kind"],
-        **search["prover_kwargs"],
+        config=ProverConfig(**search["prover_config"]),
     )
     progress = make_progress_reward(prover, include_outcome=False, problems=problems)
     folder = shipped_model_folder()
@@ -491,20 +490,20 @@ def test_example_help_lists_the_authors_defaults():
     assert out.returncode == 0, out.stderr[-2000:]
     for text in ("--cpu-smoke", "DeepScaleR-1.5B-Preview", "1e-06", "accelerate launch"):
         assert text in out.stdout
-    assert "--trainer {grpo,mrt}" in out.stdout and "--scheme {block,outcome}" in out.stdout
+    assert "--trainer {grpo,mrt}" in out.stdout and "--credit.scheme" in out.stdout
 
 
 def test_example_refuses_credit_flags_without_the_mrt_trainer_in_one_line():
     out = subprocess.run(
-        [sys.executable, str(EXAMPLE), "--cpu-smoke", "--baseline", "termination"],
+        [sys.executable, str(EXAMPLE), "--cpu-smoke", "--credit.baseline", "termination"],
         capture_output=True,
         text=True,
         timeout=120,
     )
     assert out.returncode == 2
     assert out.stderr.strip() == (
-        "trl_grpo_mrt.py: error: --scheme and --baseline choose MRTGRPOTrainer's credit: "
-        "add --trainer mrt"
+        "trl_grpo_mrt.py: error: --credit.scheme and --credit.baseline choose MRTGRPOTrainer's "
+        "credit: add --trainer mrt"
     )
 
 

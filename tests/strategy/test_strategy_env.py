@@ -1,7 +1,8 @@
-"""StrategyEnv: the meta-level decision (continue / answer) for stable-baselines3.
+"""The strategy env: the meta-level decision (continue / answer) for stable-baselines3.
 
 Replay dynamics are checked against hand-computed regrets on hand-built tables; the
-tabulated and live modes against the shipped tiny model (real LM, no stand-in)."""
+tabulated and live modes against the shipped tiny model (real LM, no stand-in); the
+registered ids build the mode their arguments ask for."""
 
 from __future__ import annotations
 
@@ -15,16 +16,19 @@ from gymnasium.utils.env_checker import check_env
 
 import mrt_env  # noqa: F401  (registers the ids)
 from mrt_env.data.synthetic import get_task, training_problems
-from mrt_env.envs.strategy_env import (
+from mrt_env.metrics import anytime_regret
+from mrt_env.strategy import (
     ANSWER,
     CONTINUE,
     TABLE_FORMAT,
+    LiveStrategyEnv,
     StrategyEnv,
     StrategyTable,
+    TabulatedStrategyEnv,
     anytime_return_bound,
+    make_strategy_env,
     tabulate,
 )
-from mrt_env.metrics import anytime_regret
 from mrt_env.types import EpisodeRecord
 
 H = 4
@@ -76,7 +80,7 @@ def play_actions(env, trace, actions):
 
 
 def test_thinking_to_the_end_returns_minus_the_anytime_regret():
-    env = StrategyEnv(table=hand_table())
+    env = TabulatedStrategyEnv(hand_table())
     rewards, infos, done = play_actions(env, 0, [CONTINUE] * 3)
     # Blocks 1, 2 cost 1 − J: 0.8, 0.5; block 3 ends right: 0 for the rest.
     assert rewards == pytest.approx([-0.8, -0.5, 0.0])
@@ -90,7 +94,7 @@ def test_thinking_to_the_end_returns_minus_the_anytime_regret():
 
 
 def test_answering_holds_the_forced_answers_outcome_to_the_budget():
-    env = StrategyEnv(table=hand_table())
+    env = TabulatedStrategyEnv(hand_table())
     # Answer at c_1 (forced answer "b", right): 0.8 for block 1, then 0 for blocks 2..4.
     rewards, infos, done = play_actions(env, 0, [CONTINUE, ANSWER])
     assert rewards == pytest.approx([-0.8, 0.0]) and done
@@ -108,7 +112,7 @@ def test_answering_holds_the_forced_answers_outcome_to_the_budget():
 
 
 def test_observation_features():
-    env = StrategyEnv(table=hand_table())
+    env = TabulatedStrategyEnv(hand_table())
     obs, info = env.reset(options={"trace": 1})
     np.testing.assert_allclose(obs, [0.0, 0.0, 0.3, 0.0, 0.0], atol=1e-6)
     obs, *_ = env.step(CONTINUE)
@@ -116,7 +120,7 @@ def test_observation_features():
     # t = 2 of H = 4, 10 of 100 tokens, J 0.2, trend 0, "x" agreed at c_1 and c_2.
     np.testing.assert_allclose(obs, [0.5, 0.1, 0.2, 0.0, 0.5], atol=1e-6)
     assert info["agreement"] == 2 and info["answer"] == "x"
-    deployable = StrategyEnv(table=hand_table(), features="deployable")
+    deployable = TabulatedStrategyEnv(hand_table(), features="deployable")
     assert deployable.observation_space.shape == (3,)
     obs, _ = deployable.reset(options={"trace": 0})
     obs, *_ = deployable.step(CONTINUE)
@@ -132,7 +136,7 @@ def test_both_env_checkers_pass_on_the_table():
 
 
 def test_bad_input_gets_clear_errors(tmp_path):
-    env = StrategyEnv(table=hand_table())
+    env = TabulatedStrategyEnv(hand_table())
     with pytest.raises(RuntimeError, match="before reset"):
         env.step(CONTINUE)
     env.reset(options={"trace": 0})
@@ -141,9 +145,9 @@ def test_bad_input_gets_clear_errors(tmp_path):
     with pytest.raises(ValueError, match=r"options\['trace'\]"):
         env.reset(options={"trace": 5})
     with pytest.raises(ValueError, match="features"):
-        StrategyEnv(table=hand_table(), features="some")
+        TabulatedStrategyEnv(hand_table(), features="some")
     with pytest.raises(TypeError, match="replays its table"):
-        StrategyEnv(table=hand_table(), max_blocks=3)
+        make_strategy_env(table=hand_table(), max_blocks=3)
     with pytest.raises(ValueError, match="forced_answers must have k = 2"):
         EpisodeRecord("p", ("x", "y"), (0.1, 0.2, 0.3), (0, 1, 2), False, forced_answers=("a",))
     with pytest.raises(ValueError, match="longer than the horizon"):
@@ -162,6 +166,14 @@ def test_bad_input_gets_clear_errors(tmp_path):
         StrategyTable.load(bad)
 
 
+def test_both_modes_are_one_interface():
+    # A policy is trained and evaluated on either mode through the same StrategyEnv.
+    assert issubclass(LiveStrategyEnv, StrategyEnv)
+    assert issubclass(TabulatedStrategyEnv, StrategyEnv)
+    with pytest.raises(TypeError):
+        StrategyEnv()  # the interface alone has no blocks to play
+
+
 def test_table_round_trips_through_json_and_gzip(tmp_path):
     table = hand_table()
     assert StrategyTable.load(table.save(tmp_path / "t.json")) == table
@@ -169,7 +181,7 @@ def test_table_round_trips_through_json_and_gzip(tmp_path):
     with gzip.open(path, "rt") as f:
         assert json.load(f)["format"] == TABLE_FORMAT == "mrt-strategy-table/2"
     env = gym.make("MRT-Strategy-Search-v0", table=str(path))
-    assert env.unwrapped.table == table
+    assert isinstance(env.unwrapped, TabulatedStrategyEnv) and env.unwrapped.table == table
 
 
 # -- the tiny model (real LM) ---------------------------------------------------------------
@@ -213,7 +225,7 @@ LIVE_IDS = [("MRT-Strategy-Search-v0", 10), ("MRT-Strategy-Arithmetic-v0", 8)]
 @pytest.mark.parametrize(("env_id", "horizon"), LIVE_IDS)
 def test_live_mode_runs_the_model_and_returns_minus_the_anytime_regret(env_id, horizon):
     env = gym.make(env_id)
-    assert env.unwrapped.horizon == horizon
+    assert isinstance(env.unwrapped, LiveStrategyEnv) and env.unwrapped.horizon == horizon
     check_env(env.unwrapped, skip_render_check=True)
     _, info = env.reset(seed=5)
     js, total, done = [info["success_prob"]], 0.0, False
@@ -234,7 +246,7 @@ def test_ppo_on_the_table_beats_random_meta_actions(search_tables):
     train, held_out = search_tables
     model = PPO(
         "MlpPolicy",
-        StrategyEnv(table=train),
+        TabulatedStrategyEnv(train),
         n_steps=256,
         batch_size=64,
         learning_rate=1e-3,
@@ -244,7 +256,7 @@ def test_ppo_on_the_table_beats_random_meta_actions(search_tables):
     model.learn(total_timesteps=6000)
 
     def mean_return(policy):
-        env, returns = StrategyEnv(table=held_out), []
+        env, returns = TabulatedStrategyEnv(held_out), []
         rng = np.random.default_rng(0)
         for i in range(len(held_out.traces)):
             obs, _ = env.reset(options={"trace": i})

@@ -17,11 +17,12 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("verl")
 np = pytest.importorskip("numpy")
 
-sys.path.insert(0, str(Path(__file__).parent))
+HERE = Path(__file__).parent
+sys.path[:0] = [str(HERE), str(HERE.parent / "training")]  # verl_example, credit_by_hand
 from credit_by_hand import hand_block_credit  # noqa: E402
 
 from mrt_env.errors import ConfigError  # noqa: E402
-from mrt_env.training import verl as mrt_verl  # noqa: E402
+from mrt_env.integrations import verl as mrt_verl  # noqa: E402
 from mrt_env.training.credit import CreditConfig  # noqa: E402
 
 
@@ -123,11 +124,9 @@ def test_reward_manager_adds_j_at_every_episode_boundary():
     config = OmegaConf.create(
         {
             "mrt": {
-                "prover_model": DEFAULT_MODEL,
-                "prover_kind": "likelihood",
-                "prover_device": "cpu",
-                "prover_dtype": "float32",
-                "episodes": "lines",
+                "model": {"name": DEFAULT_MODEL, "device": "cpu", "dtype": "float32"},
+                "prover": {"kind": "likelihood"},
+                "episodes": {"rule": "lines"},
             }
         }
     )
@@ -165,9 +164,38 @@ def test_reward_manager_adds_j_at_every_episode_boundary():
 
 
 def test_settings_refuse_a_credit_without_a_prover():
-    with pytest.raises(ConfigError, match="prover_model"):
-        mrt_verl.VerlMRTConfig(scheme="block")
-    assert mrt_verl.VerlMRTConfig(scheme="outcome").credit == CreditConfig("outcome")
+    with pytest.raises(ConfigError, match=r"\+mrt\.model\.name"):
+        mrt_verl.VerlMRTConfig(credit=CreditConfig("block"))
+    outcome = CreditConfig("outcome")
+    assert mrt_verl.VerlMRTConfig(credit=outcome).credit == outcome
+
+
+def test_settings_nest_and_the_old_flat_keys_still_work_with_a_warning(caplog):
+    from omegaconf import OmegaConf
+
+    nested = {
+        "model": {"name": "m", "device": "cpu"},
+        "prover": {"kind": "likelihood"},
+        "episodes": {"rule": "lines"},
+        "credit": {"scheme": "block", "alpha": 0.5, "baseline": "termination"},
+    }
+    flat = {
+        "prover_model": "m",
+        "prover_device": "cpu",
+        "prover_kind": "likelihood",
+        "episodes": "lines",
+        "scheme": "block",
+        "alpha": 0.5,
+        "baseline": "termination",
+    }
+    new = mrt_verl.VerlMRTConfig.from_run_config(OmegaConf.create({"mrt": nested}))
+    assert not caplog.records
+    old = mrt_verl.VerlMRTConfig.from_run_config(OmegaConf.create({"mrt": flat}))
+    assert old == new and new.model.name == "m" and new.episodes.rule == "lines"
+    said = " ".join(r.getMessage() for r in caplog.records)
+    assert "mrt.alpha is deprecated: use +mrt.credit.alpha" in said
+    with pytest.raises(ConfigError, match=r"unknown setting mrt\.credit\.alfa"):
+        mrt_verl.VerlMRTConfig.from_run_config({"mrt": {"credit": {"alfa": 1}}})
 
 
 def test_the_example_script_composes_with_verls_own_config():
