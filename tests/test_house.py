@@ -136,3 +136,26 @@ def test_nothing_refers_outside_the_repository():
 def test_readme_is_an_entry_point():
     lines = (ROOT / "README.md").read_text(encoding="utf-8").splitlines()
     assert len(lines) <= 300, f"README has {len(lines)} lines; the rest belongs in docs/"
+
+
+SETTINGS_SUFFIXES = ("Settings", "Rules", "Rule", "Options", "Params", "Command")
+"""Suffixes settings classes once had: a settings class ends in Config."""
+CONFIG_BASES = {"Config", "CommandConfig", "StreamConfig"}
+
+
+def test_every_settings_class_is_a_config_on_the_one_base():
+    """One suffix, one base class: every ``*Config`` derives from ``mrt_env.config.Config``
+    (directly or through a config), and no class carries another settings suffix."""
+    wrong = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if not isinstance(node, ast.ClassDef):
+                continue
+            where = f"{path.relative_to(PACKAGE)}: {node.name}"
+            bases = {b.id for b in node.bases if isinstance(b, ast.Name)}
+            if node.name.endswith("Config") and node.name != "Config":
+                if not bases & CONFIG_BASES:
+                    wrong.append(f"{where} is not on the Config base")
+            elif node.name.endswith(SETTINGS_SUFFIXES):
+                wrong.append(f"{where}: a settings class ends in Config")
+    assert not wrong, wrong

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from mrt_env.agents import STRATEGIES, Agent, BlockSamplingConfig, LMAgent, as_agent
+from mrt_env.config import Config
 from mrt_env.data.files import lone_surrogate
 from mrt_env.errors import ConfigError, MrtError
 from mrt_env.prover import PAPER_FORCING_TEXT
@@ -144,7 +145,7 @@ def _import_target(target: str, cwd: str) -> Any:
 
 
 @dataclass(frozen=True)
-class AgentConfig:
+class AgentConfig(Config):
     """How LM agents write blocks on one env, and the shipped strategies' settings there."""
 
     stop: tuple[str, ...]

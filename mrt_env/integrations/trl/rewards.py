@@ -44,6 +44,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from mrt_env.config import Config
 from mrt_env.episodes import EpisodeConfig, episode_boundaries, prefix_ends
 from mrt_env.errors import ArgumentTypeError, ConfigError, DataFormatError
 from mrt_env.extras import require
@@ -260,7 +261,7 @@ def outcome_reward(
 
 
 @dataclass(frozen=True)
-class ProgressRewardConfig:
+class ProgressRewardConfig(Config):
     """Settings of :class:`ProgressReward` (see :func:`make_progress_reward`)."""
 
     alpha: float = 1.0
@@ -278,7 +279,7 @@ class ProgressRewardConfig:
     name: str = "progress_reward"
     """``__name__`` of the reward function: TRL logs ``rewards/<name>/mean``."""
 
-    def __post_init__(self) -> None:
+    def validate(self) -> None:
         if isinstance(self.alpha, bool) or not isinstance(self.alpha, int | float):
             raise ArgumentTypeError(f"alpha must be a number, got {type(self.alpha).__name__}")
         if not math.isfinite(self.alpha):
