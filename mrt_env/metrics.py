@@ -53,7 +53,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import ArrayLike
 
-from mrt_env.errors import ArgumentTypeError, ConfigError
+from mrt_env.errors import ArgumentTypeError, ConfigError, DataFormatError
 
 __all__ = [
     "EpisodeRegret",
@@ -372,7 +372,8 @@ def authors_token_regret(
     counts the prompt, the forcing text and μ's answers, not only the stream's own tokens.
     ``costs`` are normally increasing; when they are not (a short prefix whose answers
     ran long), the notebook's formula is followed literally: the points below C0 in their
-    order, then C0.
+    order, then C0. Where that formula would interpolate between two equal costs (it
+    divides by zero, and the notebook's area is not a number), a ``DataFormatError`` says so.
 
     Args:
         costs: ``[x_0, …, x_k]``, each ≥ 0 and finite.
@@ -404,6 +405,12 @@ def authors_token_regret(
             xs, ys = np.append(x, cutoff), np.append(y, y[-1])
         else:  # interpolated at the cutoff, after the last point below it
             i = int(below.sum()) - 1
+            if x[i + 1] == x[i]:  # only on unordered costs: the formula divides by zero
+                raise DataFormatError(
+                    f"costs {x[1:].tolist()} are not increasing, and at budget {cutoff:g} "
+                    "the authors' formula interpolates between two equal costs (it divides "
+                    "by zero there); order the prefixes by cost"
+                )
             y_c = y[i] + (cutoff - x[i]) / (x[i + 1] - x[i]) * (y[i + 1] - y[i])
             xs, ys = np.append(x[below], cutoff), np.append(y[: i + 1], y_c)
         out[n] = 1.0 - float(np.trapezoid(ys, xs)) / cutoff

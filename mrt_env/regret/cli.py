@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from mrt_env.cli import exit_status, parse_command
-from mrt_env.errors import ConfigError, ContextLengthExceeded, RunStateError
+from mrt_env.errors import ConfigError, ContextLengthExceeded, DataFormatError, RunStateError
 from mrt_env.prover import MetaProver
 from mrt_env.regret.analysis import analyse_trace, load_traces
 from mrt_env.regret.config import PRESETS, RegretConfig
@@ -129,7 +129,9 @@ def _run_locked(config: RegretConfig, traces: list[dict[str, Any]]) -> Path:
                         majority=config.maj,
                         extrapolation=config.extrapolate,
                     )
-                except ContextLengthExceeded as exc:  # this trace, not the run, is at fault
+                # This trace, not the run, is at fault: too long for the model, or costs the
+                # authors' token regret cannot measure.
+                except (ContextLengthExceeded, DataFormatError) as exc:
                     row = {"id": trace["id"], "problem_id": trace["problem_id"], "error": str(exc)}
                 row["trace_digest"] = trace["digest"]
                 append_row(f, row)

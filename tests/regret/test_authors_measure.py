@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from mrt_env.cli import parse_command
 from mrt_env.episodes import split_episodes
-from mrt_env.errors import ConfigError
+from mrt_env.errors import ConfigError, DataFormatError
 from mrt_env.lm.base import Completion
 from mrt_env.metrics import authors_token_regret
 from mrt_env.prover import ForcedAnswerProver, LikelihoodProver, default_prompt
@@ -88,6 +88,10 @@ def test_token_regret_rejects_bad_input():
         authors_token_regret([-1], [0.5], [10])
     with pytest.raises(ConfigError, match="> 0"):
         authors_token_regret([1], [0.5], [0])
+    # Unordered with a tie below the budget: the notebook divides by zero (an area of -inf
+    # or NaN); here one line says why.
+    with pytest.raises(DataFormatError, match=r"not increasing.*equal costs"):
+        authors_token_regret([300, 100, 100], [0.5, 0.2, 0.9], [200])
 
 
 class RecordingLM:
