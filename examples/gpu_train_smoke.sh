@@ -6,8 +6,9 @@
 #
 #   pip install torch==2.13.0 && pip install -e '.[hf,vllm]' && bash examples/gpu_train_smoke.sh
 set -euo pipefail
-# vLLM's V1 engine runs its model in another process unless told not to; weight sync needs
-# the model in this one (mrt_env.training.vllm_sync).
+# vLLM's V1 engine runs its model in another process unless told not to. Kept in this
+# one, new weights reach it as tensors; in another, through a file the worker extension
+# reloads (mrt_env.training.vllm_sync handles both): this only takes the faster path.
 export VLLM_ENABLE_V1_MULTIPROCESSING=0
 out="$(mktemp -d)/gpu-smoke"
 mrt-train --algorithm mrt --model.device cuda --model.dtype bfloat16 --model.backend vllm \
