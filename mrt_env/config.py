@@ -24,6 +24,7 @@ from __future__ import annotations
 import contextvars
 import dataclasses
 import re
+import typing
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
@@ -77,17 +78,28 @@ class Config:
             )
         built = {}
         for name, value in values.items():
-            default = _default(fields[name])  # a nested config's class is its default's
-            if isinstance(default, Config) and isinstance(value, Mapping):
-                value = type(default).from_dict(value, where=f"{where}{name}.")
+            nested = _nested_config(cls, fields[name]) if isinstance(value, Mapping) else None
+            if nested is not None:
+                value = nested.from_dict(value, where=f"{where}{name}.")
             built[name] = value
         return cls(**built)
 
 
-def _default(field: dataclasses.Field) -> Any:
+def _nested_config(cls: type, field: dataclasses.Field) -> type[Config] | None:
+    """The config class ``field`` holds: its default's, else the one its annotation names
+    (``ModelConfig | None``); None for a field that holds no config."""
     if field.default_factory is not dataclasses.MISSING:
-        return field.default_factory()
-    return None if field.default is dataclasses.MISSING else field.default
+        default = field.default_factory()
+    else:
+        default = None if field.default is dataclasses.MISSING else field.default
+    if isinstance(default, Config):
+        return type(default)
+    try:
+        kind = typing.get_type_hints(cls)[field.name]
+    except NameError:  # an annotation that does not resolve here names no config either
+        return None
+    found = [k for k in (kind, *typing.get_args(kind)) if isinstance(k, type)]
+    return next((k for k in found if issubclass(k, Config)), None)
 
 
 @contextmanager

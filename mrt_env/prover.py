@@ -391,9 +391,21 @@ class MetaProver(Protocol):
 
 
 class _CachedProver(SharedResource):
-    """The cache and the batching shared by both provers."""
+    """The cache, the batching and the settings shared by both provers: a prover's
+    :class:`ProverConfig` (``config=``, or its fields as keywords) resolved to its
+    :attr:`kind`."""
 
-    def __init__(self, lm: LanguageModel, cache_size: int):
+    kind: str
+    """The kind of μ the subclass computes (its config is resolved to it)."""
+
+    def __init__(
+        self,
+        lm: LanguageModel,
+        *,
+        cache_size: int = 100_000,
+        config: ProverConfig | None = None,
+        **settings: Any,
+    ):
         if cache_size < 0:
             raise ConfigError(f"cache_size must be >= 0, got {cache_size}")
         self.lm = lm
@@ -402,9 +414,10 @@ class _CachedProver(SharedResource):
         self._lock = threading.Lock()
         self.hits = 0
         self.misses = 0
+        self.config = _settings_of(self.kind, config, settings)
 
     def _settings(self) -> tuple:
-        raise NotImplementedError
+        return (self.kind, *asdict(self.config).values())
 
     def _compute(self, requests: list[ProverRequest]) -> list[ProverEstimate]:
         raise NotImplementedError
@@ -624,19 +637,7 @@ class ForcedAnswerProver(_CachedProver):
     of the other prefixes in the batch.
     """
 
-    def __init__(
-        self,
-        lm: LanguageModel,
-        *,
-        cache_size: int = 100_000,
-        config: ProverConfig | None = None,
-        **settings: Any,
-    ):
-        super().__init__(lm, cache_size)
-        self.config = _settings_of("forced", config, settings)
-
-    def _settings(self) -> tuple:
-        return ("forced", *asdict(self.config).values())
+    kind = "forced"
 
     def _compute(self, requests: list[ProverRequest]) -> list[ProverEstimate]:
         cfg = self.config
@@ -715,19 +716,7 @@ class LikelihoodProver(_CachedProver):
     J = 1.
     """
 
-    def __init__(
-        self,
-        lm: LanguageModel,
-        *,
-        cache_size: int = 100_000,
-        config: ProverConfig | None = None,
-        **settings: Any,
-    ):
-        super().__init__(lm, cache_size)
-        self.config = _settings_of("likelihood", config, settings)
-
-    def _settings(self) -> tuple:
-        return ("likelihood", *asdict(self.config).values())
+    kind = "likelihood"
 
     def _compute(self, requests: list[ProverRequest]) -> list[ProverEstimate]:
         cfg = self.config
@@ -788,7 +777,7 @@ def make_prover(
     if settings.get("forcing_text", "") is None:
         del settings["forcing_text"]
     cls = ForcedAnswerProver if kind == "forced" else LikelihoodProver
-    return cls(lm, config=replace(config, kind=kind) if config else None, **settings)
+    return cls(lm, config=config, **settings)
 
 
 class OracleProver(SharedResource):

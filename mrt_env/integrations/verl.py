@@ -110,9 +110,8 @@ class VerlMRTConfig(Config):
             if old in values and (old != "episodes" or isinstance(values[old], str)):
                 logger.warning("mrt.%s is deprecated: use +mrt.%s", old, new)
                 group, name = new.split(".")
-                values.setdefault(group, {})[name] = values.pop(old)
-        if isinstance(values.get("model"), Mapping):  # no default to read its class from
-            values["model"] = ModelConfig(**values["model"])
+                value = values.pop(old)
+                values.setdefault(group, {})[name] = value
         return cls.from_dict(values, where="mrt.")
 
 
