@@ -57,6 +57,7 @@ from mrt_env.prover import (
     MetaProver,
     ProverEstimate,
     carry,
+    forced_context,
     forcing_text_of,
     prover_request,
 )
@@ -319,7 +320,7 @@ class Stepper:
         generation); None for the others, or when forcing is off or there is no model.
 
         The model continues the thinking and the forcing text laid out as μ's requests are
-        (:func:`~mrt_env.prover.prover_request`): the answer at truncation sees the bytes μ
+        (:func:`~mrt_env.prover.forced_context`): the answer at truncation sees the bytes μ
         sees at the same prefix."""
         answers: list[str | None] = [None] * len(checks)
         needed = [i for i, c in enumerate(checks) if c.truncated and self.rules.force_answer]
@@ -327,12 +328,11 @@ class Stepper:
             return answers
         rules = self.rules
         contexts = [
-            prover_request(
-                streams[i].problem,
+            forced_context(
                 streams[i].prompt,
                 self.thinking(streams[i].text + checks[i].block),
-                forcing_text=rules.forcing_text,
-            ).context(rules.forcing_text)
+                rules.forcing_text,
+            )
             for i in needed
         ]
         greedy = Sampling(max_tokens=rules.forced_answer_tokens, temperature=0.0)
