@@ -43,6 +43,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -618,10 +619,46 @@ def _per_problem(scores: dict[str, Any], key: str | None) -> tuple[np.ndarray, n
     return np.array([c == "1" for c in kept["correct"]], float), np.array(kept["tokens"], float)
 
 
+STEPS_TOLERANCE = 0.2
+"""An arm whose optimizer steps are within this share of an equal-steps run's stands for
+itself at those steps (the experiment's rule: an equal-steps run only where the step
+counts differ by more than 20%)."""
+
+
+def _equal_steps(label: str) -> int | None:
+    """The steps of an equal-steps run's label (``mrt-n31`` -> 31), None for any other."""
+    found = re.search(r"-n(\d+)(?:-b\d+)?$", label)
+    return int(found[1]) if found else None
+
+
 def is_frontier(label: str) -> bool:
     """GRPO and the length-penalty sweep: the frontier of accuracy against tokens that
     a signal blind to progress reaches (equal-steps runs, ``-n<steps>``, are not on it)."""
-    return label == "grpo" or (label.startswith("grpo-lp") and "-n" not in label)
+    return _equal_steps(label) is None and (label == "grpo" or label.startswith("grpo-lp"))
+
+
+def at_equal_steps(
+    runs: dict[str, dict[str, dict[str, Any]]], steps: int
+) -> tuple[dict[str, dict[str, dict[str, Any]]], dict[str, str]]:
+    """Every trained arm as trained for about ``steps`` optimizer steps: its equal-steps
+    run (``-n<steps>``) where there is one, else its main run if that run's mean steps
+    are within ``STEPS_TOLERANCE`` of ``steps``; arms with neither are left out.
+
+    Keyed by the arm's main label (so the frontier is found as in the main comparison),
+    with a second dict naming the run each arm's scores came from."""
+    view: dict[str, dict[str, dict[str, Any]]] = {}
+    source: dict[str, str] = {}
+    for label, by_seed in runs.items():
+        if _equal_steps(label) == steps:
+            arm = label.replace(f"-n{steps}", "", 1)
+            view[arm], source[arm] = by_seed, label
+    for label, by_seed in runs.items():
+        trained = [s["train_steps"] for s in by_seed.values() if "train_steps" in s]
+        if label in view or _equal_steps(label) is not None or not trained:
+            continue
+        if abs(np.mean(trained) / steps - 1) <= STEPS_TOLERANCE:
+            view[label], source[label] = by_seed, label
+    return view, source
 
 
 def frontier_gaps(
@@ -638,7 +675,7 @@ def frontier_gaps(
     """
     frontier = [label for label in runs if is_frontier(label)]
     out = []
-    for label in (x for x in runs if x.startswith("mrt")):
+    for label in (x for x in runs if x.startswith("mrt") and _equal_steps(x) is None):
         seeds = sorted(set.intersection(*(set(runs[x]) for x in [*frontier, label])), key=int)
         data = {x: [_per_problem(runs[x][seed], key) for seed in seeds] for x in [*frontier, label]}
         if len(frontier) < 2 or not seeds or any(v is None for d in data.values() for v in d):
@@ -713,16 +750,24 @@ def frontier_report(exp: Experiment, runs: dict[str, dict[str, dict[str, Any]]])
         f"interval over seeds and problems ({exp.frontier_bootstrap} resamples). Where the "
         "sweep is not monotone, the line can pass below a run that spends fewer tokens: "
         "`above envelope` compares with the most accurate frontier run that spends at most "
-        "the method's tokens (n/a: none does).",
+        "the method's tokens (n/a: none does). `main, ≈n steps`: every arm as trained for "
+        "about n optimizer steps (its `-n<n>` run, or its main run where that took within "
+        f"{STEPS_TOLERANCE:.0%} of n steps), against the frontier those runs draw.",
         "",
     ]
+    # Equal steps separate what a credit adds from what extra optimizer steps add; on the
+    # main evaluation only, the primary measure.
+    comparisons = [(key, runs, {label: label for label in runs}, key or "main") for key in keys]
+    for steps in sorted({n for label in runs if (n := _equal_steps(label)) is not None}):
+        view, source = at_equal_steps(runs, steps)
+        comparisons.append((None, view, source, f"main, ≈{steps} steps"))
     rows = []
-    for key in keys:
-        for g in frontier_gaps(runs, key=key, resamples=exp.frontier_bootstrap):
+    for key, compared, source, name in comparisons:
+        for g in frontier_gaps(compared, key=key, resamples=exp.frontier_bootstrap):
             rows.append(
                 [
-                    g["method"],
-                    key or "main",
+                    source[g["method"]],
+                    name,
                     g["seeds"],
                     f"{g['tokens']:.1f}",
                     f"{g['accuracy']:.3f}",
@@ -756,43 +801,63 @@ def plot(env_id: str, runs: dict[str, dict[str, dict[str, Any]]], path: Path) ->
     """Left: accuracy against tokens per attempt, one point per method (mean ± std over
     seeds; with a length-penalty sweep, every seed as a dot and the frontier as a line).
     Right: the waste share of each method."""
-    fig = figure(figsize=(11, 4.2), layout="constrained")  # checks that matplotlib is there
+    fig = figure(figsize=(max(11, 5 + 0.5 * len(runs)), 4.2), layout="constrained")  # checks that matplotlib is there
     from matplotlib import colormaps
 
     acc, waste = fig.subplots(1, 2)
     colors = colormaps["tab10"].colors
     labels = list(runs)
     sweep = sum(map(is_frontier, labels)) > 1
+    # An equal-steps run (-n<steps>) takes its arm's colour, drawn hollow.
+    arms = [label for label in labels if _equal_steps(label) is None]
     for i, label in enumerate(labels):
         scores = list(runs[label].values())
         x = np.array([s["tokens"] for s in scores])
         y = np.array([s["accuracy"] for s in scores])
         w = np.array([s["waste_share"] for s in scores])
         spread = (lambda v: v.std(ddof=1)) if len(scores) > 1 else (lambda v: 0.0)
-        color = colors[i % 10]
+        steps = _equal_steps(label)
+        arm = label if steps is None else label.replace(f"-n{steps}", "", 1)
+        color = colors[arms.index(arm) % 10 if arm in arms else i % 10]
+        face = color if steps is None else "none"
         if sweep:
-            acc.scatter(x, y, s=10, alpha=0.5, color=color)
+            acc.scatter(x, y, s=10, alpha=0.5, color=color, marker="o" if steps is None else "s")
         acc.errorbar(
             x.mean(),
             y.mean(),
             xerr=spread(x),
             yerr=spread(y),
-            marker="o",
+            marker="o" if steps is None else "s",
+            mfc=face,
             capsize=3,
             color=color,
             label=f"{label} ({len(scores)})",
         )
-        waste.bar(i, w.mean(), yerr=spread(w), capsize=3, color=color)
-    if sweep:
+        waste.bar(
+            i,
+            w.mean(),
+            yerr=spread(w),
+            capsize=3,
+            color=color,
+            hatch=None if steps is None else "//",
+            fill=steps is None,
+            edgecolor=color,
+        )
+    frontiers = [(runs, "--", "length-penalty frontier")] if sweep else []
+    for steps in sorted({n for label in labels if (n := _equal_steps(label)) is not None}):
+        view, _ = at_equal_steps(runs, steps)
+        frontiers.append((view, ":", f"the frontier at ≈{steps} steps"))
+    for drawn, style, name in frontiers:
         line = sorted(
             (
                 np.mean([s["tokens"] for s in by.values()]),
                 np.mean([s["accuracy"] for s in by.values()]),
             )
-            for label, by in runs.items()
+            for label, by in drawn.items()
             if is_frontier(label)
         )
-        acc.plot(*zip(*line, strict=True), color="grey", ls="--", label="length-penalty frontier")
+        if len(line) > 1:
+            acc.plot(*zip(*line, strict=True), color="grey", ls=style, label=name)
     acc.set_xlabel("tokens per attempt")
     acc.set_ylabel("accuracy")
     acc.set_title("accuracy against compute (mean ± std over seeds)")

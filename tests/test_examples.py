@@ -138,6 +138,50 @@ def test_mrt_vs_grpo_measures_a_method_against_the_length_penalty_frontier(monke
     assert gaps["mrt-oracle"]["above_envelope"] == pytest.approx(0.1, abs=0.03)
 
 
+def test_mrt_vs_grpo_compares_equal_steps_runs_against_the_frontier_at_those_steps(monkeypatch):
+    example = _mrt_vs_grpo(monkeypatch)
+    rng = np.random.default_rng(1)
+    n = 400
+
+    def run(accuracy, tokens, steps):
+        correct = "".join("1" if v else "0" for v in rng.random(n) < accuracy)
+        per_problem = {"correct": correct, "tokens": [tokens] * n}
+        return {"per_problem": per_problem, "train_steps": float(steps)}
+
+    runs = {
+        "base": {"base": {"accuracy": 0.5, "tokens": 110.0}},  # untrained: no steps
+        "grpo": {s: run(0.8, 100, 32) for s in "012"},
+        "grpo-lp": {s: run(0.6, 60, 36) for s in "012"},  # within 20% of 31: stands for itself
+        "grpo-lp0.02": {s: run(0.95, 40, 52) for s in "012"},  # more steps: replaced
+        "grpo-lp0.02-n31": {s: run(0.5, 50, 31) for s in "012"},
+        "mrt": {s: run(0.95, 80, 39) for s in "012"},  # 26% over: replaced by mrt-n31
+        "mrt-n31": {s: run(0.8, 80, 31) for s in "012"},
+        "mrt-oracle": {s: run(0.9, 120, 33) for s in "012"},
+        "mrt-prefix": {s: run(0.9, 90, 50) for s in "012"},  # no equal-steps run: left out
+    }
+    view, source = example.at_equal_steps(runs, 31)
+    assert source == {
+        "grpo-lp0.02": "grpo-lp0.02-n31",
+        "mrt": "mrt-n31",
+        "grpo": "grpo",
+        "grpo-lp": "grpo-lp",
+        "mrt-oracle": "mrt-oracle",
+    }
+    assert view["mrt"] is runs["mrt-n31"]
+    gaps = {g["method"]: g for g in example.frontier_gaps(view, resamples=200)}
+    # The frontier at 31 steps: (50, 0.5), (60, 0.6), (100, 0.8); at 80 tokens, 0.7.
+    assert gaps["mrt"]["gap"] == pytest.approx(0.1, abs=0.03)
+    # The main comparison never measures an equal-steps run against the equal-token line.
+    assert "mrt-n31" not in {g["method"] for g in example.frontier_gaps(runs, resamples=50)}
+    exp = example.Experiment(env="MRT-Checks-v0", frontier_bootstrap=50)
+    report = example.frontier_report(exp, runs)
+    (row,) = [line for line in report.splitlines() if line.startswith("| mrt-n31 ")]
+    assert "main, ≈31 steps" in row
+    assert not [
+        line for line in report.splitlines() if line.startswith("| mrt-prefix |") and "≈31" in line
+    ]
+
+
 def test_mrt_vs_grpo_evaluates_each_seed_in_its_own_folders(tmp_path, monkeypatch):
     # Every evaluation (the main one and the extra ones) of every (method, seed) writes its
     # own folder: mrt-bench refuses a folder that holds another model's rows.
