@@ -137,6 +137,11 @@ class Experiment(CommandConfig):
     OUT/results.json); point it at a committed file to continue an experiment."""
     report_only: bool = False
     """Write the table and the figure from --results as they stand; train nothing."""
+    retrain: bool = False
+    """Where a kept (method, seed) lacks an evaluation asked for (--extra-temperatures,
+    --extra-budget-factors) and its model is not in --out (the results file keeps scores,
+    not models), train it again from its seed. The new model's main evaluation is kept
+    beside the old (``retrained``), so the report shows whether the run reproduced."""
 
     def validate(self) -> None:
         if self.env not in ENV_IDS or ENV_IDS[self.env]["problems"] not in TASKS:
@@ -443,14 +448,15 @@ def main(exp: Experiment) -> None:
         text = json.dumps(saved, indent=1, sort_keys=True) + "\n"
         write_text_atomic(path, text)
 
+    budget = exp.max_blocks or ENV_IDS[exp.env]["max_blocks"]
+    wanted = {f"t{t:g}": {"temperature": t} for t in exp.extra_temperatures}
+    wanted |= {f"x{f}": {"max_blocks": f * budget} for f in exp.extra_budget_factors}
+
     def extra_evaluations(folder: str, model: str, scores: dict[str, Any]) -> bool:
         """Adds the evaluations at --extra-temperatures and --extra-budget-factors that
         ``scores`` lacks (under ``scores["at"]``, written to ``folder``-<key> in --out);
         whether any was added."""
         at = scores.setdefault("at", {})
-        budget = exp.max_blocks or ENV_IDS[exp.env]["max_blocks"]
-        wanted = {f"t{t:g}": {"temperature": t} for t in exp.extra_temperatures}
-        wanted |= {f"x{f}": {"max_blocks": f * budget} for f in exp.extra_budget_factors}
         missing = [key for key in wanted if key not in at]
         for key in missing:
             if "max_blocks" in wanted[key] and not scores.get("budget_reached", 1.0):
@@ -482,6 +488,13 @@ def main(exp: Experiment) -> None:
                 scores = runs[label][str(seed)]
                 # (the trained model may live on another machine: then only what is kept)
                 model_here = (run / "model" / "config.json").exists()
+                lacking = any(key not in scores.get("at", {}) for key in wanted)
+                if not model_here and lacking and exp.retrain:
+                    train(train_config(exp, arm, seed, run))
+                    # its own folder: the old model's rows may still be in folder
+                    again = evaluate(exp, str(run / "model"), exp.out / f"{folder}-retrained")
+                    scores["retrained"] = {k: again[k] for k in ("accuracy", "tokens")}
+                    model_here = True
                 if model_here and extra_evaluations(folder, str(run / "model"), scores):
                     keep(label, seed, scores)
                 continue
@@ -581,9 +594,32 @@ def summary_table(env_id: str, runs: dict[str, dict[str, dict[str, Any]]]) -> st
     ]
     if extra := sorted({key for s in kept for key in s.get("at", {})}):
         lines += ["", *extra_table(runs, extra)]
+    if any("retrained" in s for s in kept):
+        lines += ["", *retrained_table(runs)]
     if ENV_IDS[env_id]["problems"] == "search":
         lines += ["", *repeat_table(runs)]
     return "\n".join(lines)
+
+
+def retrained_table(runs: dict[str, dict[str, dict[str, Any]]]) -> list[str]:
+    """Runs trained again from their seeds (``--retrain``): the kept main evaluation
+    beside the new model's, so a reader sees whether the extra evaluations describe the
+    same models."""
+    rows = []
+    for label, by_seed in runs.items():
+        pairs = [(s, s["retrained"]) for s in by_seed.values() if "retrained" in s]
+        if not pairs:
+            continue
+        old, new = ([p[i] for p in pairs] for i in (0, 1))
+        differ = max(abs(a["accuracy"] - b["accuracy"]) for a, b in pairs)
+        row = [label, len(pairs), _cell(old, "accuracy"), _cell(new, "accuracy"), f"{differ:.3f}"]
+        rows.append([*row, _cell(old, "tokens"), _cell(new, "tokens")])
+    header = ["method", "seeds", "accuracy, kept", "retrained", "largest seed difference"]
+    note = (
+        "Models trained again from their seeds (`--retrain`) to add evaluations the results "
+        "file lacked: the kept main evaluation and the new model's. Equal: the runs reproduced."
+    )
+    return [*markdown_table([*header, "tokens, kept", "retrained"], rows), "", note]
 
 
 def extra_table(runs: dict[str, dict[str, dict[str, Any]]], keys: list[str]) -> list[str]:
@@ -801,7 +837,9 @@ def plot(env_id: str, runs: dict[str, dict[str, dict[str, Any]]], path: Path) ->
     """Left: accuracy against tokens per attempt, one point per method (mean ± std over
     seeds; with a length-penalty sweep, every seed as a dot and the frontier as a line).
     Right: the waste share of each method."""
-    fig = figure(figsize=(max(11, 5 + 0.5 * len(runs)), 4.2), layout="constrained")  # checks that matplotlib is there
+    fig = figure(
+        figsize=(max(11, 5 + 0.5 * len(runs)), 4.2), layout="constrained"
+    )  # checks that matplotlib is there
     from matplotlib import colormaps
 
     acc, waste = fig.subplots(1, 2)

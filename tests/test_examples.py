@@ -216,6 +216,52 @@ def test_mrt_vs_grpo_evaluates_each_seed_in_its_own_folders(tmp_path, monkeypatc
     assert set(kept["grpo-lp0.02"]) == {"0", "1"} and set(kept["grpo"]["1"]["at"]) == {"t0.7", "x2"}
 
 
+def test_mrt_vs_grpo_retrains_a_kept_run_for_an_evaluation_it_lacks(tmp_path, monkeypatch):
+    # The results file keeps scores, not models: on another machine a new evaluation means
+    # training again from the seed, and the report shows whether the run reproduced.
+    example = _mrt_vs_grpo(monkeypatch)
+    trained, evaluated = [], []
+
+    def fake_train(config):
+        trained.append(config.seed)
+        (config.out / "model").mkdir(parents=True)
+        (config.out / "model" / "config.json").write_text("{}")
+        (config.out / "metrics.jsonl").write_text('{"step": 1, "sampled_tokens": 10}\n')
+
+    def fake_evaluate(exp, model, out, **kwargs):
+        evaluated.append((out.name, kwargs))
+        return {"accuracy": 0.5, "tokens": 10.0, "waste_share": 0.0, "budget_reached": 0.1}
+
+    monkeypatch.setattr(example, "train", fake_train)
+    monkeypatch.setattr(example, "evaluate", fake_evaluate)
+    monkeypatch.setattr(example, "train_log", lambda env, run: {})
+    monkeypatch.setattr(example, "plot", lambda *args: None)
+    results = tmp_path / "kept.json"
+    first = example.Experiment(
+        env="MRT-Checks-v0", methods=("grpo",), seeds=(0,), out=tmp_path / "a", results=results
+    )
+    example.main(first)
+    kept = json.loads(results.read_text())
+    kept["runs"]["grpo"]["0"]["accuracy"] = 0.75  # as if the first run had scored otherwise
+    results.write_text(json.dumps(kept))
+    later = dict(methods=("grpo",), seeds=(0,), extra_temperatures=(0.7,), results=results)
+    # Elsewhere (no models in --out), without --retrain: nothing to evaluate, nothing trained.
+    example.main(example.Experiment(env="MRT-Checks-v0", out=tmp_path / "b", **later))
+    assert trained == [0] and not json.loads(results.read_text())["runs"]["grpo"]["0"]["at"]
+    example.main(example.Experiment(env="MRT-Checks-v0", out=tmp_path / "c", retrain=True, **later))
+    assert trained == [0, 0]
+    assert [name for name, _ in evaluated[-2:]] == ["eval-grpo-s0-retrained", "eval-grpo-s0-t0.7"]
+    scores = json.loads(results.read_text())["runs"]["grpo"]["0"]
+    assert scores["accuracy"] == 0.75 and scores["retrained"]["accuracy"] == 0.5
+    assert set(scores["at"]) == {"t0.7"}
+    table = example.summary_table("MRT-Checks-v0", json.loads(results.read_text())["runs"])
+    # kept 0.75, retrained 0.5: the largest difference between a kept and a retrained seed
+    assert "| grpo | 1 | 0.750 | 0.500 | 0.250 | 10 | 10 |" in table.splitlines()
+    # Once evaluated, a rerun trains nothing more.
+    example.main(example.Experiment(env="MRT-Checks-v0", out=tmp_path / "d", retrain=True, **later))
+    assert trained == [0, 0]
+
+
 @pytest.mark.slow
 def test_mrt_vs_grpo_runs_every_method_and_resumes_from_its_results(tmp_path):
     pytest.importorskip("transformers")
