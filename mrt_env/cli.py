@@ -191,6 +191,20 @@ def plain_help(text: str, flags: Mapping[str, str] | None = None) -> str:
     return _SNAKE.sub(lambda m: flags.get(m.group(0), m.group(0)), text)
 
 
+_JOINED = re.compile(r"(?<=\S)\n(?!\s|[*-] |\d+[.)] )")
+
+
+def reflow(text: str) -> str:
+    r"""A field's docstring with one line per paragraph: the line breaks the source
+    wrapped it at become spaces, so the terminal's help wraps it at its own width. Blank
+    lines, indented lines and lines that open a list item (``* ``, ``- ``, ``1. ``) stay.
+
+    >>> reflow("Idle threads wait passively,\nso two runs share the cores.\n\n* one\n* two")
+    'Idle threads wait passively, so two runs share the cores.\n\n* one\n* two'
+    """
+    return _JOINED.sub(" ", text)
+
+
 @contextlib.contextmanager
 def _plain_help_text(flags: Mapping[str, str]) -> Iterator[None]:
     """While tyro builds a command line: its help texts through :func:`plain_help`, and an
@@ -216,7 +230,7 @@ def _plain_help_text(flags: Mapping[str, str]) -> Iterator[None]:
 
     def plain_field_doc(*args: Any, **kwargs: Any) -> str | None:
         text = field_doc(*args, **kwargs)
-        return None if text is None else plain_help(text, flags)
+        return None if text is None else reflow(plain_help(text, flags))
 
     def plain_callable_doc(*args: Any, **kwargs: Any) -> str:
         return plain_help(callable_doc(*args, **kwargs), flags)

@@ -7,6 +7,7 @@ import ast
 import contextlib
 import importlib
 import io
+import itertools
 import json
 import re
 import sys
@@ -162,6 +163,40 @@ def test_help_is_plain_text_with_flags_as_typed(command, monkeypatch):
     }
     words = set(re.findall(r"(?<![\w.-])[a-z][a-z0-9]*(?:_[a-z0-9]+)+(?![\w-])", text))
     assert not words & config_names, f"{command} --help names fields, not flags"
+
+
+@pytest.mark.parametrize("command", sorted(COMMANDS))
+def test_help_wraps_at_the_terminal_not_where_the_source_wrapped(command, monkeypatch):
+    # A docstring is wrapped at 100 columns in the source; --help must wrap it at the
+    # terminal's width. A line of a flag's help that ends where the next line's first word
+    # would still have fit is a break the source made.
+    if command in ("mrt-train", "mrt-pretrain"):
+        pytest.importorskip("torch")
+    monkeypatch.setenv("COLUMNS", "80")  # one column of flags
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out), pytest.raises(SystemExit):
+        importlib.import_module(COMMANDS[command]).main(["--help"])
+    text = out.getvalue()
+    lines = [line.strip("│|").rstrip() for line in text[text.index("-h, --help") :].splitlines()]
+    right = max(map(len, lines))  # where tyro wraps
+    broken = []
+    for a, b in itertools.pairwise(lines):
+        indent = len(b) - len(b.lstrip())
+        continues = indent > 4 and not b.lstrip().startswith(("-", "*", "(default"))
+        # (a flag alone on its line, its help below, is no break: a has no text at b's column)
+        at_column = len(a) > indent and a[indent - 2 : indent] == "  " and a[indent] != " "
+        if at_column and continues and len(a) + 1 + len(b.split()[0]) < right:
+            broken.append((a.strip(), b.strip()))
+    assert not broken, f"{command} --help keeps the source's line breaks: {broken[:3]}"
+
+
+def test_reflow_joins_a_paragraph_and_keeps_lists_and_blank_lines():
+    from mrt_env.cli import reflow
+
+    text = "One sentence\nwrapped at\n0: none.\n\n* an item\n* another\n  indented\n1. first"
+    assert reflow(text) == (
+        "One sentence wrapped at 0: none.\n\n* an item\n* another\n  indented\n1. first"
+    )
 
 
 def _config_class(command: str) -> type:
