@@ -905,7 +905,8 @@ def plot(env_id: str, runs: dict[str, dict[str, dict[str, Any]]], path: Path) ->
     for ax in (acc, waste):
         ax.grid(alpha=0.3)
     fig.legend(loc="outside right center", fontsize="small", title="method (seeds)")
-    fig.suptitle(f"{env_id}: outcome-only RL against progress credit, equal sampled tokens")
+    hollow = ", hollow: equal optimizer steps" if len(frontiers) > bool(sweep) else ""
+    fig.suptitle(f"{env_id}: outcome-only RL against progress credit, equal sampled tokens{hollow}")
     fig.savefig(path, dpi=110)
 
 
