@@ -156,10 +156,18 @@ def locked(out: Path, tool: str) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
+def sibling_tmp(path: Path) -> Path:
+    """Where to write ``path``'s next version before renaming it over ``path``: beside it
+    (a rename within one folder is atomic) and named for this process, so two runs that
+    write the same file (two experiments sharing an ``--out``) never rename each other's
+    half-written file or find theirs gone."""
+    return path.with_name(f".{path.name}.{os.getpid()}.tmp")
+
+
 def write_text_atomic(path: Path, text: str) -> None:
     """Write ``text`` beside ``path`` and rename it over ``path``: a kill at any moment
     leaves the old file or the new one, never half of one."""
-    tmp = path.with_name(path.name + ".tmp")
+    tmp = sibling_tmp(path)
     tmp.write_text(text, encoding="utf-8")
     tmp.replace(path)
 
@@ -224,7 +232,7 @@ def save_checkpoint(state: Mapping[str, Any], path: Path) -> None:
         )
 
     header = {"format": CHECKPOINT_FORMAT, "state": json.dumps(encode(dict(state), "state"))}
-    tmp = path.with_name(path.name + ".tmp")
+    tmp = sibling_tmp(path)
     save_file(tensors, tmp, metadata=header)
     with tmp.open("rb") as f:
         os.fsync(f.fileno())

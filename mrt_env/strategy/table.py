@@ -12,6 +12,7 @@ import numpy as np
 
 from mrt_env.errors import ConfigError, DataFormatError, DataNotFound
 from mrt_env.metrics import anytime_regret
+from mrt_env.runfiles import sibling_tmp
 from mrt_env.types import EpisodeRecord
 
 __all__ = ["TABLE_FORMAT", "StrategyTable", "anytime_return_bound"]
@@ -71,7 +72,7 @@ class StrategyTable:
                 "traces": [t.to_row() for t in self.traces],
             }
         )
-        tmp = path.with_name(path.name + ".tmp")
+        tmp = sibling_tmp(path)
         opener = gzip.open if path.suffix == ".gz" else open
         with opener(tmp, "wt", encoding="utf-8") as f:
             f.write(text)
