@@ -45,6 +45,7 @@ import json
 import math
 import re
 import sys
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -667,6 +668,18 @@ def _equal_steps(label: str) -> int | None:
     return int(found[1]) if found else None
 
 
+def _arm(label: str) -> str:
+    """The main run's label of an equal-steps run (``mrt-n31`` -> ``mrt``); any other
+    label as it is."""
+    steps = _equal_steps(label)
+    return label if steps is None else label.replace(f"-n{steps}", "", 1)
+
+
+def _step_counts(labels: Iterable[str]) -> list[int]:
+    """The step counts of the equal-steps runs among ``labels``, in order."""
+    return sorted({n for label in labels if (n := _equal_steps(label)) is not None})
+
+
 def is_frontier(label: str) -> bool:
     """GRPO and the length-penalty sweep: the frontier of accuracy against tokens that
     a signal blind to progress reaches (equal-steps runs, ``-n<steps>``, are not on it)."""
@@ -686,8 +699,7 @@ def at_equal_steps(
     source: dict[str, str] = {}
     for label, by_seed in runs.items():
         if _equal_steps(label) == steps:
-            arm = label.replace(f"-n{steps}", "", 1)
-            view[arm], source[arm] = by_seed, label
+            view[_arm(label)], source[_arm(label)] = by_seed, label
     for label, by_seed in runs.items():
         trained = [s["train_steps"] for s in by_seed.values() if "train_steps" in s]
         if label in view or _equal_steps(label) is not None or not trained:
@@ -794,7 +806,7 @@ def frontier_report(exp: Experiment, runs: dict[str, dict[str, dict[str, Any]]])
     # Equal steps separate what a credit adds from what extra optimizer steps add; on the
     # main evaluation only, the primary measure.
     comparisons = [(key, runs, {label: label for label in runs}, key or "main") for key in keys]
-    for steps in sorted({n for label in runs if (n := _equal_steps(label)) is not None}):
+    for steps in _step_counts(runs):
         view, source = at_equal_steps(runs, steps)
         comparisons.append((None, view, source, f"main, ≈{steps} steps"))
     rows = []
@@ -837,9 +849,8 @@ def plot(env_id: str, runs: dict[str, dict[str, dict[str, Any]]], path: Path) ->
     """Left: accuracy against tokens per attempt, one point per method (mean ± std over
     seeds; with a length-penalty sweep, every seed as a dot and the frontier as a line).
     Right: the waste share of each method."""
-    fig = figure(
-        figsize=(max(11, 5 + 0.5 * len(runs)), 4.2), layout="constrained"
-    )  # checks that matplotlib is there
+    # (figure checks that matplotlib is there)
+    fig = figure(figsize=(max(11, 5 + 0.5 * len(runs)), 4.2), layout="constrained")
     from matplotlib import colormaps
 
     acc, waste = fig.subplots(1, 2)
@@ -854,8 +865,7 @@ def plot(env_id: str, runs: dict[str, dict[str, dict[str, Any]]], path: Path) ->
         y = np.array([s["accuracy"] for s in scores])
         w = np.array([s["waste_share"] for s in scores])
         spread = (lambda v: v.std(ddof=1)) if len(scores) > 1 else (lambda v: 0.0)
-        steps = _equal_steps(label)
-        arm = label if steps is None else label.replace(f"-n{steps}", "", 1)
+        steps, arm = _equal_steps(label), _arm(label)
         color = colors[arms.index(arm) % 10 if arm in arms else i % 10]
         face = color if steps is None else "none"
         if sweep:
@@ -882,7 +892,7 @@ def plot(env_id: str, runs: dict[str, dict[str, dict[str, Any]]], path: Path) ->
             edgecolor=color,
         )
     frontiers = [(runs, "--", "length-penalty frontier")] if sweep else []
-    for steps in sorted({n for label in labels if (n := _equal_steps(label)) is not None}):
+    for steps in _step_counts(labels):
         view, _ = at_equal_steps(runs, steps)
         frontiers.append((view, ":", f"the frontier at ≈{steps} steps"))
     for drawn, style, name in frontiers:
@@ -905,7 +915,7 @@ def plot(env_id: str, runs: dict[str, dict[str, dict[str, Any]]], path: Path) ->
     for ax in (acc, waste):
         ax.grid(alpha=0.3)
     fig.legend(loc="outside right center", fontsize="small", title="method (seeds)")
-    hollow = ", hollow: equal optimizer steps" if len(frontiers) > bool(sweep) else ""
+    hollow = ", hollow: equal optimizer steps" if _step_counts(labels) else ""
     fig.suptitle(f"{env_id}: outcome-only RL against progress credit, equal sampled tokens{hollow}")
     fig.savefig(path, dpi=110)
 
