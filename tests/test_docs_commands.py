@@ -191,7 +191,7 @@ def folder(tmp_path):
     return tmp_path
 
 
-@pytest.mark.parametrize("block", _params())
+@pytest.mark.parametrize("block", list(_params()))
 def test_block_runs_as_written(block, folder):
     key = _entry(block, RUN)
     if key is None:  # neither: test_every_block_is_run_or_skipped_with_a_reason says which
