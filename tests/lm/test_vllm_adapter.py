@@ -127,7 +127,12 @@ def test_vllm_adapter_with_fake_engine_scores_from_prompt_logprobs():
     tok = tiny_tokenizer()
 
     def outputs(requests, params):
-        assert params.kwargs == {"max_tokens": 1, "temperature": 0.0, "prompt_logprobs": 0}
+        assert params.kwargs == {
+            "max_tokens": 1,
+            "temperature": 0.0,
+            "prompt_logprobs": 0,
+            "detokenize": False,  # only the numbers are read
+        }
         res = []
         for req in requests:
             ids = req["prompt_token_ids"]
