@@ -699,7 +699,8 @@ def at_equal_steps(
     source: dict[str, str] = {}
     for label, by_seed in runs.items():
         if _equal_steps(label) == steps:
-            view[_arm(label)], source[_arm(label)] = by_seed, label
+            arm = _arm(label)
+            view[arm], source[arm] = by_seed, label
     for label, by_seed in runs.items():
         trained = [s["train_steps"] for s in by_seed.values() if "train_steps" in s]
         if label in view or _equal_steps(label) is not None or not trained:
@@ -892,7 +893,8 @@ def plot(env_id: str, runs: dict[str, dict[str, dict[str, Any]]], path: Path) ->
             edgecolor=color,
         )
     frontiers = [(runs, "--", "length-penalty frontier")] if sweep else []
-    for steps in _step_counts(labels):
+    step_counts = _step_counts(labels)
+    for steps in step_counts:
         view, _ = at_equal_steps(runs, steps)
         frontiers.append((view, ":", f"the frontier at ≈{steps} steps"))
     for drawn, style, name in frontiers:
@@ -915,7 +917,7 @@ def plot(env_id: str, runs: dict[str, dict[str, dict[str, Any]]], path: Path) ->
     for ax in (acc, waste):
         ax.grid(alpha=0.3)
     fig.legend(loc="outside right center", fontsize="small", title="method (seeds)")
-    hollow = ", hollow: equal optimizer steps" if _step_counts(labels) else ""
+    hollow = ", hollow: equal optimizer steps" if step_counts else ""
     fig.suptitle(f"{env_id}: outcome-only RL against progress credit, equal sampled tokens{hollow}")
     fig.savefig(path, dpi=110)
 

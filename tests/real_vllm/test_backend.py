@@ -3,14 +3,18 @@
 import subprocess
 import sys
 import textwrap
+import threading
 from dataclasses import replace
 
 import pytest
 
 pytest.importorskip("vllm", reason="vLLM is not installed (its own environment: docs/install.md)")
 
+from real_engine import ENGINE
+
 from mrt_env.errors import BackendUnavailable, ContextLengthExceeded
 from mrt_env.lm import VLLMLM, Sampling
+from mrt_env.lm.loading import shipped_model_folder
 
 
 def test_n_seed_and_token_ids(tiny, search_prompts):
@@ -151,12 +155,6 @@ def test_close_waits_for_the_thread_that_receives_the_engines_outputs():
     """vLLM signals that thread to stop without waiting for it; one still freeing its last
     outputs' tensors as Python exits aborts the process ("terminate called without an
     active exception": 1 run in 18 of benchmarks/vllm_bench.py before close() waited)."""
-    import threading
-
-    from real_engine import ENGINE
-
-    from mrt_env.lm.loading import shipped_model_folder
-
     before = set(threading.enumerate())
     lm = VLLMLM(shipped_model_folder("mrt-env/tiny"), **ENGINE)
     lm.token_logprobs(["Q 01 02 03 sum 3\n"])  # an output that carries tensors
